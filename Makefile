@@ -1,0 +1,58 @@
+# exostab: `make help` lists every target.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STORE := sqlite:///$(CURDIR)/mlruns/mlflow.db
+PORT ?= 5001
+UI_PORT ?= 5000
+MODEL ?= models:/exostab@champion
+
+.PHONY: help install train test check lint typecheck ui score serve bench clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install exostab with the dev tools (a second call does nothing)
+
+train: install ## train on the built-in simulated lots, log to mlflow, register models:/exostab
+	$(BIN)/exostab train
+
+test: install ## run the whole test suite
+	$(BIN)/pytest -q
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install ## mypy on src/
+	$(BIN)/mypy
+
+check: lint typecheck test ## ruff, mypy and pytest
+
+ui: install ## the mlflow UI on http://127.0.0.1:$(UI_PORT) over the project's store
+	$(BIN)/mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port $(UI_PORT)
+
+score: install ## score the simulated hold-out lots with the champion model
+	$(BIN)/exostab simulate --out data/simulated-holdout --lots 60 --seed 101
+	$(BIN)/exostab score --proteins data/simulated-holdout/proteins.csv --lots data/simulated-holdout/lots.csv \
+		--out out/holdout_scores.csv --report out/holdout_report.html --model $(MODEL)
+
+serve: install ## serve the champion model over HTTP on 127.0.0.1:$(PORT)
+	$(BIN)/exostab serve --model $(MODEL) --port $(PORT)
+
+bench: install ## run the benchmarks, write bench/results.md and bench/results.csv
+	$(BIN)/python bench/run.py
+
+clean: ## remove the venv, caches, generated data and outputs (keeps mlruns/)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis data out bench/_work
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

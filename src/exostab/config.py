@@ -1,0 +1,174 @@
+"""Configuration: YAML files under ``configs/`` validated once by frozen pydantic models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from exostab.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = PROJECT_ROOT / "configs"
+DEFAULT_TRAIN_CONFIG = CONFIG_DIR / "train.yaml"
+
+METADATA_COLUMNS = (
+    "donor_id",
+    "tissue_source",
+    "donor_age",
+    "medium",
+    "culture_format",
+    "priming",
+    "isolation_method",
+    "formulation",
+    "ms_batch",
+    "freeze_thaw_cycles",
+    "storage_weeks",
+    "ms_run",
+)
+NUMERIC_METADATA = ("passage", "donor_age", "freeze_thaw_cycles", "storage_weeks")
+
+
+class Frozen(BaseModel):
+    """Base of every config model: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(Frozen):
+    label: str = "unstable"
+    group: str = "donor_id"
+    metadata_features: tuple[str, ...] = (
+        "passage",
+        "tissue_source",
+        "donor_age",
+        "medium",
+        "culture_format",
+        "isolation_method",
+        "freeze_thaw_cycles",
+    )
+
+
+class FeatureConfig(Frozen):
+    detection_min_rate: float = Field(0.5, ge=0.0, le=1.0)
+    normalisation: Literal["median", "none"] = "median"
+    missing: Literal["native", "floor"] = "native"
+    missing_indicators: bool = False
+    module_scores: bool = True
+    panels: str = "configs/panels.yaml"
+
+
+class ModelConfig(Frozen):
+    n_estimators: int = Field(300, ge=1)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2)
+    max_depth: int = -1
+    min_child_samples: int = Field(10, ge=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    subsample_freq: int = Field(1, ge=0)
+    colsample_bytree: float = Field(0.3, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    reg_alpha: float = Field(0.0, ge=0)
+    monotone_passage: bool = True
+
+
+class CVConfig(Frozen):
+    scheme: Literal["group_kfold", "leave_one_group_out"] = "group_kfold"
+    n_splits: int = Field(5, ge=2)
+
+
+class CalibrationConfig(Frozen):
+    method: Literal["auto", "platt", "isotonic", "none"] = "auto"
+
+
+class DecisionConfig(Frozen):
+    cost_release_unstable: float = Field(5.0, gt=0)
+    cost_reject_stable: float = Field(1.0, gt=0)
+    low_band_factor: float = Field(0.5, gt=0, lt=1)
+
+
+class GateConfig(Frozen):
+    min_cv_roc_auc: float = Field(0.6, ge=0, le=1)
+
+
+class ExplainConfig(Frozen):
+    top_k: int = Field(5, ge=1)
+    n_dependence: int = Field(4, ge=0)
+    n_waterfall: int = Field(3, ge=0)
+
+
+class TrainConfig(Frozen):
+    """The resolved configuration of one training run (logged to mlflow)."""
+
+    experiment: str = "exostab"
+    model_name: str = "exostab"
+    seed: int = 7
+    data: DataConfig = DataConfig()
+    features: FeatureConfig = FeatureConfig()
+    model: ModelConfig = ModelConfig()
+    cv: CVConfig = CVConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
+    decision: DecisionConfig = DecisionConfig()
+    gate: GateConfig = GateConfig()
+    explain: ExplainConfig = ExplainConfig()
+
+    @model_validator(mode="after")
+    def _passage_is_a_feature(self) -> TrainConfig:
+        if "passage" not in self.data.metadata_features:
+            raise ValueError("data.metadata_features must include 'passage'")
+        return self
+
+    def run_name(self) -> str:
+        """Name a run by what usually differs between runs, so the mlflow UI reads at a glance."""
+        m = self.model
+        return (
+            f"lgbm-lr{m.learning_rate:g}-leaves{m.num_leaves}-trees{m.n_estimators}"
+            f"-{self.features.missing}-seed{self.seed}"
+        )
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping, turning any failure into a ConfigError naming the file."""
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read config ({error.strerror})", where=str(path)) from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"not valid YAML ({error})", where=str(path)) from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError("expected a mapping of keys to values", where=str(path))
+    return loaded
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """Render pydantic errors as 'key.path: problem' lines."""
+    parts = []
+    for item in error.errors():
+        location = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        parts.append(f"{location}: {message}")
+    return "; ".join(parts)
+
+
+def load_train_config(path: Path | None = None, **overrides: Any) -> TrainConfig:
+    """Load and validate the training config; ``overrides`` are dotted keys set from the CLI."""
+    path = Path(path) if path else DEFAULT_TRAIN_CONFIG
+    raw = read_yaml(path) if path.exists() or path != DEFAULT_TRAIN_CONFIG else {}
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error), where=str(path)) from None
