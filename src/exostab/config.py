@@ -71,7 +71,6 @@ class ModelConfig(Frozen):
     colsample_bytree: float = Field(0.3, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
     reg_alpha: float = Field(0.0, ge=0)
-    monotone_passage: bool = True
 
 
 class CVConfig(Frozen):

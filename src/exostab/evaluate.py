@@ -1,0 +1,60 @@
+"""Pure metrics of risk predictions: discrimination, calibration, and bootstrap intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece")
+
+
+def expected_calibration_error(y: np.ndarray, risk: np.ndarray, n_bins: int = 10) -> float:
+    """Return the expected calibration error over equal-width risk bins (weighted by lots)."""
+    y = np.asarray(y, dtype=float)
+    risk = np.asarray(risk, dtype=float)
+    bins = np.clip((risk * n_bins).astype(int), 0, n_bins - 1)
+    total = 0.0
+    for b in range(n_bins):
+        in_bin = bins == b
+        if in_bin.any():
+            total += in_bin.mean() * abs(risk[in_bin].mean() - y[in_bin].mean())
+    return float(total)
+
+
+def risk_metrics(y: np.ndarray, risk: np.ndarray) -> dict[str, float]:
+    """Return AUROC, PR-AUC, Brier, log loss and ECE; rank metrics are NaN for one class."""
+    y = np.asarray(y, dtype=int)
+    risk = np.clip(np.asarray(risk, dtype=float), 1e-6, 1 - 1e-6)
+    two_classes = len(np.unique(y)) == 2
+    return {
+        "roc_auc": float(roc_auc_score(y, risk)) if two_classes else float("nan"),
+        "pr_auc": float(average_precision_score(y, risk)) if two_classes else float("nan"),
+        "brier": float(brier_score_loss(y, risk)),
+        "log_loss": float(log_loss(y, risk, labels=[0, 1])),
+        "ece": expected_calibration_error(y, risk),
+    }
+
+
+def bootstrap_interval(
+    y: np.ndarray,
+    risk: np.ndarray,
+    metric: str,
+    *,
+    n_boot: int = 500,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Return a percentile bootstrap interval of one metric, resampling lots."""
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y, dtype=int)
+    risk = np.asarray(risk, dtype=float)
+    values = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        if metric in ("roc_auc", "pr_auc") and len(np.unique(y[idx])) < 2:
+            continue
+        values.append(risk_metrics(y[idx], risk[idx])[metric])
+    if not values:
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2
+    return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))

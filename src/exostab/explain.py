@@ -1,0 +1,163 @@
+"""SHAP explanations of the LightGBM step, in log-odds, keyed by lot and by protein.
+
+Contributions come from LightGBM's own ``pred_contrib`` (identical to shap's TreeExplainer for
+a binary LGBMClassifier, checked in a test), so scoring never imports shap; shap is used here
+only to draw its plots.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from exostab.serving import ModelBundle
+
+logger = logging.getLogger(__name__)
+
+
+def explain_lots(bundle: ModelBundle, table: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the model's features of each lot (index lot_id) and their SHAP contributions.
+
+    The contributions array has one column per model feature plus the base value last;
+    each row sums to the lot's log-odds.
+    """
+    X = bundle.model_inputs(table.set_index("lot_id", drop=False))
+    features = bundle.transform(X)[bundle.feature_names]
+    _, contributions = bundle.raw_and_contributions(features)
+    return features, contributions
+
+
+def global_importance(
+    bundle: ModelBundle, features: pd.DataFrame, contributions: np.ndarray
+) -> pd.DataFrame:
+    """Rank features by mean |SHAP|, with the direction of their effect on risk.
+
+    ``direction`` is ``higher raises risk`` when the feature's value and its SHAP value are
+    positively rank-correlated across lots, ``higher lowers risk`` when negatively.
+    """
+    shap_values = contributions[:, :-1]
+    rows = []
+    for j, feature in enumerate(bundle.feature_names):
+        values = features[feature].to_numpy(dtype=float)
+        known = np.isfinite(values)
+        correlation = np.nan
+        if known.sum() > 2 and np.ptp(values[known]) > 0 and np.ptp(shap_values[known, j]) > 0:
+            correlation = pd.Series(values[known]).corr(
+                pd.Series(shap_values[known, j]), method="spearman"
+            )
+        direction = (
+            "higher raises risk"
+            if correlation > 0
+            else "higher lowers risk"
+            if correlation < 0
+            else "no clear direction"
+        )
+        is_protein = feature in bundle.proteins.index
+        rows.append(
+            {
+                "protein": bundle.display_name(feature),
+                "gene": bundle.proteins.at[feature, "gene"] if is_protein else None,
+                "feature": feature,
+                "kind": "protein" if is_protein else _kind(feature, bundle),
+                "mean_abs_shap": float(np.mean(np.abs(shap_values[:, j]))),
+                "direction": direction,
+                "value_shap_spearman": float(correlation) if np.isfinite(correlation) else None,
+                "detected_fraction": float(known.mean()),
+            }
+        )
+    table = pd.DataFrame(rows).sort_values(
+        ["mean_abs_shap", "feature"], ascending=[False, True], kind="stable"
+    )
+    return table.reset_index(drop=True)
+
+
+def _kind(feature: str, bundle: ModelBundle) -> str:
+    if feature in bundle.metadata:
+        return "metadata"
+    if feature.startswith("module_"):
+        return "module score"
+    return "missingness"
+
+
+def lot_shap_long(features: pd.DataFrame, contributions: np.ndarray) -> pd.DataFrame:
+    """Return the long table ``lot_id, feature, value, shap`` (one row per lot and feature)."""
+    n_lots, n_features = features.shape
+    return pd.DataFrame(
+        {
+            "lot_id": np.repeat(features.index.astype(str).to_numpy(), n_features),
+            "feature": np.tile(features.columns.astype(str).to_numpy(), n_lots),
+            "value": features.to_numpy(dtype=float).ravel(),
+            "shap": contributions[:, :-1].ravel(),
+        }
+    )
+
+
+def write_explanations(
+    bundle: ModelBundle,
+    table: pd.DataFrame,
+    out: Path,
+    *,
+    n_dependence: int = 4,
+    n_waterfall: int = 3,
+    n_top: int = 20,
+) -> pd.DataFrame:
+    """Write ``global_importance.csv``, ``lot_shap.parquet`` and the SHAP plots into ``out``."""
+    import shap  # only here: importing shap costs seconds and scoring never needs it
+
+    out.mkdir(parents=True, exist_ok=True)
+    features, contributions = explain_lots(bundle, table)
+    importance = global_importance(bundle, features, contributions)
+    importance.to_csv(out / "global_importance.csv", index=False)
+    lot_shap_long(features, contributions).to_parquet(out / "lot_shap.parquet", index=False)
+
+    names = [bundle.display_name(f) for f in bundle.feature_names]
+    explanation = shap.Explanation(
+        values=contributions[:, :-1],
+        base_values=contributions[:, -1],
+        data=features.to_numpy(dtype=float),
+        feature_names=names,
+    )
+    _save(
+        lambda: shap.plots.beeswarm(explanation, max_display=n_top, show=False),
+        out / "shap_beeswarm.png",
+    )
+    _save(lambda: shap.plots.bar(explanation, max_display=n_top, show=False), out / "shap_bar.png")
+    top = importance[importance["kind"] != "metadata"]["feature"].head(n_dependence).tolist()
+    dependence = (["passage"] if "passage" in bundle.feature_names else []) + top
+    position = {f: i for i, f in enumerate(bundle.feature_names)}
+    for feature in dependence:
+        j = position[feature]
+        _save(
+            lambda j=j: shap.plots.scatter(explanation[:, j], show=False),
+            out / f"shap_dependence_{_file_safe(feature)}.png",
+        )
+    riskiest = np.argsort(-contributions.sum(axis=1), kind="stable")[:n_waterfall]
+    for i in riskiest:
+        lot = str(features.index[i])
+        _save(
+            lambda i=i: shap.plots.waterfall(explanation[i], max_display=12, show=False),
+            out / f"shap_waterfall_{_file_safe(lot)}.png",
+        )
+    logger.info("explanations of %d lots written to %s", len(features), out)
+    return importance
+
+
+def _save(draw: object, path: Path) -> None:
+    plt.close("all")
+    draw()  # type: ignore[operator]
+    figure = plt.gcf()
+    figure.set_size_inches(max(figure.get_size_inches()[0], 7), figure.get_size_inches()[1])
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close("all")
+
+
+def _file_safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]

@@ -1,0 +1,357 @@
+"""Feature transformers fitted inside the pipeline, so grouped CV refits them per fold.
+
+Every transformer follows the scikit-learn estimator contract (``__init__`` stores parameters,
+fitted state ends in ``_``), works on pandas frames (lots × columns) and can be rebuilt from a
+JSON-able state (``transformer_state`` / ``transformer_from_state``), which is how the served
+model replays exactly what training learned without unpickling anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted
+
+logger = logging.getLogger(__name__)
+
+
+def as_frame(X: Any) -> pd.DataFrame:
+    """Accept a frame or an array (sklearn's checks pass arrays) and return a float-safe frame."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    array = check_array(X, ensure_all_finite="allow-nan")
+    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+
+
+class ExostabTransformer(TransformerMixin, BaseEstimator):
+    """Shared plumbing: pandas output, metadata columns passed through untouched."""
+
+    state_attributes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, metadata: tuple[str, ...] = ()) -> None:
+        self.metadata = metadata
+
+    def _protein_columns(self, frame: pd.DataFrame) -> list[str]:
+        metadata = set(self.metadata)
+        return [c for c in frame.columns if c not in metadata]
+
+    def _remember_input(self, frame: pd.DataFrame) -> None:
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.n_features_in_ = frame.shape[1]
+
+    def _aligned(self, X: Any) -> pd.DataFrame:
+        check_is_fitted(self)
+        frame = as_frame(X)
+        if frame.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        if isinstance(X, pd.DataFrame):
+            expected = list(self.feature_names_in_)
+            if list(frame.columns) != expected:
+                frame = frame.reindex(columns=expected)
+        else:
+            frame.columns = list(self.feature_names_in_)
+        return frame
+
+    def transform(self, X: Any) -> Any:
+        """Transform lots; frames in give frames out (arrays in, arrays out, for sklearn checks)."""
+        out = self._transform(self._aligned(X))
+        return out if isinstance(X, pd.DataFrame) else out.to_numpy()
+
+    def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self)
+        return np.asarray(self.columns_out_, dtype=object)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class LogNormalizer(ExostabTransformer):
+    """Log2-transform raw intensities and centre each lot on a reference set of proteins.
+
+    Zeros and negatives become NaN (not detected). With ``normalisation="median"`` each lot is
+    shifted so that the median of the reference proteins (those detected in at least
+    ``reference_min_rate`` of training lots) equals the training median: a median over all
+    detected proteins would drift with the lot's missingness, which is not at random.
+    """
+
+    state_attributes = ("reference_", "target_median_", "columns_out_")
+
+    def __init__(
+        self,
+        metadata: tuple[str, ...] = (),
+        normalisation: str = "median",
+        reference_min_rate: float = 0.9,
+    ) -> None:
+        self.metadata = metadata
+        self.normalisation = normalisation
+        self.reference_min_rate = reference_min_rate
+
+    def _log(self, frame: pd.DataFrame, proteins: list[str]) -> np.ndarray:
+        values = frame[proteins].to_numpy(dtype=float, copy=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values[~(values > 0)] = np.nan
+            return np.log2(values)
+
+    def fit(self, X: Any, y: Any = None) -> LogNormalizer:
+        frame = as_frame(X)
+        self._remember_input(frame)
+        proteins = self._protein_columns(frame)
+        logged = self._log(frame, proteins)
+        detected = np.mean(np.isfinite(logged), axis=0) if len(logged) else np.zeros(len(proteins))
+        reference = [
+            p for p, rate in zip(proteins, detected, strict=True) if rate >= self.reference_min_rate
+        ]
+        if not reference:
+            reference = proteins
+        self.reference_ = reference
+        idx = [proteins.index(p) for p in reference]
+        lot_medians = np.nanmedian(logged[:, idx], axis=1) if idx else np.zeros(len(frame))
+        self.target_median_ = (
+            float(np.nanmedian(lot_medians)) if np.isfinite(lot_medians).any() else 0.0
+        )
+        self.columns_out_ = list(frame.columns)
+        return self
+
+    def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        proteins = self._protein_columns(frame)
+        logged = self._log(frame, proteins)
+        if self.normalisation == "median" and proteins:
+            position = {p: i for i, p in enumerate(proteins)}
+            idx = [position[p] for p in self.reference_ if p in position]
+            with np.errstate(all="ignore"), _quiet_all_nan():
+                lot_medians = np.nanmedian(logged[:, idx], axis=1)
+            shift = np.where(np.isfinite(lot_medians), self.target_median_ - lot_medians, 0.0)
+            logged = logged + shift[:, None]
+        out = frame.copy()
+        out[proteins] = logged
+        return out
+
+
+class DetectionFilter(ExostabTransformer):
+    """Keep the proteins detected (non-NaN) in at least ``min_rate`` of the training lots."""
+
+    state_attributes = ("columns_out_",)
+
+    def __init__(self, metadata: tuple[str, ...] = (), min_rate: float = 0.5) -> None:
+        self.metadata = metadata
+        self.min_rate = min_rate
+
+    def fit(self, X: Any, y: Any = None) -> DetectionFilter:
+        frame = as_frame(X)
+        self._remember_input(frame)
+        proteins = self._protein_columns(frame)
+        rate = (
+            frame[proteins].notna().mean(axis=0) if len(frame) else pd.Series(0.0, index=proteins)
+        )
+        kept = [p for p in proteins if rate[p] >= self.min_rate]
+        logger.info(
+            "kept %d/%d proteins detected in >= %.0f%% of training lots",
+            len(kept),
+            len(proteins),
+            100 * self.min_rate,
+        )
+        metadata = [c for c in frame.columns if c in set(self.metadata)]
+        self.columns_out_ = metadata + kept
+        return self
+
+    def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[self.columns_out_]
+
+
+class ModuleScores(ExostabTransformer):
+    """Append one score per curated protein panel: the mean z-score of its detected members.
+
+    Means and standard deviations come from the training lots; a lot's score averages whatever
+    members it has measured, so one missing protein does not void the module.
+    """
+
+    state_attributes = ("members_", "means_", "scales_", "columns_out_")
+
+    def __init__(
+        self, metadata: tuple[str, ...] = (), panels: dict[str, list[str]] | None = None
+    ) -> None:
+        self.metadata = metadata
+        self.panels = panels
+
+    def fit(self, X: Any, y: Any = None) -> ModuleScores:
+        frame = as_frame(X)
+        self._remember_input(frame)
+        columns = set(self._protein_columns(frame))
+        self.members_ = {
+            name: [p for p in members if p in columns]
+            for name, members in sorted((self.panels or {}).items())
+        }
+        self.members_ = {name: members for name, members in self.members_.items() if members}
+        used = sorted({p for members in self.members_.values() for p in members})
+        with _quiet_all_nan():
+            self.means_ = {p: _finite_or(np.nanmean(frame[p].to_numpy(float)), 0.0) for p in used}
+            self.scales_ = {
+                p: _finite_or(np.nanstd(frame[p].to_numpy(float)), 1.0) or 1.0 for p in used
+            }
+        self.columns_out_ = list(frame.columns) + [f"module_{name}" for name in self.members_]
+        return self
+
+    def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        scores = {}
+        for name, members in self.members_.items():
+            block = frame[members].to_numpy(float)
+            means = np.array([self.means_[p] for p in members])
+            scales = np.array([self.scales_[p] for p in members])
+            with _quiet_all_nan():
+                scores[f"module_{name}"] = np.nanmean((block - means) / scales, axis=1)
+        return pd.concat([frame, pd.DataFrame(scores, index=frame.index)], axis=1)
+
+
+class MissingPolicy(ExostabTransformer):
+    """Handle not-detected proteins explicitly.
+
+    ``strategy="native"`` leaves NaN for LightGBM's own missing-value branches; ``"floor"`` fills
+    a protein's NaN with its training minimum minus ``shift`` (log2 units), i.e. "below
+    detection", which is what missing-not-at-random means in label-free proteomics. With
+    ``indicators=True`` a 0/1 column is added for proteins missing in 10–90% of training lots.
+    """
+
+    state_attributes = ("fill_", "indicators_", "columns_out_")
+
+    def __init__(
+        self,
+        metadata: tuple[str, ...] = (),
+        strategy: str = "native",
+        shift: float = 1.0,
+        indicators: bool = False,
+    ) -> None:
+        self.metadata = metadata
+        self.strategy = strategy
+        self.shift = shift
+        self.indicators = indicators
+
+    def fit(self, X: Any, y: Any = None) -> MissingPolicy:
+        frame = as_frame(X)
+        self._remember_input(frame)
+        proteins = [c for c in self._protein_columns(frame) if not str(c).startswith("module_")]
+        values = frame[proteins].to_numpy(float)
+        with _quiet_all_nan():
+            minimum = np.nanmin(values, axis=0) if len(values) else np.full(len(proteins), np.nan)
+        floor = np.where(np.isfinite(minimum), minimum - self.shift, 0.0)
+        self.fill_ = (
+            dict(zip(proteins, floor.tolist(), strict=True)) if self.strategy == "floor" else {}
+        )
+        missing_rate = np.mean(np.isnan(values), axis=0) if len(values) else np.zeros(len(proteins))
+        self.indicators_ = (
+            [p for p, rate in zip(proteins, missing_rate, strict=True) if 0.1 <= rate <= 0.9]
+            if self.indicators
+            else []
+        )
+        self.columns_out_ = list(frame.columns) + [f"missing_{p}" for p in self.indicators_]
+        return self
+
+    def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        flags = {f"missing_{p}": frame[p].isna().astype(float).to_numpy() for p in self.indicators_}
+        if self.fill_:
+            frame = frame.fillna(value=self.fill_)
+        if flags:
+            frame = pd.concat([frame, pd.DataFrame(flags, index=frame.index)], axis=1)
+        return frame
+
+
+class MetadataEncoder(ExostabTransformer):
+    """Encode metadata as floats: numbers as they are, categories as codes learnt in training.
+
+    A category never seen in training becomes NaN (LightGBM sends it down the missing branch)
+    rather than an error, so a new medium at scoring is handled, and flagged by the caller.
+    """
+
+    state_attributes = ("categories_", "columns_out_")
+
+    def __init__(self, metadata: tuple[str, ...] = (), categorical: tuple[str, ...] = ()) -> None:
+        self.metadata = metadata
+        self.categorical = categorical
+
+    def fit(self, X: Any, y: Any = None) -> MetadataEncoder:
+        frame = as_frame(X)
+        self._remember_input(frame)
+        self.categories_ = {
+            column: sorted({str(v) for v in frame[column].dropna()})
+            for column in self.categorical
+            if column in frame.columns
+        }
+        self.columns_out_ = list(frame.columns)
+        return self
+
+    def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        encoded = {}
+        for column in frame.columns:
+            if column in self.categories_:
+                codes = {value: float(i) for i, value in enumerate(self.categories_[column])}
+                encoded[column] = (
+                    frame[column]
+                    .map(
+                        lambda v, codes=codes: codes.get(str(v), np.nan) if pd.notna(v) else np.nan
+                    )
+                    .to_numpy(dtype=float)
+                )
+            else:
+                encoded[column] = pd.to_numeric(frame[column], errors="coerce").to_numpy(
+                    dtype=float
+                )
+        return pd.DataFrame(encoded, index=frame.index, columns=frame.columns)
+
+
+TRANSFORMERS: dict[str, type[ExostabTransformer]] = {
+    cls.__name__: cls
+    for cls in (LogNormalizer, DetectionFilter, ModuleScores, MissingPolicy, MetadataEncoder)
+}
+
+
+def transformer_state(transformer: ExostabTransformer) -> dict[str, Any]:
+    """Return the parameters and fitted state of a transformer as plain JSON-able values."""
+    check_is_fitted(transformer)
+    params = transformer.get_params()
+    return {
+        "class": type(transformer).__name__,
+        "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+        "feature_names_in": [str(c) for c in transformer.feature_names_in_],
+        "state": {name: getattr(transformer, name) for name in transformer.state_attributes},
+    }
+
+
+def transformer_from_state(state: dict[str, Any]) -> ExostabTransformer:
+    """Rebuild a fitted transformer from ``transformer_state`` output."""
+    cls = TRANSFORMERS[state["class"]]
+    params = dict(state["params"])
+    for key in ("metadata", "categorical"):
+        if key in params:
+            params[key] = tuple(params[key])
+    transformer = cls(**params)
+    transformer.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
+    transformer.n_features_in_ = len(state["feature_names_in"])
+    for name, value in state["state"].items():
+        setattr(transformer, name, value)
+    return transformer
+
+
+def _finite_or(value: float, default: float) -> float:
+    return float(value) if np.isfinite(value) else default
+
+
+@contextmanager
+def _quiet_all_nan() -> Iterator[None]:
+    """Silence numpy's 'All-NaN slice' and 'Mean of empty slice' warnings: NaN is the answer."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield

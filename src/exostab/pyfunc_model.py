@@ -1,0 +1,37 @@
+"""The mlflow pyfunc model, logged from code: ``mlflow.pyfunc.log_model(python_model=<this file>)``.
+
+mlflow executes this file when it loads the model; it bundles no pickled object. The artifact
+``bundle`` is a folder written by ``ModelBundle.save``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel, PythonModelContext
+
+from exostab.serving import ModelBundle
+
+
+class ExostabPyfunc(PythonModel):
+    """Score lots: calibrated risk, band, top drivers, coverage and applicability per lot."""
+
+    def load_context(self, context: PythonModelContext) -> None:
+        bundle = ModelBundle.load(context.artifacts["bundle"])
+        version = os.environ.get("EXOSTAB_MODEL_VERSION")
+        self.bundle = bundle.with_version(version) if version else bundle
+
+    def predict(
+        self,
+        context: PythonModelContext,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        top_k = int((params or {}).get("top_k", 5))
+        return self.bundle.predict(pd.DataFrame(model_input), top_k=top_k)
+
+
+mlflow.models.set_model(ExostabPyfunc())

@@ -1,0 +1,241 @@
+"""The served model: preprocessing state + LightGBM + calibration, replayed without pickles.
+
+``ModelBundle`` is the scoring engine used both by batch scoring and by the mlflow pyfunc
+model (``pyfunc_model.py``, logged from code). It is saved as plain files: the LightGBM text
+model and JSON for everything fitted around it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import lightgbm
+import numpy as np
+import pandas as pd
+
+from exostab.config import NUMERIC_METADATA
+from exostab.domain import DomainModel
+from exostab.features import ExostabTransformer, transformer_from_state, transformer_state
+from exostab.model import Calibrator, RiskBands
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_COLUMNS = (
+    "lot_id",
+    "risk",
+    "risk_band",
+    "top_drivers",
+    "coverage",
+    "in_domain",
+    "domain_score",
+    "model_version",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A trained model in the form that scores lots.
+
+    Attributes:
+        steps: fitted feature transformers, in pipeline order.
+        booster: the LightGBM model.
+        calibrator: log-odds → calibrated risk.
+        bands: cut-offs of the risk bands.
+        domain: applicability domain of the training lots.
+        proteins: index = feature name; ``input_name`` (the column name a scoring table uses),
+            ``leading_accession``, ``gene``.
+        metadata: metadata feature columns.
+        model_version: registry version or run id, stamped on every answer.
+    """
+
+    steps: list[ExostabTransformer]
+    booster: lightgbm.Booster
+    calibrator: Calibrator
+    bands: RiskBands
+    domain: DomainModel
+    proteins: pd.DataFrame
+    metadata: tuple[str, ...]
+    model_version: str = "unregistered"
+
+    @classmethod
+    def from_training(cls, result: Any, model_version: str = "unregistered") -> ModelBundle:
+        """Build the bundle from a ``TrainResult``."""
+        pipeline = result.pipeline
+        return cls(
+            steps=[step for _, step in pipeline.steps[:-1]],
+            booster=pipeline[-1].booster_,
+            calibrator=result.calibrator,
+            bands=result.bands,
+            domain=result.domain,
+            proteins=result.proteins[["input_name", "leading_accession", "gene"]],
+            metadata=tuple(result.metadata),
+            model_version=model_version,
+        )
+
+    def with_version(self, model_version: str) -> ModelBundle:
+        return replace(self, model_version=model_version)
+
+    def save(self, directory: Path) -> Path:
+        """Write the bundle as ``lgbm.txt`` + ``bundle.json`` into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(directory / "lgbm.txt"))
+        proteins = self.proteins.reset_index(names="feature").astype(object)
+        payload = {
+            "steps": [transformer_state(step) for step in self.steps],
+            "calibrator": self.calibrator.to_dict(),
+            "bands": self.bands.to_dict(),
+            "domain": self.domain.to_dict(),
+            "proteins": proteins.where(proteins.notna(), None).to_dict(orient="list"),
+            "metadata": list(self.metadata),
+            "model_version": self.model_version,
+        }
+        (directory / "bundle.json").write_text(json.dumps(payload))
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> ModelBundle:
+        payload = json.loads((Path(directory) / "bundle.json").read_text())
+        proteins = pd.DataFrame(payload["proteins"]).set_index("feature")
+        return cls(
+            steps=[transformer_from_state(state) for state in payload["steps"]],
+            booster=lightgbm.Booster(model_file=str(Path(directory) / "lgbm.txt")),
+            calibrator=Calibrator.from_dict(payload["calibrator"]),
+            bands=RiskBands(**payload["bands"]),
+            domain=DomainModel.from_dict(payload["domain"]),
+            proteins=proteins,
+            metadata=tuple(payload["metadata"]),
+            model_version=payload["model_version"],
+        )
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [str(name) for name in self.booster.feature_name()]
+
+    def model_inputs(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Arrange a scoring table (input column names) as the pipeline's X (feature names)."""
+        rename = dict(zip(self.proteins["input_name"], self.proteins.index, strict=True))
+        protein_block = table.reindex(columns=list(rename)).rename(columns=rename)
+        protein_block = protein_block.apply(pd.to_numeric, errors="coerce")
+        metadata = table.reindex(columns=list(self.metadata))
+        X = pd.concat([metadata, protein_block.astype(float)], axis=1)
+        X.index = table.index
+        return X
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        for step in self.steps:
+            X = step.transform(X)
+        return X
+
+    def raw_and_contributions(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Return log-odds and SHAP contributions (last column = base value) per lot."""
+        values = features[self.feature_names].to_numpy(dtype=float)
+        contributions = np.asarray(self.booster.predict(values, pred_contrib=True))
+        return contributions.sum(axis=1), contributions
+
+    def predict(self, table: pd.DataFrame, top_k: int = 5) -> pd.DataFrame:
+        """Score lots: one output row per input row, with an ``error`` for rows it cannot score."""
+        table = table.reset_index(drop=True)
+        errors = self.row_problems(table)
+        answer = pd.DataFrame(
+            {
+                "lot_id": table["lot_id"].astype(str) if "lot_id" in table else "",
+                "risk": np.nan,
+                "risk_band": None,
+                "top_drivers": None,
+                "coverage": np.nan,
+                "in_domain": None,
+                "domain_score": np.nan,
+                "model_version": self.model_version,
+                "error": errors,
+            }
+        )
+        ok = errors.isna().to_numpy()
+        if ok.any():
+            X = self.model_inputs(table.loc[ok])
+            features = self.transform(X)
+            raw, contributions = self.raw_and_contributions(features)
+            risk = self.calibrator.risk(raw)
+            domain_score = self.domain.score(features)
+            answer.loc[ok, "risk"] = risk
+            answer.loc[ok, "risk_band"] = self.bands.band(risk)
+            answer.loc[ok, "top_drivers"] = self.describe_drivers(features, contributions, top_k)
+            answer.loc[ok, "coverage"] = self.coverage(X)
+            answer.loc[ok, "domain_score"] = domain_score
+            answer.loc[ok, "in_domain"] = domain_score <= 1.0
+        return answer[list(OUTPUT_COLUMNS)]
+
+    def coverage(self, X: pd.DataFrame) -> np.ndarray:
+        """Share of the model's proteins measured in each lot."""
+        used = [f for f in self.feature_names if f in self.proteins.index]
+        if not used:
+            return np.ones(len(X))
+        return X[used].notna().mean(axis=1).to_numpy()
+
+    def row_problems(self, table: pd.DataFrame) -> pd.Series:
+        """Return, per row, why it cannot be scored (None when it can)."""
+        problems = pd.Series([None] * len(table), index=table.index, dtype=object)
+        if "lot_id" not in table:
+            problems[:] = "no lot_id column"
+            return problems
+        lot_ids = table["lot_id"]
+        problems[lot_ids.isna() | (lot_ids.astype(str).str.strip() == "")] = "empty lot_id"
+        duplicated = lot_ids.duplicated(keep=False) & lot_ids.notna()
+        problems[duplicated & problems.isna()] = "duplicate lot_id"
+        if "passage" not in table:
+            problems[problems.isna()] = "no passage"
+        else:
+            passage = pd.to_numeric(table["passage"], errors="coerce")
+            bad = passage.isna() | (passage < 0) | (passage != np.floor(passage))
+            problems[bad & problems.isna()] = "passage is not an integer >= 0"
+        for column in self.metadata:
+            if column in table and column != "passage" and column in NUMERIC_METADATA:
+                text = pd.to_numeric(table[column], errors="coerce").isna() & table[column].notna()
+                problems[text & problems.isna()] = f"text in number column '{column}'"
+        names = [n for n in self.proteins["input_name"] if n in table.columns]
+        block = table[names].apply(pd.to_numeric, errors="coerce") if names else pd.DataFrame()
+        if names:
+            text_cells = (block.isna() & table[names].notna()).any(axis=1)
+            problems[text_cells & problems.isna()] = "text in a protein intensity"
+            values = block.to_numpy(dtype=float)
+            negative = ((values < 0) | np.isinf(values)).any(axis=1)
+            problems[negative & problems.isna()] = "negative or infinite intensity"
+            measured = (values > 0).any(axis=1)
+        else:
+            measured = np.zeros(len(table), dtype=bool)
+        problems[~measured & problems.isna()] = "no protein of the model measured"
+        return problems
+
+    def describe_drivers(
+        self, features: pd.DataFrame, contributions: np.ndarray, top_k: int
+    ) -> list[str]:
+        """Render each lot's top-k driver proteins as spreadsheet-friendly text."""
+        names = self.feature_names
+        is_driver = np.array([n not in set(self.metadata) for n in names])
+        labels = [self.display_name(n) for n in names]
+        values = features[names].to_numpy(dtype=float)
+        rendered = []
+        for row, contribution in enumerate(contributions[:, :-1]):
+            masked = np.where(is_driver, np.abs(contribution), -1.0)
+            order = np.argsort(-masked, kind="stable")[:top_k]
+            parts = []
+            for j in order:
+                if masked[j] <= 0:
+                    continue
+                direction = "raises" if contribution[j] > 0 else "lowers"
+                value = "not detected" if np.isnan(values[row, j]) else f"{values[row, j]:.2f}"
+                parts.append(f"{labels[j]} ({value}) {contribution[j]:+.3f} {direction} risk")
+            rendered.append("; ".join(parts))
+        return rendered
+
+    def display_name(self, feature: str) -> str:
+        """Name a feature as the user's input did (module scores and metadata as they are)."""
+        if feature in self.proteins.index:
+            return str(self.proteins.at[feature, "input_name"])
+        if feature.startswith("missing_") and feature[8:] in self.proteins.index:
+            return f"{self.proteins.at[feature[8:], 'input_name']} missing"
+        return feature

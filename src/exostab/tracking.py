@@ -1,0 +1,228 @@
+"""The only module that talks to mlflow: store, runs, model logging and registry aliases."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+from exostab.config import NUMERIC_METADATA, PROJECT_ROOT, TrainConfig
+from exostab.errors import ExostabError
+from exostab.serving import ModelBundle
+
+logger = logging.getLogger(__name__)
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
+
+
+def store_uri(root: Path = PROJECT_ROOT) -> str:
+    """Return the project's SQLite store under ``mlruns/``; a user's MLFLOW_TRACKING_URI wins."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+
+
+def configure_tracking(root: Path = PROJECT_ROOT) -> str:
+    """Point mlflow's tracking and registry at the store, explicitly (the defaults are traps)."""
+    uri = store_uri(root)
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def ensure_experiment(name: str, root: Path = PROJECT_ROOT) -> str:
+    """Return the experiment id, creating it with artifacts under ``mlruns/artifacts``."""
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    artifacts = root / "mlruns" / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return str(client.create_experiment(name, artifact_location=artifacts.as_uri()))
+
+
+def git_commit(root: Path = PROJECT_ROOT) -> str:
+    try:
+        completed = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return completed.stdout.strip()
+
+
+def model_signature(bundle: ModelBundle) -> ModelSignature:
+    """An explicit signature: every column optional (``predict`` validates and answers per lot)."""
+    columns = [ColSpec("string", "lot_id", required=False)]
+    for column in bundle.metadata:
+        kind = "double" if column in NUMERIC_METADATA else "string"
+        columns.append(ColSpec(kind, column, required=False))
+    columns += [
+        ColSpec("double", str(name), required=False) for name in bundle.proteins["input_name"]
+    ]
+    params = ParamSchema([ParamSpec("top_k", "long", 5)])
+    return ModelSignature(inputs=Schema(columns), params=params)
+
+
+def pip_requirements() -> list[str]:
+    """Pin what the pyfunc imports; explicit requirements spare mlflow a slow inference."""
+    from importlib.metadata import version
+
+    return [
+        f"{name}=={version(name)}"
+        for name in ("mlflow", "lightgbm", "pandas", "numpy", "scikit-learn")
+    ]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a training run left in mlflow."""
+
+    run_id: str
+    model_uri: str | None
+    model_version: str | None
+    aliases: tuple[str, ...]
+    experiment_id: str
+
+
+def log_training_run(
+    *,
+    cfg: TrainConfig,
+    bundle: ModelBundle,
+    metrics: dict[str, float],
+    fingerprint: dict[str, Any],
+    input_example: pd.DataFrame,
+    artifacts_dir: Path,
+    run_name: str,
+    register: bool,
+    tags: dict[str, str] | None = None,
+) -> RunRecord:
+    """Log one training run (config, fingerprint, metrics, files, model) and register the model."""
+    experiment_id = ensure_experiment(cfg.experiment)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.log_params(flatten(cfg.model_dump(mode="json")))
+        mlflow.log_params({f"data.{k}": v for k, v in fingerprint.items() if k != "inputs"})
+        mlflow.set_tags(
+            {
+                "git_commit": git_commit(),
+                "data_hash": str(fingerprint.get("data_hash")),
+                "simulated_data": str(fingerprint.get("simulated", False)).lower(),
+                **(tags or {}),
+            }
+        )
+        mlflow.log_dict(cfg.model_dump(mode="json"), "config/train.yaml")
+        mlflow.log_dict(fingerprint, "data/fingerprint.json")
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
+        mlflow.log_artifacts(str(artifacts_dir))
+        with tempfile.TemporaryDirectory() as scratch:
+            bundle_dir = bundle.save(Path(scratch) / "bundle")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(PYFUNC_FILE),
+                artifacts={"bundle": str(bundle_dir)},
+                signature=model_signature(bundle),
+                input_example=input_example,
+                pip_requirements=pip_requirements(),
+                registered_model_name=cfg.model_name if register else None,
+            )
+        if not register:
+            return RunRecord(run.info.run_id, info.model_uri, None, (), experiment_id)
+        version = str(info.registered_model_version)
+        aliases = assign_aliases(cfg, version, metrics, str(fingerprint.get("data_hash")))
+        return RunRecord(
+            run.info.run_id, f"models:/{cfg.model_name}/{version}", version, aliases, experiment_id
+        )
+
+
+def assign_aliases(
+    cfg: TrainConfig, version: str, metrics: dict[str, float], data_hash: str
+) -> tuple[str, ...]:
+    """Make the new version the challenger; promote it to champion when it earns it.
+
+    It becomes champion when it passes the quality gate and either there is no champion or it
+    beats the champion's ``cv_roc_auc`` on the same data fingerprint.
+    """
+    client = MlflowClient()
+    name = cfg.model_name
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    aliases = [CHALLENGER]
+    score = metrics.get("cv_roc_auc", float("nan"))
+    if not score >= cfg.gate.min_cv_roc_auc:
+        logger.warning(
+            "cv_roc_auc %.3f below the gate %.2f: not champion", score, cfg.gate.min_cv_roc_auc
+        )
+        return tuple(aliases)
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        champion = None
+    promote = champion is None
+    if champion is not None:
+        champion_run = client.get_run(champion.run_id) if champion.run_id else None
+        same_data = (
+            champion_run is not None and champion_run.data.tags.get("data_hash") == data_hash
+        )
+        champion_score = (
+            champion_run.data.metrics.get("cv_roc_auc", float("nan"))
+            if champion_run
+            else float("nan")
+        )
+        promote = same_data and score > champion_score
+    if promote:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        aliases.append(CHAMPION)
+    return tuple(aliases)
+
+
+def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten a nested config into dotted keys for mlflow params."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value if not isinstance(value, list | tuple) else ",".join(map(str, value))
+    return flat
+
+
+def resolve_model(uri: str) -> tuple[ModelBundle, str]:
+    """Load the bundle behind a model URI (``models:/exostab@champion``, ``runs:/…``, a path).
+
+    Returns the bundle stamped with its registry version (when the URI names one) and the URI.
+    """
+    version = None
+    client = MlflowClient()
+    try:
+        if uri.startswith("models:/") and "@" in uri:
+            name, alias = uri.removeprefix("models:/").split("@", 1)
+            version = client.get_model_version_by_alias(name, alias).version
+        elif uri.startswith("models:/") and uri.count("/") >= 2:
+            version = uri.rsplit("/", 1)[1]
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    except MlflowException as error:
+        raise ExostabError(f"cannot load model {uri}: {first_line(str(error))}") from None
+    bundle_dir = Path(local) / "artifacts" / "bundle"
+    if not bundle_dir.exists():
+        raise ExostabError(f"{uri} is not an exostab model (no bundle in its artifacts)")
+    bundle = ModelBundle.load(bundle_dir)
+    return (bundle.with_version(str(version)) if version else bundle), uri
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:200] if text.strip() else text

@@ -1,0 +1,175 @@
+"""Train: grouped CV → out-of-fold risk → calibration → final fit on all lots → TrainResult."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from exostab.config import TrainConfig
+from exostab.dataset import TrainingSet, panel_features
+from exostab.domain import DomainModel, fit_domain
+from exostab.evaluate import bootstrap_interval, risk_metrics
+from exostab.model import Calibrator, RiskBands, build_pipeline, choose_calibrator, raw_score
+from exostab.splits import FoldPlan, grouped_folds
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Everything a training run produced: the fitted model and its honest validation."""
+
+    pipeline: Pipeline
+    calibrator: Calibrator
+    bands: RiskBands
+    domain: DomainModel
+    proteins: pd.DataFrame
+    metadata: tuple[str, ...]
+    categorical: tuple[str, ...]
+    oof_risk: pd.Series
+    metrics: dict[str, float]
+    fold_metrics: list[dict[str, float]]
+    plan: FoldPlan
+    calibration_brier: dict[str, float]
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def n_features_used(self) -> int:
+        return int(self.pipeline[-1].n_features_in_)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [str(c) for c in self.pipeline[-1].feature_name_]
+
+
+def preprocess(pipeline: Pipeline, X: pd.DataFrame) -> pd.DataFrame:
+    """Run every step but the final estimator: the features LightGBM sees."""
+    return pipeline[:-1].transform(X)
+
+
+def cross_validate(
+    cfg: TrainConfig,
+    training: TrainingSet,
+    plan: FoldPlan,
+    panels: dict[str, list[str]],
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, list[dict[str, float]]]:
+    """Fit a fresh pipeline per fold; return the out-of-fold log-odds and per-fold metrics."""
+    oof = np.full(len(training.X), np.nan)
+    fold_metrics = []
+    y = training.y.to_numpy()
+    for i, (train_idx, test_idx) in enumerate(plan.folds):
+        pipeline = build_pipeline(
+            cfg, metadata=training.metadata, categorical=training.categorical, panels=panels
+        )
+        pipeline.fit(training.X.iloc[train_idx], y[train_idx])
+        oof[test_idx] = raw_score(pipeline, training.X.iloc[test_idx])
+        fold_metrics.append(
+            {"fold": i, "n_test": len(test_idx), **risk_metrics(y[test_idx], _sig(oof[test_idx]))}
+        )
+        if progress:
+            progress(f"fold {i + 1}/{len(plan.folds)}")
+    return oof, fold_metrics
+
+
+def _sig(values: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-values))
+
+
+def train_model(
+    training: TrainingSet,
+    cfg: TrainConfig,
+    panels: dict[str, list[str]] | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Validate by grouped CV, calibrate on out-of-fold scores, then fit on all lots.
+
+    Args:
+        training: the lots, labels and groups.
+        cfg: the training config.
+        panels: module name → gene symbols (configs/panels.yaml), mapped to features here.
+        progress: called with a short message after each fit.
+    """
+    started = time.perf_counter()
+    feature_panels = panel_features(panels or {}, training.proteins)
+    plan = grouped_folds(
+        training.y,
+        training.groups,
+        scheme=cfg.cv.scheme,
+        n_splits=cfg.cv.n_splits,
+        seed=cfg.seed,
+    )
+    if plan.single_class_folds:
+        logger.warning(
+            "%d of %d folds hold a single class in their test lots (no AUROC for them); "
+            "pooled out-of-fold metrics still use every lot",
+            len(plan.single_class_folds),
+            len(plan.folds),
+        )
+    y = training.y.to_numpy()
+    oof_raw, fold_metrics = cross_validate(cfg, training, plan, feature_panels, progress)
+    calibrator, calibration_brier = choose_calibrator(
+        cfg.calibration.method, oof_raw, y, plan.folds
+    )
+    oof_risk = calibrator.risk(oof_raw)
+    metrics = {f"cv_{k}": v for k, v in risk_metrics(y, oof_risk).items()}
+    metrics["cv_roc_auc_uncalibrated"] = risk_metrics(y, _sig(oof_raw))["roc_auc"]
+    intervals = {
+        f"cv_{m}": bootstrap_interval(y, oof_risk, m, seed=cfg.seed) for m in ("roc_auc", "brier")
+    }
+
+    final = build_pipeline(
+        cfg, metadata=training.metadata, categorical=training.categorical, panels=feature_panels
+    )
+    final.fit(training.X, y)
+    if progress:
+        progress("final fit on all lots")
+    domain = fit_domain(preprocess(final, training.X))
+    bands = RiskBands.from_costs(
+        cfg.decision.cost_release_unstable,
+        cfg.decision.cost_reject_stable,
+        cfg.decision.low_band_factor,
+    )
+    seconds = time.perf_counter() - started
+    logger.info("trained in %.1f s: cv_roc_auc %.3f", seconds, metrics["cv_roc_auc"])
+    return TrainResult(
+        pipeline=final,
+        calibrator=calibrator,
+        bands=bands,
+        domain=domain,
+        proteins=training.proteins,
+        metadata=training.metadata,
+        categorical=training.categorical,
+        oof_risk=pd.Series(oof_risk, index=training.X.index, name="oof_risk"),
+        metrics=metrics,
+        fold_metrics=fold_metrics,
+        plan=plan,
+        calibration_brier=calibration_brier,
+        intervals=intervals,
+        seconds=seconds,
+    )
+
+
+def summary_metrics(result: TrainResult) -> dict[str, Any]:
+    """Flatten the metrics worth logging (pooled, per fold, intervals) into one mapping."""
+    flat: dict[str, Any] = dict(result.metrics)
+    for fold in result.fold_metrics:
+        for key, value in fold.items():
+            if key not in ("fold", "n_test"):
+                flat[f"fold{fold['fold']}_{key}"] = value
+    for name, (low, high) in result.intervals.items():
+        flat[f"{name}_ci_low"], flat[f"{name}_ci_high"] = low, high
+    flat["n_features_used"] = result.n_features_used
+    flat["n_single_class_folds"] = len(result.plan.single_class_folds)
+    flat["train_seconds"] = result.seconds
+    return flat

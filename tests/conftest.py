@@ -1,0 +1,88 @@
+"""Shared fixtures: a small planted data set and a temporary mlflow store per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from exostab.config import TrainConfig
+from exostab.dataset import TrainingSet, content_hash
+
+SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "proteomics-formats"
+
+
+def planted_lots(n_lots: int = 120, n_donors: int = 12, n_proteins: int = 60, seed: int = 0) -> TrainingSet:
+    """Lots whose instability is driven by RISK1 (up) and GUARD1 (down) plus passage.
+
+    Every other protein is noise with a donor offset; about a third of the lots are unstable.
+    """
+    rng = np.random.default_rng(seed)
+    donors = np.array([f"D{d:02d}" for d in rng.integers(0, n_donors, n_lots)])
+    donors[:n_donors] = [f"D{d:02d}" for d in range(n_donors)]
+    passage = rng.integers(2, 12, n_lots)
+    names = ["RISK1", "GUARD1"] + [f"P{j:03d}" for j in range(n_proteins - 2)]
+    donor_offset = {d: rng.normal(0, 0.3, n_proteins) for d in np.unique(donors)}
+    log2 = 20 + rng.normal(0, 1, (n_lots, n_proteins)) + np.array([donor_offset[d] for d in donors])
+    log2[:, 0] += 0.25 * passage
+    log2[:, 1] -= 0.15 * passage
+    logit = 1.5 * (log2[:, 0] - log2[:, 0].mean()) - 1.5 * (log2[:, 1] - log2[:, 1].mean()) - 0.8
+    y = (rng.random(n_lots) < 1 / (1 + np.exp(-logit))).astype(int)
+    intensities = 2.0**log2
+    intensities[rng.random(intensities.shape) < 0.05] = np.nan
+    lot_ids = pd.Index([f"L{i:04d}" for i in range(n_lots)], name="lot_id")
+    X = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "passage": passage,
+                    "medium": rng.choice(["hPL", "FBS"], n_lots),
+                },
+                index=lot_ids,
+            ),
+            pd.DataFrame(intensities, index=lot_ids, columns=names),
+        ],
+        axis=1,
+    )
+    proteins = pd.DataFrame(
+        {"input_name": names, "leading_accession": np.nan, "gene": names, "description": np.nan},
+        index=pd.Index(names, name="feature"),
+    )
+    y_series = pd.Series(y, index=lot_ids, name="unstable")
+    return TrainingSet(
+        X=X,
+        y=y_series,
+        groups=pd.Series(donors, index=lot_ids, name="donor_id"),
+        proteins=proteins,
+        metadata=("passage", "medium"),
+        categorical=("medium",),
+        fingerprint={"data_hash": content_hash(X, y_series), "n_lots": n_lots},
+    )
+
+
+@pytest.fixture(scope="session")
+def planted() -> TrainingSet:
+    return planted_lots()
+
+
+@pytest.fixture(scope="session")
+def fast_config() -> TrainConfig:
+    return TrainConfig.model_validate(
+        {
+            "model": {"n_estimators": 60, "learning_rate": 0.1, "colsample_bytree": 0.8},
+            "data": {"metadata_features": ["passage", "medium"]},
+            "features": {"detection_min_rate": 0.5},
+            "cv": {"n_splits": 4},
+        }
+    )
+
+
+@pytest.fixture
+def tracking_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite mlflow store for one test (never the project's mlruns/)."""
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setattr("exostab.config.PROJECT_ROOT", tmp_path)
+    return uri

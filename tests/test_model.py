@@ -1,0 +1,166 @@
+"""Model tier: the pipeline learns, reacts in the right direction, and is reproducible."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from exostab.config import TrainConfig
+from exostab.dataset import TrainingSet
+from exostab.features import (
+    DetectionFilter,
+    LogNormalizer,
+    MissingPolicy,
+    ModuleScores,
+    transformer_from_state,
+    transformer_state,
+)
+from exostab.model import RiskBands, build_pipeline, raw_score
+from exostab.serving import ModelBundle
+from exostab.splits import grouped_folds
+from exostab.train import train_model
+
+
+@parametrize_with_checks(
+    [
+        LogNormalizer(),
+        DetectionFilter(min_rate=0.0),
+        MissingPolicy(strategy="floor"),
+        ModuleScores(panels={"m": ["x0", "x1"]}),
+    ]
+)
+def test_transformers_follow_the_sklearn_contract(estimator, check):
+    check(estimator)
+
+
+def pipeline_for(planted: TrainingSet, cfg: TrainConfig):
+    return build_pipeline(cfg, metadata=planted.metadata, categorical=planted.categorical)
+
+
+def test_pipeline_overfits_a_tiny_set(planted: TrainingSet) -> None:
+    cfg = TrainConfig.model_validate(
+        {"model": {"n_estimators": 200, "min_child_samples": 2, "colsample_bytree": 1.0}}
+    )
+    tiny_X, tiny_y = planted.X.iloc[:30], planted.y.iloc[:30]
+    pipeline = pipeline_for(planted, cfg).fit(tiny_X, tiny_y)
+    predicted = (raw_score(pipeline, tiny_X) > 0).astype(int)
+    assert (predicted == tiny_y.to_numpy()).mean() == 1.0
+
+
+def test_no_donor_on_both_sides_of_a_fold(planted: TrainingSet) -> None:
+    plan = grouped_folds(planted.y, planted.groups, scheme="group_kfold", n_splits=4, seed=3)
+    groups = planted.groups.to_numpy()
+    for train_idx, test_idx in plan.folds:
+        assert not set(groups[train_idx]) & set(groups[test_idx])
+    tested = np.concatenate([test for _, test in plan.folds])
+    assert sorted(tested) == list(range(len(groups)))
+
+
+@pytest.fixture(scope="module")
+def trained(planted: TrainingSet, fast_config: TrainConfig):
+    return train_model(planted, fast_config)
+
+
+def test_grouped_cv_finds_the_planted_signal(trained) -> None:
+    assert trained.metrics["cv_roc_auc"] > 0.75
+    assert 0 <= trained.metrics["cv_brier"] < 0.25
+
+
+def test_raising_a_planted_risk_protein_raises_risk(trained, planted: TrainingSet) -> None:
+    bundle = ModelBundle.from_training(trained)
+    base = planted.X.reset_index()
+    raised = base.assign(RISK1=base["RISK1"] * 8)
+    before = bundle.predict(base)["risk"].to_numpy()
+    after = bundle.predict(raised)["risk"].to_numpy()
+    assert np.mean(after >= before) > 0.95
+    assert after.mean() > before.mean() + 0.05
+
+
+def test_lot_and_column_order_do_not_change_risk(trained, planted: TrainingSet) -> None:
+    bundle = ModelBundle.from_training(trained)
+    table = planted.X.reset_index()
+    expected = bundle.predict(table).set_index("lot_id")["risk"]
+    shuffled = table.sample(frac=1, random_state=1)
+    shuffled = shuffled[list(shuffled.columns[::-1])]
+    got = bundle.predict(shuffled).set_index("lot_id")["risk"]
+    pd.testing.assert_series_equal(got.loc[expected.index], expected)
+
+
+def test_an_irrelevant_field_leaves_risk_unchanged(trained, planted: TrainingSet) -> None:
+    bundle = ModelBundle.from_training(trained)
+    table = planted.X.reset_index()
+    expected = bundle.predict(table)["risk"]
+    got = bundle.predict(table.assign(operator="someone", notes="irrelevant"))["risk"]
+    pd.testing.assert_series_equal(got, expected)
+
+
+def test_same_seed_same_model_and_risks(planted: TrainingSet, fast_config: TrainConfig) -> None:
+    first = train_model(planted, fast_config)
+    second = train_model(planted, fast_config)
+    assert first.metrics == second.metrics
+    assert first.pipeline[-1].booster_.model_to_string() == second.pipeline[-1].booster_.model_to_string()
+    np.testing.assert_array_equal(first.oof_risk, second.oof_risk)
+
+
+def test_bundle_replays_the_pipeline_exactly(trained, planted: TrainingSet, tmp_path) -> None:
+    bundle = ModelBundle.from_training(trained)
+    reloaded = ModelBundle.load(bundle.save(tmp_path / "bundle"))
+    table = planted.X.reset_index()
+    expected = trained.calibrator.risk(raw_score(trained.pipeline, planted.X))
+    np.testing.assert_allclose(reloaded.predict(table)["risk"], expected, rtol=1e-12)
+
+
+def test_contributions_add_up_to_the_raw_score(trained, planted: TrainingSet) -> None:
+    bundle = ModelBundle.from_training(trained)
+    features = bundle.transform(bundle.model_inputs(planted.X.reset_index()))
+    raw, contributions = bundle.raw_and_contributions(features)
+    np.testing.assert_allclose(contributions.sum(axis=1), raw_score(trained.pipeline, planted.X))
+
+
+def test_pred_contrib_equals_shap_tree_explainer(trained, planted: TrainingSet) -> None:
+    shap = pytest.importorskip("shap")
+    bundle = ModelBundle.from_training(trained)
+    features = bundle.transform(bundle.model_inputs(planted.X.reset_index()))[bundle.feature_names]
+    _, contributions = bundle.raw_and_contributions(features)
+    explained = shap.TreeExplainer(trained.pipeline[-1]).shap_values(features)
+    values = explained[1] if isinstance(explained, list) else explained
+    np.testing.assert_allclose(values, contributions[:, :-1], atol=1e-8)
+
+
+def test_transformer_state_round_trip(trained, planted: TrainingSet) -> None:
+    X = planted.X
+    for _, step in trained.pipeline.steps[:-1]:
+        rebuilt = transformer_from_state(transformer_state(step))
+        pd.testing.assert_frame_equal(rebuilt.transform(X), step.transform(X))
+        X = step.transform(X)
+
+
+def test_risk_bands_follow_the_costs() -> None:
+    bands = RiskBands.from_costs(cost_release=4.0, cost_reject=1.0, low_factor=0.5)
+    assert bands.threshold == pytest.approx(0.2)
+    assert list(bands.band(np.array([0.05, 0.1, 0.19, 0.2, 0.9]))) == [
+        "low",
+        "review",
+        "review",
+        "high",
+        "high",
+    ]
+
+
+def test_invalid_rows_get_an_error_not_a_failed_batch(trained, planted: TrainingSet) -> None:
+    bundle = ModelBundle.from_training(trained)
+    table = planted.X.reset_index().head(6).astype(object)
+    table.loc[1, "passage"] = -2
+    table.loc[2, "RISK1"] = "abc"
+    table.loc[3, "lot_id"] = table.loc[4, "lot_id"]
+    table.loc[5, [c for c in planted.proteins.index]] = np.nan
+    answer = bundle.predict(table)
+    assert len(answer) == 6
+    assert answer["error"].isna().tolist() == [True, False, False, False, False, False]
+    assert "passage" in answer.loc[1, "error"]
+    assert "text" in answer.loc[2, "error"]
+    assert answer.loc[3, "error"] == answer.loc[4, "error"] == "duplicate lot_id"
+    assert "no protein" in answer.loc[5, "error"]
+    assert 0 <= answer.loc[0, "risk"] <= 1
