@@ -84,5 +84,4 @@ def tracking_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh SQLite mlflow store for one test (never the project's mlruns/)."""
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setattr("exostab.config.PROJECT_ROOT", tmp_path)
     return uri

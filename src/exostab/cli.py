@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from exostab.config import PROJECT_ROOT
 from exostab.errors import ExostabError
 
 app = typer.Typer(
@@ -39,6 +41,8 @@ def main(
     ] = False,
 ) -> None:
     """Configure logging once for every command."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(message)s",
@@ -69,7 +73,7 @@ def existing_file(path: Path | None, what: str) -> Path | None:
     return path
 
 
-DEFAULT_DATA = Path("data/simulated")
+DEFAULT_DATA = PROJECT_ROOT / "data" / "simulated"
 
 
 def default_simulated_data() -> tuple[Path, Path]:
@@ -80,11 +84,14 @@ def default_simulated_data() -> tuple[Path, Path]:
     if not (proteins.exists() and lots.exists()):
         console.print(
             "No input given and no built-in data yet: "
-            f"generating SIMULATED lots into {DEFAULT_DATA}/"
+            f"generating SIMULATED lots into {DEFAULT_DATA.relative_to(PROJECT_ROOT)}/"
         )
         write_simulation(DEFAULT_DATA)
     else:
-        console.print(f"No input given: training on the SIMULATED lots in {DEFAULT_DATA}/")
+        console.print(
+            "No input given: training on the SIMULATED lots in "
+            f"{DEFAULT_DATA.relative_to(PROJECT_ROOT)}/"
+        )
     return proteins, lots
 
 
@@ -267,9 +274,328 @@ def train(
     )
     console.print(f"Top drivers (mean |SHAP|): {top}")
     version = (
-        f"registered {record.model_uri} [{', '.join(record.aliases)}]"
+        f"registered {record.model_uri} (aliases: {', '.join(record.aliases) or 'none'})"
         if record.model_version
         else "not registered"
     )
     console.print(f"mlflow run {record.run_id}; {version}.")
     console.print("Compare runs: [bold]make ui[/] → http://127.0.0.1:5000")
+
+
+@app.command("inspect")
+@user_errors
+def inspect_file(
+    file: Annotated[Path, typer.Argument(help="Protein file (any supported format).")],
+    lots: Annotated[
+        Path | None, typer.Option("--lots", help="Lot sheet: show the run → lot mapping.")
+    ] = None,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="Skip detection: maxquant, diann, wide, ... (see docs)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show what exostab reads from a protein file (and how its runs map to lots)."""
+    import json as json_module
+
+    import numpy as np
+    from rich.table import Table
+
+    from exostab.readers import read_lot_sheet_lenient, read_proteins
+    from exostab.runs import map_runs_to_lots
+
+    existing_file(file, "protein file")
+    existing_file(lots, "lot sheet")
+    matrix = read_proteins(file, format=format)
+    values = matrix.intensities.to_numpy()
+    finite = values[np.isfinite(values)]
+    problems: list[str] = []
+    payload: dict[str, Any] = {
+        "file": str(file),
+        "format": matrix.format,
+        "n_runs": matrix.n_runs,
+        "n_protein_groups_before": matrix.n_groups_before,
+        "n_protein_groups": matrix.n_groups,
+        "n_dropped": matrix.n_dropped,
+        "missing_fraction": round(matrix.missing_fraction, 4),
+        "intensity_min": float(finite.min()) if finite.size else None,
+        "intensity_max": float(finite.max()) if finite.size else None,
+        "looks_log_scale": matrix.looks_log_scale,
+        "runs": [str(run) for run in matrix.intensities.index],
+        "notes": list(matrix.notes),
+    }
+    if matrix.looks_log_scale:
+        problems.append("values look log-transformed already (every intensity < 50)")
+    if lots is not None:
+        sheet, quarantine = read_lot_sheet_lenient(lots)
+        _, mapping = map_runs_to_lots(matrix, sheet)
+        payload["run_to_lot"] = mapping.run_to_lot
+        payload["replicates"] = mapping.replicates
+        payload["runs_without_lot"] = list(mapping.runs_without_lot)
+        payload["lots_without_run"] = list(mapping.lots_without_run)
+        problems += [f"lot sheet: {row.lot_id}: {row.reason}" for row in quarantine.itertuples()]
+        if mapping.runs_without_lot:
+            problems.append(f"{len(mapping.runs_without_lot)} run(s) match no lot")
+        if mapping.lots_without_run:
+            problems.append(f"{len(mapping.lots_without_run)} lot(s) have no run")
+    payload["problems"] = problems
+    if as_json:
+        print(json_module.dumps(payload))
+        return
+    table = Table(title=f"exostab read {file}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("format", matrix.format)
+    table.add_row("runs", f"{matrix.n_runs}")
+    table.add_row(
+        "protein groups",
+        f"{matrix.n_groups_before} in file → {matrix.n_groups} kept "
+        f"({matrix.n_dropped} contaminant/decoy/site-only dropped)",
+    )
+    table.add_row("missing", f"{matrix.missing_fraction:.1%} of run × protein cells")
+    if finite.size:
+        table.add_row("intensity range", f"{finite.min():.4g} – {finite.max():.4g}")
+    table.add_row("looks log-scale", "yes (not exponentiated)" if matrix.looks_log_scale else "no")
+    for note in matrix.notes:
+        table.add_row("note", note)
+    if lots is not None:
+        shown = list(payload["run_to_lot"].items())[:10]
+        mapped = "\n".join(f"{run} → {lot}" for run, lot in shown)
+        if len(payload["run_to_lot"]) > 10:
+            mapped += f"\n… and {len(payload['run_to_lot']) - 10} more"
+        table.add_row("run → lot", mapped or "(none)")
+    for problem in problems[:10]:
+        table.add_row("[red]problem[/]", problem)
+    if len(problems) > 10:
+        table.add_row("[red]problem[/]", f"… and {len(problems) - 10} more")
+    console.print(table)
+
+
+def write_atomic(frame: Any, path: Path) -> None:
+    """Write a table (CSV or Parquet by extension) via a temp file and ``os.replace``."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        if path.suffix.lower() == ".parquet":
+            frame.to_parquet(temporary, index=False)
+        else:
+            frame.to_csv(temporary, index=False)
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+MODEL_OPTION = typer.Option(
+    "--model", help="Model URI: models:/exostab@champion, models:/exostab/3, runs:/<id>/model."
+)
+
+
+@app.command()
+@user_errors
+def score(
+    proteins: Annotated[Path, typer.Option(help="Protein table or search-engine output.")],
+    lots: Annotated[Path, typer.Option(help="Lot sheet (lot_id, passage, metadata).")],
+    out: Annotated[Path, typer.Option(help="Scores file: .csv or .parquet.")],
+    model: Annotated[str, MODEL_OPTION] = "models:/exostab@champion",
+    top_k: Annotated[int, typer.Option(help="Driver proteins reported per lot.", min=1)] = 5,
+    format: Annotated[
+        str | None, typer.Option("--format", help="Force the protein file format.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Also write a self-contained HTML report here.")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(help="Lots scored at once.", min=1)] = 2000,
+) -> None:
+    """Score new lots: calibrated risk, band, top drivers, coverage and domain flag per lot.
+
+    Lots that cannot be scored go to <OUT stem>.quarantine.csv with the reason; every input lot
+    ends up in one of the two files. Exit 0 when something was scored, 2 when nothing could be.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from exostab.readers import read_lot_sheet_lenient, read_proteins
+    from exostab.report import batch_report
+    from exostab.score import score_lots
+    from exostab.tracking import configure_tracking, resolve_model
+
+    existing_file(proteins, "protein file")
+    existing_file(lots, "lot sheet")
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise ExostabError("--out must end in .csv or .parquet", where=str(out))
+    configure_tracking()
+    bundle, uri = resolve_model(model)
+    matrix = read_proteins(proteins, format=format)
+    sheet, sheet_quarantine = read_lot_sheet_lenient(lots)
+    input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
+    with Progress(
+        TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), console=err_console
+    ) as bar:
+        task = bar.add_task("scoring", total=len(matrix.intensities))
+        result = score_lots(
+            bundle,
+            matrix,
+            sheet,
+            sheet_quarantine,
+            top_k=top_k,
+            chunk_size=chunk_size,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+    scores = result.scores.assign(model_uri=uri, input_hash=input_hash)
+    quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
+    write_atomic(scores, out)
+    write_atomic(result.quarantine, quarantine_path)
+    counts = result.summary
+    if report:
+        provenance = {
+            "model": uri,
+            "model version": bundle.model_version,
+            "protein file": proteins,
+            "lot sheet": lots,
+            "input hash": input_hash,
+            "proteins of the model matched": f"{result.n_proteins_matched}/{len(bundle.proteins)}",
+        }
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(batch_report(result.scores, result.quarantine, provenance))
+    console.print(
+        f"{counts['lots_in']} lots in: {counts['scored']} scored → {out}, "
+        f"{counts['quarantined']} quarantined → {quarantine_path}"
+    )
+    console.print(
+        f"risk bands: {counts['band_high']} high, {counts['band_review']} review, "
+        f"{counts['band_low']} low; {counts['out_of_domain']} outside the training domain; "
+        f"model {uri} (version {bundle.model_version})"
+    )
+    if report:
+        console.print(f"report → {report}")
+    if counts["scored"] == 0:
+        raise ExostabError("no lot could be scored (see the quarantine file)", where=str(lots))
+
+
+@app.command()
+@user_errors
+def explain(
+    proteins: Annotated[Path, typer.Option(help="Protein table or search-engine output.")],
+    lots: Annotated[Path, typer.Option(help="Lot sheet (lot_id, passage, metadata).")],
+    out: Annotated[Path, typer.Option(help="Folder for tables and plots.")],
+    model: Annotated[str, MODEL_OPTION] = "models:/exostab@champion",
+    format: Annotated[
+        str | None, typer.Option("--format", help="Force the protein file format.")
+    ] = None,
+) -> None:
+    """Explain a model on lots with SHAP: global_importance.csv, lot_shap.parquet and plots."""
+    from exostab.explain import write_explanations
+    from exostab.readers import read_lot_sheet_lenient, read_proteins
+    from exostab.runs import map_runs_to_lots
+    from exostab.score import scoring_table
+    from exostab.tracking import configure_tracking, resolve_model
+
+    existing_file(proteins, "protein file")
+    existing_file(lots, "lot sheet")
+    configure_tracking()
+    bundle, _ = resolve_model(model)
+    sheet, refused = read_lot_sheet_lenient(lots)
+    mapped, _ = map_runs_to_lots(read_proteins(proteins, format=format), sheet)
+    table, _ = scoring_table(bundle, mapped, sheet)
+    importance = write_explanations(bundle, table, out)
+    console.print(f"explained {len(table)} lots ({len(refused)} refused by the lot sheet) → {out}/")
+    for row in importance.head(10).itertuples():
+        console.print(f"  {row.protein:<24} {row.mean_abs_shap:.4f}  {row.direction}")
+
+
+@app.command()
+@user_errors
+def serve(
+    model: Annotated[str, MODEL_OPTION] = "models:/exostab@champion",
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5001,
+) -> None:
+    """Serve a model over HTTP with ``mlflow models serve`` on 127.0.0.1 (POST /invocations)."""
+    import os
+    import subprocess
+    import sys
+
+    from exostab.tracking import configure_tracking, resolve_model
+
+    uri = configure_tracking()
+    bundle, model_uri = resolve_model(model)
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        "MLFLOW_TRACKING_URI": uri,
+        "EXOSTAB_MODEL_VERSION": bundle.model_version,
+    }
+    command = [
+        str(Path(bin_dir) / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        model_uri,
+        "--env-manager",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    console.print(
+        f"serving {model_uri} (version {bundle.model_version}) on http://127.0.0.1:{port}/invocations"
+    )
+    try:
+        completed = subprocess.run(command, env=env, check=False)
+    except KeyboardInterrupt:
+        return
+    if completed.returncode not in (0, -2, 130):
+        raise ExostabError(f"mlflow models serve exited with code {completed.returncode}")
+
+
+@app.command()
+@user_errors
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the SIMULATED lots to.")],
+    lots: Annotated[int, typer.Option("--lots", help="Number of lots (all parts together).")] = 250,
+    donors: Annotated[int, typer.Option("--donors", help="Number of donors.")] = 25,
+    proteins: Annotated[int, typer.Option("--proteins", help="Size of the protein universe.")] = 3000,
+    scenario: Annotated[
+        str, typer.Option("--scenario", help="base, weak_signal, donor_confounded, ... (§7.9).")
+    ] = "base",
+    acquisition: Annotated[str, typer.Option("--acquisition", help="dia or dda.")] = "dia",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 7,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Simulator config (configs/simulate.yaml).")
+    ] = None,
+) -> None:
+    """Write SIMULATED MSC-exosome lots with ground truth (lot sheet, proteins, vendor files)."""
+    from exostab.simulate import write_simulation
+
+    summary = write_simulation(
+        out,
+        n_lots=lots,
+        n_donors=donors,
+        n_proteins=proteins,
+        scenario=scenario,
+        acquisition=acquisition,
+        seed=seed,
+        config_path=existing_file(config, "simulator config"),
+    )
+    console.print(
+        f"[bold]SIMULATED data[/] (not real lots): scenario {summary.scenario}, seed {summary.seed}, "
+        f"{summary.n_lots} lots, {summary.n_proteins} proteins, {summary.acquisition.upper()}; "
+        f"{100 * summary.prevalence:.1f}% unstable",
+        highlight=False,
+    )
+    for part in summary.parts:
+        prefix = "" if part == "all" else f"{part}/"
+        directory = summary.paths[f"{prefix}lots"].parent
+        console.print(
+            f"  {directory}/: lots.csv, proteins.csv ({summary.n_protein_groups[part]} protein "
+            f"groups), proteinGroups.txt, report.pg_matrix.tsv, truth/, simulation.yaml, README.txt",
+            highlight=False,
+        )

@@ -12,7 +12,9 @@ import pandas as pd
 
 from exostab.config import NUMERIC_METADATA, TrainConfig
 from exostab.errors import InputError
+from exostab.identity import safe_feature_names
 from exostab.readers.base import ProteinMatrix
+from exostab.runs import map_runs_to_lots
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +52,6 @@ def listed(items: list[str] | tuple[str, ...], limit: int = 5) -> str:
 
 def protein_table(matrix: ProteinMatrix) -> pd.DataFrame:
     """Return the protein annotations keyed by safe feature name."""
-    from exostab.identity import safe_feature_names
-
     names = safe_feature_names(matrix.proteins)
     table = matrix.proteins.copy()
     table.insert(0, "input_name", table.index.astype(str))
@@ -86,8 +86,6 @@ def build_training_set(
     matrix: ProteinMatrix, lot_sheet: pd.DataFrame, cfg: TrainConfig
 ) -> TrainingSet:
     """Map runs to lots, check the pairing and the label, and assemble the feature frame."""
-    from exostab.runs import map_runs_to_lots
-
     label, group = cfg.data.label, cfg.data.group
     where = str(matrix.source)
     if label not in lot_sheet.columns:

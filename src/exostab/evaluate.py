@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece")
@@ -35,6 +36,22 @@ def risk_metrics(y: np.ndarray, risk: np.ndarray) -> dict[str, float]:
     }
 
 
+def rank_auroc(y: np.ndarray, risk: np.ndarray) -> float:
+    """AUROC by the Mann-Whitney rank formula (ties averaged): fast enough to bootstrap."""
+    positives = y == 1
+    n_pos, n_neg = int(positives.sum()), int((~positives).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(risk)
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+FAST_METRICS = {
+    "roc_auc": rank_auroc,
+    "brier": lambda y, risk: float(np.mean((risk - y) ** 2)),
+}
+
+
 def bootstrap_interval(
     y: np.ndarray,
     risk: np.ndarray,
@@ -44,17 +61,14 @@ def bootstrap_interval(
     seed: int = 0,
     level: float = 0.95,
 ) -> tuple[float, float]:
-    """Return a percentile bootstrap interval of one metric, resampling lots."""
+    """Return a percentile bootstrap interval of ``roc_auc`` or ``brier``, resampling lots."""
     rng = np.random.default_rng(seed)
     y = np.asarray(y, dtype=int)
     risk = np.asarray(risk, dtype=float)
-    values = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
-        if metric in ("roc_auc", "pr_auc") and len(np.unique(y[idx])) < 2:
-            continue
-        values.append(risk_metrics(y[idx], risk[idx])[metric])
-    if not values:
+    compute = FAST_METRICS[metric]
+    values = [compute(y[idx], risk[idx]) for idx in rng.integers(0, len(y), (n_boot, len(y)))]
+    finite = [v for v in values if np.isfinite(v)]
+    if not finite:
         return float("nan"), float("nan")
     tail = (1 - level) / 2
-    return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
+    return float(np.quantile(finite, tail)), float(np.quantile(finite, 1 - tail))

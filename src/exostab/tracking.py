@@ -42,15 +42,22 @@ def configure_tracking(root: Path = PROJECT_ROOT) -> str:
     return uri
 
 
-def ensure_experiment(name: str, root: Path = PROJECT_ROOT) -> str:
-    """Return the experiment id, creating it with artifacts under ``mlruns/artifacts``."""
+def ensure_experiment(name: str) -> str:
+    """Return the experiment id, creating it with artifacts beside a SQLite store.
+
+    With the project's store that is ``mlruns/artifacts``; a tracking server keeps its own.
+    """
     client = MlflowClient()
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return str(experiment.experiment_id)
-    artifacts = root / "mlruns" / "artifacts"
-    artifacts.mkdir(parents=True, exist_ok=True)
-    return str(client.create_experiment(name, artifact_location=artifacts.as_uri()))
+    uri = mlflow.get_tracking_uri()
+    location = None
+    if uri.startswith("sqlite:///"):
+        artifacts = Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        location = artifacts.as_uri()
+    return str(client.create_experiment(name, artifact_location=location))
 
 
 def git_commit(root: Path = PROJECT_ROOT) -> str:
@@ -77,6 +84,13 @@ def model_signature(bundle: ModelBundle) -> ModelSignature:
     ]
     params = ParamSchema([ParamSpec("top_k", "long", 5)])
     return ModelSignature(inputs=Schema(columns), params=params)
+
+
+def signature_typed(example: pd.DataFrame, bundle: ModelBundle) -> pd.DataFrame:
+    """Cast an input example to the signature's types (integers become doubles)."""
+    numeric = [c for c in example.columns if c not in ("lot_id", *bundle.metadata)]
+    numeric += [c for c in bundle.metadata if c in NUMERIC_METADATA and c in example.columns]
+    return example.astype({c: float for c in numeric})
 
 
 def pip_requirements() -> list[str]:
@@ -136,7 +150,7 @@ def log_training_run(
                 python_model=str(PYFUNC_FILE),
                 artifacts={"bundle": str(bundle_dir)},
                 signature=model_signature(bundle),
-                input_example=input_example,
+                input_example=signature_typed(input_example, bundle),
                 pip_requirements=pip_requirements(),
                 registered_model_name=cfg.model_name if register else None,
             )

@@ -1,0 +1,260 @@
+"""Integration tier: simulate → train → score → explain → serve, through the CLI.
+
+Uses a temporary SQLite mlflow store (never the project's mlruns/) and only loopback HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from exostab.cli import app
+from exostab.simulate import write_simulation
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("e2e")
+    store = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        train_data = write_simulation(
+            root / "train", n_lots=120, n_donors=12, n_proteins=400, seed=3
+        )
+        new_lots = write_simulation(root / "new", n_lots=40, n_donors=5, n_proteins=400, seed=4)
+        yield {"root": root, "store": store, "train": train_data.out, "new": new_lots.out}
+
+
+def invoke(*args: str) -> object:
+    result = runner.invoke(app, list(args))
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(workspace):
+    summary = workspace["root"] / "summary.json"
+    data = workspace["train"]
+    result = invoke(
+        "train",
+        "--proteins", str(data / "proteins.csv"),
+        "--lots", str(data / "lots.csv"),
+        "--summary", str(summary),
+        "--run-name", "first",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return json.loads(summary.read_text())
+
+
+def test_train_registers_a_champion(trained, workspace) -> None:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    assert trained["model_version"] == "1"
+    assert set(trained["aliases"]) == {"champion", "challenger"}
+    assert 0.5 < trained["cv_roc_auc"] <= 1
+    assert trained["n_lots"] == 120 and trained["n_features_used"] > 10
+    mlflow.set_tracking_uri(workspace["store"])
+    client = MlflowClient(tracking_uri=workspace["store"])
+    version = client.get_model_version_by_alias("exostab", "champion")
+    run = client.get_run(version.run_id)
+    assert run.data.metrics["cv_roc_auc"] == pytest.approx(trained["cv_roc_auc"])
+    assert run.data.tags["simulated_data"] == "true"
+    artifacts = {a.path for a in client.list_artifacts(version.run_id)}
+    assert {"plots", "explain", "config", "data", "oof_predictions.csv"} <= artifacts
+    explain = {Path(a.path).name for a in client.list_artifacts(version.run_id, "explain")}
+    assert {"global_importance.csv", "lot_shap.parquet", "shap_beeswarm.png"} <= explain
+    assert (workspace["root"] / "mlruns" / "artifacts").is_dir()
+
+
+def test_second_run_is_identical_and_stays_challenger(trained, workspace) -> None:
+    summary = workspace["root"] / "summary2.json"
+    data = workspace["train"]
+    result = invoke(
+        "train",
+        "--proteins", str(data / "proteins.csv"),
+        "--lots", str(data / "lots.csv"),
+        "--summary", str(summary),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    second = json.loads(summary.read_text())
+    for metric in ("cv_roc_auc", "cv_pr_auc", "cv_brier", "cv_log_loss"):
+        assert second[metric] == trained[metric]
+    assert second["model_version"] == "2"
+    assert second["aliases"] == ["challenger"]  # equal, not better: the champion stays
+
+
+@pytest.fixture(scope="module")
+def scored(trained, workspace):
+    new = workspace["new"]
+    out = workspace["root"] / "scores.csv"
+    result = invoke(
+        "score",
+        "--proteins", str(new / "proteins.csv"),
+        "--lots", str(new / "lots.csv"),
+        "--out", str(out),
+        "--report", str(workspace["root"] / "report.html"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return pd.read_csv(out)
+
+
+def test_score_gives_every_lot_a_calibrated_risk(scored, workspace) -> None:
+    assert len(scored) == 40
+    assert scored["risk"].between(0, 1).all()
+    assert set(scored["risk_band"]) <= {"low", "review", "high"}
+    assert scored["top_drivers"].str.count(";").eq(4).all()
+    assert (scored["model_version"].astype(str) == "1").all()
+    quarantine = pd.read_csv(workspace["root"] / "scores.quarantine.csv")
+    assert quarantine.empty
+    page = (workspace["root"] / "report.html").read_text()
+    assert "exostab batch report" in page and scored["lot_id"].iloc[0] in page
+
+
+def test_rescoring_is_idempotent(scored, workspace) -> None:
+    new = workspace["new"]
+    out = workspace["root"] / "again.csv"
+    invoke("score", "--proteins", str(new / "proteins.csv"), "--lots", str(new / "lots.csv"),
+           "--out", str(out))  # fmt: skip
+    assert out.read_bytes() == (workspace["root"] / "scores.csv").read_bytes()
+
+
+def test_maxquant_and_wide_csv_give_identical_risks(scored, workspace) -> None:
+    new = workspace["new"]
+    out = workspace["root"] / "scores_mq.parquet"
+    result = invoke(
+        "score",
+        "--proteins", str(new / "proteinGroups.txt"),
+        "--lots", str(new / "lots.csv"),
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    from_maxquant = pd.read_parquet(out).set_index("lot_id")["risk"]
+    from_wide = scored.set_index("lot_id")["risk"]
+    np.testing.assert_allclose(from_maxquant.loc[from_wide.index], from_wide, rtol=1e-9)
+
+
+def test_no_lot_is_lost_with_bad_rows(scored, workspace) -> None:
+    new, root = workspace["new"], workspace["root"]
+    sheet = pd.read_csv(new / "lots.csv", dtype=str)
+    proteins = pd.read_csv(new / "proteins.csv", dtype=str)
+    sheet.loc[0, "passage"] = "-1"  # invalid passage
+    sheet.loc[1, "passage"] = "five"  # text in a number column
+    sheet = pd.concat([sheet, sheet.iloc[[2]]])  # duplicate lot id
+    sheet = sheet[sheet["lot_id"] != sheet["lot_id"].iloc[3]]  # a run with no lot in the sheet
+    blank = proteins.columns[1:]
+    proteins.loc[4, blank] = ""  # nothing measured
+    extra = sheet.iloc[[5]].assign(lot_id="SIM-EXTRA", ms_run="SIM_run_missing")  # no profile
+    sheet = pd.concat([sheet, extra])
+    sheet.to_csv(root / "bad_lots.csv", index=False)
+    proteins.to_csv(root / "bad_proteins.csv", index=False)
+    result = invoke(
+        "score",
+        "--proteins", str(root / "bad_proteins.csv"),
+        "--lots", str(root / "bad_lots.csv"),
+        "--out", str(root / "bad.csv"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(root / "bad.csv")
+    quarantine = pd.read_csv(root / "bad.quarantine.csv")
+    rows_in = len(sheet) + 1  # every sheet row, plus the run whose lot was removed
+    assert len(scores) + len(quarantine) == rows_in
+    reasons = " | ".join(quarantine["reason"])
+    for expected in (
+        "passage",
+        "duplicate",
+        "not in the lot sheet",
+        "no protein",
+        "no protein profile",
+    ):
+        assert expected in reasons, reasons
+    assert not set(scores["lot_id"]) & set(quarantine["lot_id"])
+
+
+def test_explain_writes_tables_and_plots(trained, workspace) -> None:
+    new, out = workspace["new"], workspace["root"] / "explain"
+    result = invoke("explain", "--proteins", str(new / "proteins.csv"),
+                    "--lots", str(new / "lots.csv"), "--out", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    importance = pd.read_csv(out / "global_importance.csv")
+    assert {"protein", "mean_abs_shap", "direction", "gene"} <= set(importance.columns)
+    assert importance["mean_abs_shap"].is_monotonic_decreasing
+    long = pd.read_parquet(out / "lot_shap.parquet")
+    assert list(long.columns) == ["lot_id", "feature", "value", "shap"]
+    assert long["lot_id"].nunique() == 40
+    assert (out / "shap_beeswarm.png").stat().st_size > 1000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def post(url: str, payload: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        url, data=payload, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_served_model_answers_over_http_with_the_batch_risks(scored, workspace) -> None:
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": workspace["store"]}
+    exostab = Path(sys.executable).parent / "exostab"
+    server = subprocess.Popen(
+        [str(exostab), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as ping:
+                    if ping.status == 200:
+                        break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()[-2000:]
+                time.sleep(0.5)
+        else:
+            pytest.fail("the model server did not come up within 120 s")
+        new = workspace["new"]
+        proteins = pd.read_csv(new / "proteins.csv")
+        lots = pd.read_csv(new / "lots.csv")
+        table = lots.merge(proteins, on="lot_id").head(5)
+        table = table.astype({c: float for c in table.columns if table[c].dtype.kind in "iu"})
+        split = json.loads(table.to_json(orient="split", index=False))
+        status, body = post(f"http://127.0.0.1:{port}/invocations",
+                            json.dumps({"dataframe_split": split}).encode())  # fmt: skip
+        assert status == 200, body[:500]
+        answer = pd.DataFrame(json.loads(body)["predictions"])
+        expected = scored.set_index("lot_id").loc[answer["lot_id"], "risk"].to_numpy()
+        np.testing.assert_allclose(answer["risk"].to_numpy(), expected, rtol=1e-9)
+        assert (answer["model_version"].astype(str) == "1").all()
+        status, body = post(f"http://127.0.0.1:{port}/invocations", b'{"dataframe_split": 7}')
+        assert 400 <= status < 500
+        assert len(body) < 2000, body[:300]
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
