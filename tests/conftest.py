@@ -14,7 +14,9 @@ from exostab.dataset import TrainingSet, content_hash
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "proteomics-formats"
 
 
-def planted_lots(n_lots: int = 120, n_donors: int = 12, n_proteins: int = 60, seed: int = 0) -> TrainingSet:
+def planted_lots(
+    n_lots: int = 120, n_donors: int = 12, n_proteins: int = 60, seed: int = 0
+) -> TrainingSet:
     """Lots whose instability is driven by RISK1 (up) and GUARD1 (down) plus passage.
 
     Every other protein is noise with a donor offset; about a third of the lots are unstable.

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from exostab.evaluate import bootstrap_interval, expected_calibration_error, rank_auroc, risk_metrics
+from exostab.evaluate import (
+    bootstrap_interval,
+    expected_calibration_error,
+    rank_auroc,
+    risk_metrics,
+)
 
 
 def test_ece_by_hand() -> None:
@@ -14,7 +19,9 @@ def test_ece_by_hand() -> None:
     risk = np.array([0.05, 0.05, 0.95, 0.55])
     # bins: [0.0,0.1): mean risk 0.05 vs 0 -> 0.05 (weight 0.5); 0.9 bin: 0.95 vs 1 -> 0.05;
     # 0.5 bin: 0.55 vs 1 -> 0.45 (weights 0.25 each)
-    assert expected_calibration_error(y, risk) == pytest.approx(0.5 * 0.05 + 0.25 * 0.05 + 0.25 * 0.45)
+    assert expected_calibration_error(y, risk) == pytest.approx(
+        0.5 * 0.05 + 0.25 * 0.05 + 0.25 * 0.45
+    )
 
 
 def test_rank_auroc_matches_sklearn_with_ties() -> None:

@@ -100,7 +100,10 @@ def test_same_seed_same_model_and_risks(planted: TrainingSet, fast_config: Train
     first = train_model(planted, fast_config)
     second = train_model(planted, fast_config)
     assert first.metrics == second.metrics
-    assert first.pipeline[-1].booster_.model_to_string() == second.pipeline[-1].booster_.model_to_string()
+    assert (
+        first.pipeline[-1].booster_.model_to_string()
+        == second.pipeline[-1].booster_.model_to_string()
+    )
     np.testing.assert_array_equal(first.oof_risk, second.oof_risk)
 
 
@@ -117,6 +120,7 @@ def test_contributions_add_up_to_the_raw_score(trained, planted: TrainingSet) ->
     features = bundle.transform(bundle.model_inputs(planted.X.reset_index()))
     raw, contributions = bundle.raw_and_contributions(features)
     np.testing.assert_allclose(contributions.sum(axis=1), raw_score(trained.pipeline, planted.X))
+    np.testing.assert_allclose(raw, raw_score(trained.pipeline, planted.X))
 
 
 def test_pred_contrib_equals_shap_tree_explainer(trained, planted: TrainingSet) -> None:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from exostab.config import PROJECT_ROOT
 from exostab.errors import ExostabError
@@ -60,7 +61,9 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except ExostabError as error:
-            err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(code=error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -269,7 +272,7 @@ def train(
         f"calibration {result.calibrator.method}."
     )
     top = ", ".join(
-        f"{row.protein} ({'↑' if 'raises' in row.direction else '↓'})"
+        f"{row.protein} ({'↑' if 'raises' in str(row.direction) else '↓'})"
         for row in importance[importance["kind"] != "metadata"].head(5).itertuples()
     )
     console.print(f"Top drivers (mean |SHAP|): {top}")
@@ -562,7 +565,9 @@ def simulate(
     out: Annotated[Path, typer.Option("--out", help="Directory to write the SIMULATED lots to.")],
     lots: Annotated[int, typer.Option("--lots", help="Number of lots (all parts together).")] = 250,
     donors: Annotated[int, typer.Option("--donors", help="Number of donors.")] = 25,
-    proteins: Annotated[int, typer.Option("--proteins", help="Size of the protein universe.")] = 3000,
+    proteins: Annotated[
+        int, typer.Option("--proteins", help="Size of the protein universe.")
+    ] = 3000,
     scenario: Annotated[
         str, typer.Option("--scenario", help="base, weak_signal, donor_confounded, ... (§7.9).")
     ] = "base",
@@ -586,8 +591,9 @@ def simulate(
         config_path=existing_file(config, "simulator config"),
     )
     console.print(
-        f"[bold]SIMULATED data[/] (not real lots): scenario {summary.scenario}, seed {summary.seed}, "
-        f"{summary.n_lots} lots, {summary.n_proteins} proteins, {summary.acquisition.upper()}; "
+        f"[bold]SIMULATED data[/] (not real lots): scenario {summary.scenario}, "
+        f"seed {summary.seed}, {summary.n_lots} lots, {summary.n_proteins} proteins, "
+        f"{summary.acquisition.upper()}; "
         f"{100 * summary.prevalence:.1f}% unstable",
         highlight=False,
     )
@@ -596,6 +602,7 @@ def simulate(
         directory = summary.paths[f"{prefix}lots"].parent
         console.print(
             f"  {directory}/: lots.csv, proteins.csv ({summary.n_protein_groups[part]} protein "
-            f"groups), proteinGroups.txt, report.pg_matrix.tsv, truth/, simulation.yaml, README.txt",
+            "groups), proteinGroups.txt, report.pg_matrix.tsv, truth/, simulation.yaml, "
+            "README.txt",
             highlight=False,
         )

@@ -204,9 +204,9 @@ class ModelBundle:
             values = block.to_numpy(dtype=float)
             negative = ((values < 0) | np.isinf(values)).any(axis=1)
             problems[negative & problems.isna()] = "negative or infinite intensity"
-            measured = (values > 0).any(axis=1)
+            measured = pd.Series((values > 0).any(axis=1), index=table.index)
         else:
-            measured = np.zeros(len(table), dtype=bool)
+            measured = pd.Series(False, index=table.index)
         problems[~measured & problems.isna()] = "no protein of the model measured"
         return problems
 
@@ -237,5 +237,5 @@ class ModelBundle:
         if feature in self.proteins.index:
             return str(self.proteins.at[feature, "input_name"])
         if feature.startswith("missing_") and feature[8:] in self.proteins.index:
-            return f"{self.proteins.at[feature[8:], 'input_name']} missing"
+            return f"{self.proteins.loc[feature[8:], 'input_name']!s} missing"
         return feature

@@ -15,7 +15,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
-from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
 from exostab.config import NUMERIC_METADATA, PROJECT_ROOT, TrainConfig
 from exostab.errors import ExostabError
@@ -75,7 +75,7 @@ def git_commit(root: Path = PROJECT_ROOT) -> str:
 
 def model_signature(bundle: ModelBundle) -> ModelSignature:
     """An explicit signature: every column optional (``predict`` validates and answers per lot)."""
-    columns = [ColSpec("string", "lot_id", required=False)]
+    columns: list[ColSpec | TensorSpec] = [ColSpec("string", "lot_id", required=False)]
     for column in bundle.metadata:
         kind = "double" if column in NUMERIC_METADATA else "string"
         columns.append(ColSpec(kind, column, required=False))

@@ -1,0 +1,122 @@
+"""Readers: one per proteomics output format behind one small registry.
+
+Each reader turns one file into a ``ProteinMatrix`` (runs × protein groups, raw intensities).
+``read_proteins`` detects the format from the file's content (header columns, first lines)
+unless ``format=`` names it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from exostab.errors import InputError
+from exostab.readers import alphapept, diann, fragpipe, maxquant, mztab, spectronaut, tables
+from exostab.readers.base import ANNOTATION_COLUMNS, ProteinMatrix
+from exostab.readers.common import Preview, peek
+from exostab.readers.tables import read_lot_sheet, read_lot_sheet_lenient
+from exostab.schemas import lot_sheet_problems, validate_protein_matrix
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "FORMATS",
+    "READERS",
+    "ProteinMatrix",
+    "Reader",
+    "detect_format",
+    "lot_sheet_problems",
+    "read_lot_sheet",
+    "read_lot_sheet_lenient",
+    "read_proteins",
+]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A format: how to recognise it from a preview and how to read it."""
+
+    name: str
+    sniff: Callable[[Preview], bool]
+    read: Callable[[Path, Preview], ProteinMatrix]
+    description: str
+
+
+READERS: dict[str, Reader] = {
+    reader.name: reader
+    for reader in (
+        Reader("maxquant", maxquant.sniff, maxquant.read, "MaxQuant proteinGroups.txt"),
+        Reader("diann", diann.sniff_matrix, diann.read_matrix, "DIA-NN report.pg_matrix.tsv"),
+        Reader("diann_long", diann.sniff_long, diann.read_long, "DIA-NN report.tsv/.parquet"),
+        Reader("spectronaut", spectronaut.sniff, spectronaut.read, "Spectronaut long report"),
+        Reader("fragpipe", fragpipe.sniff, fragpipe.read, "FragPipe combined_protein.tsv"),
+        Reader("mztab", mztab.sniff, mztab.read, "mzTab 1.0 quantification"),
+        Reader("alphapept", alphapept.sniff, alphapept.read, "AlphaPept results_proteins.csv"),
+        Reader("wide", tables.sniff_wide, tables.read_wide, "wide table: lot_id + proteins"),
+        Reader(
+            "long", tables.sniff_long, tables.read_long, "long table: lot_id, protein, intensity"
+        ),
+    )
+}
+FORMATS: tuple[str, ...] = tuple(READERS)
+# Specific formats first: generic tables match anything with a lot_id/run column.
+DETECTION_ORDER = (
+    "mztab",
+    "maxquant",
+    "diann_long",
+    "diann",
+    "spectronaut",
+    "fragpipe",
+    "alphapept",
+    "long",
+    "wide",
+)
+
+
+def detect_format(path: Path, preview: Preview | None = None) -> str:
+    """Name the format of a file from its content.
+
+    Raises:
+        InputError: the file is unreadable or matches no known format.
+    """
+    preview = preview or peek(Path(path))
+    for name in DETECTION_ORDER:
+        if READERS[name].sniff(preview):
+            logger.info("%s: detected format %s", path, name)
+            return name
+    if preview.kind == "text" and len(preview.columns) <= 1:
+        raise InputError(
+            "unknown format: the header has a single column; is the delimiter right? "
+            "(expected tab, comma or semicolon)",
+            where=str(path),
+        )
+    shown = ", ".join(repr(c) for c in preview.columns[:4])
+    raise InputError(
+        f"unknown format (header starts {shown}); expected one of {', '.join(FORMATS)} "
+        "(a wide table needs a 'lot_id' column)",
+        where=str(path),
+    )
+
+
+def read_proteins(path: Path, format: str | None = None) -> ProteinMatrix:
+    """Read protein-group intensities of any supported format into a validated ProteinMatrix.
+
+    Args:
+        path: the file to read.
+        format: one of ``FORMATS`` to skip detection; None detects it from the content.
+
+    Raises:
+        InputError: unknown format name, unreadable file or a broken contract.
+    """
+    path = Path(path)
+    if format is not None and format not in READERS:
+        raise InputError(
+            f"unknown format {format!r}; choose one of {', '.join(FORMATS)}", where=str(path)
+        )
+    preview = peek(path)
+    name = format or detect_format(path, preview)
+    matrix = READERS[name].read(path, preview)
+    return validate_protein_matrix(matrix)

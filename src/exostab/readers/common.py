@@ -1,0 +1,558 @@
+"""Shared reading steps: peek at a file, parse tables safely, turn quantities into a ProteinMatrix.
+
+Every parse error of pandas, pyarrow or openpyxl is turned into an ``InputError`` naming the file,
+so a user never sees a traceback for a bad file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from exostab.errors import InputError
+from exostab.identity import annotate_names, leading_accession, strip_run_name
+from exostab.readers.base import ANNOTATION_COLUMNS, ProteinMatrix
+
+logger = logging.getLogger(__name__)
+
+LOG_SCALE_MAX = 50.0
+PREVIEW_BYTES = 65_536
+MAX_LISTED = 5
+TEXT_SUFFIXES = (".txt", ".tsv", ".csv", ".tab", ".mztab")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+PARQUET_MAGIC = b"PAR1"
+ZIP_MAGIC = b"PK\x03\x04"
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*$")
+_DECIMAL_POINT = re.compile(r"\d\.\d")
+
+FileKind = Literal["text", "parquet", "excel"]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the format detectors see of a file: its kind, header columns and first lines."""
+
+    path: Path
+    kind: FileKind
+    columns: tuple[str, ...]
+    lines: tuple[str, ...]
+    delimiter: str | None
+
+    def has(self, *names: str) -> bool:
+        """Tell whether every one of ``names`` is a header column."""
+        return all(name in self.columns for name in names)
+
+    def any_endswith(self, suffix: str) -> bool:
+        """Tell whether some header column ends with ``suffix``."""
+        return any(column.endswith(suffix) for column in self.columns)
+
+
+def listed(items: Iterable[Any], limit: int = MAX_LISTED) -> str:
+    """Render a few items for a message, with '(and N more)' when there are more."""
+    items = [str(item) for item in items]
+    shown = ", ".join(repr(item) for item in items[:limit])
+    return shown + (f" (and {len(items) - limit} more)" if len(items) > limit else "")
+
+
+def file_kind(path: Path, head: bytes) -> FileKind:
+    """Classify a file as text, parquet or Excel from its first bytes, refusing binary garbage."""
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    if head.startswith(ZIP_MAGIC):
+        if path.suffix.lower() in EXCEL_SUFFIXES or path.suffix.lower() not in TEXT_SUFFIXES:
+            return "excel"
+        raise InputError("is a zip archive, not a table; unzip it first", where=str(path))
+    if b"\x00" in head:
+        raise InputError(
+            "is a binary file, not a table (expected CSV, TSV, Parquet or XLSX)", where=str(path)
+        )
+    return "text"
+
+
+def decode(path: Path, raw: bytes) -> str:
+    """Decode text as UTF-8 (with or without BOM), falling back to Latin-1."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("latin-1")
+        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
+            raise InputError("is not a text file", where=str(path)) from None
+
+
+def sniff_delimiter(header: str) -> str:
+    """Pick the delimiter of a header line: tab, then comma, then semicolon."""
+    for delimiter in ("\t", ",", ";"):
+        if delimiter in header:
+            return delimiter
+    return "\t"
+
+
+def peek(path: Path) -> Preview:
+    """Read just enough of a file to detect its format.
+
+    Raises:
+        InputError: the file is missing, empty, binary garbage or not a table.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(PREVIEW_BYTES)
+    except IsADirectoryError:
+        raise InputError("is a folder, not a file", where=str(path)) from None
+    except OSError as error:
+        raise InputError(f"cannot read ({error.strerror})", where=str(path)) from None
+    if not head.strip():
+        raise InputError("is empty", where=str(path))
+    kind = file_kind(path, head)
+    if kind == "parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            names = tuple(str(name) for name in pq.read_schema(path).names)
+        except Exception as error:  # pyarrow raises several types for corrupt files
+            raise InputError(f"unreadable Parquet file ({error})", where=str(path)) from None
+        names = tuple(name for name in names if not name.startswith("__index_level_"))
+        return Preview(path, kind, names, (), None)
+    if kind == "excel":
+        header = read_excel(path, nrows=5)
+        return Preview(path, kind, tuple(str(c) for c in header.columns), (), None)
+    text = decode(path, head)
+    lines = tuple(line.rstrip("\r") for line in text.splitlines()[:50] if line.strip())
+    if not lines:
+        raise InputError("is empty", where=str(path))
+    if lines[0].startswith(("MTD\t", "COM\t", "MTD ", "COM ")):
+        return Preview(path, kind, (), lines, "\t")
+    delimiter = sniff_delimiter(lines[0])
+    columns = tuple(next(csv.reader([lines[0]], delimiter=delimiter)))
+    return Preview(path, kind, tuple(c.strip() for c in columns), lines, delimiter)
+
+
+def check_field_counts(path: Path, raw: bytes, delimiter: str, *, strict: bool = True) -> None:
+    """Refuse truncated rows: fewer (or more) fields than the header.
+
+    Args:
+        strict: every row must have the header's width (generic tables, lot sheets). Search
+            engines trim trailing empty fields, so for their files (``strict=False``) only a last
+            line that is both short and not newline-terminated (a cut-off file) is refused; rows
+            with too many fields are refused by the parser itself.
+    """
+    if not strict:
+        lines = [line for line in raw.split(b"\n") if line.strip(b"\r ")]
+        if len(lines) < 2 or raw.endswith(b"\n"):
+            return
+        reader = csv.reader([decode(path, lines[0]), decode(path, lines[-1])], delimiter=delimiter)
+        expected, last = (len(row) for row in reader)
+        if last < expected:
+            raise InputError(
+                f"the last line has {last} fields but the header has {expected} "
+                "(the file looks truncated)",
+                where=str(path),
+            )
+        return
+    if b'"' in raw:
+        reader = csv.reader(io.StringIO(decode(path, raw)), delimiter=delimiter)
+        counts = [(number, len(row)) for number, row in enumerate(reader, start=1) if row]
+    else:
+        sep = delimiter.encode()
+        counts = [
+            (number, line.count(sep) + 1)
+            for number, line in enumerate(raw.split(b"\n"), start=1)
+            if line.strip(b"\r ")
+        ]
+    if not counts:
+        raise InputError("is empty", where=str(path))
+    expected = counts[0][1]
+    bad = [(number, count) for number, count in counts if count != expected]
+    if bad:
+        number, count = bad[0]
+        more = f" ({len(bad) - 1} more rows like it)" if len(bad) > 1 else ""
+        raise InputError(
+            f"line {number} has {count} fields but the header has {expected} "
+            f"(truncated or malformed row){more}",
+            where=str(path),
+        )
+
+
+def read_text(
+    path: Path,
+    *,
+    delimiter: str,
+    usecols: Sequence[str] | None = None,
+    dtype: dict[str, Any] | type | None = None,
+    na_values: Sequence[str] = (),
+    strict_width: bool = True,
+) -> pd.DataFrame:
+    """Read a delimited text table, turning every parse failure into an InputError."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read ({error.strerror})", where=str(path)) from None
+    check_field_counts(path, raw, delimiter, strict=strict_width)
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(raw),
+            sep=delimiter,
+            usecols=list(usecols) if usecols is not None else None,
+            dtype=dtype,  # type: ignore[arg-type]
+            na_values=list(na_values) or None,
+            low_memory=False,
+            index_col=False,
+            encoding="utf-8-sig",
+            encoding_errors="replace",
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"cannot parse table ({message})", where=str(path)) from None
+    frame.columns = [str(column).strip() for column in frame.columns]
+    return frame
+
+
+def read_excel(path: Path, *, nrows: int | None = None) -> pd.DataFrame:
+    """Read the first sheet of an Excel workbook, turning failures into an InputError."""
+    try:
+        frame = pd.read_excel(path, sheet_name=0, nrows=nrows, engine="openpyxl")
+    except Exception as error:  # openpyxl raises many types (zipfile, KeyError, XML) on bad files
+        raise InputError(f"unreadable Excel workbook ({error})", where=str(path)) from None
+    frame.columns = [str(column).strip() for column in frame.columns]
+    return frame
+
+
+def read_parquet(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read a Parquet file, turning pyarrow failures into an InputError."""
+    try:
+        frame = pd.read_parquet(path, columns=list(columns) if columns is not None else None)
+    except Exception as error:  # pyarrow raises ArrowInvalid, OSError, ... on corrupt files
+        raise InputError(f"unreadable Parquet file ({error})", where=str(path)) from None
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    frame.columns = [str(column).strip() for column in frame.columns]
+    return frame
+
+
+def read_table(path: Path, preview: Preview | None = None, **text_options: Any) -> pd.DataFrame:
+    """Read a whole search-engine table of any supported kind (text, Parquet, Excel).
+
+    Text options other than ``usecols`` apply to delimited text only; trailing empty fields
+    may be trimmed (see ``check_field_counts``).
+    """
+    preview = preview or peek(path)
+    text_options.setdefault("strict_width", False)
+    if preview.kind == "parquet":
+        return read_parquet(path, text_options.get("usecols"))
+    if preview.kind == "excel":
+        frame = read_excel(path)
+        usecols = text_options.get("usecols")
+        return frame[list(usecols)] if usecols is not None else frame
+    return read_text(path, delimiter=preview.delimiter or "\t", **text_options)
+
+
+def require_columns(path: Path, columns: Iterable[str], required: Sequence[str]) -> None:
+    """Raise an InputError listing the required columns a table lacks."""
+    present = set(columns)
+    missing = [name for name in required if name not in present]
+    if missing:
+        raise InputError(f"missing required column(s) {listed(missing)}", where=str(path))
+
+
+def uses_decimal_comma(values: pd.Series) -> bool:
+    """Tell whether text numbers use a decimal comma (``55,09``) rather than a point."""
+    text = values.dropna().astype(str).head(2_000)
+    if text.empty:
+        return False
+    return bool(text.str.match(_DECIMAL_COMMA).any()) and not bool(
+        text.str.contains(_DECIMAL_POINT).any()
+    )
+
+
+def to_float(
+    block: pd.DataFrame,
+    path: Path,
+    *,
+    row_name: str = "row",
+    run_name: str | None = None,
+    decimal_comma: bool | None = None,
+) -> pd.DataFrame:
+    """Convert a block of quantity cells to float64, refusing text, negative and infinite values.
+
+    Empty cells and zeros become NaN (0 means "not quantified" in every supported format).
+
+    Args:
+        run_name: when given, the columns are runs/lots and messages name them first
+            (``at lot 'L1', protein 'CD9'``).
+
+    Raises:
+        InputError: naming the file, the row and column of the first bad cells.
+    """
+    columns = list(block.columns)
+    converted: dict[str, pd.Series] = {}
+    text_cells: list[tuple[Any, str, Any]] = []
+    for position, name in enumerate(columns):
+        series = block.iloc[:, position]
+        if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+            text = series.astype("object")
+            comma = uses_decimal_comma(text) if decimal_comma is None else decimal_comma
+            if comma:
+                text = text.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
+            if pd.api.types.is_bool_dtype(series):
+                number = pd.Series(np.nan, index=series.index)
+            else:
+                number = pd.to_numeric(text, errors="coerce")
+            stripped = text.map(lambda v: v.strip() if isinstance(v, str) else v)
+            bad = number.isna() & stripped.notna() & stripped.ne("")
+            text_cells.extend((label, name, series.loc[label]) for label in bad[bad].index[:3])
+            converted[str(position)] = number.astype("float64")
+        else:
+            converted[str(position)] = series.astype("float64")
+    if text_cells:
+        label, name, value = text_cells[0]
+        more = f" ({len(text_cells) - 1} more)" if len(text_cells) > 1 else ""
+        raise InputError(
+            f"text {str(value)[:30]!r} in a number cell at "
+            f"{_cell(label, name, row_name, run_name)}{more}",
+            where=str(path),
+        )
+    values = (
+        np.column_stack([converted[str(i)].to_numpy() for i in range(len(columns))])
+        if columns
+        else np.empty((len(block), 0))
+    )
+    check_finite_non_negative(
+        values, block.index, columns, path, row_name=row_name, run_name=run_name
+    )
+    values = np.where(values == 0.0, np.nan, values)
+    return pd.DataFrame(values, index=block.index, columns=block.columns, dtype="float64")
+
+
+def _cell(row: Any, column: Any, row_name: str, run_name: str | None) -> str:
+    if run_name:
+        return f"{run_name} {column!r}, {row_name} {row!r}"
+    return f"{row_name} {row!r}, column {column!r}"
+
+
+def check_finite_non_negative(
+    values: np.ndarray,
+    rows: pd.Index,
+    columns: Sequence[Any],
+    path: Path,
+    *,
+    row_name: str,
+    run_name: str | None = None,
+) -> None:
+    """Raise an InputError at the first negative or infinite intensity."""
+    for problem, mask in (
+        ("an infinite intensity", np.isinf(values)),
+        ("a negative intensity", values < 0),
+    ):
+        if mask.any():
+            row, col = np.argwhere(mask)[0]
+            count = int(mask.sum())
+            more = f" ({count - 1} more)" if count > 1 else ""
+            raise InputError(
+                f"{problem} ({values[row, col]:g}) at "
+                f"{_cell(rows[row], columns[col], row_name, run_name)}{more}",
+                where=str(path),
+            )
+
+
+def unique_runs(names: Sequence[str], path: Path) -> list[str]:
+    """Strip folders and MS-file extensions from run names, unless that makes them clash."""
+    stripped = [strip_run_name(name) for name in names]
+    if len(set(stripped)) == len(stripped):
+        return stripped
+    if len(set(names)) != len(names):
+        duplicated = sorted({n for n in names if list(names).count(n) > 1})
+        raise InputError(f"duplicate run name(s) {listed(duplicated)}", where=str(path))
+    return list(names)
+
+
+def annotate_groups(
+    group_ids: pd.Index,
+    *,
+    genes: Sequence[Any] | pd.Series | None = None,
+    descriptions: Sequence[Any] | pd.Series | None = None,
+    accessions: Sequence[Any] | pd.Series | None = None,
+) -> pd.DataFrame:
+    """Build the ``proteins`` table: leading accession, gene and description per group id."""
+    if accessions is None:
+        leading = [leading_accession(group) for group in group_ids]
+    else:
+        leading = [
+            leading_accession(acc) if isinstance(acc, str) and acc else leading_accession(group)
+            for acc, group in zip(accessions, group_ids, strict=True)
+        ]
+    proteins = pd.DataFrame(
+        {
+            "leading_accession": pd.Series(leading, index=group_ids, dtype="object"),
+            "gene": pd.Series(
+                _clean_text(genes) if genes is not None else [np.nan] * len(group_ids),
+                index=group_ids,
+                dtype="object",
+            ),
+            "description": pd.Series(
+                _clean_text(descriptions)
+                if descriptions is not None
+                else [np.nan] * len(group_ids),
+                index=group_ids,
+                dtype="object",
+            ),
+        },
+        index=group_ids,
+    )
+    proteins.index.name = "group_id"
+    return proteins[list(ANNOTATION_COLUMNS)]
+
+
+def _clean_text(values: Sequence[Any] | pd.Series) -> list[Any]:
+    return [
+        value.strip() if isinstance(value, str) and value.strip() else np.nan
+        for value in list(values)
+    ]
+
+
+def build_matrix(
+    *,
+    fmt: str,
+    path: Path,
+    by_group: pd.DataFrame,
+    proteins: pd.DataFrame,
+    n_groups_before: int,
+    n_dropped: int = 0,
+    notes: Sequence[str] = (),
+    row_name: str = "protein group",
+    run_name: str = "run",
+) -> ProteinMatrix:
+    """Finish a reader: numbers checked, groups × runs transposed to runs × groups, notes logged.
+
+    Args:
+        by_group: quantities with group ids as index and run names as columns (raw cells).
+        proteins: annotations indexed by the same group ids.
+    """
+    if by_group.shape[1] == 0:
+        raise InputError("holds no run (sample) quantity columns", where=str(path))
+    group_index = pd.Index([str(g) for g in by_group.index], dtype="object", name="group_id")
+    if group_index.has_duplicates:
+        duplicated = group_index[group_index.duplicated()].unique()
+        raise InputError(f"duplicate protein group id(s) {listed(duplicated)}", where=str(path))
+    if pd.Index(by_group.columns).has_duplicates:
+        duplicated = pd.Index(by_group.columns)[pd.Index(by_group.columns).duplicated()].unique()
+        raise InputError(f"duplicate run column(s) {listed(duplicated)}", where=str(path))
+    by_group = by_group.set_axis(group_index, axis=0)
+    values = to_float(by_group, path, row_name=row_name, run_name=run_name)
+    intensities = pd.DataFrame(
+        np.ascontiguousarray(values.to_numpy().T),
+        index=pd.Index([str(c) for c in values.columns], dtype="object", name="run"),
+        columns=group_index,
+        dtype="float64",
+    )
+    proteins = proteins.set_axis(group_index, axis=0)
+    finite = intensities.to_numpy()
+    finite = finite[np.isfinite(finite)]
+    looks_log = bool(finite.size) and bool(finite.max() < LOG_SCALE_MAX)
+    notes = list(notes)
+    if looks_log:
+        notes.append(
+            f"every intensity is below {LOG_SCALE_MAX:g}: values look log-transformed "
+            "already; they were NOT exponentiated"
+        )
+        logger.warning(
+            "%s: every intensity is below %g, so the values look log-transformed already; "
+            "exostab expects raw intensities and did not exponentiate them",
+            path,
+            LOG_SCALE_MAX,
+        )
+    logger.info(
+        "read %s as %s: %d runs × %d protein groups (%d dropped of %d)",
+        path,
+        fmt,
+        intensities.shape[0],
+        intensities.shape[1],
+        n_dropped,
+        n_groups_before,
+    )
+    return ProteinMatrix(
+        intensities=intensities,
+        proteins=proteins,
+        format=fmt,
+        source=Path(path),
+        n_groups_before=int(n_groups_before),
+        n_dropped=int(n_dropped),
+        notes=tuple(notes),
+        looks_log_scale=looks_log,
+    )
+
+
+def pivot_long(
+    long: pd.DataFrame,
+    *,
+    path: Path,
+    run: str,
+    group: str,
+    quantity: str,
+    decimal_comma: bool | None = None,
+) -> pd.DataFrame:
+    """Pivot a long report to groups × runs, demanding one quantity per run and group.
+
+    Long reports repeat the group quantity on every precursor/fragment row; repeats must agree.
+    """
+    require_columns(path, long.columns, (run, group, quantity))
+    frame = long[[run, group, quantity]].copy()
+    frame = frame[frame[group].notna() & frame[run].notna()]
+    if frame.empty:
+        raise InputError(f"holds no rows with both {run!r} and {group!r}", where=str(path))
+    frame[quantity] = to_float(
+        frame[[quantity]], path, row_name="row", decimal_comma=decimal_comma
+    )[quantity]
+    frame[run] = frame[run].astype(str)
+    frame[group] = frame[group].astype(str)
+    spread = frame.groupby([group, run], sort=False)[quantity].agg(["min", "max"])
+    conflicting = spread[(spread["max"] - spread["min"]).abs() > 1e-9 * spread["max"].abs()]
+    if not conflicting.empty:
+        group_id, run_name = conflicting.index[0]
+        raise InputError(
+            f"several different {quantity!r} values for run {run_name!r} and group "
+            f"{group_id!r} ({len(conflicting)} such pairs); expected one value per run and group",
+            where=str(path),
+        )
+    wide = spread["max"].unstack(run)
+    runs_in_order = list(dict.fromkeys(frame[run]))
+    groups_in_order = list(dict.fromkeys(frame[group]))
+    return wide.reindex(index=groups_in_order, columns=runs_in_order)
+
+
+def name_annotations(path: Path, names: Sequence[str], what: str) -> pd.DataFrame:
+    """Annotate protein names of a generic table by their naming scheme (see identity)."""
+    try:
+        return annotate_names(names)
+    except ValueError as error:
+        raise InputError(
+            f"unknown protein naming scheme for {what} {error}", where=str(path)
+        ) from None
+
+
+_FLAGGED_MEMBER = r"(?:^|[;,])\s*(?:CON__|REV__|contam_|rev_|DECOY_|Cont_)"
+
+
+def decoy_or_contaminant(group_ids: pd.Series) -> pd.Series:
+    """Flag groups with a decoy or contaminant member (``REV__``, ``CON__``, ``contam_``, ...)."""
+    return group_ids.astype("object").fillna("").astype(str).str.contains(_FLAGGED_MEMBER)
+
+
+def drop_flagged(
+    frame: pd.DataFrame, flagged: pd.Series, path: Path, what: str
+) -> tuple[pd.DataFrame, int, list[str]]:
+    """Drop flagged rows, returning the kept rows, the count and a note for ``inspect``."""
+    n_flagged = int(flagged.sum())
+    notes = [f"dropped {n_flagged} {what}"] if n_flagged else []
+    if n_flagged:
+        logger.info("%s: dropped %d %s", path, n_flagged, what)
+    return frame.loc[~flagged.to_numpy()], n_flagged, notes

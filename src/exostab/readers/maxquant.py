@@ -1,0 +1,88 @@
+"""MaxQuant ``proteinGroups.txt``: LFQ intensities preferred, flagged rows dropped."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from exostab.errors import InputError
+from exostab.identity import genes_from_fasta
+from exostab.readers.base import ProteinMatrix
+from exostab.readers.common import Preview, annotate_groups, build_matrix, drop_flagged, read_text
+from exostab.readers.common import require_columns as require
+
+GROUP = "Protein IDs"
+FLAGS = ("Reverse", "Potential contaminant", "Contaminant", "Only identified by site")
+LFQ = "LFQ intensity "
+RAW = "Intensity "
+_FASTA_DESCRIPTION = re.compile(r"^\S+\s+(.*?)(?:\s+OS=.*)?$")
+
+
+def sniff(preview: Preview) -> bool:
+    """Recognise a proteinGroups table by ``Protein IDs`` and per-sample intensity columns."""
+    return preview.has(GROUP) and any(c.startswith((LFQ, RAW)) for c in preview.columns)
+
+
+def _description(header: object) -> object:
+    if not isinstance(header, str) or not header.strip():
+        return np.nan
+    match = _FASTA_DESCRIPTION.match(header.split(";")[0].strip())
+    return match.group(1) if match and match.group(1) else np.nan
+
+
+def read(path: Path, preview: Preview) -> ProteinMatrix:
+    """Read ``LFQ intensity <s>`` (else ``Intensity <s>``) per sample; 0 means not quantified."""
+    columns = preview.columns
+    require(path, columns, (GROUP,))
+    lfq = [c for c in columns if c.startswith(LFQ)]
+    quantity = lfq or [c for c in columns if c.startswith(RAW)]
+    prefix = LFQ if lfq else RAW
+    if not quantity:
+        raise InputError(
+            "has no 'LFQ intensity <sample>' or 'Intensity <sample>' columns", where=str(path)
+        )
+    flags = [c for c in FLAGS if c in columns]
+    extra = [c for c in ("Gene names", "Fasta headers", "Protein names") if c in columns]
+    text_columns = [GROUP, *flags, *extra]
+    table = read_text(
+        path,
+        delimiter=preview.delimiter or "\t",
+        usecols=[*text_columns, *quantity],
+        dtype={column: "object" for column in text_columns},
+        strict_width=False,
+    )
+    n_before = len(table)
+    flagged = pd.Series(False, index=table.index)
+    for flag in flags:
+        flagged |= table[flag].astype(str).str.strip().eq("+")
+    table, n_dropped, notes = drop_flagged(
+        table, flagged, path, "reverse/contaminant/only-identified-by-site groups"
+    )
+    notes.insert(0, f"quantity: {prefix.strip()} ({len(quantity)} samples)")
+    fasta = table.get("Fasta headers")
+    genes = table["Gene names"] if "Gene names" in table else pd.Series(np.nan, index=table.index)
+    if fasta is not None:
+        genes = genes.where(
+            genes.notna() & genes.astype(str).str.strip().ne(""), fasta.map(genes_from_fasta)
+        )
+    if "Protein names" in table:
+        descriptions = table["Protein names"]
+    elif fasta is not None:
+        descriptions = fasta.map(_description)
+    else:
+        descriptions = None
+    by_group = table[quantity].set_axis(table[GROUP].astype(str).to_numpy(), axis=0)
+    by_group.columns = [c[len(prefix) :] for c in quantity]
+    proteins = annotate_groups(by_group.index, genes=genes.tolist(), descriptions=descriptions)
+    return build_matrix(
+        fmt="maxquant",
+        path=path,
+        by_group=by_group,
+        proteins=proteins,
+        n_groups_before=n_before,
+        n_dropped=n_dropped,
+        notes=notes,
+    )

@@ -1,0 +1,144 @@
+"""Runs → lots: match MS runs to the lot sheet and average technical replicates."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from exostab.identity import strip_run_name
+from exostab.readers.base import ProteinMatrix
+
+logger = logging.getLogger(__name__)
+
+LOT_ID = "lot_id"
+MS_RUN = "ms_run"
+
+
+@dataclass(frozen=True)
+class RunMapping:
+    """How the runs of a ProteinMatrix were assigned to lots.
+
+    Attributes:
+        run_to_lot: run name -> lot_id for every matched run.
+        replicates: lot_id -> number of runs averaged into it.
+        runs_without_lot: runs no lot claimed (left out of the result).
+        lots_without_run: lots of the sheet with no run (the caller decides if that is fatal).
+    """
+
+    run_to_lot: dict[str, str]
+    replicates: dict[str, int]
+    runs_without_lot: tuple[str, ...]
+    lots_without_run: tuple[str, ...]
+
+
+def _lot_ids(lot_sheet: pd.DataFrame) -> list[str]:
+    ids = lot_sheet[LOT_ID] if LOT_ID in lot_sheet.columns else lot_sheet.index.to_series()
+    return [str(value) for value in ids]
+
+
+def _bare(name: str) -> str:
+    """Strip folders, MS extensions and any remaining suffix (``a.b.raw`` -> ``a``)."""
+    return strip_run_name(name).split(".")[0]
+
+
+def _ms_run_table(lot_sheet: pd.DataFrame, lots: list[str]) -> dict[str, str]:
+    """Map every run named in the sheet's ``ms_run`` column (``;``-separated) to its lot."""
+    if MS_RUN not in lot_sheet.columns:
+        return {}
+    table: dict[str, str] = {}
+    for lot, cell in zip(lots, lot_sheet[MS_RUN].tolist(), strict=True):
+        if not isinstance(cell, str) or not cell.strip():
+            continue
+        for run in cell.split(";"):
+            run = run.strip()
+            if run:
+                table.setdefault(run, lot)
+                table.setdefault(strip_run_name(run), lot)
+    return table
+
+
+def match_run(run: str, by_ms_run: dict[str, str], lots: set[str]) -> str | None:
+    """Find the lot of one run: the sheet's ``ms_run`` first, then the lot id itself.
+
+    Lot ids are compared with the run name as written, then without folders and MS-file
+    extensions (``D:\\ms\\LOT-07.raw`` -> ``LOT-07``), then without any remaining suffix.
+    """
+    for key in (run, strip_run_name(run)):
+        if key in by_ms_run:
+            return by_ms_run[key]
+    for key in (run, strip_run_name(run), _bare(run)):
+        if key in lots:
+            return key
+    return None
+
+
+def map_runs_to_lots(
+    matrix: ProteinMatrix, lot_sheet: pd.DataFrame
+) -> tuple[ProteinMatrix, RunMapping]:
+    """Re-key a ProteinMatrix from runs to lots.
+
+    Several runs of one lot are averaged in log2 space (NaN-aware: a protein seen in one
+    replicate keeps that value). Runs with no lot are left out and reported; so are lots with
+    no run.
+
+    Args:
+        matrix: runs × protein groups, as a reader returns it.
+        lot_sheet: indexed by ``lot_id`` (or with a ``lot_id`` column), optionally ``ms_run``.
+
+    Returns:
+        The matrix with intensities indexed by ``lot_id`` (in lot-sheet order), and the mapping.
+    """
+    lots = _lot_ids(lot_sheet)
+    lot_set = set(lots)
+    by_ms_run = _ms_run_table(lot_sheet, lots)
+    run_to_lot: dict[str, str] = {}
+    unmatched: list[str] = []
+    for run in (str(r) for r in matrix.intensities.index):
+        lot = match_run(run, by_ms_run, lot_set)
+        if lot is None:
+            unmatched.append(run)
+        else:
+            run_to_lot[run] = lot
+    intensities = matrix.intensities
+    keep = [str(r) in run_to_lot for r in intensities.index]
+    matched = intensities.loc[keep]
+    labels = pd.Index([run_to_lot[str(r)] for r in matched.index], name=LOT_ID)
+    counts = pd.Series(labels).value_counts()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log2 = pd.DataFrame(np.log2(matched.to_numpy()), index=labels, columns=matched.columns)
+    mean_log2 = log2.groupby(level=0).mean()
+    averaged = pd.DataFrame(
+        np.exp2(mean_log2.to_numpy()), index=mean_log2.index, columns=mean_log2.columns
+    )
+    # A cell seen in one run only keeps that run's value exactly (no log/exp round trip).
+    grouped = matched.set_axis(labels, axis=0).groupby(level=0)
+    result = averaged.where(grouped.count() != 1, grouped.max())
+    order = [lot for lot in dict.fromkeys(lots) if lot in result.index]
+    result = result.reindex(order).astype("float64")
+    result.index.name = LOT_ID
+    result.columns.name = intensities.columns.name
+    replicates = {lot: int(counts[lot]) for lot in order}
+    lots_without_run = tuple(lot for lot in dict.fromkeys(lots) if lot not in result.index)
+    notes = list(matrix.notes)
+    averaged_lots = sum(1 for n in replicates.values() if n > 1)
+    if averaged_lots:
+        notes.append(f"averaged replicate runs (log2 space) for {averaged_lots} lot(s)")
+    if unmatched:
+        logger.warning(
+            "%d run(s) match no lot in the lot sheet: %s",
+            len(unmatched),
+            ", ".join(unmatched[:5]),
+        )
+    if lots_without_run:
+        logger.warning("%d lot(s) of the lot sheet have no run", len(lots_without_run))
+    logger.info("mapped %d runs to %d lots", len(run_to_lot), len(order))
+    mapping = RunMapping(
+        run_to_lot=run_to_lot,
+        replicates=replicates,
+        runs_without_lot=tuple(unmatched),
+        lots_without_run=lots_without_run,
+    )
+    return replace(matrix, intensities=result, notes=tuple(notes)), mapping

@@ -1,0 +1,533 @@
+"""Readers: one contract test over every format, real engine outputs, malformed input."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exostab.errors import InputError
+from exostab.readers import FORMATS, READERS, ProteinMatrix, detect_format, read_proteins
+from exostab.readers.common import peek
+from exostab.runs import map_runs_to_lots
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared/fixtures/proteomics-formats"
+needs_fixtures = pytest.mark.skipif(
+    not FIXTURES.is_dir(), reason=f"real proteomics outputs not found at {FIXTURES}"
+)
+
+
+def assert_valid_matrix(matrix: ProteinMatrix) -> None:
+    """The contract every reader must meet."""
+    values = matrix.intensities.to_numpy()
+    assert (matrix.intensities.dtypes == "float64").all()
+    finite = values[~np.isnan(values)]
+    assert np.isfinite(finite).all()
+    assert (finite > 0).all(), "zeros must become NaN, negatives are refused"
+    assert matrix.intensities.index.is_unique
+    assert matrix.intensities.columns.is_unique
+    assert matrix.proteins.index.equals(matrix.intensities.columns)
+    assert list(matrix.proteins.columns) == ["leading_accession", "gene", "description"]
+    assert matrix.n_groups_before >= matrix.n_groups
+    assert matrix.n_groups_before - matrix.n_dropped == matrix.n_groups
+
+
+# --- tiny files of every format, written by the tests ----------------------------------------
+
+
+def write_maxquant(path: Path) -> Path:
+    path.write_text(
+        "Protein IDs\tFasta headers\tLFQ intensity L1\tLFQ intensity L2\tIntensity L1\t"
+        "Intensity L2\tReverse\tPotential contaminant\tOnly identified by site\n"
+        "sp|P21926|CD9_HUMAN\tsp|P21926|CD9_HUMAN CD9 antigen OS=Homo sapiens GN=CD9 PE=1\t"
+        "1000\t0\t900\t5\t\t\t\n"
+        "P08962;P08962-2\t>CD63 x GN=CD63\t2000\t2500\t1\t1\t\t\t\n"
+        "REV__P12345\t\t10\t10\t1\t1\t+\t\t\n"
+        "CON__P02768\t\t10\t10\t1\t1\t\t+\t\n"
+        "Q99999\t\t10\t10\t1\t1\t\t\t+\n"
+    )
+    return path
+
+
+def write_diann(path: Path) -> Path:
+    path.write_text(
+        "Protein.Group\tProtein.Ids\tProtein.Names\tGenes\tFirst.Protein.Description\t"
+        "D:\\ms\\L1.raw\t/data/ms/L2.d\n"
+        "P21926\tP21926\tCD9_HUMAN\tCD9\tCD9 antigen\t1000.5\t\n"
+        "P08962\tP08962\tCD63_HUMAN\tCD63\tCD63 antigen\t2000\t3000\n"
+    )
+    return path
+
+
+def write_diann_long(path: Path) -> Path:
+    pd.DataFrame(
+        {
+            "Run": ["L1", "L1", "L2", "L2", "L2"],
+            "Protein.Group": ["P21926", "P21926", "P21926", "P08962", "P08962"],
+            "Genes": ["CD9", "CD9", "CD9", "CD63", "CD63"],
+            "PG.MaxLFQ": [100.0, 100.0, 150.0, 80.0, 80.0],
+            "Precursor.Id": ["a", "b", "a", "c", "d"],
+        }
+    ).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def write_spectronaut(path: Path) -> Path:
+    path.write_text(
+        "\tR.FileName\tPG.ProteinGroups\tPG.Genes\tPG.Quantity\tEG.IsDecoy\n"
+        "0\tL1\tP21926\tCD9\t1234,5\tFalse\n"
+        "1\tL1\tP21926\tCD9\t1234,5\tFalse\n"
+        "2\tL2\tP21926\tCD9\t99,25\tFalse\n"
+        "3\tL2\tP08962;P08962-2\tCD63\t55,09\tFalse\n"
+        "4\tL2\tREV_X\tX\t9,5\tTrue\n"
+    )
+    return path
+
+
+def write_fragpipe(path: Path) -> Path:
+    path.write_text(
+        "Protein\tProtein ID\tGene\tDescription\tL1 Intensity\tL2 Intensity\t"
+        "L1 MaxLFQ Intensity\tL2 MaxLFQ Intensity\n"
+        "sp|P21926|CD9_HUMAN\tP21926\tCD9\tCD9 antigen\t5\t6\t100\t0\n"
+        "contam_sp|P00761|TRYP_PIG\tP00761\t\tTrypsin\t5\t6\t100\t200\n"
+        "sp|P08962|CD63_HUMAN\tP08962\tCD63\tCD63 antigen\t5\t6\t300\t400\n"
+    )
+    return path
+
+
+def write_mztab(path: Path) -> Path:
+    path.write_text(
+        "MTD\tmzTab-version\t1.0.0\n"
+        "MTD\tmzTab-mode\tSummary\n"
+        "MTD\tmzTab-type\tQuantification\n"
+        "MTD\tstudy_variable[1]-description\tL1\n"
+        "MTD\tstudy_variable[2]-description\tL2\n"
+        "\n"
+        "PRH\taccession\tdescription\tprotein_abundance_study_variable[1]\t"
+        "protein_abundance_study_variable[2]\n"
+        "PRT\tP21926\tCD9 antigen GN=CD9\t100.5\t200\n"
+        "PRT\tP08962\tCD63 antigen\tnull\t300\n"
+    )
+    return path
+
+
+def write_alphapept(path: Path) -> Path:
+    path.write_text(
+        ",L1_LFQ,L2_LFQ,L1,L2\n"
+        "sp|P21926|CD9_HUMAN,100.0,200.0,1,2\n"
+        '"sp|P08962|CD63_HUMAN,sp|P08962-2|CD63_HUMAN",300.0,,3,\n'
+        "REV__sp|P12345|X_HUMAN,5,5,5,5\n"
+    )
+    return path
+
+
+def write_wide(path: Path) -> Path:
+    path.write_text(
+        "lot_id,CD9,CD63,SIMG00042,SIMG00001;SIMG00002\nL1,100,0,3e5,7\nL2,,250.5,1,2\n"
+    )
+    return path
+
+
+def write_long(path: Path) -> Path:
+    path.write_text(
+        "lot_id,protein,intensity\nL1,CD9,100\nL1,CD63,\nL2,CD9,120\nL2,P08962,250\nL2,CD63,0\n"
+    )
+    return path
+
+
+WRITERS: dict[str, tuple[str, Callable[[Path], Path]]] = {
+    "maxquant": ("proteinGroups.txt", write_maxquant),
+    "diann": ("report.pg_matrix.tsv", write_diann),
+    "diann_long": ("report.tsv", write_diann_long),
+    "spectronaut": ("report.tsv", write_spectronaut),
+    "fragpipe": ("combined_protein.tsv", write_fragpipe),
+    "mztab": ("q.mzTab", write_mztab),
+    "alphapept": ("results_proteins.csv", write_alphapept),
+    "wide": ("wide.csv", write_wide),
+    "long": ("long.csv", write_long),
+}
+# (runs, groups kept, groups dropped) of each tiny file, counted by hand from the writers above.
+TINY_SHAPES = {
+    "maxquant": (2, 2, 3),
+    "diann": (2, 2, 0),
+    "diann_long": (2, 2, 0),
+    "spectronaut": (2, 2, 0),
+    "fragpipe": (2, 2, 1),
+    "mztab": (2, 2, 0),
+    "alphapept": (2, 2, 1),
+    "wide": (2, 4, 0),
+    "long": (2, 3, 0),
+}
+
+
+def test_every_format_has_a_tiny_file() -> None:
+    assert set(WRITERS) == set(FORMATS) == set(READERS)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_reader_contract(fmt: str, tmp_path: Path) -> None:
+    name, write = WRITERS[fmt]
+    path = write(tmp_path / name)
+    assert detect_format(path) == fmt
+    matrix = read_proteins(path)
+    assert matrix.format == fmt
+    assert_valid_matrix(matrix)
+    assert (matrix.n_runs, matrix.n_groups, matrix.n_dropped) == TINY_SHAPES[fmt]
+    assert read_proteins(path, format=fmt).intensities.equals(matrix.intensities)
+
+
+def test_maxquant_details(tmp_path: Path) -> None:
+    matrix = read_proteins(write_maxquant(tmp_path / "pg.txt"))
+    x = matrix.intensities
+    assert list(x.index) == ["L1", "L2"]
+    assert x.loc["L1", "sp|P21926|CD9_HUMAN"] == 1000.0  # LFQ preferred over Intensity
+    assert math.isnan(x.loc["L2", "sp|P21926|CD9_HUMAN"])  # 0 -> NaN
+    assert matrix.proteins.loc["sp|P21926|CD9_HUMAN", "leading_accession"] == "P21926"
+    assert matrix.proteins.loc["sp|P21926|CD9_HUMAN", "gene"] == "CD9"  # from Fasta headers
+    assert matrix.proteins.loc["P08962;P08962-2", "gene"] == "CD63"
+
+
+def test_maxquant_falls_back_to_raw_intensity(tmp_path: Path) -> None:
+    path = tmp_path / "pg.txt"
+    path.write_text(
+        "Protein IDs\tGene names\tIntensity S1\tIntensity S2\tContaminant\n"
+        "P1\tA1\t5\t6\t\nP2\tB2\t7\t8\t+\n".replace("P1", "P21926").replace("P2\t", "P08962\t")
+    )
+    matrix = read_proteins(path)
+    assert matrix.intensities.loc["S2", "P21926"] == 6.0
+    assert matrix.n_dropped == 1  # older 'Contaminant' column honoured
+    assert matrix.proteins.loc["P21926", "gene"] == "A1"
+
+
+def test_diann_paths_are_stripped_to_stems(tmp_path: Path) -> None:
+    matrix = read_proteins(write_diann(tmp_path / "pg.tsv"))
+    assert list(matrix.intensities.index) == ["L1", "L2"]
+    assert matrix.intensities.loc["L1", "P21926"] == 1000.5
+
+
+def test_diann_long_parquet(tmp_path: Path) -> None:
+    frame = pd.read_csv(write_diann_long(tmp_path / "r.tsv"), sep="\t")
+    frame.to_parquet(tmp_path / "report.parquet")
+    matrix = read_proteins(tmp_path / "report.parquet")
+    assert matrix.format == "diann_long"
+    assert matrix.intensities.loc["L2", "P21926"] == 150.0
+    assert math.isnan(matrix.intensities.loc["L1", "P08962"])
+
+
+def test_spectronaut_decimal_comma(tmp_path: Path) -> None:
+    matrix = read_proteins(write_spectronaut(tmp_path / "s.tsv"))
+    assert matrix.intensities.loc["L1", "P21926"] == 1234.5
+    assert matrix.intensities.loc["L2", "P08962;P08962-2"] == 55.09
+    assert "decimal separator: comma" in matrix.notes
+
+
+def test_long_report_with_conflicting_values_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.tsv"
+    path.write_text("R.FileName\tPG.ProteinGroups\tPG.Quantity\nL1\tP1\t10\nL1\tP1\t12\n")
+    with pytest.raises(InputError, match="several different"):
+        read_proteins(path)
+
+
+def test_fragpipe_prefers_maxlfq_and_razor_last(tmp_path: Path) -> None:
+    matrix = read_proteins(write_fragpipe(tmp_path / "c.tsv"))
+    assert matrix.intensities.loc["L1", "sp|P21926|CD9_HUMAN"] == 100.0
+    old = tmp_path / "old.tsv"
+    old.write_text(
+        "Protein Group\tProtein\tProtein ID\tGene Names\tS1 Razor Intensity\tS2 Razor Intensity\n"
+        "1\tsp|P21926|CD9_HUMAN\tP21926\tCD9\t5\t0\n"
+    )
+    older = read_proteins(old)
+    assert older.intensities.loc["S1", "sp|P21926|CD9_HUMAN"] == 5.0
+    assert older.proteins["gene"].tolist() == ["CD9"]
+
+
+def test_alphapept_prefers_lfq(tmp_path: Path) -> None:
+    matrix = read_proteins(write_alphapept(tmp_path / "a.csv"))
+    assert matrix.intensities.loc["L1", "sp|P21926|CD9_HUMAN"] == 100.0
+    assert matrix.proteins["leading_accession"].tolist() == ["P21926", "P08962"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", ".xlsx"])
+def test_wide_table_in_every_container(suffix: str, tmp_path: Path) -> None:
+    frame = pd.DataFrame({"lot_id": ["L1", "L2"], "CD9": [100.0, np.nan], "P08962": [0.0, 5.5]})
+    path = tmp_path / f"wide{suffix}"
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix == ".tsv":
+        frame.to_csv(path, sep="\t", index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_excel(path, index=False)
+    matrix = read_proteins(path)
+    assert matrix.format == "wide"
+    assert_valid_matrix(matrix)
+    assert matrix.intensities.loc["L1", "CD9"] == 100.0
+    assert math.isnan(matrix.intensities.loc["L1", "P08962"])
+    assert matrix.proteins.loc["CD9", "gene"] == "CD9"
+    assert matrix.proteins.loc["P08962", "leading_accession"] == "P08962"
+
+
+def test_log_scale_is_flagged_not_exponentiated(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("lot_id,CD9,CD63\nL1,20.5,18.25\nL2,21,\n")
+    matrix = read_proteins(path)
+    assert matrix.looks_log_scale
+    assert matrix.intensities.loc["L1", "CD9"] == 20.5
+    assert any("log-transformed" in note for note in matrix.notes)
+    assert "log-transformed" in caplog.text
+
+
+def test_raw_scale_is_not_flagged(tmp_path: Path) -> None:
+    assert not read_proteins(write_wide(tmp_path / "w.csv")).looks_log_scale
+
+
+# --- bad input: each gets an InputError naming the file ---------------------------------------
+
+BAD_WIDE = {
+    "empty.csv": ("", "is empty"),
+    "garbage.csv": (b"\x00\x01\xff\xfe" * 50, "binary"),
+    "semicolon_in_tab.csv": ("lot_id|CD9|CD63\nL1|1|2\n", "single column"),
+    "dup_lots.csv": ("lot_id,CD9\nL1,1\nL1,2\n", "duplicate lot_id.*'L1'"),
+    "dup_cols.csv": ("lot_id,CD9,CD9\nL1,1,2\n", "duplicate column.*'CD9'"),
+    "text.csv": ("lot_id,CD9,CD63\nL1,1,abc\n", "text 'abc'.*'L1'.*'CD63'"),
+    "negative.csv": ("lot_id,CD9,CD63\nL1,1,2\nL2,-5,2\n", "negative.*'L2'.*'CD9'"),
+    "infinite.csv": ("lot_id,CD9,CD63\nL1,inf,2\n", "infinite.*'L1'.*'CD9'"),
+    "truncated.csv": ("lot_id,CD9,CD63\nL1,1,2\nL2,3\n", "line 3 has 2 fields"),
+    "too_many.csv": ("lot_id,CD9\nL1,1,2\nL2,3\n", "line 2 has 3 fields"),
+    "unknown_names.csv": ("lot_id,CD9,Unnamed: 3,12.5\nL1,1,2,3\n", "naming scheme.*'Unnamed: 3'"),
+    "no_lot.csv": ("sample,CD9\nL1,1\n", "unknown format"),
+    "no_proteins.csv": ("lot_id,passage\nL1,3\n", "no protein columns"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_WIDE))
+def test_bad_input_is_an_input_error(name: str, tmp_path: Path) -> None:
+    content, message = BAD_WIDE[name]
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(InputError, match=message) as error:
+        read_proteins(path)
+    assert str(path) in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_unknown_format_name_and_missing_columns(tmp_path: Path) -> None:
+    path = write_wide(tmp_path / "w.csv")
+    with pytest.raises(InputError, match="unknown format 'excel'"):
+        read_proteins(path, format="excel")
+    with pytest.raises(InputError, match="missing required column"):
+        read_proteins(path, format="diann_long")
+    with pytest.raises(InputError, match="Protein IDs"):
+        read_proteins(path, format="maxquant")
+
+
+def test_truncated_vendor_file_is_refused(tmp_path: Path) -> None:
+    text = write_maxquant(tmp_path / "pg.txt").read_text()
+    cut = tmp_path / "cut.txt"
+    cut.write_text(text[: text.index("CON__") + 8])
+    with pytest.raises(InputError, match="truncated"):
+        read_proteins(cut)
+
+
+def test_corrupt_parquet_and_excel(tmp_path: Path) -> None:
+    parquet = tmp_path / "x.parquet"
+    parquet.write_bytes(b"PAR1" + b"\x00garbage" * 20)
+    with pytest.raises(InputError, match="Parquet"):
+        read_proteins(parquet)
+    excel = tmp_path / "x.xlsx"
+    excel.write_bytes(b"PK\x03\x04" + b"not a workbook" * 20)
+    with pytest.raises(InputError, match="Excel"):
+        read_proteins(excel)
+
+
+cells = st.one_of(
+    st.just("abc"),
+    st.just("-3"),
+    st.just("inf"),
+    st.just("-inf"),
+    st.text(alphabet="xyz!?#", min_size=1, max_size=4),
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    row=st.integers(0, 2),
+    col=st.integers(0, 2),
+    bad=cells,
+    sep=st.sampled_from([",", "\t"]),
+)
+def test_any_bad_cell_is_reported_with_lot_and_column(
+    tmp_path: Path, row: int, col: int, bad: str, sep: str
+) -> None:
+    proteins = ["CD9", "CD63", "CD81"]
+    values = [[str(10.0 + r + c) for c in range(3)] for r in range(3)]
+    values[row][col] = bad
+    lines = [sep.join(["lot_id", *proteins])]
+    lines += [sep.join([f"L{r}", *values[r]]) for r in range(3)]
+    path = tmp_path / "wide.txt"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as error:
+        read_proteins(path)
+    assert f"'L{row}'" in str(error.value)
+    assert f"'{proteins[col]}'" in str(error.value)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(blob=st.binary(min_size=0, max_size=300))
+def test_random_bytes_never_escape_as_other_errors(tmp_path: Path, blob: bytes) -> None:
+    path = tmp_path / "blob.tsv"
+    path.write_bytes(blob)
+    try:
+        matrix = read_proteins(path)
+    except InputError:
+        return
+    assert_valid_matrix(matrix)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(fmt=st.sampled_from(FORMATS), keep=st.floats(0.05, 0.95))
+def test_cut_files_fail_cleanly(tmp_path: Path, fmt: str, keep: float) -> None:
+    name, write = WRITERS[fmt]
+    path = write(tmp_path / name)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: max(1, int(len(raw) * keep))])
+    try:
+        matrix = read_proteins(path)
+    except InputError:
+        return
+    assert_valid_matrix(matrix)
+
+
+# --- real search-engine outputs ---------------------------------------------------------------
+
+# (file, format, runs, groups kept, groups dropped). Numbers checked independently with pandas:
+#   mq = pd.read_csv(f, sep="\t", low_memory=False)
+#   (~mq[["Reverse", "Potential contaminant", "Only identified by site"]].eq("+").any(axis=1)).sum()
+#   -> 773 of 882 (10samples), 248 of 271 (small);
+#   pd.read_csv(pg_matrix, sep="\t").shape -> (10, 25): 10 groups, 20 runs S1..S20;
+#   fp = pd.read_csv(combined_protein.tsv, sep="\t"); fp["Protein"].str.startswith("contam_").sum()
+#   -> 5 of 7687; 6 "<s> MaxLFQ Intensity" columns; the small FragPipe file: 10 groups, 20 runs;
+#   s = pd.read_csv(spectronaut, sep="\t")
+#   s["R.FileName"].nunique(), s["PG.ProteinGroups"].nunique() -> (1, 33) and (9, 3);
+#   the SILAC mzTab has 5 PRT rows, 2 study variables;
+#   ap = pd.read_csv(alphapept, index_col=0); ap.index.str.startswith("REV__").sum() -> 38 of 3781.
+REAL = [
+    ("maxquant/proteinGroups_10samples.txt", "maxquant", 10, 773, 109),
+    ("maxquant/proteinGroups_small.txt", "maxquant", 2, 248, 23),
+    ("diann/report.pg_matrix.tsv", "diann", 20, 10, 0),
+    ("diann/report_final.pg_matrix.tsv", "diann", 20, 10, 0),
+    ("fragpipe/combined_protein.tsv", "fragpipe", 6, 7682, 5),
+    ("fragpipe/combined_proteins_small.tsv", "fragpipe", 20, 10, 0),
+    ("spectronaut/results_non_european_comma.tsv", "spectronaut", 1, 33, 0),
+    ("spectronaut/spectronaut_decimal_comma.tsv", "spectronaut", 9, 3, 0),
+    ("mztab/SILAC_SQ.mzTab", "mztab", 2, 5, 0),
+    ("alphapept/results_proteins.csv", "alphapept", 2, 3743, 38),
+]
+
+
+@needs_fixtures
+@pytest.mark.parametrize(("name", "fmt", "runs", "groups", "dropped"), REAL)
+def test_real_file(name: str, fmt: str, runs: int, groups: int, dropped: int) -> None:
+    matrix = read_proteins(FIXTURES / name)
+    assert matrix.format == fmt
+    assert (matrix.n_runs, matrix.n_groups, matrix.n_dropped) == (runs, groups, dropped)
+    assert_valid_matrix(matrix)
+    assert not matrix.looks_log_scale
+
+
+@needs_fixtures
+def test_real_maxquant_values_and_genes_from_fasta() -> None:
+    path = FIXTURES / "maxquant/proteinGroups_10samples.txt"
+    raw = pd.read_csv(path, sep="\t", low_memory=False).set_index("Protein IDs")
+    matrix = read_proteins(path)
+    group = "sp|A0A087WSY6|KVD15_HUMAN"
+    expected = raw.loc[group, "LFQ intensity AC381"]
+    got = matrix.intensities.loc["AC381", group]
+    assert (math.isnan(got) and expected == 0) or got == expected
+    lfq = raw.loc[
+        matrix.intensities.columns, [f"LFQ intensity {r}" for r in matrix.intensities.index]
+    ]
+    assert int((lfq == 0).to_numpy().sum()) == int(matrix.intensities.isna().to_numpy().sum())
+    assert matrix.proteins.loc[group, "gene"] == "IGKV3D-15"  # from GN= in Fasta headers
+    # k["Fasta headers"].str.contains("GN=").sum() on the 773 kept rows -> 651
+    assert int(matrix.proteins["gene"].notna().sum()) == 651
+
+
+@needs_fixtures
+def test_real_spectronaut_decimal_comma_value() -> None:
+    matrix = read_proteins(FIXTURES / "spectronaut/spectronaut_decimal_comma.tsv")
+    run = "20221015_EV_TP_40SPD_LITDIA_MS1_Rapid_MS2_Rapid_57w_100ng_03"
+    assert matrix.intensities.loc[run, "A0A0B4J2D5;P0DPI2"] == pytest.approx(64.80009460449219)
+
+
+@needs_fixtures
+def test_real_identification_mztab_is_refused() -> None:
+    with pytest.raises(InputError, match="holds no protein abundances"):
+        read_proteins(FIXTURES / "mztab/identification_only.mztab")
+
+
+@needs_fixtures
+@pytest.mark.parametrize(("name", "fmt"), [(name, fmt) for name, fmt, *_ in REAL])
+def test_real_file_detection(name: str, fmt: str) -> None:
+    assert detect_format(FIXTURES / name, peek(FIXTURES / name)) == fmt
+
+
+# --- runs -> lots ------------------------------------------------------------------------------
+
+
+def _matrix(runs: list[str], values: list[list[float]]) -> ProteinMatrix:
+    intensities = pd.DataFrame(
+        values, index=pd.Index(runs, name="run"), columns=["CD9", "CD63"], dtype="float64"
+    )
+    proteins = pd.DataFrame(
+        {"leading_accession": [np.nan] * 2, "gene": ["CD9", "CD63"], "description": [np.nan] * 2},
+        index=intensities.columns,
+    )
+    return ProteinMatrix(intensities, proteins, "wide", Path("x.csv"), n_groups_before=2)
+
+
+def test_runs_map_by_ms_run_then_lot_id_and_average_in_log2() -> None:
+    matrix = _matrix(
+        ["D:\\ms\\LOT-1.raw", "/data/LOT-1_rep2.d", "LOT-2", "run_9.mzML", "stray"],
+        [[100.0, np.nan], [400.0, 50.0], [7.0, 8.0], [1.0, 2.0], [3.0, 3.0]],
+    )
+    sheet = pd.DataFrame(
+        {"passage": [3, 4, 5, 6], "ms_run": ["", "", "D:\\other\\run_9.raw;run_9.mzML", ""]},
+        index=pd.Index(["LOT-1", "LOT-2", "LOT-3", "LOT-4"], name="lot_id"),
+    )
+    sheet.loc["LOT-1", "ms_run"] = "LOT-1_rep2"
+    lots, mapping = map_runs_to_lots(matrix, sheet)
+    assert mapping.run_to_lot == {
+        "D:\\ms\\LOT-1.raw": "LOT-1",
+        "/data/LOT-1_rep2.d": "LOT-1",
+        "LOT-2": "LOT-2",
+        "run_9.mzML": "LOT-3",
+    }
+    assert mapping.replicates == {"LOT-1": 2, "LOT-2": 1, "LOT-3": 1}
+    assert mapping.runs_without_lot == ("stray",)
+    assert mapping.lots_without_run == ("LOT-4",)
+    x = lots.intensities
+    assert x.index.name == "lot_id"
+    assert list(x.index) == ["LOT-1", "LOT-2", "LOT-3"]
+    assert x.loc["LOT-1", "CD9"] == pytest.approx(200.0)  # 2 ** mean(log2 100, log2 400)
+    assert x.loc["LOT-1", "CD63"] == 50.0  # NaN-aware: the one replicate that saw it
+    assert x.loc["LOT-2", "CD9"] == 7.0
+    assert (x.dtypes == "float64").all()

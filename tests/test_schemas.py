@@ -1,0 +1,197 @@
+"""Contracts: the lot sheet (strict and lenient) and the protein matrix."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exostab.errors import InputError
+from exostab.readers import (
+    ProteinMatrix,
+    lot_sheet_problems,
+    read_lot_sheet,
+    read_lot_sheet_lenient,
+)
+from exostab.schemas import render_problems, validate_protein_matrix
+
+GOOD = (
+    "lot_id,passage,donor_id,tissue_source,donor_age,medium,freeze_thaw_cycles,storage_weeks,"
+    "unstable,extra\n"
+    "L1,3,D1,BM,34,hPL,0,4,0,x\n"
+    "L2,7,D1,BM,34,FBS,1,,1,y\n"
+    "L3,10,D2,UC,0,serum_free,2,12.5,1,\n"
+)
+
+
+def write(tmp_path: Path, text: str, name: str = "lots.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_good_sheet_types(tmp_path: Path) -> None:
+    sheet = read_lot_sheet(write(tmp_path, GOOD), label="unstable")
+    assert sheet.index.name == "lot_id"
+    assert list(sheet.index) == ["L1", "L2", "L3"]
+    assert sheet["passage"].dtype == "int64"
+    assert sheet["unstable"].dtype == "int64"
+    for column in ("donor_age", "freeze_thaw_cycles", "storage_weeks"):
+        assert sheet[column].dtype == "float64"
+    assert sheet.loc["L3", "storage_weeks"] == 12.5
+    assert np.isnan(sheet.loc["L2", "storage_weeks"])
+    assert sheet.loc["L1", "donor_id"] == "D1"
+    assert "extra" in sheet.columns  # unknown columns kept
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".parquet", ".xlsx"])
+def test_other_containers(tmp_path: Path, suffix: str) -> None:
+    frame = pd.read_csv(write(tmp_path, GOOD), dtype=str)
+    path = tmp_path / f"lots{suffix}"
+    if suffix == ".tsv":
+        frame.to_csv(path, sep="\t", index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        numeric = frame.assign(passage=frame["passage"].astype(int), donor_id=[11, 11, 12])
+        numeric.to_excel(path, index=False)
+    sheet = read_lot_sheet(path, label="unstable")
+    assert sheet["passage"].tolist() == [3, 7, 10]
+    assert sheet["unstable"].tolist() == [0, 1, 1]
+    if suffix == ".xlsx":
+        assert sheet.loc["L1", "donor_id"] == "11"  # an Excel number id read as text, no '.0'
+
+
+BAD_ROWS = {
+    "duplicate": ("L1,3,D1,BM,34,hPL,0,4,0,x\n", "L1", "duplicate lot_id"),
+    "text_passage": ("L9,three,D1,BM,34,hPL,0,4,0,x\n", "L9", "not a number: 'three'"),
+    "negative_passage": ("L9,-1,D1,BM,34,hPL,0,4,0,x\n", "L9", "passage must be >= 0"),
+    "fraction_passage": ("L9,2.5,D1,BM,34,hPL,0,4,0,x\n", "L9", "whole number"),
+    "missing_passage": ("L9,,D1,BM,34,hPL,0,4,0,x\n", "L9", "missing passage"),
+    "bad_tissue": ("L9,3,D1,XX,34,hPL,0,4,0,x\n", "L9", "tissue_source.*'XX'"),
+    "bad_medium": ("L9,3,D1,BM,34,DMEM,0,4,0,x\n", "L9", "medium.*'DMEM'"),
+    "bad_label": ("L9,3,D1,BM,34,hPL,0,4,2,x\n", "L9", "unstable must be 0 or 1"),
+    "text_age": ("L9,3,D1,BM,old,hPL,0,4,0,x\n", "L9", "not a number: 'old'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ROWS))
+def test_each_problem_is_reported_and_quarantined(tmp_path: Path, case: str) -> None:
+    row, lot, message = BAD_ROWS[case]
+    path = write(tmp_path, GOOD + row)
+    with pytest.raises(InputError, match=message) as error:
+        read_lot_sheet(path, label="unstable")
+    text = str(error.value)
+    assert "lots.csv" in text and lot in text
+    assert len(text.splitlines()) <= 13
+    problems = lot_sheet_problems(pd.read_csv(path, dtype=str), label="unstable")
+    assert list(problems.columns) == ["lot_id", "column", "problem"]
+    assert problems["lot_id"].tolist() == [lot]
+    good, quarantine = read_lot_sheet_lenient(path, label="unstable")
+    assert list(quarantine.columns) == ["lot_id", "reason"]
+    assert set(quarantine["lot_id"]) == {lot}
+    assert lot not in good.index
+    expected_good = {"L2", "L3"} if case == "duplicate" else {"L1", "L2", "L3"}
+    assert set(good.index) == expected_good
+    assert good["passage"].dtype == "int64"
+
+
+def test_duplicate_ids_quarantine_every_copy(tmp_path: Path) -> None:
+    _, quarantine = read_lot_sheet_lenient(write(tmp_path, GOOD + "L1,4,D1,BM,34,hPL,0,4,0,x\n"))
+    assert quarantine["lot_id"].tolist() == ["L1", "L1"]
+
+
+@pytest.mark.parametrize("missing", ["lot_id", "passage"])
+def test_missing_key_columns_are_fatal_even_when_lenient(tmp_path: Path, missing: str) -> None:
+    frame = pd.read_csv(write(tmp_path, GOOD), dtype=str).drop(columns=[missing])
+    path = tmp_path / "cut.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError, match=f"missing required column.*'{missing}'"):
+        read_lot_sheet(path)
+    with pytest.raises(InputError, match=missing):
+        read_lot_sheet_lenient(path)
+
+
+def test_missing_label_column(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="'stable'"):
+        read_lot_sheet(write(tmp_path, GOOD), label="stable")
+
+
+def test_many_problems_are_summarised(tmp_path: Path) -> None:
+    rows = "".join(f"B{i},x,D1,BM,34,hPL,0,4,0,x\n" for i in range(25))
+    with pytest.raises(InputError) as error:
+        read_lot_sheet(write(tmp_path, GOOD + rows))
+    text = str(error.value)
+    assert "and 15 more" in text
+    assert "25 problem(s) in 25 lot(s)" in text
+
+
+def test_render_problems_limits_lines() -> None:
+    problems = pd.DataFrame({"lot_id": list("abcdefghijkl"), "column": "c", "problem": "p"})
+    text = render_problems(problems, source="/x/lots.csv", limit=10)
+    assert text.splitlines()[0].startswith("file")
+    assert text.splitlines()[-1] == "... and 2 more"
+    assert len(text.splitlines()) == 12
+
+
+lot_sheet_corruptions = st.sampled_from(
+    [
+        ("passage", "abc"),
+        ("passage", "-4"),
+        ("passage", "1.5"),
+        ("passage", ""),
+        ("lot_id", "L1"),
+        ("tissue_source", "bone"),
+        ("donor_age", "n/a?"),
+        ("unstable", "yes"),
+    ]
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(corruption=lot_sheet_corruptions, row=st.integers(1, 2))
+def test_any_corruption_is_an_input_error(
+    tmp_path: Path, corruption: tuple[str, str], row: int
+) -> None:
+    column, value = corruption
+    frame = pd.read_csv(write(tmp_path, GOOD), dtype=str)
+    frame.loc[row, column] = value
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"bad\.csv"):
+        read_lot_sheet(path, label="unstable")
+    good, quarantine = read_lot_sheet_lenient(path, label="unstable")
+    assert len(good) + len(quarantine) == len(frame)
+    assert len(quarantine) >= 1
+
+
+def _matrix(values: np.ndarray) -> ProteinMatrix:
+    intensities = pd.DataFrame(
+        values, index=pd.Index(["L1", "L2"], name="run"), columns=["CD9", "CD63", "CD81"]
+    )
+    proteins = pd.DataFrame(
+        {"leading_accession": np.nan, "gene": intensities.columns, "description": np.nan},
+        index=intensities.columns,
+    )
+    return ProteinMatrix(intensities, proteins, "wide", Path("m.csv"), n_groups_before=3)
+
+
+def test_protein_matrix_contract_groups_by_lot() -> None:
+    good = _matrix(np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]]))
+    assert validate_protein_matrix(good) is good
+    bad = _matrix(np.array([[1.0, -2.0, np.inf], [0.0, 5.0, 6.0]]))
+    with pytest.raises(InputError) as error:
+        validate_protein_matrix(bad)
+    lines = str(error.value).splitlines()
+    assert any("L1" in line and "CD63, CD81" in line for line in lines)
+    assert any("L2" in line and "CD9" in line for line in lines)
+    mismatched = replace(good, proteins=good.proteins.iloc[:2])
+    with pytest.raises(InputError, match="annotations"):
+        validate_protein_matrix(mismatched)
