@@ -168,3 +168,27 @@ def test_invalid_rows_get_an_error_not_a_failed_batch(trained, planted: Training
     assert answer.loc[3, "error"] == answer.loc[4, "error"] == "duplicate lot_id"
     assert "no protein" in answer.loc[5, "error"]
     assert 0 <= answer.loc[0, "risk"] <= 1
+
+
+def test_nested_tuning_searches_each_fold_and_the_final_fit(planted: TrainingSet) -> None:
+    cfg = TrainConfig.model_validate(
+        {
+            "model": {"n_estimators": 30},
+            "cv": {"n_splits": 3, "naive_gap": False},
+            "tuning": {"trials": 2, "inner_splits": 2},
+        }
+    )
+    result = train_model(planted, cfg)
+    scopes = sorted({trial.scope for trial in result.trials})
+    assert scopes == ["final", "fold0", "fold1", "fold2"]
+    assert len(result.trials) == 8
+    assert all(0 <= trial.value <= 1 for trial in result.trials)
+    assert result.final_config is not None
+    chosen = result.final_config.model.learning_rate
+    assert chosen != cfg.model.learning_rate  # the final fit uses the searched settings
+
+
+def test_naive_lot_level_cv_gap_is_reported(trained) -> None:
+    assert "naive_cv_roc_auc" in trained.metrics
+    gap = trained.metrics["naive_cv_roc_auc"] - trained.metrics["cv_roc_auc_uncalibrated"]
+    assert trained.metrics["naive_cv_gap"] == pytest.approx(gap)

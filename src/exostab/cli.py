@@ -138,6 +138,10 @@ def train(
         str | None, typer.Option(help="mlflow run name. Default: named after the key settings.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (CV folds, LightGBM).")] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(help="Optuna trials per search (nested in each fold). Default: config (0)."),
+    ] = None,
     summary: Annotated[
         Path | None, typer.Option(help="Write a JSON summary of the run to this path.")
     ] = None,
@@ -167,7 +171,13 @@ def train(
     started = time.perf_counter()
     cfg = load_train_config(
         existing_file(config, "config"),
-        **{"data.label": label, "data.group": group, "experiment": experiment, "seed": seed},
+        **{
+            "data.label": label,
+            "data.group": group,
+            "experiment": experiment,
+            "seed": seed,
+            "tuning.trials": trials,
+        },
     )
     if (proteins is None) != (lots is None):
         raise ExostabError("give both --proteins and --lots, or neither (built-in simulated lots)")
@@ -242,6 +252,8 @@ def train(
                 artifacts_dir=artifacts,
                 run_name=run_name or cfg.run_name(),
                 register=register,
+                trials=result.trials,
+                final_config=result.final_config,
             )
     seconds = time.perf_counter() - started
     payload = {

@@ -56,19 +56,20 @@ class FeatureConfig(Frozen):
     normalisation: Literal["median", "none"] = "median"
     missing: Literal["native", "floor"] = "native"
     missing_indicators: bool = False
+    screen_top_k: int | None = Field(200, ge=1)
     module_scores: bool = True
     panels: str = "configs/panels.yaml"
 
 
 class ModelConfig(Frozen):
-    n_estimators: int = Field(300, ge=1)
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    num_leaves: int = Field(15, ge=2)
+    n_estimators: int = Field(400, ge=1)
+    learning_rate: float = Field(0.03, gt=0, le=1)
+    num_leaves: int = Field(4, ge=2)
     max_depth: int = -1
-    min_child_samples: int = Field(10, ge=1)
+    min_child_samples: int = Field(20, ge=1)
     subsample: float = Field(0.8, gt=0, le=1)
     subsample_freq: int = Field(1, ge=0)
-    colsample_bytree: float = Field(0.3, gt=0, le=1)
+    colsample_bytree: float = Field(0.5, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
     reg_alpha: float = Field(0.0, ge=0)
 
@@ -76,6 +77,13 @@ class ModelConfig(Frozen):
 class CVConfig(Frozen):
     scheme: Literal["group_kfold", "leave_one_group_out"] = "group_kfold"
     n_splits: int = Field(5, ge=2)
+    naive_gap: bool = True
+
+
+class TuningConfig(Frozen):
+    trials: int = Field(0, ge=0)
+    inner_splits: int = Field(3, ge=2)
+    timeout_seconds: float = Field(0, ge=0)
 
 
 class CalibrationConfig(Frozen):
@@ -108,6 +116,7 @@ class TrainConfig(Frozen):
     features: FeatureConfig = FeatureConfig()
     model: ModelConfig = ModelConfig()
     cv: CVConfig = CVConfig()
+    tuning: TuningConfig = TuningConfig()
     calibration: CalibrationConfig = CalibrationConfig()
     decision: DecisionConfig = DecisionConfig()
     gate: GateConfig = GateConfig()
@@ -122,9 +131,11 @@ class TrainConfig(Frozen):
     def run_name(self) -> str:
         """Name a run by what usually differs between runs, so the mlflow UI reads at a glance."""
         m = self.model
+        screen = f"-top{self.features.screen_top_k}" if self.features.screen_top_k else ""
+        tuned = f"-tuned{self.tuning.trials}" if self.tuning.trials else ""
         return (
             f"lgbm-lr{m.learning_rate:g}-leaves{m.num_leaves}-trees{m.n_estimators}"
-            f"-{self.features.missing}-seed{self.seed}"
+            f"{screen}-{self.features.missing}{tuned}-seed{self.seed}"
         )
 
 

@@ -137,9 +137,9 @@ class LogNormalizer(ExostabTransformer):
                 lot_medians = np.nanmedian(logged[:, idx], axis=1)
             shift = np.where(np.isfinite(lot_medians), self.target_median_ - lot_medians, 0.0)
             logged = logged + shift[:, None]
-        out = frame.copy()
-        out[proteins] = logged
-        return out
+        metadata = [c for c in frame.columns if c not in set(proteins)]
+        logged_frame = pd.DataFrame(logged, index=frame.index, columns=proteins)
+        return pd.concat([frame[metadata], logged_frame], axis=1)[list(frame.columns)]
 
 
 class DetectionFilter(ExostabTransformer):
@@ -167,6 +167,48 @@ class DetectionFilter(ExostabTransformer):
         )
         metadata = [c for c in frame.columns if c in set(self.metadata)]
         self.columns_out_ = metadata + kept
+        return self
+
+    def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[self.columns_out_]
+
+
+class ProteinScreen(ExostabTransformer):
+    """Keep the ``top_k`` proteins most associated with the label (supervised, so per fold).
+
+    The association is the absolute Welch t-statistic of the (log) abundance between unstable
+    and stable training lots, over the lots where the protein was detected. Screening on all
+    lots before splitting is the classic leak; inside the pipeline it is refitted per fold.
+    """
+
+    state_attributes = ("columns_out_",)
+
+    def __init__(self, metadata: tuple[str, ...] = (), top_k: int = 500) -> None:
+        self.metadata = metadata
+        self.top_k = top_k
+
+    def fit(self, X: Any, y: Any = None) -> ProteinScreen:
+        frame = as_frame(X)
+        self._remember_input(frame)
+        proteins = [c for c in self._protein_columns(frame) if not str(c).startswith("module_")]
+        metadata = [c for c in frame.columns if c not in set(proteins)]
+        if y is None or len(proteins) <= self.top_k:
+            self.columns_out_ = list(frame.columns)
+            return self
+        labels = np.asarray(y).astype(int)
+        values = frame[proteins].to_numpy(dtype=float)
+        with _quiet_all_nan():
+            groups = [values[labels == k] for k in (0, 1)]
+            means = [np.nanmean(g, axis=0) for g in groups]
+            variances = [np.nanvar(g, axis=0, ddof=1) for g in groups]
+            counts = [np.sum(np.isfinite(g), axis=0) for g in groups]
+            t = (means[1] - means[0]) / np.sqrt(
+                variances[1] / np.maximum(counts[1], 1) + variances[0] / np.maximum(counts[0], 1)
+            )
+        strength = np.nan_to_num(np.abs(t), nan=0.0, posinf=0.0)
+        order = np.argsort(-strength, kind="stable")[: self.top_k]
+        kept = {proteins[i] for i in order}
+        self.columns_out_ = [c for c in frame.columns if c in kept or c in set(metadata)]
         return self
 
     def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -314,7 +356,14 @@ class MetadataEncoder(ExostabTransformer):
 
 TRANSFORMERS: dict[str, type[ExostabTransformer]] = {
     cls.__name__: cls
-    for cls in (LogNormalizer, DetectionFilter, ModuleScores, MissingPolicy, MetadataEncoder)
+    for cls in (
+        LogNormalizer,
+        DetectionFilter,
+        ProteinScreen,
+        ModuleScores,
+        MissingPolicy,
+        MetadataEncoder,
+    )
 }
 
 

@@ -19,6 +19,7 @@ from exostab.features import (
     MetadataEncoder,
     MissingPolicy,
     ModuleScores,
+    ProteinScreen,
 )
 
 
@@ -30,7 +31,9 @@ def lgbm_params(cfg: TrainConfig) -> dict[str, Any]:
         "random_state": cfg.seed,
         "deterministic": True,
         "force_col_wise": True,
-        "n_jobs": 2,
+        # One thread: on 100s of lots threading costs more than it saves, and OpenMP threads
+        # spin badly when CV folds share two cores with other work.
+        "n_jobs": 1,
         "verbose": -1,
     }
 
@@ -57,6 +60,8 @@ def build_pipeline(
     ]
     if features.module_scores and panels:
         steps.append(("modules", ModuleScores(metadata=metadata, panels=panels)))
+    if features.screen_top_k:
+        steps.append(("screen", ProteinScreen(metadata=metadata, top_k=features.screen_top_k)))
     steps += [
         (
             "missing",

@@ -20,6 +20,7 @@ from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 from exostab.config import NUMERIC_METADATA, PROJECT_ROOT, TrainConfig
 from exostab.errors import ExostabError
 from exostab.serving import ModelBundle
+from exostab.tune import Trial
 
 logger = logging.getLogger(__name__)
 
@@ -125,12 +126,17 @@ def log_training_run(
     run_name: str,
     register: bool,
     tags: dict[str, str] | None = None,
+    trials: list[Trial] | None = None,
+    final_config: TrainConfig | None = None,
 ) -> RunRecord:
     """Log one training run (config, fingerprint, metrics, files, model) and register the model."""
     experiment_id = ensure_experiment(cfg.experiment)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.log_params(flatten(cfg.model_dump(mode="json")))
         mlflow.log_params({f"data.{k}": v for k, v in fingerprint.items() if k != "inputs"})
+        if trials and final_config is not None:
+            tuned = final_config.model_dump(mode="json", include={"model", "features"})
+            mlflow.log_params(flatten(tuned, "final."))
         mlflow.set_tags(
             {
                 "git_commit": git_commit(),
@@ -143,6 +149,12 @@ def log_training_run(
         mlflow.log_dict(fingerprint, "data/fingerprint.json")
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
         mlflow.log_artifacts(str(artifacts_dir))
+        for trial in trials or []:
+            # One nested run per Optuna trial, so the UI shows the search under this run.
+            with mlflow.start_run(run_name=f"{trial.scope}-trial{trial.number}", nested=True):
+                mlflow.log_params(trial.params)
+                mlflow.set_tag("scope", trial.scope)
+                mlflow.log_metric("inner_cv_roc_auc", trial.value)
         with tempfile.TemporaryDirectory() as scratch:
             bundle_dir = bundle.save(Path(scratch) / "bundle")
             info = mlflow.pyfunc.log_model(

@@ -17,7 +17,8 @@ from exostab.dataset import TrainingSet, panel_features
 from exostab.domain import DomainModel, fit_domain
 from exostab.evaluate import bootstrap_interval, risk_metrics
 from exostab.model import Calibrator, RiskBands, build_pipeline, choose_calibrator, raw_score
-from exostab.splits import FoldPlan, grouped_folds
+from exostab.splits import FoldPlan, grouped_folds, lot_level_folds
+from exostab.tune import Trial, tune
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class TrainResult:
     plan: FoldPlan
     calibration_brier: dict[str, float]
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    trials: list[Trial] = field(default_factory=list)
+    final_config: TrainConfig | None = None
     seconds: float = 0.0
 
     @property
@@ -60,17 +63,26 @@ def preprocess(pipeline: Pipeline, X: pd.DataFrame) -> pd.DataFrame:
 def cross_validate(
     cfg: TrainConfig,
     training: TrainingSet,
-    plan: FoldPlan,
+    folds: list[tuple[np.ndarray, np.ndarray]],
     panels: dict[str, list[str]],
     progress: Progress | None = None,
+    trials: list[Trial] | None = None,
 ) -> tuple[np.ndarray, list[dict[str, float]]]:
-    """Fit a fresh pipeline per fold; return the out-of-fold log-odds and per-fold metrics."""
+    """Fit a fresh pipeline per fold; return the out-of-fold log-odds and per-fold metrics.
+
+    With tuning on, each fold's settings are searched on that fold's training lots only
+    (nested CV) and the trials are appended to ``trials``.
+    """
     oof = np.full(len(training.X), np.nan)
     fold_metrics = []
     y = training.y.to_numpy()
-    for i, (train_idx, test_idx) in enumerate(plan.folds):
+    for i, (train_idx, test_idx) in enumerate(folds):
+        fold_cfg = cfg
+        if cfg.tuning.trials and trials is not None:
+            fold_cfg, fold_trials = tune(training, train_idx, cfg, panels, scope=f"fold{i}")
+            trials.extend(fold_trials)
         pipeline = build_pipeline(
-            cfg, metadata=training.metadata, categorical=training.categorical, panels=panels
+            fold_cfg, metadata=training.metadata, categorical=training.categorical, panels=panels
         )
         pipeline.fit(training.X.iloc[train_idx], y[train_idx])
         oof[test_idx] = raw_score(pipeline, training.X.iloc[test_idx])
@@ -78,7 +90,7 @@ def cross_validate(
             {"fold": i, "n_test": len(test_idx), **risk_metrics(y[test_idx], _sig(oof[test_idx]))}
         )
         if progress:
-            progress(f"fold {i + 1}/{len(plan.folds)}")
+            progress(f"fold {i + 1}/{len(folds)}")
     return oof, fold_metrics
 
 
@@ -117,7 +129,10 @@ def train_model(
             len(plan.folds),
         )
     y = training.y.to_numpy()
-    oof_raw, fold_metrics = cross_validate(cfg, training, plan, feature_panels, progress)
+    trials: list[Trial] = []
+    oof_raw, fold_metrics = cross_validate(
+        cfg, training, plan.folds, feature_panels, progress, trials
+    )
     calibrator, calibration_brier = choose_calibrator(
         cfg.calibration.method, oof_raw, y, plan.folds
     )
@@ -128,8 +143,27 @@ def train_model(
         f"cv_{m}": bootstrap_interval(y, oof_risk, m, seed=cfg.seed) for m in ("roc_auc", "brier")
     }
 
+    if cfg.cv.naive_gap:
+        # Lot-level folds put lots of one donor on both sides: the gap shows how much that flatters.
+        naive_raw, _ = cross_validate(
+            cfg,
+            training,
+            lot_level_folds(training.y, n_splits=cfg.cv.n_splits, seed=cfg.seed),
+            feature_panels,
+        )
+        metrics["naive_cv_roc_auc"] = risk_metrics(y, _sig(naive_raw))["roc_auc"]
+        metrics["naive_cv_gap"] = metrics["naive_cv_roc_auc"] - metrics["cv_roc_auc_uncalibrated"]
+    final_cfg = cfg
+    if cfg.tuning.trials:
+        final_cfg, final_trials = tune(
+            training, np.arange(len(y)), cfg, feature_panels, scope="final"
+        )
+        trials.extend(final_trials)
     final = build_pipeline(
-        cfg, metadata=training.metadata, categorical=training.categorical, panels=feature_panels
+        final_cfg,
+        metadata=training.metadata,
+        categorical=training.categorical,
+        panels=feature_panels,
     )
     final.fit(training.X, y)
     if progress:
@@ -156,6 +190,8 @@ def train_model(
         plan=plan,
         calibration_brier=calibration_brier,
         intervals=intervals,
+        trials=trials,
+        final_config=final_cfg,
         seconds=seconds,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,8 +46,12 @@ def sniff_wide(preview: Preview) -> bool:
     return _id_column(preview.columns) is not None and not preview.has(*LONG_COLUMNS)
 
 
-def read_raw(path: Path, preview: Preview) -> pd.DataFrame:
+def read_raw(path: Path, preview: Preview, *, numeric: bool = False) -> pd.DataFrame:
     """Read a table keeping header names exactly as written (no de-duplication), cells as text.
+
+    With ``numeric=True`` (wide tables) pandas parses number columns itself and only the id
+    column and columns holding text stay as text: per-cell conversion of thousands of protein
+    columns costs seconds.
 
     Raises:
         InputError: duplicate column names, or a parse failure.
@@ -64,7 +69,11 @@ def read_raw(path: Path, preview: Preview) -> pd.DataFrame:
         header = ["" if pd.isna(v) else str(v).strip() for v in frame.iloc[0]]
         frame = frame.iloc[1:].reset_index(drop=True)
     else:
-        frame = read_text(path, delimiter=preview.delimiter or ",", dtype=object)
+        id_column = _id_column(list(preview.columns))
+        dtype: dict[str, Any] | type = (
+            {id_column: object} if numeric and id_column is not None else object
+        )
+        frame = read_text(path, delimiter=preview.delimiter or ",", dtype=dtype)
         header = list(preview.columns)
         if len(header) != frame.shape[1]:  # pragma: no cover - guarded by the field count check
             raise InputError("header and rows disagree in width", where=str(path))
@@ -98,7 +107,7 @@ def _cell_text(value: object) -> object:
 
 def read_wide(path: Path, preview: Preview) -> ProteinMatrix:
     """Read a wide table: one row per lot (``lot_id`` or ``run``), one column per protein."""
-    frame = read_raw(path, preview)
+    frame = read_raw(path, preview, numeric=True)
     id_column = _id_column(list(frame.columns))
     if id_column is None:
         require_columns(path, frame.columns, (LOT_ID,))
