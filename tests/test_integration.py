@@ -133,6 +133,20 @@ def test_rescoring_is_idempotent(scored, workspace) -> None:
     assert out.read_bytes() == (workspace["root"] / "scores.csv").read_bytes()
 
 
+def test_small_chunks_give_the_same_scores(scored, workspace) -> None:
+    new = workspace["new"]
+    out = workspace["root"] / "chunked.csv"
+    result = invoke(
+        "score",
+        "--proteins", str(new / "proteins.csv"),
+        "--lots", str(new / "lots.csv"),
+        "--out", str(out),
+        "--chunk-size", "7",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_csv(out), scored)
+
+
 def test_maxquant_and_wide_csv_give_identical_risks(scored, workspace) -> None:
     new = workspace["new"]
     out = workspace["root"] / "scores_mq.parquet"
@@ -158,6 +172,9 @@ def test_no_lot_is_lost_with_bad_rows(scored, workspace) -> None:
     sheet = sheet[sheet["lot_id"] != sheet["lot_id"].iloc[3]]  # a run with no lot in the sheet
     blank = proteins.columns[1:]
     proteins.loc[4, blank] = ""  # nothing measured
+    proteins.loc[6, blank[0]] = "n.d."  # text in an intensity cell
+    proteins.loc[7, blank[1]] = "-5"  # negative intensity
+    proteins = pd.concat([proteins, proteins.iloc[[8]]])  # duplicate row in the protein file
     extra = sheet.iloc[[5]].assign(lot_id="SIM-EXTRA", ms_run="SIM_run_missing")  # no profile
     sheet = pd.concat([sheet, extra])
     sheet.to_csv(root / "bad_lots.csv", index=False)
@@ -171,7 +188,9 @@ def test_no_lot_is_lost_with_bad_rows(scored, workspace) -> None:
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(root / "bad.csv")
     quarantine = pd.read_csv(root / "bad.quarantine.csv")
-    rows_in = len(sheet) + 1  # every sheet row, plus the run whose lot was removed
+    # every sheet row, plus the run whose lot was removed, plus the second copy of a duplicated
+    # protein row (each copy is listed in the quarantine)
+    rows_in = len(sheet) + 2
     assert len(scores) + len(quarantine) == rows_in
     reasons = " | ".join(quarantine["reason"])
     for expected in (

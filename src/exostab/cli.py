@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -386,28 +386,6 @@ def inspect_file(
     console.print(table)
 
 
-def write_atomic(frame: Any, path: Path) -> None:
-    """Write a table (CSV or Parquet by extension) via a temp file and ``os.replace``."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        if path.suffix.lower() == ".parquet":
-            frame.to_parquet(temporary, index=False)
-        else:
-            frame.to_csv(temporary, index=False)
-        with open(temporary, "rb") as written:
-            os.fsync(written.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
 MODEL_OPTION = typer.Option(
     "--model", help="Model URI: models:/exostab@champion, models:/exostab/3, runs:/<id>/model."
 )
@@ -432,14 +410,20 @@ def score(
     """Score new lots: calibrated risk, band, top drivers, coverage and domain flag per lot.
 
     Lots that cannot be scored go to <OUT stem>.quarantine.csv with the reason; every input lot
-    ends up in one of the two files. Exit 0 when something was scored, 2 when nothing could be.
+    ends up in one of the two files. A wide table is streamed in chunks, and its bad rows are
+    quarantined; a search-engine file is read whole and must be valid. Exit 0 when something
+    was scored, 2 when nothing could be.
     """
+    import pandas as pd
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from exostab.readers import read_lot_sheet_lenient, read_proteins
+    from exostab.readers import detect_format, read_lot_sheet_lenient, read_proteins
+    from exostab.readers.base import ProteinMatrix
+    from exostab.readers.streaming import iter_wide_lenient
     from exostab.report import batch_report
-    from exostab.score import score_lots
+    from exostab.score import BatchScorer
     from exostab.tracking import configure_tracking, resolve_model
+    from exostab.writers import AtomicTableWriter
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
@@ -447,27 +431,54 @@ def score(
         raise ExostabError("--out must end in .csv or .parquet", where=str(out))
     configure_tracking()
     bundle, uri = resolve_model(model)
-    matrix = read_proteins(proteins, format=format)
     sheet, sheet_quarantine = read_lot_sheet_lenient(lots)
     input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
-    with Progress(
-        TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), console=err_console
-    ) as bar:
-        task = bar.add_task("scoring", total=len(matrix.intensities))
-        result = score_lots(
-            bundle,
-            matrix,
-            sheet,
-            sheet_quarantine,
-            top_k=top_k,
-            chunk_size=chunk_size,
-            progress=lambda done: bar.update(task, completed=done),
-        )
-    scores = result.scores.assign(model_uri=uri, input_hash=input_hash)
+    scorer = BatchScorer(bundle, sheet, sheet_quarantine, top_k=top_k, predict_rows=chunk_size)
     quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
-    write_atomic(scores, out)
-    write_atomic(result.quarantine, quarantine_path)
-    counts = result.summary
+    kept_for_report: list[pd.DataFrame] = []
+    n_out_of_domain = 0
+    bands = {"high": 0, "review": 0, "low": 0}
+    quarantined: list[pd.DataFrame] = []
+    streamed = (format or detect_format(proteins)) == "wide"
+    with (
+        AtomicTableWriter(out) as scores_file,
+        AtomicTableWriter(quarantine_path) as quarantine_file,
+        Progress(
+            TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), console=err_console
+        ) as bar,
+    ):
+        task = bar.add_task("scoring", total=len(sheet) + len(sheet_quarantine))
+        first = scorer.start()
+        quarantine_file.write(first)
+        quarantined.append(first)
+        chunks: Iterator[tuple[ProteinMatrix, pd.DataFrame | None]]
+        if streamed:
+            chunks = (
+                (chunk.matrix, chunk.refused)
+                for chunk in iter_wide_lenient(proteins, rows=chunk_size)
+            )
+        else:
+            chunks = iter([(read_proteins(proteins, format=format), None)])
+        for matrix, refused in chunks:
+            if refused is not None and len(refused):
+                booked = scorer.refuse(refused)
+                quarantine_file.write(booked)
+                quarantined.append(booked)
+            scores, bad = scorer.score(matrix)
+            scores_file.write(scores.assign(model_uri=uri, input_hash=input_hash))
+            quarantine_file.write(bad)
+            quarantined.append(bad)
+            if report:
+                kept_for_report.append(scores)
+            n_out_of_domain += int((~scores["in_domain"].astype(bool)).sum())
+            for band, count in scores["risk_band"].value_counts().items():
+                bands[str(band)] += int(count)
+            bar.update(task, completed=scorer.n_scored + scorer.n_quarantined)
+        missing = scorer.finish()
+        quarantine_file.write(missing)
+        quarantined.append(missing)
+        bar.update(task, completed=scorer.n_in)
+    quarantine = pd.concat(quarantined, ignore_index=True)
     if report:
         provenance = {
             "model": uri,
@@ -475,22 +486,22 @@ def score(
             "protein file": proteins,
             "lot sheet": lots,
             "input hash": input_hash,
-            "proteins of the model matched": f"{result.n_proteins_matched}/{len(bundle.proteins)}",
+            "proteins of the model matched": f"{scorer.n_proteins_matched}/{len(bundle.proteins)}",
         }
         report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(batch_report(result.scores, result.quarantine, provenance))
+        report.write_text(batch_report(pd.concat(kept_for_report), quarantine, provenance))
     console.print(
-        f"{counts['lots_in']} lots in: {counts['scored']} scored → {out}, "
-        f"{counts['quarantined']} quarantined → {quarantine_path}"
+        f"{scorer.n_in} lots in: {scorer.n_scored} scored → {out}, "
+        f"{scorer.n_quarantined} quarantined → {quarantine_path}"
     )
     console.print(
-        f"risk bands: {counts['band_high']} high, {counts['band_review']} review, "
-        f"{counts['band_low']} low; {counts['out_of_domain']} outside the training domain; "
-        f"model {uri} (version {bundle.model_version})"
+        f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low; "
+        f"{n_out_of_domain} outside the training domain; model {uri} "
+        f"(version {bundle.model_version})"
     )
     if report:
         console.print(f"report → {report}")
-    if counts["scored"] == 0:
+    if scorer.n_scored == 0:
         raise ExostabError("no lot could be scored (see the quarantine file)", where=str(lots))
 
 

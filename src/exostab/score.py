@@ -1,47 +1,29 @@
-"""Batch scoring: a protein matrix + lot sheet → one scored row or one quarantine row per lot.
+"""Batch scoring: protein profiles + lot sheet → one scored row or one quarantine row per lot.
 
-Nothing is dropped: every lot of the lot sheet and every run of the protein file ends up either
-in the scores or in the quarantine table with its reason, and the counts are checked.
+Nothing is dropped. Every lot-sheet row ends up scored or quarantined with its reason, and so
+does every protein-file row whose lot is not in the sheet; the caller checks the counts.
+Lots arrive in chunks (a wide table is streamed), so memory stays flat as batches grow.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from exostab.identity import match_features
 from exostab.readers.base import ProteinMatrix
-from exostab.runs import map_runs_to_lots
+from exostab.runs import _ms_run_table, map_runs_to_lots, match_run
 from exostab.serving import ModelBundle
 
 logger = logging.getLogger(__name__)
 
-QUARANTINE_COLUMNS = ("lot_id", "reason")
+QUARANTINE_COLUMNS = ["lot_id", "reason"]
 
 
-@dataclass(frozen=True)
-class ScoreResult:
-    """Scored lots, quarantined lots, and what was counted on the way."""
-
-    scores: pd.DataFrame
-    quarantine: pd.DataFrame
-    n_in: int
-    n_proteins_matched: int
-
-    @property
-    def summary(self) -> dict[str, int]:
-        bands = self.scores["risk_band"].value_counts()
-        return {
-            "lots_in": self.n_in,
-            "scored": len(self.scores),
-            "quarantined": len(self.quarantine),
-            "out_of_domain": int((~self.scores["in_domain"].astype(bool)).sum()),
-            **{f"band_{band}": int(bands.get(band, 0)) for band in ("low", "review", "high")},
-        }
+def quarantine_rows(lot_ids: list[str], reason: str | list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"lot_id": lot_ids, "reason": reason}, columns=QUARANTINE_COLUMNS)
 
 
 def scoring_table(
@@ -50,89 +32,126 @@ def scoring_table(
     """Arrange lots as the model's input table: lot_id, metadata, proteins under model names.
 
     Proteins are matched by exact group id, then leading accession, then gene symbol.
+    Returns the table and how many of the model's proteins the input holds.
     """
     model_proteins = bundle.proteins.rename(columns={"input_name": "group_id"})
-    matched = match_features(model_proteins, lots.proteins)
-    found = matched.dropna()
-    block = lots.intensities[found.to_numpy()].set_axis(
-        bundle.proteins.loc[found.index, "input_name"].to_numpy(), axis=1
+    matched = match_features(model_proteins, lots.proteins).dropna()
+    block = lots.intensities[matched.to_numpy()].set_axis(
+        bundle.proteins.loc[matched.index, "input_name"].to_numpy(), axis=1
     )
     metadata = sheet.reindex(index=lots.intensities.index, columns=list(bundle.metadata))
     table = pd.concat([metadata, block], axis=1)
     table.insert(0, "lot_id", table.index.astype(str))
-    return table.reset_index(drop=True), len(found)
+    return table.reset_index(drop=True), len(matched)
 
 
-def score_lots(
-    bundle: ModelBundle,
-    matrix: ProteinMatrix,
-    sheet: pd.DataFrame,
-    sheet_quarantine: pd.DataFrame,
-    *,
-    top_k: int = 5,
-    chunk_size: int = 2000,
-    progress: Callable[[int], None] | None = None,
-) -> ScoreResult:
-    """Score every lot that can be scored and quarantine the rest, with reasons.
+@dataclass
+class BatchScorer:
+    """Score chunks of lots against one lot sheet, keeping the books on every input row.
 
-    Args:
+    Attributes:
         bundle: the model.
-        matrix: runs × proteins as read.
-        sheet: the valid lots of the lot sheet (index ``lot_id``).
+        sheet: valid lot-sheet rows (index ``lot_id``).
         sheet_quarantine: lot-sheet rows already refused (``lot_id``, ``reason``).
         top_k: driver proteins reported per lot.
-        chunk_size: lots scored at once (memory stays flat as batches grow).
-        progress: called with the number of lots done after each chunk.
+        predict_rows: lots passed to the model at once.
     """
-    refused = set(sheet_quarantine["lot_id"].astype(str))
-    claim = pd.concat(
-        [
-            sheet.reset_index()[["lot_id", *(["ms_run"] if "ms_run" in sheet else [])]],
-            sheet_quarantine.reindex(columns=["lot_id"]).assign(ms_run=np.nan),
-        ],
-        ignore_index=True,
-    ).drop_duplicates("lot_id")
-    lots, mapping = map_runs_to_lots(matrix, claim.set_index("lot_id", drop=False))
-    quarantine = [sheet_quarantine.reindex(columns=list(QUARANTINE_COLUMNS))]
-    quarantine.append(
-        pd.DataFrame(
-            {"lot_id": list(mapping.runs_without_lot), "reason": "run not in the lot sheet"}
+
+    bundle: ModelBundle
+    sheet: pd.DataFrame
+    sheet_quarantine: pd.DataFrame
+    top_k: int = 5
+    predict_rows: int = 2000
+    n_scored: int = 0
+    n_quarantined: int = 0
+    n_extra: int = 0
+    n_proteins_matched: int = 0
+    seen: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
+        claim = self.sheet.reset_index()
+        claim = pd.concat(
+            [
+                claim.reindex(columns=["lot_id", "ms_run"]),
+                self.sheet_quarantine.reindex(columns=["lot_id"]),
+            ],
+            ignore_index=True,
+        ).drop_duplicates("lot_id")
+        self.claim = claim.set_index("lot_id", drop=False)
+        self.by_ms_run = _ms_run_table(self.claim, list(self.claim["lot_id"].astype(str)))
+        self.all_lots = set(self.claim["lot_id"].astype(str))
+
+    @property
+    def n_in(self) -> int:
+        """Input rows: every lot-sheet row, plus protein rows that are not a sheet lot's first.
+
+        Those are runs of lots missing from the sheet and further copies of a duplicated row.
+        """
+        return len(self.sheet) + len(self.sheet_quarantine) + self.n_extra
+
+    def start(self) -> pd.DataFrame:
+        """Return the lot-sheet rows refused before any scoring."""
+        refused = self.sheet_quarantine.reindex(columns=QUARANTINE_COLUMNS).astype(str)
+        self.n_quarantined += len(refused)
+        return refused
+
+    def refuse(self, refused_rows: pd.DataFrame) -> pd.DataFrame:
+        """Book protein-file rows a reader refused (e.g. text in an intensity cell)."""
+        out = []
+        for run, reason in zip(refused_rows["lot_id"], refused_rows["reason"], strict=True):
+            lot = match_run(str(run), self.by_ms_run, self.all_lots)
+            if lot is not None and lot in self.refused:
+                continue  # already quarantined through the lot sheet
+            if lot is None or lot in self.seen:
+                self.n_extra += 1
+            self.seen.add(lot or str(run))
+            out.append((lot or str(run), reason))
+        self.n_quarantined += len(out)
+        return quarantine_rows([lot for lot, _ in out], [reason for _, reason in out])
+
+    def score(self, matrix: ProteinMatrix) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Score one chunk of runs; return (scores, quarantined rows)."""
+        lots, mapping = map_runs_to_lots(matrix, self.claim)
+        quarantined = [quarantine_rows(list(mapping.runs_without_lot), "run not in the lot sheet")]
+        self.n_extra += len(mapping.runs_without_lot)
+        keep = [lot for lot in lots.intensities.index if lot not in self.refused | self.seen]
+        self.seen.update(keep)
+        chunk = ProteinMatrix(
+            intensities=lots.intensities.loc[keep],
+            proteins=lots.proteins,
+            format=lots.format,
+            source=lots.source,
+            n_groups_before=lots.n_groups_before,
         )
-    )
-    no_profile = [lot for lot in mapping.lots_without_run if lot not in refused]
-    quarantine.append(pd.DataFrame({"lot_id": no_profile, "reason": "no protein profile"}))
-    keep = [lot for lot in lots.intensities.index if lot not in refused]
-    lots = ProteinMatrix(
-        intensities=lots.intensities.loc[keep],
-        proteins=lots.proteins,
-        format=lots.format,
-        source=lots.source,
-        n_groups_before=lots.n_groups_before,
-        n_dropped=lots.n_dropped,
-        notes=lots.notes,
-    )
-    n_in = len(sheet) + len(sheet_quarantine) + len(mapping.runs_without_lot)
-    table, n_matched = scoring_table(bundle, lots, sheet)
-    answers = []
-    for start in range(0, len(table), chunk_size):
-        answers.append(bundle.predict(table.iloc[start : start + chunk_size], top_k=top_k))
-        if progress:
-            progress(min(start + chunk_size, len(table)))
-    answer = (
-        pd.concat(answers, ignore_index=True)
-        if answers
-        else bundle.predict(table.head(0), top_k=top_k)
-    )
-    failed = answer["error"].notna()
-    quarantine.append(answer.loc[failed, ["lot_id", "error"]].rename(columns={"error": "reason"}))
-    scores = answer.loc[~failed].drop(columns="error").reset_index(drop=True)
-    quarantined = pd.concat(quarantine, ignore_index=True).astype({"lot_id": str, "reason": str})
-    if len(scores) + len(quarantined) != n_in:
-        raise RuntimeError(
-            f"lot accounting failed: {n_in} in, {len(scores)} scored, "
-            f"{len(quarantined)} quarantined"
+        table, self.n_proteins_matched = scoring_table(self.bundle, chunk, self.sheet)
+        answers = [
+            self.bundle.predict(table.iloc[start : start + self.predict_rows], top_k=self.top_k)
+            for start in range(0, len(table), self.predict_rows)
+        ] or [self.bundle.predict(table.head(0), top_k=self.top_k)]
+        answer = pd.concat(answers, ignore_index=True)
+        failed = answer["error"].notna()
+        quarantined.append(
+            answer.loc[failed, ["lot_id", "error"]].set_axis(QUARANTINE_COLUMNS, axis=1)
         )
-    logger.info("matched %d/%d model proteins in the input", n_matched, len(bundle.proteins))
-    return ScoreResult(
-        scores=scores, quarantine=quarantined, n_in=n_in, n_proteins_matched=n_matched
-    )
+        scores = answer.loc[~failed].drop(columns="error").reset_index(drop=True)
+        out = pd.concat(quarantined, ignore_index=True).astype(str)
+        self.n_scored += len(scores)
+        self.n_quarantined += len(out)
+        return scores, out
+
+    def finish(self) -> pd.DataFrame:
+        """Quarantine the lot-sheet lots no protein profile ever came for."""
+        missing = [lot for lot in self.sheet.index.astype(str) if lot not in self.seen]
+        self.n_quarantined += len(missing)
+        if self.n_scored + self.n_quarantined != self.n_in:
+            raise RuntimeError(
+                f"lot accounting failed: {self.n_in} in, {self.n_scored} scored, "
+                f"{self.n_quarantined} quarantined"
+            )
+        logger.info(
+            "matched %d/%d model proteins in the input",
+            self.n_proteins_matched,
+            len(self.bundle.proteins),
+        )
+        return quarantine_rows(missing, "no protein profile")

@@ -24,6 +24,7 @@ from exostab.model import Calibrator, RiskBands
 
 logger = logging.getLogger(__name__)
 
+MIN_COVERAGE = 0.5
 OUTPUT_COLUMNS = (
     "lot_id",
     "risk",
@@ -164,9 +165,12 @@ class ModelBundle:
             answer.loc[ok, "risk"] = risk
             answer.loc[ok, "risk_band"] = self.bands.band(risk)
             answer.loc[ok, "top_drivers"] = self.describe_drivers(features, contributions, top_k)
-            answer.loc[ok, "coverage"] = self.coverage(X)
+            coverage = self.coverage(X)
+            answer.loc[ok, "coverage"] = coverage
             answer.loc[ok, "domain_score"] = domain_score
-            answer.loc[ok, "in_domain"] = domain_score <= 1.0
+            # The domain statistics fill unmeasured proteins with training medians, so a lot that
+            # measured few of the model's proteins would look typical: coverage gates it too.
+            answer.loc[ok, "in_domain"] = (domain_score <= 1.0) & (coverage >= MIN_COVERAGE)
         return answer[list(OUTPUT_COLUMNS)]
 
     def coverage(self, X: pd.DataFrame) -> np.ndarray:

@@ -1,0 +1,160 @@
+"""Stream a wide protein table in chunks for batch scoring, quarantining bad rows.
+
+Training refuses a malformed file outright; scoring must not lose a batch to one bad lot. Here a
+row with a duplicate or empty lot id, text in an intensity cell, or a negative or infinite value
+is set aside with its reason while the other rows are scored, and memory stays bounded by the
+chunk size however long the file is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from exostab.errors import InputError
+from exostab.readers.base import ProteinMatrix
+from exostab.readers.common import Preview, listed, name_annotations, peek, read_text
+from exostab.readers.tables import ID_COLUMNS, NOT_PROTEINS, _cell_text, _id_column
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WideChunk:
+    """One chunk of a wide table: the clean rows as a matrix, the refused rows with reasons."""
+
+    matrix: ProteinMatrix
+    refused: pd.DataFrame  # columns: lot_id, reason
+
+
+def _raw_chunks(path: Path, preview: Preview, id_column: str, rows: int) -> Iterator[pd.DataFrame]:
+    if preview.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+            yield batch.to_pandas()
+    elif preview.kind == "excel":
+        from exostab.readers.tables import read_raw
+
+        frame = read_raw(path, preview)
+        for start in range(0, len(frame), rows):
+            yield frame.iloc[start : start + rows]
+    else:
+        try:
+            reader = pd.read_csv(
+                path,
+                sep=preview.delimiter or ",",
+                dtype={id_column: object},
+                chunksize=rows,
+                index_col=False,
+                encoding="utf-8-sig",
+                low_memory=False,
+            )
+            for chunk in reader:
+                chunk.columns = list(preview.columns)
+                yield chunk
+        except (pd.errors.ParserError, ValueError, UnicodeError) as error:
+            message = str(error).strip().splitlines()[0] if str(error).strip() else "parse error"
+            raise InputError(f"cannot parse table ({message})", where=str(path)) from None
+
+
+def _duplicate_ids(path: Path, preview: Preview, id_column: str) -> set[str]:
+    """Find lot ids that occur more than once anywhere in the file (one cheap pass)."""
+    if preview.kind == "parquet":
+        from exostab.readers.common import read_parquet
+
+        ids = read_parquet(path, columns=[id_column])[id_column]
+    elif preview.kind == "excel":
+        return set()  # Excel is read whole; duplicates are found within the single chunk
+    else:
+        ids = read_text(
+            path, delimiter=preview.delimiter or ",", usecols=[id_column], dtype=object
+        )[id_column]
+    ids = ids.map(_cell_text).dropna().astype(str)
+    return set(ids[ids.duplicated()])
+
+
+def iter_wide_lenient(path: Path, *, rows: int = 2000) -> Iterator[WideChunk]:
+    """Yield the lots of a wide table chunk by chunk, clean rows apart from refused ones.
+
+    Raises:
+        InputError: problems of the file as a whole (unreadable, no lot id column, duplicate or
+            unrecognised protein columns), which no row-level quarantine can fix.
+    """
+    path = Path(path)
+    preview = peek(path)
+    columns = list(preview.columns)
+    id_column = _id_column(columns)
+    if id_column is None:
+        raise InputError("has no lot_id column", where=str(path))
+    duplicated_columns = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated_columns:
+        raise InputError(f"duplicate column(s) {listed(duplicated_columns)}", where=str(path))
+    proteins = [
+        c for c in columns if c != id_column and c not in NOT_PROTEINS and c not in ID_COLUMNS
+    ]
+    if not proteins:
+        raise InputError("has no protein columns beside the lot id", where=str(path))
+    annotations = name_annotations(path, proteins, "column(s)")
+    annotations.index.name = "group_id"
+    duplicates = _duplicate_ids(path, preview, id_column)
+    n_clean = 0
+    for offset, chunk in enumerate(_raw_chunks(path, preview, id_column, rows)):
+        ids = chunk[id_column].map(_cell_text)
+        first_row = offset * rows + 2  # file row of the chunk's first lot (after the header)
+        labels = [
+            str(v) if isinstance(v, str) else f"(row {first_row + i}: empty lot_id)"
+            for i, v in enumerate(ids)
+        ]
+        counts = pd.Series(labels).value_counts()
+        reasons: list[str | None] = [
+            "empty lot_id in the protein file"
+            if not isinstance(v, str)
+            else "duplicate lot_id in the protein file"
+            if label in duplicates or counts[label] > 1
+            else None
+            for v, label in zip(ids, labels, strict=True)
+        ]
+        block = chunk[proteins]
+        has_text = not all(pd.api.types.is_numeric_dtype(kind) for kind in block.dtypes)
+        numbers = block.apply(pd.to_numeric, errors="coerce") if has_text else block
+        values = numbers.to_numpy(dtype=float)
+        if has_text:
+            text = block.notna().to_numpy() & np.isnan(values)
+            text &= block.astype(str).apply(lambda col: col.str.strip().ne("")).to_numpy()
+            for i in np.flatnonzero(text.any(axis=1)):
+                if reasons[i] is None:
+                    j = int(np.flatnonzero(text[i])[0])
+                    value = str(block.iat[int(i), j])[:30]
+                    reasons[i] = f"text {value!r} in protein column '{proteins[j]}'"
+        invalid = (values < 0) | np.isinf(values)
+        for i in np.flatnonzero(invalid.any(axis=1)):
+            if reasons[i] is None:
+                j = int(np.flatnonzero(invalid[i])[0])
+                reasons[i] = f"negative or infinite intensity in protein column '{proteins[j]}'"
+        keep = np.array([reason is None for reason in reasons], dtype=bool)
+        refused = pd.DataFrame(
+            {
+                "lot_id": [lab for lab, ok in zip(labels, keep, strict=True) if not ok],
+                "reason": [r for r in reasons if r is not None],
+            }
+        )
+        clean = np.where(values[keep] > 0, values[keep], np.nan)
+        index = pd.Index([lab for lab, ok in zip(labels, keep, strict=True) if ok], name="run")
+        n_clean += len(index)
+        matrix = ProteinMatrix(
+            intensities=pd.DataFrame(
+                clean, index=index, columns=pd.Index(proteins, name="group_id")
+            ),
+            proteins=annotations,
+            format="wide",
+            source=path,
+            n_groups_before=len(proteins),
+        )
+        yield WideChunk(matrix=matrix, refused=refused)
+    logger.info("streamed %d clean lots from %s", n_clean, path)
