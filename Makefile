@@ -42,9 +42,9 @@ check: lint typecheck test ## ruff, mypy and pytest
 ui: install ## the mlflow UI on http://127.0.0.1:$(UI_PORT) over the project's store
 	$(BIN)/mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port $(UI_PORT)
 
-score: install ## score the simulated hold-out lots with the champion model
-	$(BIN)/exostab simulate --out data/simulated-holdout --lots 60 --seed 101
-	$(BIN)/exostab score --proteins data/simulated-holdout/proteins.csv --lots data/simulated-holdout/lots.csv \
+score: install ## score the simulated hold-out lots (new donors) with the champion model
+	@test -f data/simulated/test/proteins.csv || { echo "no built-in data yet: run make train first"; exit 2; }
+	$(BIN)/exostab score --proteins data/simulated/test/proteins.csv --lots data/simulated/test/lots.csv \
 		--out out/holdout_scores.csv --report out/holdout_report.html --model $(MODEL)
 
 serve: install ## serve the champion model over HTTP on 127.0.0.1:$(PORT)

@@ -192,3 +192,17 @@ def test_naive_lot_level_cv_gap_is_reported(trained) -> None:
     assert "naive_cv_roc_auc" in trained.metrics
     gap = trained.metrics["naive_cv_roc_auc"] - trained.metrics["cv_roc_auc_uncalibrated"]
     assert trained.metrics["naive_cv_gap"] == pytest.approx(gap)
+
+
+def test_a_scrambled_lot_lies_outside_the_training_domain(trained, planted: TrainingSet) -> None:
+    bundle = ModelBundle.from_training(trained)
+    table = planted.X.reset_index()
+    answer = bundle.predict(table)
+    assert answer["in_domain"].astype(bool).mean() > 0.9
+    rng = np.random.default_rng(0)
+    proteins = list(planted.proteins.index)
+    strange = table.head(3).copy()
+    strange[proteins] = strange[proteins].to_numpy() * 2.0 ** rng.normal(0, 4, (3, len(proteins)))
+    flagged = bundle.predict(strange)
+    assert not flagged["in_domain"].astype(bool).any()
+    assert (flagged["domain_score"] > 1).all()

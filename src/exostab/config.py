@@ -91,7 +91,7 @@ class CalibrationConfig(Frozen):
 
 
 class DecisionConfig(Frozen):
-    cost_release_unstable: float = Field(5.0, gt=0)
+    cost_release_unstable: float = Field(3.0, gt=0)
     cost_reject_stable: float = Field(1.0, gt=0)
     low_band_factor: float = Field(0.5, gt=0, lt=1)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,11 @@ class DomainModel:
     def score(self, features: pd.DataFrame) -> np.ndarray:
         t2, spe = self.statistics(features)
         return np.maximum(t2 / self.t2_limit, spe / self.spe_limit)
+
+    def widened(self, factor: float) -> DomainModel:
+        """Return the model with both limits multiplied by ``factor`` (never narrowed)."""
+        factor = max(factor, 1.0) if np.isfinite(factor) else 1.0
+        return replace(self, t2_limit=self.t2_limit * factor, spe_limit=self.spe_limit * factor)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

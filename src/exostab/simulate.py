@@ -47,8 +47,10 @@ SCENARIOS = (
     "invisible_driver",
     "priming_rescue",
     "acute_stress",
+    "holdout",
 )
-SHIFT_SCENARIOS = ("medium_shift", "source_shift", "dda_dia_shift")
+# Scenarios that write DIR/train and DIR/test (disjoint donors); ``holdout`` shifts nothing.
+SHIFT_SCENARIOS = ("medium_shift", "source_shift", "dda_dia_shift", "holdout")
 SOURCES = ("BM", "UC", "AT")
 MEDIA = ("hPL", "FBS", "serum_free")
 FORMATS = ("2D", "microcarrier", "3D")
@@ -558,13 +560,15 @@ class PotencyConfig(Frozen):
 class ShiftConfig(Frozen):
     """A train/test shift: disjoint donors, the factor fixed to ``train`` vs ``test`` levels."""
 
-    factor: Literal["medium", "tissue_source", "acquisition"]
-    train: tuple[str, ...]
-    test: tuple[str, ...]
+    factor: Literal["medium", "tissue_source", "acquisition", "none"]
+    train: tuple[str, ...] = ()
+    test: tuple[str, ...] = ()
     test_fraction: float = Field(default=0.3, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _levels(self) -> ShiftConfig:
+        if self.factor == "none":
+            return self
         allowed = {"medium": MEDIA, "tissue_source": SOURCES, "acquisition": ACQUISITIONS}
         levels = allowed[self.factor]
         bad = sorted(set(self.train + self.test) - set(levels))
