@@ -47,19 +47,22 @@ class ExostabTransformer(TransformerMixin, BaseEstimator):
         self.n_features_in_ = frame.shape[1]
 
     def _aligned(self, X: Any) -> pd.DataFrame:
+        """Return X with the training columns in training order.
+
+        A frame is matched by column name; columns it lacks become NaN (a protein not
+        measured), which lets scoring send only the proteins that can change a prediction.
+        """
         check_is_fitted(self)
         frame = as_frame(X)
+        expected = list(self.feature_names_in_)
+        if isinstance(X, pd.DataFrame):
+            return frame if list(frame.columns) == expected else frame.reindex(columns=expected)
         if frame.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input"
             )
-        if isinstance(X, pd.DataFrame):
-            expected = list(self.feature_names_in_)
-            if list(frame.columns) != expected:
-                frame = frame.reindex(columns=expected)
-        else:
-            frame.columns = list(self.feature_names_in_)
+        frame.columns = expected
         return frame
 
     def transform(self, X: Any) -> Any:
@@ -84,8 +87,9 @@ class LogNormalizer(ExostabTransformer):
     """Log2-transform raw intensities and centre each lot on a reference set of proteins.
 
     Zeros and negatives become NaN (not detected). With ``normalisation="median"`` each lot is
-    shifted so that the median of the reference proteins (those detected in at least
-    ``reference_min_rate`` of training lots) equals the training median: a median over all
+    shifted so that the median of the reference proteins (detected in at least
+    ``reference_min_rate`` of training lots; the ``max_reference`` most consistently detected and
+    most abundant of them) equals the training median: a median over all
     detected proteins would drift with the lot's missingness, which is not at random.
     """
 
@@ -96,10 +100,12 @@ class LogNormalizer(ExostabTransformer):
         metadata: tuple[str, ...] = (),
         normalisation: str = "median",
         reference_min_rate: float = 0.9,
+        max_reference: int = 300,
     ) -> None:
         self.metadata = metadata
         self.normalisation = normalisation
         self.reference_min_rate = reference_min_rate
+        self.max_reference = max_reference
 
     def _log(self, frame: pd.DataFrame, proteins: list[str]) -> np.ndarray:
         values = frame[proteins].to_numpy(dtype=float, copy=True)
@@ -113,11 +119,15 @@ class LogNormalizer(ExostabTransformer):
         proteins = self._protein_columns(frame)
         logged = self._log(frame, proteins)
         detected = np.mean(np.isfinite(logged), axis=0) if len(logged) else np.zeros(len(proteins))
-        reference = [
-            p for p, rate in zip(proteins, detected, strict=True) if rate >= self.reference_min_rate
-        ]
-        if not reference:
-            reference = proteins
+        # The reference: the most consistently detected proteins (then the most abundant),
+        # capped so that scoring needs only a few hundred of them.
+        with _quiet_all_nan():
+            abundance = np.nan_to_num(np.nanmedian(logged, axis=0), nan=-np.inf)
+        ranked = sorted(
+            (i for i, rate in enumerate(detected) if rate >= self.reference_min_rate),
+            key=lambda i: (-detected[i], -abundance[i], proteins[i]),
+        )[: self.max_reference]
+        reference = [proteins[i] for i in sorted(ranked)] or proteins
         self.reference_ = reference
         idx = [proteins.index(p) for p in reference]
         lot_medians = np.nanmedian(logged[:, idx], axis=1) if idx else np.zeros(len(frame))
@@ -137,7 +147,8 @@ class LogNormalizer(ExostabTransformer):
                 lot_medians = np.nanmedian(logged[:, idx], axis=1)
             shift = np.where(np.isfinite(lot_medians), self.target_median_ - lot_medians, 0.0)
             logged = logged + shift[:, None]
-        metadata = [c for c in frame.columns if c not in set(proteins)]
+        protein_set = set(proteins)
+        metadata = [c for c in frame.columns if c not in protein_set]
         logged_frame = pd.DataFrame(logged, index=frame.index, columns=proteins)
         return pd.concat([frame[metadata], logged_frame], axis=1)[list(frame.columns)]
 
@@ -165,7 +176,8 @@ class DetectionFilter(ExostabTransformer):
             len(proteins),
             100 * self.min_rate,
         )
-        metadata = [c for c in frame.columns if c in set(self.metadata)]
+        metadata_set = set(self.metadata)
+        metadata = [c for c in frame.columns if c in metadata_set]
         self.columns_out_ = metadata + kept
         return self
 
@@ -191,7 +203,8 @@ class ProteinScreen(ExostabTransformer):
         frame = as_frame(X)
         self._remember_input(frame)
         proteins = [c for c in self._protein_columns(frame) if not str(c).startswith("module_")]
-        metadata = [c for c in frame.columns if c not in set(proteins)]
+        protein_set = set(proteins)
+        metadata = [c for c in frame.columns if c not in protein_set]
         if y is None or len(proteins) <= self.top_k:
             self.columns_out_ = list(frame.columns)
             return self
@@ -208,7 +221,8 @@ class ProteinScreen(ExostabTransformer):
         strength = np.nan_to_num(np.abs(t), nan=0.0, posinf=0.0)
         order = np.argsort(-strength, kind="stable")[: self.top_k]
         kept = {proteins[i] for i in order}
-        self.columns_out_ = [c for c in frame.columns if c in kept or c in set(metadata)]
+        kept |= set(metadata)
+        self.columns_out_ = [c for c in frame.columns if c in kept]
         return self
 
     def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:

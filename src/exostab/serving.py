@@ -38,6 +38,31 @@ OUTPUT_COLUMNS = (
 )
 
 
+def required_proteins(pipeline: Any) -> list[str]:
+    """Return the protein features that can change a prediction, in training order.
+
+    Those are the normalisation reference, the module-score members and what reaches LightGBM;
+    every other protein is filtered out inside the pipeline, so scoring need not ask for it.
+    """
+    steps = dict(pipeline.steps)
+    needed = set(steps["log2"].reference_) | set(pipeline[-1].feature_name_)
+    if "modules" in steps:
+        needed |= {p for members in steps["modules"].members_.values() for p in members}
+    first = steps["log2"]
+    return [str(c) for c in first.feature_names_in_ if c in needed and c not in first.metadata]
+
+
+def as_numbers(block: pd.DataFrame) -> np.ndarray:
+    """Return a block of cells as floats, text becoming NaN; only text columns go cell by cell."""
+    values = np.full(block.shape, np.nan)
+    numeric = np.array([pd.api.types.is_numeric_dtype(kind) for kind in block.dtypes], dtype=bool)
+    if numeric.any():
+        values[:, numeric] = block.iloc[:, np.flatnonzero(numeric)].to_numpy(dtype=float)
+    for j in np.flatnonzero(~numeric):
+        values[:, j] = pd.to_numeric(block.iloc[:, int(j)], errors="coerce").to_numpy(float)
+    return values
+
+
 @dataclass(frozen=True)
 class ModelBundle:
     """A trained model in the form that scores lots.
@@ -73,7 +98,9 @@ class ModelBundle:
             calibrator=result.calibrator,
             bands=result.bands,
             domain=result.domain,
-            proteins=result.proteins[["input_name", "leading_accession", "gene"]],
+            proteins=result.proteins.loc[
+                required_proteins(pipeline), ["input_name", "leading_accession", "gene"]
+            ],
             metadata=tuple(result.metadata),
             model_version=model_version,
         )
@@ -120,12 +147,13 @@ class ModelBundle:
     def model_inputs(self, table: pd.DataFrame) -> pd.DataFrame:
         """Arrange a scoring table (input column names) as the pipeline's X (feature names)."""
         rename = dict(zip(self.proteins["input_name"], self.proteins.index, strict=True))
-        protein_block = table.reindex(columns=list(rename)).rename(columns=rename)
-        protein_block = protein_block.apply(pd.to_numeric, errors="coerce")
+        protein_block = pd.DataFrame(
+            as_numbers(table.reindex(columns=list(rename))),
+            index=table.index,
+            columns=list(rename.values()),
+        )
         metadata = table.reindex(columns=list(self.metadata))
-        X = pd.concat([metadata, protein_block.astype(float)], axis=1)
-        X.index = table.index
-        return X
+        return pd.concat([metadata, protein_block], axis=1)
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         for step in self.steps:
@@ -201,11 +229,12 @@ class ModelBundle:
                 text = pd.to_numeric(table[column], errors="coerce").isna() & table[column].notna()
                 problems[text & problems.isna()] = f"text in number column '{column}'"
         names = [n for n in self.proteins["input_name"] if n in table.columns]
-        block = table[names].apply(pd.to_numeric, errors="coerce") if names else pd.DataFrame()
         if names:
-            text_cells = (block.isna() & table[names].notna()).any(axis=1)
+            values = as_numbers(table[names])
+            text_cells = pd.Series(
+                (np.isnan(values) & table[names].notna().to_numpy()).any(axis=1), index=table.index
+            )
             problems[text_cells & problems.isna()] = "text in a protein intensity"
-            values = block.to_numpy(dtype=float)
             negative = ((values < 0) | np.isinf(values)).any(axis=1)
             problems[negative & problems.isna()] = "negative or infinite intensity"
             measured = pd.Series((values > 0).any(axis=1), index=table.index)
@@ -219,7 +248,8 @@ class ModelBundle:
     ) -> list[str]:
         """Render each lot's top-k driver proteins as spreadsheet-friendly text."""
         names = self.feature_names
-        is_driver = np.array([n not in set(self.metadata) for n in names])
+        metadata = set(self.metadata)
+        is_driver = np.array([n not in metadata for n in names])
         labels = [self.display_name(n) for n in names]
         values = features[names].to_numpy(dtype=float)
         rendered = []
