@@ -74,6 +74,10 @@ def test_train_registers_a_champion(trained, workspace) -> None:
     run = client.get_run(version.run_id)
     assert run.data.metrics["cv_roc_auc"] == pytest.approx(trained["cv_roc_auc"])
     assert run.data.tags["simulated_data"] == "true"
+    for name in ("passage_only", "lgbm_default", "omiclearn", "l2_logistic"):
+        assert 0 <= run.data.metrics[f"baseline_{name}_cv_roc_auc"] <= 1
+        assert run.data.metrics[f"beats_{name}"] in (0.0, 1.0)
+    assert "naive_cv_gap" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(version.run_id)}
     assert {"plots", "explain", "config", "data", "oof_predictions.csv"} <= artifacts
     explain = {Path(a.path).name for a in client.list_artifacts(version.run_id, "explain")}

@@ -203,7 +203,7 @@ def train(
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
     ) as bar:
-        task = bar.add_task("grouped cross-validation", total=cfg.cv.n_splits + 3)
+        task = bar.add_task("grouped cross-validation", total=cfg.cv.n_splits + 4)
 
         def step(message: str) -> None:
             bar.update(task, advance=1, description=message)
@@ -283,6 +283,16 @@ def train(
         f"PR-AUC {m['cv_pr_auc']:.3f}, Brier {m['cv_brier']:.3f}, log loss {m['cv_log_loss']:.3f}; "
         f"calibration {result.calibrator.method}."
     )
+    baselines = sorted({k.split("_cv_")[0][9:] for k in m if k.startswith("baseline_")})
+    if baselines:
+        console.print(
+            "Baselines (same folds, AUROC): "
+            + ", ".join(
+                f"{name} {m[f'baseline_{name}_cv_roc_auc']:.3f}"
+                + ("" if m[f"beats_{name}"] else " [bold red](not beaten)[/]")
+                for name in baselines
+            )
+        )
     top = ", ".join(
         f"{row.protein} ({'↑' if 'raises' in str(row.direction) else '↓'})"
         for row in importance[importance["kind"] != "metadata"].head(5).itertuples()

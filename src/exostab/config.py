@@ -78,6 +78,7 @@ class CVConfig(Frozen):
     scheme: Literal["group_kfold", "leave_one_group_out"] = "group_kfold"
     n_splits: int = Field(5, ge=2)
     naive_gap: bool = True
+    baselines: bool = True
 
 
 class TuningConfig(Frozen):

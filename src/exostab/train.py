@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from exostab.baselines import cross_validate_baselines
 from exostab.config import TrainConfig
 from exostab.dataset import TrainingSet, panel_features
 from exostab.domain import DomainModel, fit_domain
@@ -149,6 +150,13 @@ def train_model(
         f"cv_{m}": bootstrap_interval(y, oof_risk, m, seed=cfg.seed) for m in ("roc_auc", "brier")
     }
 
+    if cfg.cv.baselines:
+        for name, scores in cross_validate_baselines(training, plan.folds, cfg.seed).items():
+            for metric in ("roc_auc", "pr_auc", "brier", "ece"):
+                metrics[f"baseline_{name}_cv_{metric}"] = scores[metric]
+            metrics[f"beats_{name}"] = float(metrics["cv_roc_auc"] > scores["roc_auc"])
+        if progress:
+            progress("baselines through the same folds")
     if cfg.cv.naive_gap:
         # Lot-level folds put lots of one donor on both sides: the gap shows how much that flatters.
         naive_raw, _, _ = cross_validate(
