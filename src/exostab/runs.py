@@ -127,13 +127,13 @@ def map_runs_to_lots(
     if averaged_lots:
         notes.append(f"averaged replicate runs (log2 space) for {averaged_lots} lot(s)")
     if unmatched:
-        logger.warning(
+        logger.info(
             "%d run(s) match no lot in the lot sheet: %s",
             len(unmatched),
             ", ".join(unmatched[:5]),
         )
     if lots_without_run:
-        logger.warning("%d lot(s) of the lot sheet have no run", len(lots_without_run))
+        logger.info("%d lot(s) of the lot sheet have no run", len(lots_without_run))
     logger.info("mapped %d runs to %d lots", len(run_to_lot), len(order))
     mapping = RunMapping(
         run_to_lot=run_to_lot,

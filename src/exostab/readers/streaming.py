@@ -18,7 +18,7 @@ import pandas as pd
 
 from exostab.errors import InputError
 from exostab.readers.base import ProteinMatrix
-from exostab.readers.common import Preview, listed, name_annotations, peek, read_text
+from exostab.readers.common import Preview, listed, name_annotations, peek
 from exostab.readers.tables import ID_COLUMNS, NOT_PROTEINS, _cell_text, _id_column
 
 logger = logging.getLogger(__name__)
@@ -72,9 +72,20 @@ def _duplicate_ids(path: Path, preview: Preview, id_column: str) -> set[str]:
     elif preview.kind == "excel":
         return set()  # Excel is read whole; duplicates are found within the single chunk
     else:
-        ids = read_text(
-            path, delimiter=preview.delimiter or ",", usecols=[id_column], dtype=object
-        )[id_column]
+        try:
+            ids = pd.concat(
+                pd.read_csv(
+                    path,
+                    sep=preview.delimiter or ",",
+                    usecols=[id_column],
+                    dtype=object,
+                    chunksize=200_000,
+                    encoding="utf-8-sig",
+                )
+            )[id_column]
+        except (pd.errors.ParserError, ValueError, UnicodeError) as error:
+            message = str(error).strip().splitlines()[0] if str(error).strip() else "parse error"
+            raise InputError(f"cannot parse table ({message})", where=str(path)) from None
     ids = ids.map(_cell_text).dropna().astype(str)
     return set(ids[ids.duplicated()])
 
