@@ -29,6 +29,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -419,7 +420,7 @@ def score(
 ) -> None:
     """Score new lots: calibrated risk, band, top drivers, coverage and domain flag per lot.
 
-    Lots that cannot be scored go to <OUT stem>.quarantine.csv with the reason; every input lot
+    Lots that cannot be scored go to OUT-stem.quarantine.csv with the reason; every input lot
     ends up in one of the two files. A wide table is streamed in chunks, and its bad rows are
     quarantined; a search-engine file is read whole and must be valid. Exit 0 when something
     was scored, 2 when nothing could be.

@@ -1,0 +1,213 @@
+"""Render the benchmark results as markdown: quality per scenario with targets, then speed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from quality import TOP_K, QualitySizes
+from speed import SpeedSizes
+
+METHODS = ("model", "passage_only", "lgbm_default", "omiclearn", "l2_logistic", "oracle")
+BASELINE_METHODS = METHODS[1:-1]
+COLUMNS = {"roc_auc": "AUROC", "pr_auc": "PR-AUC", "brier": "Brier", "ece": "ECE"}
+
+
+def mean_sd(values: pd.Series | np.ndarray, digits: int = 3) -> str:
+    """Format mean ± sd over seeds (sd left out for a single seed)."""
+    array = np.asarray(values, dtype=float)
+    array = array[np.isfinite(array)]
+    if array.size == 0:
+        return "—"
+    if array.size == 1:
+        return f"{array[0]:.{digits}f}"
+    return f"{array.mean():.{digits}f} ± {array.std(ddof=1):.{digits}f}"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**MISSED**"
+
+
+def per_seed(quality: pd.DataFrame, scenario: str, method: str, column: str) -> pd.Series:
+    """One value per seed of one method's metric in one scenario, indexed by seed."""
+    rows = quality[(quality["scenario"] == scenario) & (quality["method"] == method)]
+    return rows.set_index("seed")[column].astype(float)
+
+
+def headroom(quality: pd.DataFrame, scenario: str) -> pd.Series:
+    """(model − passage_only) / (oracle − passage_only) on held-out AUROC, per seed."""
+    model = per_seed(quality, scenario, "model", "roc_auc")
+    passage = per_seed(quality, scenario, "passage_only", "roc_auc")
+    oracle = per_seed(quality, scenario, "oracle", "roc_auc")
+    return (model - passage) / (oracle - passage)
+
+
+def scenario_section(quality: pd.DataFrame, scenario: str) -> tuple[list[str], dict[str, Any]]:
+    """Return the markdown lines of one scenario and the numbers the target summary needs."""
+    runs = quality[quality["scenario"] == scenario]
+    first = runs.iloc[0]
+    lines = [
+        f"### {scenario}",
+        "",
+        f"{runs['seed'].nunique()} seed(s); per seed ~{int(first['n_train'])} training lots, "
+        f"~{int(first['n_test'])} held-out lots from other donors "
+        f"(held-out prevalence {mean_sd(runs.drop_duplicates('seed')['test_prevalence'], 2)}).",
+        "",
+        "| method | held-out AUROC | PR-AUC | Brier | ECE | model AUROC higher? |",
+        "|---|---|---|---|---|---|",
+    ]
+    model_auc = per_seed(quality, scenario, "model", "roc_auc")
+    lost_to = []
+    for method in METHODS:
+        values = [mean_sd(per_seed(quality, scenario, method, c)) for c in COLUMNS]
+        if method in BASELINE_METHODS:
+            other = per_seed(quality, scenario, method, "roc_auc")
+            wins = int((model_auc > other).sum())
+            better = model_auc.mean() > other.mean()
+            if not better:
+                lost_to.append(method)
+            compare = f"{'yes' if better else '**no**'} ({wins}/{len(model_auc)} seeds)"
+        else:
+            compare = "—" if method == "model" else "(ceiling)"
+        lines.append(f"| {method} | {' | '.join(values)} | {compare} |")
+    model_rows = runs[runs["method"] == "model"]
+    share = headroom(quality, scenario)
+    gap = model_rows.set_index("seed")["cv_roc_auc"] - model_auc
+    k = int(model_rows["k"].iloc[0])
+    lines += [
+        "",
+        f"- headroom captured (AUROC, model − passage_only over oracle − passage_only): "
+        f"{mean_sd(share, 2)}",
+        f"- driver recall@{k} (causal proteins among the top-{k} global-SHAP proteins, "
+        f"training lots): {mean_sd(model_rows['recall_at_k'], 2)}; passengers among the "
+        f"{k}: {mean_sd(model_rows['passenger_share'], 2)}; causal set "
+        f"{int(model_rows['n_causal'].iloc[0])} proteins, of which "
+        f"{mean_sd(model_rows['n_causal_measurable'], 1)} detected in ≥ 50% of training lots "
+        f"(recall cap {mean_sd(model_rows['recall_cap'], 2)})",
+        f"- CV AUROC {mean_sd(model_rows['cv_roc_auc'])} vs held-out "
+        f"{mean_sd(model_auc)}: gap (CV − held-out) {mean_sd(gap)}",
+        f"- model train time {mean_sd(model_rows['train_seconds'], 1)} s "
+        f"(grouped CV + final fit); unscored held-out lots: {int(model_rows['n_unscored'].sum())}",
+        "",
+    ]
+    numbers = {
+        "lost_to": lost_to,
+        "headroom": float(share.mean()),
+        "recall": float(model_rows["recall_at_k"].mean()),
+        "passengers": float(model_rows["passenger_share"].mean()),
+        "ece": float(per_seed(quality, scenario, "model", "ece").mean()),
+        "gap": float(gap.mean()),
+    }
+    return lines, numbers
+
+
+def quality_section(quality: pd.DataFrame, sizes: QualitySizes, seeds: tuple[int, ...]) -> str:
+    """Render the quality part: target summary first, then one table per scenario."""
+    scenarios = list(dict.fromkeys(quality["scenario"]))
+    sections: list[str] = []
+    numbers: dict[str, dict[str, Any]] = {}
+    for scenario in scenarios:
+        lines, numbers[scenario] = scenario_section(quality, scenario)
+        sections += lines
+    summary = [
+        "## Quality on held-out donors",
+        "",
+        f"Per scenario and seed ({', '.join(map(str, seeds))}): one SIMULATED data set of "
+        f"{sizes.n_lots} lots from {sizes.n_donors} donors × {sizes.n_proteins:,} proteins; "
+        "~70% of donors train (seeded draw), the other donors are held out (`source_shift`: its "
+        "own train/ and test/ folders, disjoint donors). The model uses the training config as "
+        "on disk; each baseline is fitted on the same training lots; the oracle is the "
+        "simulator's true `p_fail`. Values are mean ± sd over seeds.",
+        "",
+        "### Targets",
+        "",
+        "| target | scenario | value | verdict |",
+        "|---|---|---|---|",
+    ]
+    for scenario in scenarios:
+        lost = numbers[scenario]["lost_to"]
+        summary.append(
+            f"| held-out AUROC above every baseline | {scenario} | "
+            f"{'beats all' if not lost else 'not above ' + ', '.join(lost)} | "
+            f"{verdict(not lost)} |"
+        )
+    if "base" in numbers:
+        base = numbers["base"]
+        summary += [
+            f"| headroom ≥ 0.5 | base | {base['headroom']:.2f} | "
+            f"{verdict(base['headroom'] >= 0.5)} |",
+            f"| driver recall@{TOP_K} ≥ 0.5 with passengers ≤ 25% | base | "
+            f"recall {base['recall']:.2f}, passengers {base['passengers']:.0%} | "
+            f"{verdict(base['recall'] >= 0.5 and base['passengers'] <= 0.25)} |",
+        ]
+    for scenario in scenarios:
+        ece = numbers[scenario]["ece"]
+        summary.append(
+            f"| ECE ≤ 0.05 on held-out donors | {scenario} | {ece:.3f} | {verdict(ece <= 0.05)} |"
+        )
+    if "donor_confounded" in numbers:
+        gap = numbers["donor_confounded"]["gap"]
+        summary.append(
+            f"| abs(CV − held-out AUROC) ≤ 0.05 | donor_confounded | {gap:+.3f} | "
+            f"{verdict(abs(gap) <= 0.05)} |"
+        )
+    return "\n".join([*summary, "", *sections])
+
+
+def speed_section(speed: pd.DataFrame, sizes: SpeedSizes, quick: bool) -> str:
+    """Render the speed table (measured vs target)."""
+    lines = [
+        "## Speed",
+        "",
+        "Each task runs in its own child process; peak memory is that child's maximum resident "
+        "set (`wait4`). `exostab train`/`score`/`serve` use a temporary mlflow store "
+        "(`MLFLOW_TRACKING_URI=sqlite:///bench/_work/speed/mlruns/mlflow.db`), the model "
+        "trained there (`--no-register`) and `--model runs:/<run_id>/model`.",
+        "",
+    ]
+    if quick:
+        lines += ["Quick sizes: verdicts apply only at full size, so they read n/a.", ""]
+    lines += ["| task | size | measured | target | verdict | note |", "|---|---|---|---|---|---|"]
+    for row in speed.itertuples():
+        result = "met" if row.met == "met" else ("n/a" if row.met == "n/a" else "**MISSED**")
+        note = row.note if isinstance(row.note, str) else ""
+        lines.append(
+            f"| {row.task} | {row.size} | {row.measured} | {row.target} | {result} | {note} |"
+        )
+    return "\n".join(lines)
+
+
+def render(
+    *,
+    quality: pd.DataFrame,
+    speed: pd.DataFrame,
+    command: str,
+    date: str,
+    machine: str,
+    config: str,
+    quality_sizes: QualitySizes,
+    seeds: tuple[int, ...],
+    speed_sizes: SpeedSizes,
+    quick: bool,
+    wall_seconds: float,
+) -> str:
+    """Return the whole results.md."""
+    parts = [
+        "# exostab benchmark" + (" (quick smoke run)" if quick else ""),
+        "",
+        "**All data are SIMULATED** (exostab lot simulator with ground truth); no real lot is "
+        "used. Targets are shown beside the numbers, not asserted.",
+        "",
+        f"- date: {date}",
+        f"- machine: {machine}",
+        f"- command: `{command}`",
+        f"- training config: `{config}` (as on disk at run time)",
+        f"- wall time of the whole bench: {wall_seconds / 60:.1f} min",
+        "",
+    ]
+    if not quality.empty:
+        parts += [quality_section(quality, quality_sizes, seeds), ""]
+    if not speed.empty:
+        parts += [speed_section(speed, speed_sizes, quick), ""]
+    return "\n".join(parts)
