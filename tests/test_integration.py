@@ -265,15 +265,22 @@ def test_served_model_answers_over_http_with_the_batch_risks(scored, workspace) 
         new = workspace["new"]
         proteins = pd.read_csv(new / "proteins.csv")
         lots = pd.read_csv(new / "lots.csv")
-        table = lots.merge(proteins, on="lot_id").head(5)
+        table = lots.merge(proteins, on="lot_id").head(6)
         table = table.astype({c: float for c in table.columns if table[c].dtype.kind in "iu"})
+        table.loc[5, "passage"] = -1.0  # answered with an error, not a failed batch
         split = json.loads(table.to_json(orient="split", index=False))
         status, body = post(f"http://127.0.0.1:{port}/invocations",
                             json.dumps({"dataframe_split": split}).encode())  # fmt: skip
         assert status == 200, body[:500]
-        answer = pd.DataFrame(json.loads(body)["predictions"])
+
+        def refuse(constant: str) -> None:
+            raise AssertionError(f"{constant} is not valid JSON")
+
+        predictions = json.loads(body, parse_constant=refuse)["predictions"]
+        assert "passage" in predictions[5]["error"] and predictions[5]["risk"] is None
+        answer = pd.DataFrame(predictions[:5])
         expected = scored.set_index("lot_id").loc[answer["lot_id"], "risk"].to_numpy()
-        np.testing.assert_allclose(answer["risk"].to_numpy(), expected, rtol=1e-9)
+        np.testing.assert_allclose(answer["risk"].to_numpy(float), expected, rtol=1e-9)
         assert (answer["model_version"].astype(str) == "1").all()
         status, body = post(f"http://127.0.0.1:{port}/invocations", b'{"dataframe_split": 7}')
         assert 400 <= status < 500

@@ -31,7 +31,9 @@ class ExostabPyfunc(PythonModel):
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
         top_k = int((params or {}).get("top_k", 5))
-        return self.bundle.predict(pd.DataFrame(model_input), top_k=top_k)
+        answer = self.bundle.predict(pd.DataFrame(model_input), top_k=top_k)
+        # None, not NaN, for the lots answered with an error: NaN is not valid JSON.
+        return answer.astype(object).where(answer.notna(), None)
 
 
 mlflow.models.set_model(ExostabPyfunc())

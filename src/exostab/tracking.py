@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import subprocess
@@ -157,15 +159,17 @@ def log_training_run(
                 mlflow.log_metric("inner_cv_roc_auc", trial.value)
         with tempfile.TemporaryDirectory() as scratch:
             bundle_dir = bundle.save(Path(scratch) / "bundle")
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(PYFUNC_FILE),
-                artifacts={"bundle": str(bundle_dir)},
-                signature=model_signature(bundle),
-                input_example=signature_typed(input_example, bundle),
-                pip_requirements=pip_requirements(),
-                registered_model_name=cfg.model_name if register else None,
-            )
+            # mlflow prints "Successfully registered model ..." to stderr; train says it better.
+            with contextlib.redirect_stderr(io.StringIO()):
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=str(PYFUNC_FILE),
+                    artifacts={"bundle": str(bundle_dir)},
+                    signature=model_signature(bundle),
+                    input_example=signature_typed(input_example, bundle),
+                    pip_requirements=pip_requirements(),
+                    registered_model_name=cfg.model_name if register else None,
+                )
         if not register:
             return RunRecord(run.info.run_id, info.model_uri, None, (), experiment_id)
         version = str(info.registered_model_version)
