@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,6 +20,14 @@ from rich.markup import escape
 
 from exostab.config import PROJECT_ROOT
 from exostab.errors import ExostabError
+
+if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
+    import pandas as pd
+
+    from exostab.config import TrainConfig
+    from exostab.dataset import TrainingSet
+    from exostab.serving import ModelBundle
+    from exostab.train import TrainResult
 
 app = typer.Typer(
     help=(
@@ -109,6 +117,48 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def write_training_artifacts(
+    out: Path,
+    training: TrainingSet,
+    result: TrainResult,
+    bundle: ModelBundle,
+    cfg: TrainConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write a run's plots, tables and SHAP explanations into ``out`` (logged as artifacts).
+
+    Returns the training lots as a scoring table (input column names) and the global
+    importance table.
+    """
+    import pandas as pd
+
+    from exostab.explain import write_explanations
+    from exostab.plots import pr_figure, reliability_figure, roc_figure
+
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    y, oof = training.y.to_numpy(), result.oof_risk.to_numpy()
+    for name, figure in (
+        ("roc.png", roc_figure(y, oof)),
+        ("pr.png", pr_figure(y, oof)),
+        ("reliability.png", reliability_figure(y, oof)),
+    ):
+        figure.savefig(out / "plots" / name, dpi=110)
+    training.X[list(training.metadata)].assign(
+        label=training.y, group=training.groups, oof_risk=result.oof_risk
+    ).to_csv(out / "oof_predictions.csv")
+    pd.DataFrame(result.fold_metrics).to_csv(out / "fold_metrics.csv", index=False)
+    training.proteins.to_csv(out / "protein_features.csv")
+    names = dict(zip(training.proteins.index, training.proteins["input_name"], strict=True))
+    table = training.X.reset_index().rename(columns=names)
+    importance = write_explanations(
+        bundle,
+        table,
+        out / "explain",
+        n_dependence=cfg.explain.n_dependence,
+        n_waterfall=cfg.explain.n_waterfall,
+    )
+    return table, importance
+
+
 @app.command()
 @user_errors
 def train(
@@ -162,8 +212,6 @@ def train(
 
     from exostab.config import CONFIG_DIR, load_train_config, read_yaml
     from exostab.dataset import build_training_set
-    from exostab.explain import write_explanations
-    from exostab.plots import pr_figure, reliability_figure, roc_figure
     from exostab.readers import read_lot_sheet, read_proteins
     from exostab.serving import ModelBundle
     from exostab.tracking import configure_tracking, log_training_run, store_uri
@@ -213,35 +261,8 @@ def train(
         bundle = ModelBundle.from_training(result)
         with tempfile.TemporaryDirectory() as scratch:
             artifacts = Path(scratch)
-            y, oof = training.y.to_numpy(), result.oof_risk.to_numpy()
-            for name, figure in (
-                ("roc.png", roc_figure(y, oof)),
-                ("pr.png", pr_figure(y, oof)),
-                ("reliability.png", reliability_figure(y, oof)),
-            ):
-                (artifacts / "plots").mkdir(exist_ok=True)
-                figure.savefig(artifacts / "plots" / name, dpi=110)
-            oof_table = training.X[list(training.metadata)].assign(
-                label=training.y, group=training.groups, oof_risk=result.oof_risk
-            )
-            oof_table.to_csv(artifacts / "oof_predictions.csv")
-            import pandas as pd
-
-            pd.DataFrame(result.fold_metrics).to_csv(artifacts / "fold_metrics.csv", index=False)
-            training.proteins.to_csv(artifacts / "protein_features.csv")
-            step("explaining with SHAP")
-            table = training.X.reset_index().rename(
-                columns=dict(
-                    zip(training.proteins.index, training.proteins["input_name"], strict=True)
-                )
-            )
-            importance = write_explanations(
-                bundle,
-                table,
-                artifacts / "explain",
-                n_dependence=cfg.explain.n_dependence,
-                n_waterfall=cfg.explain.n_waterfall,
-            )
+            table, importance = write_training_artifacts(artifacts, training, result, bundle, cfg)
+            step("explained with SHAP")
             step("logging to mlflow")
             configure_tracking()
             record = log_training_run(
