@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -206,3 +208,35 @@ def test_a_scrambled_lot_lies_outside_the_training_domain(trained, planted: Trai
     flagged = bundle.predict(strange)
     assert not flagged["in_domain"].astype(bool).any()
     assert (flagged["domain_score"] > 1).all()
+
+
+def test_time_ordered_folds_train_only_on_earlier_lots_of_other_donors(planted) -> None:
+    order = pd.Series(np.arange(len(planted.y))[::-1], index=planted.y.index)  # last lot first
+    plan = grouped_folds(
+        planted.y, planted.groups, scheme="time_ordered", n_splits=3, seed=0, order=order
+    )
+    groups = planted.groups.to_numpy()
+    assert plan.folds
+    for train_idx, test_idx in plan.folds:
+        assert order.iloc[train_idx].max() < order.iloc[test_idx].min()
+        assert not set(groups[train_idx]) & set(groups[test_idx])
+
+
+def test_time_ordered_training_reports_metrics_on_tested_lots(planted) -> None:
+    cfg = TrainConfig.model_validate(
+        {
+            "model": {"n_estimators": 40},
+            "cv": {"scheme": "time_ordered", "time_column": "t", "n_splits": 3, "naive_gap": False},
+        }
+    )
+    order = pd.Series(np.arange(len(planted.y)), index=planted.y.index)
+    result = train_model(replace(planted, order=order), cfg)
+    n_tested = result.metrics["cv_n_tested"]
+    assert 0 < n_tested < len(planted.y)  # the first block is never tested
+    assert result.oof_risk.isna().sum() == len(planted.y) - n_tested
+    assert 0 <= result.metrics["cv_roc_auc"] <= 1
+
+
+def test_time_ordered_scheme_needs_a_time_column() -> None:
+    with pytest.raises(ValueError, match="time_column"):
+        TrainConfig.model_validate({"cv": {"scheme": "time_ordered"}})

@@ -102,3 +102,11 @@ def test_unknown_config_key(tmp_path, small) -> None:
 def test_only_one_of_proteins_and_lots(tmp_path, small) -> None:
     result = runner.invoke(app, ["train", "--lots", str(tmp_path / "x.csv")])
     assert_user_error(result, "both --proteins and --lots")
+
+
+def test_time_column_missing_from_the_sheet(tmp_path, small) -> None:
+    lots, proteins = small
+    config = tmp_path / "time.yaml"
+    config.write_text("cv:\n  scheme: time_ordered\n  time_column: harvest_date\n")
+    result = train_on(tmp_path, lots, proteins, "--config", str(config))
+    assert_user_error(result, "harvest_date")

@@ -75,8 +75,9 @@ class ModelConfig(Frozen):
 
 
 class CVConfig(Frozen):
-    scheme: Literal["group_kfold", "leave_one_group_out"] = "group_kfold"
+    scheme: Literal["group_kfold", "leave_one_group_out", "time_ordered"] = "group_kfold"
     n_splits: int = Field(5, ge=2)
+    time_column: str | None = None
     naive_gap: bool = True
     baselines: bool = True
 
@@ -127,6 +128,8 @@ class TrainConfig(Frozen):
     def _passage_is_a_feature(self) -> TrainConfig:
         if "passage" not in self.data.metadata_features:
             raise ValueError("data.metadata_features must include 'passage'")
+        if self.cv.scheme == "time_ordered" and not self.cv.time_column:
+            raise ValueError("cv.scheme time_ordered needs cv.time_column (a lot-sheet column)")
         return self
 
     def run_name(self) -> str:

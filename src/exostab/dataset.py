@@ -42,6 +42,7 @@ class TrainingSet:
     metadata: tuple[str, ...]
     categorical: tuple[str, ...]
     fingerprint: dict[str, Any]
+    order: pd.Series | None = None
 
 
 def listed(items: list[str] | tuple[str, ...], limit: int = 5) -> str:
@@ -114,6 +115,17 @@ def build_training_set(
     if groups.nunique() < 2:
         raise InputError(f"training needs at least two groups in '{group}', found one")
 
+    order = None
+    if cfg.cv.time_column:
+        column = cfg.cv.time_column
+        if column not in sheet.columns:
+            raise InputError(f"the lot sheet has no time column '{column}' (cv.time_column)")
+        order = pd.to_numeric(sheet[column], errors="coerce")
+        if order.isna().any():
+            dates = pd.to_datetime(sheet[column], errors="coerce")
+            if dates.isna().any():
+                raise InputError(f"'{column}' must hold numbers or dates for every lot")
+            order = pd.Series(dates.astype("int64"), index=sheet.index)
     metadata = tuple(c for c in cfg.data.metadata_features if c in sheet.columns)
     skipped = [c for c in cfg.data.metadata_features if c not in sheet.columns]
     if skipped:
@@ -142,4 +154,5 @@ def build_training_set(
         metadata=metadata,
         categorical=categorical,
         fingerprint=fingerprint,
+        order=order,
     )

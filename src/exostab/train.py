@@ -127,6 +127,7 @@ def train_model(
         scheme=cfg.cv.scheme,
         n_splits=cfg.cv.n_splits,
         seed=cfg.seed,
+        order=training.order,
     )
     if plan.single_class_folds:
         logger.warning(
@@ -140,14 +141,25 @@ def train_model(
     oof_raw, fold_metrics, oof_domain = cross_validate(
         cfg, training, plan.folds, feature_panels, progress, trials
     )
+    # Every lot is tested once, except the first block of time-ordered validation.
+    tested = np.flatnonzero(np.isfinite(oof_raw))
+    position = np.full(len(y), -1)
+    position[tested] = np.arange(len(tested))
+    tested_folds = [
+        (position[np.intersect1d(train_idx, tested)], position[test_idx])
+        for train_idx, test_idx in plan.folds
+    ]
     calibrator, calibration_brier = choose_calibrator(
-        cfg.calibration.method, oof_raw, y, plan.folds
+        cfg.calibration.method, oof_raw[tested], y[tested], tested_folds
     )
     oof_risk = calibrator.risk(oof_raw)
-    metrics = {f"cv_{k}": v for k, v in risk_metrics(y, oof_risk).items()}
-    metrics["cv_roc_auc_uncalibrated"] = risk_metrics(y, _sig(oof_raw))["roc_auc"]
+    y_tested, risk_tested = y[tested], oof_risk[tested]
+    metrics = {f"cv_{k}": v for k, v in risk_metrics(y_tested, risk_tested).items()}
+    metrics["cv_roc_auc_uncalibrated"] = risk_metrics(y_tested, _sig(oof_raw[tested]))["roc_auc"]
+    metrics["cv_n_tested"] = float(len(tested))
     intervals = {
-        f"cv_{m}": bootstrap_interval(y, oof_risk, m, seed=cfg.seed) for m in ("roc_auc", "brier")
+        f"cv_{m}": bootstrap_interval(y_tested, risk_tested, m, seed=cfg.seed)
+        for m in ("roc_auc", "brier")
     }
 
     if cfg.cv.baselines:
