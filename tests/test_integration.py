@@ -127,6 +127,7 @@ def test_score_gives_every_lot_a_calibrated_risk(scored, workspace) -> None:
     assert quarantine.empty
     page = (workspace["root"] / "report.html").read_text()
     assert "exostab batch report" in page and scored["lot_id"].iloc[0] in page
+    assert "SIMULATED data: model trained on SIMULATED lots" in page
 
 
 def test_rescoring_is_idempotent(scored, workspace) -> None:

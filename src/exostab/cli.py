@@ -107,6 +107,12 @@ def default_simulated_data() -> tuple[Path, Path]:
     return proteins, lots
 
 
+def is_simulated(lot_sheet: Path) -> bool:
+    """Tell whether a lot sheet was written by ``exostab simulate`` (its README says so)."""
+    readme = lot_sheet.parent / "README.txt"
+    return readme.exists() and "SIMULATED" in readme.read_text(errors="replace")
+
+
 def file_sha256(path: Path) -> str:
     import hashlib
 
@@ -240,7 +246,7 @@ def train(
     training = build_training_set(matrix, sheet, cfg)
     fingerprint = {
         **training.fingerprint,
-        "simulated": simulated or (lots.parent / "README.txt").exists(),
+        "simulated": simulated or is_simulated(lots),
         "inputs": {str(p): file_sha256(p) for p in (proteins, lots)},
         "format": matrix.format,
     }
@@ -258,7 +264,9 @@ def train(
             bar.update(task, advance=1, description=message)
 
         result = train_model(training, cfg, panels, progress=step)
-        bundle = ModelBundle.from_training(result)
+        bundle = ModelBundle.from_training(
+            result, simulated_training=bool(fingerprint["simulated"])
+        )
         with tempfile.TemporaryDirectory() as scratch:
             artifacts = Path(scratch)
             table, importance = write_training_artifacts(artifacts, training, result, bundle, cfg)
@@ -519,6 +527,8 @@ def score(
             "lot sheet": lots,
             "input hash": input_hash,
             "proteins of the model matched": f"{scorer.n_proteins_matched}/{len(bundle.proteins)}",
+            "model trained on": "SIMULATED lots" if bundle.simulated_training else "real lots",
+            "scored lots": "SIMULATED" if is_simulated(lots) else "as given",
         }
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(batch_report(pd.concat(kept_for_report), quarantine, provenance))
@@ -529,7 +539,8 @@ def score(
     console.print(
         f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low; "
         f"{n_out_of_domain} outside the training domain; model {uri} "
-        f"(version {bundle.model_version})"
+        f"(version {bundle.model_version}"
+        f"{', trained on SIMULATED lots' if bundle.simulated_training else ''})"
     )
     if report:
         console.print(f"report → {report}")

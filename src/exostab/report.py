@@ -70,6 +70,14 @@ def batch_report(scores: pd.DataFrame, quarantine: pd.DataFrame, provenance: dic
         if quarantine.empty
         else f"<table><tr><th>lot</th><th>reason</th></tr>{quarantined}</table>"
     )
+    simulated = [str(key) for key, value in provenance.items() if "SIMULATED" in str(value)]
+    banner = (
+        '<p class="flag">SIMULATED data: '
+        + html.escape(", ".join(f"{k} {provenance[k]}" for k in simulated))
+        + ". Nothing here describes real lots.</p>"
+        if simulated
+        else ""
+    )
     counts = ordered["risk_band"].value_counts()
     provenance_rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
@@ -78,6 +86,7 @@ def batch_report(scores: pd.DataFrame, quarantine: pd.DataFrame, provenance: dic
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>exostab batch report</title><style>{STYLE}</style></head><body>
 <h1>exostab batch report</h1>
+{banner}
 <p>{len(ordered)} lots scored: {counts.get("high", 0)} high, {counts.get("review", 0)} review,
 {counts.get("low", 0)} low risk; {int((~ordered["in_domain"].astype(bool)).sum())} outside the
 training domain; {len(quarantine)} quarantined.</p>

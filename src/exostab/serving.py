@@ -77,6 +77,7 @@ class ModelBundle:
             ``leading_accession``, ``gene``.
         metadata: metadata feature columns.
         model_version: registry version or run id, stamped on every answer.
+        simulated_training: the model was trained on SIMULATED lots (said in every report).
     """
 
     steps: list[ExostabTransformer]
@@ -87,10 +88,13 @@ class ModelBundle:
     proteins: pd.DataFrame
     metadata: tuple[str, ...]
     model_version: str = "unregistered"
+    simulated_training: bool = False
 
     @classmethod
-    def from_training(cls, result: Any, model_version: str = "unregistered") -> ModelBundle:
-        """Build the bundle from a ``TrainResult``."""
+    def from_training(
+        cls, result: Any, model_version: str = "unregistered", simulated_training: bool = False
+    ) -> ModelBundle:
+        """Build the bundle from a ``TrainResult`` (say whether its lots were SIMULATED)."""
         pipeline = result.pipeline
         return cls(
             steps=[step for _, step in pipeline.steps[:-1]],
@@ -103,6 +107,7 @@ class ModelBundle:
             ],
             metadata=tuple(result.metadata),
             model_version=model_version,
+            simulated_training=simulated_training,
         )
 
     def with_version(self, model_version: str) -> ModelBundle:
@@ -121,6 +126,7 @@ class ModelBundle:
             "proteins": proteins.where(proteins.notna(), None).to_dict(orient="list"),
             "metadata": list(self.metadata),
             "model_version": self.model_version,
+            "simulated_training": self.simulated_training,
         }
         (directory / "bundle.json").write_text(json.dumps(payload))
         return directory
@@ -138,6 +144,7 @@ class ModelBundle:
             proteins=proteins,
             metadata=tuple(payload["metadata"]),
             model_version=payload["model_version"],
+            simulated_training=bool(payload.get("simulated_training", False)),
         )
 
     @property
