@@ -16,6 +16,7 @@ from exostab.features import (
     LogNormalizer,
     MissingPolicy,
     ModuleScores,
+    ProteinScreen,
     transformer_from_state,
     transformer_state,
 )
@@ -240,3 +241,32 @@ def test_time_ordered_training_reports_metrics_on_tested_lots(planted) -> None:
 def test_time_ordered_scheme_needs_a_time_column() -> None:
     with pytest.raises(ValueError, match="time_column"):
         TrainConfig.model_validate({"cv": {"scheme": "time_ordered"}})
+
+
+def test_residuals_remove_the_line_on_the_covariate() -> None:
+    from exostab.features import _residuals
+
+    passage = np.array([2.0, 4.0, 6.0, 8.0])
+    values = np.column_stack([2 * passage + 1, [1.0, np.nan, 3.0, 4.0]])
+    residuals = _residuals(values, passage)
+    np.testing.assert_allclose(residuals[:, 0], 0.0, atol=1e-12)
+    assert np.isnan(residuals[1, 1])
+    # column 2 on the lots measured: x = 2, 6, 8 → y = 1, 3, 4 (slope 0.5, intercept 0)
+    np.testing.assert_allclose(residuals[[0, 2, 3], 1], [0.0, 0.0, 0.0], atol=1e-12)
+
+
+def test_passage_adjusted_screen_prefers_signal_beyond_passage() -> None:
+    rng = np.random.default_rng(0)
+    passage = rng.integers(2, 12, 400).astype(float)
+    cause = rng.normal(0, 1, 400)
+    risk = 0.5 * (passage - 7) + 1.5 * cause
+    y = (risk + rng.normal(0, 1, 400) > 0).astype(int)
+    frame = pd.DataFrame(
+        {
+            "passage": passage,
+            "passenger": passage + rng.normal(0, 0.1, 400),  # tracks passage, no own effect
+            "cause": cause + 0.1 * passage,
+        }
+    )
+    adjusted = ProteinScreen(metadata=("passage",), top_k=1, adjust_for="passage").fit(frame, y)
+    assert adjusted.columns_out_ == ["passage", "cause"]

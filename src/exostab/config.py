@@ -57,6 +57,7 @@ class FeatureConfig(Frozen):
     missing: Literal["native", "floor"] = "native"
     missing_indicators: bool = False
     screen_top_k: int | None = Field(200, ge=1)
+    screen_adjust_passage: bool = False
     module_scores: bool = True
     panels: str = "configs/panels.yaml"
 

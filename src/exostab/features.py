@@ -195,9 +195,12 @@ class ProteinScreen(ExostabTransformer):
 
     state_attributes = ("columns_out_",)
 
-    def __init__(self, metadata: tuple[str, ...] = (), top_k: int = 500) -> None:
+    def __init__(
+        self, metadata: tuple[str, ...] = (), top_k: int = 500, adjust_for: str | None = None
+    ) -> None:
         self.metadata = metadata
         self.top_k = top_k
+        self.adjust_for = adjust_for
 
     def fit(self, X: Any, y: Any = None) -> ProteinScreen:
         frame = as_frame(X)
@@ -210,6 +213,8 @@ class ProteinScreen(ExostabTransformer):
             return self
         labels = np.asarray(y).astype(int)
         values = frame[proteins].to_numpy(dtype=float)
+        if self.adjust_for and self.adjust_for in frame.columns:
+            values = _residuals(values, frame[self.adjust_for].to_numpy(dtype=float))
         with _quiet_all_nan():
             groups = [values[labels == k] for k in (0, 1)]
             means = [np.nanmean(g, axis=0) for g in groups]
@@ -406,6 +411,18 @@ def transformer_from_state(state: dict[str, Any]) -> ExostabTransformer:
     for name, value in state["state"].items():
         setattr(transformer, name, value)
     return transformer
+
+
+def _residuals(values: np.ndarray, covariate: np.ndarray) -> np.ndarray:
+    """Remove each column's least-squares line on ``covariate``, over the lots measured."""
+    known = np.isfinite(values) & np.isfinite(covariate)[:, None]
+    counts = np.maximum(known.sum(axis=0), 1)
+    x = np.where(known, covariate[:, None], 0.0)
+    v = np.where(known, values, 0.0)
+    x_mean, v_mean = x.sum(axis=0) / counts, v.sum(axis=0) / counts
+    dx = np.where(known, x - x_mean, 0.0)
+    slope = (dx * (v - v_mean)).sum(axis=0) / np.maximum((dx**2).sum(axis=0), 1e-12)
+    return np.where(known, values - v_mean - slope * dx, np.nan)
 
 
 def _finite_or(value: float, default: float) -> float:

@@ -61,7 +61,9 @@ def build_pipeline(
     if features.module_scores and panels:
         steps.append(("modules", ModuleScores(metadata=metadata, panels=panels)))
     if features.screen_top_k:
-        steps.append(("screen", ProteinScreen(metadata=metadata, top_k=features.screen_top_k)))
+        adjust = "passage" if features.screen_adjust_passage else None
+        screen = ProteinScreen(metadata=metadata, top_k=features.screen_top_k, adjust_for=adjust)
+        steps.append(("screen", screen))
     steps += [
         (
             "missing",
