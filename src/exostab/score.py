@@ -112,10 +112,17 @@ class BatchScorer:
 
     def score(self, matrix: ProteinMatrix) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Score one chunk of runs; return (scores, quarantined rows)."""
-        lots, mapping = map_runs_to_lots(matrix, self.claim)
+        # Match against the lots this chunk names only: the whole sheet per chunk is quadratic.
+        named = {match_run(str(r), self.by_ms_run, self.all_lots) for r in matrix.intensities.index}
+        claim = self.claim.loc[self.claim.index.isin(named - {None})]
+        lots, mapping = map_runs_to_lots(matrix, claim)
         quarantined = [quarantine_rows(list(mapping.runs_without_lot), "run not in the lot sheet")]
         self.n_extra += len(mapping.runs_without_lot)
-        keep = [lot for lot in lots.intensities.index if lot not in self.refused | self.seen]
+        keep = [
+            lot
+            for lot in lots.intensities.index
+            if lot not in self.refused and lot not in self.seen
+        ]
         self.seen.update(keep)
         chunk = ProteinMatrix(
             intensities=lots.intensities.loc[keep],
