@@ -600,6 +600,9 @@ def serve(
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
         "MLFLOW_TRACKING_URI": uri,
         "EXOSTAB_MODEL_VERSION": bundle.model_version,
+        # mlflow warns on every request that sends proteins outside the signature, listing
+        # them all (thousands of names per request); errors still reach the log.
+        "MLFLOW_LOGGING_LEVEL": "ERROR",
     }
     command = [
         str(Path(bin_dir) / "mlflow"),

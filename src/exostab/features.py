@@ -355,22 +355,24 @@ class MetadataEncoder(ExostabTransformer):
         return self
 
     def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        encoded = {}
-        for column in frame.columns:
+        values = np.empty(frame.shape, dtype=float)
+        numeric = [
+            j
+            for j, (column, kind) in enumerate(zip(frame.columns, frame.dtypes, strict=True))
+            if column not in self.categories_ and pd.api.types.is_numeric_dtype(kind)
+        ]
+        # One block copy for the (many) numeric columns; only the few others go one by one.
+        values[:, numeric] = frame.iloc[:, numeric].to_numpy(dtype=float)
+        numeric_set = set(numeric)
+        for j, column in enumerate(frame.columns):
             if column in self.categories_:
                 codes = {value: float(i) for i, value in enumerate(self.categories_[column])}
-                encoded[column] = (
-                    frame[column]
-                    .map(
-                        lambda v, codes=codes: codes.get(str(v), np.nan) if pd.notna(v) else np.nan
-                    )
-                    .to_numpy(dtype=float)
-                )
-            else:
-                encoded[column] = pd.to_numeric(frame[column], errors="coerce").to_numpy(
-                    dtype=float
-                )
-        return pd.DataFrame(encoded, index=frame.index, columns=frame.columns)
+                values[:, j] = [
+                    codes.get(str(v), np.nan) if pd.notna(v) else np.nan for v in frame[column]
+                ]
+            elif j not in numeric_set:
+                values[:, j] = pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
+        return pd.DataFrame(values, index=frame.index, columns=frame.columns)
 
 
 TRANSFORMERS: dict[str, type[ExostabTransformer]] = {

@@ -7,6 +7,7 @@ model and JSON for everything fitted around it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass, replace
@@ -275,8 +276,14 @@ class ModelBundle:
 
     def display_name(self, feature: str) -> str:
         """Name a feature as the user's input did (module scores and metadata as they are)."""
-        if feature in self.proteins.index:
-            return str(self.proteins.at[feature, "input_name"])
-        if feature.startswith("missing_") and feature[8:] in self.proteins.index:
-            return f"{self.proteins.loc[feature[8:], 'input_name']!s} missing"
+        names = self.input_names
+        if feature in names:
+            return names[feature]
+        if feature.startswith("missing_") and feature[8:] in names:
+            return f"{names[feature[8:]]} missing"
         return feature
+
+    @functools.cached_property
+    def input_names(self) -> dict[str, str]:
+        """Feature name → the name the user's input gave the protein (built once per bundle)."""
+        return {str(k): str(v) for k, v in self.proteins["input_name"].items()}
