@@ -100,7 +100,7 @@ class LogNormalizer(ExostabTransformer):
         metadata: tuple[str, ...] = (),
         normalisation: str = "median",
         reference_min_rate: float = 0.9,
-        max_reference: int = 300,
+        max_reference: int = 100,
     ) -> None:
         self.metadata = metadata
         self.normalisation = normalisation
