@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from exostab.cli import app
 from exostab.simulate import write_simulation
@@ -40,9 +40,16 @@ def workspace(tmp_path_factory: pytest.TempPathFactory):
         yield {"root": root, "store": store, "train": train_data.out, "new": new_lots.out}
 
 
-def invoke(*args: str) -> object:
-    result = runner.invoke(app, list(args))
-    return result
+def invoke(*args: str) -> Result:
+    return runner.invoke(app, list(args))
+
+
+def score_cli(proteins: Path, lots: Path, out: Path, *extra: str) -> None:
+    """Run `exostab score` and demand success."""
+    result = invoke(
+        "score", "--proteins", str(proteins), "--lots", str(lots), "--out", str(out), *extra
+    )
+    assert result.exit_code == 0, result.output
 
 
 @pytest.fixture(scope="module")
@@ -106,14 +113,13 @@ def test_second_run_is_identical_and_stays_challenger(trained, workspace) -> Non
 def scored(trained, workspace):
     new = workspace["new"]
     out = workspace["root"] / "scores.csv"
-    result = invoke(
-        "score",
-        "--proteins", str(new / "proteins.csv"),
-        "--lots", str(new / "lots.csv"),
-        "--out", str(out),
-        "--report", str(workspace["root"] / "report.html"),
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    score_cli(
+        new / "proteins.csv",
+        new / "lots.csv",
+        out,
+        "--report",
+        str(workspace["root"] / "report.html"),
+    )
     return pd.read_csv(out)
 
 
@@ -133,35 +139,21 @@ def test_score_gives_every_lot_a_calibrated_risk(scored, workspace) -> None:
 def test_rescoring_is_idempotent(scored, workspace) -> None:
     new = workspace["new"]
     out = workspace["root"] / "again.csv"
-    invoke("score", "--proteins", str(new / "proteins.csv"), "--lots", str(new / "lots.csv"),
-           "--out", str(out))  # fmt: skip
+    score_cli(new / "proteins.csv", new / "lots.csv", out)
     assert out.read_bytes() == (workspace["root"] / "scores.csv").read_bytes()
 
 
 def test_small_chunks_give_the_same_scores(scored, workspace) -> None:
     new = workspace["new"]
     out = workspace["root"] / "chunked.csv"
-    result = invoke(
-        "score",
-        "--proteins", str(new / "proteins.csv"),
-        "--lots", str(new / "lots.csv"),
-        "--out", str(out),
-        "--chunk-size", "7",
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    score_cli(new / "proteins.csv", new / "lots.csv", out, "--chunk-size", "7")
     pd.testing.assert_frame_equal(pd.read_csv(out), scored)
 
 
 def test_maxquant_and_wide_csv_give_identical_risks(scored, workspace) -> None:
     new = workspace["new"]
     out = workspace["root"] / "scores_mq.parquet"
-    result = invoke(
-        "score",
-        "--proteins", str(new / "proteinGroups.txt"),
-        "--lots", str(new / "lots.csv"),
-        "--out", str(out),
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    score_cli(new / "proteinGroups.txt", new / "lots.csv", out)
     from_maxquant = pd.read_parquet(out).set_index("lot_id")["risk"]
     from_wide = scored.set_index("lot_id")["risk"]
     np.testing.assert_allclose(from_maxquant.loc[from_wide.index], from_wide, rtol=1e-9)
@@ -184,13 +176,7 @@ def test_no_lot_is_lost_with_bad_rows(scored, workspace) -> None:
     sheet = pd.concat([sheet, extra])
     sheet.to_csv(root / "bad_lots.csv", index=False)
     proteins.to_csv(root / "bad_proteins.csv", index=False)
-    result = invoke(
-        "score",
-        "--proteins", str(root / "bad_proteins.csv"),
-        "--lots", str(root / "bad_lots.csv"),
-        "--out", str(root / "bad.csv"),
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    score_cli(root / "bad_proteins.csv", root / "bad_lots.csv", root / "bad.csv")
     scores = pd.read_csv(root / "bad.csv")
     quarantine = pd.read_csv(root / "bad.quarantine.csv")
     # every sheet row, plus the run whose lot was removed, plus the second copy of a duplicated

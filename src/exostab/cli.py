@@ -488,9 +488,13 @@ def score(
         ) as bar,
     ):
         task = bar.add_task("scoring", total=len(sheet) + len(sheet_quarantine))
-        first = scorer.start()
-        quarantine_file.write(first)
-        quarantined.append(first)
+
+        def book(refused_rows: pd.DataFrame) -> None:
+            quarantine_file.write(refused_rows)
+            if report:  # the quarantine stays on disk unless the report shows it
+                quarantined.append(refused_rows)
+
+        book(scorer.start())
         chunks: Iterator[tuple[ProteinMatrix, pd.DataFrame | None]]
         if streamed:
             chunks = (
@@ -501,24 +505,18 @@ def score(
             chunks = iter([(read_proteins(proteins, format=format), None)])
         for matrix, refused in chunks:
             if refused is not None and len(refused):
-                booked = scorer.refuse(refused)
-                quarantine_file.write(booked)
-                quarantined.append(booked)
+                book(scorer.refuse(refused))
             scores, bad = scorer.score(matrix)
             scores_file.write(scores.assign(model_uri=uri, input_hash=input_hash))
-            quarantine_file.write(bad)
-            quarantined.append(bad)
+            book(bad)
             if report:
                 kept_for_report.append(scores)
             n_out_of_domain += int((~scores["in_domain"].astype(bool)).sum())
             for band, count in scores["risk_band"].value_counts().items():
                 bands[str(band)] += int(count)
             bar.update(task, completed=scorer.n_scored + scorer.n_quarantined)
-        missing = scorer.finish()
-        quarantine_file.write(missing)
-        quarantined.append(missing)
+        book(scorer.finish())
         bar.update(task, completed=scorer.n_in)
-    quarantine = pd.concat(quarantined, ignore_index=True)
     if report:
         provenance = {
             "model": uri,
@@ -531,6 +529,7 @@ def score(
             "scored lots": "SIMULATED" if is_simulated(lots) else "as given",
         }
         report.parent.mkdir(parents=True, exist_ok=True)
+        quarantine = pd.concat(quarantined, ignore_index=True)
         report.write_text(batch_report(pd.concat(kept_for_report), quarantine, provenance))
     console.print(
         f"{scorer.n_in} lots in: {scorer.n_scored} scored → {out}, "

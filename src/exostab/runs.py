@@ -44,7 +44,7 @@ def _bare(name: str) -> str:
     return strip_run_name(name).split(".")[0]
 
 
-def _ms_run_table(lot_sheet: pd.DataFrame, lots: list[str]) -> dict[str, str]:
+def ms_run_table(lot_sheet: pd.DataFrame, lots: list[str]) -> dict[str, str]:
     """Map every run named in the sheet's ``ms_run`` column (``;``-separated) to its lot."""
     if MS_RUN not in lot_sheet.columns:
         return {}
@@ -93,7 +93,7 @@ def map_runs_to_lots(
     """
     lots = _lot_ids(lot_sheet)
     lot_set = set(lots)
-    by_ms_run = _ms_run_table(lot_sheet, lots)
+    by_ms_run = ms_run_table(lot_sheet, lots)
     run_to_lot: dict[str, str] = {}
     unmatched: list[str] = []
     for run in (str(r) for r in matrix.intensities.index):

@@ -14,7 +14,7 @@ import pandas as pd
 
 from exostab.identity import match_features
 from exostab.readers.base import ProteinMatrix
-from exostab.runs import _ms_run_table, map_runs_to_lots, match_run
+from exostab.runs import map_runs_to_lots, match_run, ms_run_table
 from exostab.serving import ModelBundle
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class BatchScorer:
             ignore_index=True,
         ).drop_duplicates("lot_id")
         self.claim = claim.set_index("lot_id", drop=False)
-        self.by_ms_run = _ms_run_table(self.claim, list(self.claim["lot_id"].astype(str)))
+        self.by_ms_run = ms_run_table(self.claim, list(self.claim["lot_id"].astype(str)))
         self.all_lots = set(self.claim["lot_id"].astype(str))
 
     @property

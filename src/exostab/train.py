@@ -17,7 +17,14 @@ from exostab.config import TrainConfig
 from exostab.dataset import TrainingSet, panel_features
 from exostab.domain import DomainModel, fit_domain
 from exostab.evaluate import bootstrap_interval, risk_metrics
-from exostab.model import Calibrator, RiskBands, build_pipeline, choose_calibrator, raw_score
+from exostab.model import (
+    Calibrator,
+    RiskBands,
+    build_pipeline,
+    choose_calibrator,
+    raw_score,
+    sigmoid,
+)
 from exostab.splits import FoldPlan, grouped_folds, lot_level_folds
 from exostab.tune import Trial, tune
 
@@ -94,15 +101,15 @@ def cross_validate(
         fold_domain = fit_domain(preprocess(pipeline, training.X.iloc[train_idx]))
         domain_scores[test_idx] = fold_domain.score(preprocess(pipeline, training.X.iloc[test_idx]))
         fold_metrics.append(
-            {"fold": i, "n_test": len(test_idx), **risk_metrics(y[test_idx], _sig(oof[test_idx]))}
+            {
+                "fold": i,
+                "n_test": len(test_idx),
+                **risk_metrics(y[test_idx], sigmoid(oof[test_idx])),
+            }
         )
         if progress:
             progress(f"fold {i + 1}/{len(folds)}")
     return oof, fold_metrics, domain_scores
-
-
-def _sig(values: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-values))
 
 
 def train_model(
@@ -155,7 +162,7 @@ def train_model(
     oof_risk = calibrator.risk(oof_raw)
     y_tested, risk_tested = y[tested], oof_risk[tested]
     metrics = {f"cv_{k}": v for k, v in risk_metrics(y_tested, risk_tested).items()}
-    metrics["cv_roc_auc_uncalibrated"] = risk_metrics(y_tested, _sig(oof_raw[tested]))["roc_auc"]
+    metrics["cv_roc_auc_uncalibrated"] = risk_metrics(y_tested, sigmoid(oof_raw[tested]))["roc_auc"]
     metrics["cv_n_tested"] = float(len(tested))
     intervals = {
         f"cv_{m}": bootstrap_interval(y_tested, risk_tested, m, seed=cfg.seed)
@@ -177,7 +184,7 @@ def train_model(
             lot_level_folds(training.y, n_splits=cfg.cv.n_splits, seed=cfg.seed),
             feature_panels,
         )
-        metrics["naive_cv_roc_auc"] = risk_metrics(y, _sig(naive_raw))["roc_auc"]
+        metrics["naive_cv_roc_auc"] = risk_metrics(y, sigmoid(naive_raw))["roc_auc"]
         metrics["naive_cv_gap"] = metrics["naive_cv_roc_auc"] - metrics["cv_roc_auc_uncalibrated"]
     final_cfg = cfg
     if cfg.tuning.trials:

@@ -19,7 +19,7 @@ import pandas as pd
 from exostab.errors import InputError
 from exostab.readers.base import ProteinMatrix
 from exostab.readers.common import Preview, listed, name_annotations, peek
-from exostab.readers.tables import ID_COLUMNS, NOT_PROTEINS, _cell_text, _id_column
+from exostab.readers.tables import ID_COLUMNS, NOT_PROTEINS, cell_text, find_id_column
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _duplicate_ids(path: Path, preview: Preview, id_column: str) -> set[str]:
         except (pd.errors.ParserError, ValueError, UnicodeError) as error:
             message = str(error).strip().splitlines()[0] if str(error).strip() else "parse error"
             raise InputError(f"cannot parse table ({message})", where=str(path)) from None
-    ids = ids.map(_cell_text).dropna().astype(str)
+    ids = ids.map(cell_text).dropna().astype(str)
     return set(ids[ids.duplicated()])
 
 
@@ -100,7 +100,7 @@ def iter_wide_lenient(path: Path, *, rows: int = 2000) -> Iterator[WideChunk]:
     path = Path(path)
     preview = peek(path)
     columns = list(preview.columns)
-    id_column = _id_column(columns)
+    id_column = find_id_column(columns)
     if id_column is None:
         raise InputError("has no lot_id column", where=str(path))
     duplicated_columns = sorted({c for c in columns if columns.count(c) > 1})
@@ -116,7 +116,7 @@ def iter_wide_lenient(path: Path, *, rows: int = 2000) -> Iterator[WideChunk]:
     duplicates = _duplicate_ids(path, preview, id_column)
     n_clean = 0
     for offset, chunk in enumerate(_raw_chunks(path, preview, id_column, rows)):
-        ids = chunk[id_column].map(_cell_text)
+        ids = chunk[id_column].map(cell_text)
         first_row = offset * rows + 2  # file row of the chunk's first lot (after the header)
         labels = [
             str(v) if isinstance(v, str) else f"(row {first_row + i}: empty lot_id)"

@@ -32,18 +32,18 @@ LONG_COLUMNS = ("protein", "intensity")
 NOT_PROTEINS = frozenset((*METADATA_COLUMNS, *NUMERIC_METADATA, "label", "unstable"))
 
 
-def _id_column(columns: tuple[str, ...] | list[str]) -> str | None:
+def find_id_column(columns: tuple[str, ...] | list[str]) -> str | None:
     return next((c for c in ID_COLUMNS if c in columns), None)
 
 
 def sniff_long(preview: Preview) -> bool:
     """Recognise a long table: ``lot_id`` (or ``run``), ``protein`` and ``intensity``."""
-    return _id_column(preview.columns) is not None and preview.has(*LONG_COLUMNS)
+    return find_id_column(preview.columns) is not None and preview.has(*LONG_COLUMNS)
 
 
 def sniff_wide(preview: Preview) -> bool:
     """Recognise a wide table: a ``lot_id`` (or ``run``) column plus protein columns."""
-    return _id_column(preview.columns) is not None and not preview.has(*LONG_COLUMNS)
+    return find_id_column(preview.columns) is not None and not preview.has(*LONG_COLUMNS)
 
 
 def read_raw(path: Path, preview: Preview, *, numeric: bool = False) -> pd.DataFrame:
@@ -69,7 +69,7 @@ def read_raw(path: Path, preview: Preview, *, numeric: bool = False) -> pd.DataF
         header = ["" if pd.isna(v) else str(v).strip() for v in frame.iloc[0]]
         frame = frame.iloc[1:].reset_index(drop=True)
     else:
-        id_column = _id_column(list(preview.columns))
+        id_column = find_id_column(list(preview.columns))
         dtype: dict[str, Any] | type = (
             {id_column: object} if numeric and id_column is not None else object
         )
@@ -85,7 +85,7 @@ def read_raw(path: Path, preview: Preview, *, numeric: bool = False) -> pd.DataF
 
 
 def _lot_ids(frame: pd.DataFrame, column: str, path: Path) -> pd.Index:
-    ids = frame[column].map(_cell_text)
+    ids = frame[column].map(cell_text)
     empty = ids.isna()
     if empty.any():
         rows = [int(i) + 2 for i in ids.index[empty]]
@@ -96,7 +96,7 @@ def _lot_ids(frame: pd.DataFrame, column: str, path: Path) -> pd.Index:
     return pd.Index(ids.astype(str).to_list(), dtype="object", name="run")
 
 
-def _cell_text(value: object) -> object:
+def cell_text(value: object) -> object:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return np.nan
     if isinstance(value, float) and value.is_integer():
@@ -108,7 +108,7 @@ def _cell_text(value: object) -> object:
 def read_wide(path: Path, preview: Preview) -> ProteinMatrix:
     """Read a wide table: one row per lot (``lot_id`` or ``run``), one column per protein."""
     frame = read_raw(path, preview, numeric=True)
-    id_column = _id_column(list(frame.columns))
+    id_column = find_id_column(list(frame.columns))
     if id_column is None:
         require_columns(path, frame.columns, (LOT_ID,))
         raise AssertionError  # pragma: no cover - require_columns raised
@@ -142,15 +142,15 @@ def read_wide(path: Path, preview: Preview) -> ProteinMatrix:
 def read_long(path: Path, preview: Preview) -> ProteinMatrix:
     """Read a long table: ``lot_id`` (or ``run``), ``protein``, ``intensity`` per row."""
     frame = read_raw(path, preview)
-    id_column = _id_column(list(frame.columns))
+    id_column = find_id_column(list(frame.columns))
     require_columns(path, frame.columns, (id_column or LOT_ID, *LONG_COLUMNS))
     assert id_column is not None
-    frame = frame.assign(**{id_column: frame[id_column].map(_cell_text)})
+    frame = frame.assign(**{id_column: frame[id_column].map(cell_text)})
     missing_id = frame[id_column].isna()
     if missing_id.any():
         rows = [int(i) + 2 for i in frame.index[missing_id]]
         raise InputError(f"empty {id_column} in row(s) {listed(rows)}", where=str(path))
-    frame = frame.assign(protein=frame["protein"].map(_cell_text))
+    frame = frame.assign(protein=frame["protein"].map(cell_text))
     by_group = pivot_long(frame, path=path, run=id_column, group="protein", quantity="intensity")
     annotations = name_annotations(path, [str(p) for p in by_group.index], "protein(s)")
     return build_matrix(
