@@ -21,7 +21,7 @@ from exostab.dataset import TrainingSet, build_training_set
 from exostab.evaluate import risk_metrics
 from exostab.explain import explain_lots, global_importance
 from exostab.readers import read_lot_sheet, read_proteins
-from exostab.serving import ModelBundle
+from exostab.bundle import ModelBundle
 from exostab.simulate import SHIFT_SCENARIOS, write_simulation
 from exostab.train import train_model
 

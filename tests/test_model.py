@@ -21,7 +21,7 @@ from exostab.features import (
     transformer_state,
 )
 from exostab.model import RiskBands, build_pipeline, raw_score
-from exostab.serving import ModelBundle
+from exostab.bundle import ModelBundle
 from exostab.splits import grouped_folds
 from exostab.train import train_model
 

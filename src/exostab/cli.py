@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
 
     from exostab.config import TrainConfig
     from exostab.dataset import TrainingSet
-    from exostab.serving import ModelBundle
+    from exostab.bundle import ModelBundle
     from exostab.train import TrainResult
 
 app = typer.Typer(
@@ -219,7 +219,7 @@ def train(
     from exostab.config import CONFIG_DIR, load_train_config, read_yaml
     from exostab.dataset import build_training_set
     from exostab.readers import read_lot_sheet, read_proteins
-    from exostab.serving import ModelBundle
+    from exostab.bundle import ModelBundle
     from exostab.tracking import configure_tracking, log_training_run, store_uri
     from exostab.train import summary_metrics, train_model
 

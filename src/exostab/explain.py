@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from exostab.serving import ModelBundle
+from exostab.bundle import ModelBundle
 
 logger = logging.getLogger(__name__)
 

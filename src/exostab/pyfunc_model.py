@@ -13,7 +13,7 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from exostab.serving import ModelBundle
+from exostab.bundle import ModelBundle
 
 
 class ExostabPyfunc(PythonModel):

@@ -15,7 +15,7 @@ import pandas as pd
 from exostab.identity import match_features
 from exostab.readers.base import ProteinMatrix
 from exostab.runs import map_runs_to_lots, match_run, ms_run_table
-from exostab.serving import ModelBundle
+from exostab.bundle import ModelBundle
 
 logger = logging.getLogger(__name__)
 

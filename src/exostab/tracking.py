@@ -21,7 +21,7 @@ from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
 from exostab.config import NUMERIC_METADATA, PROJECT_ROOT, TrainConfig
 from exostab.errors import ExostabError
-from exostab.serving import ModelBundle
+from exostab.bundle import ModelBundle
 from exostab.tune import Trial
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The served model: preprocessing state + LightGBM + calibration, replayed without pickles.
+"""The scoring engine every path uses: preprocessing state + LightGBM + calibration, no pickles.
 
 ``ModelBundle`` is the scoring engine used both by batch scoring and by the mlflow pyfunc
 model (``pyfunc_model.py``, logged from code). It is saved as plain files: the LightGBM text
