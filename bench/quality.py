@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from exostab.baselines import BASELINES, build_baseline
+from exostab.bundle import ModelBundle
 from exostab.config import TrainConfig, load_train_config, read_yaml
 from exostab.dataset import TrainingSet, build_training_set
 from exostab.evaluate import risk_metrics
 from exostab.explain import explain_lots, global_importance
 from exostab.readers import read_lot_sheet, read_proteins
-from exostab.bundle import ModelBundle
 from exostab.simulate import SHIFT_SCENARIOS, write_simulation
 from exostab.train import train_model
 
@@ -191,11 +191,9 @@ def run_one(
     if unscored.any():
         logger.warning("%s seed %d: %d held-out lots unscored", scenario, seed, unscored.sum())
     features, contributions = explain_lots(bundle, scoring_table(train))
-    importance = global_importance(bundle, features, contributions)
+    importance = global_importance(bundle, features, contributions, result.driver_stability)
     top = importance.loc[importance["kind"] == "protein", "protein"].astype(str).head(TOP_K)
-    drivers = driver_recall(
-        top.tolist(), split.truth_proteins, train, cfg.features.detection_min_rate
-    )
+    drivers = driver_recall(top.tolist(), split.truth_proteins, train, 0.5)
 
     common = {
         "scenario": scenario,
@@ -213,6 +211,7 @@ def run_one(
             "method": "model",
             **{m: model_metrics[m] for m in HELD_OUT_METRICS},
             "cv_roc_auc": result.metrics["cv_roc_auc"],
+            "chosen": result.choice.label,
             "train_seconds": train_seconds,
             "n_unscored": int(unscored.sum()),
             **drivers,

@@ -1,8 +1,9 @@
 """``make bench``: quality on held-out donors and speed, on SIMULATED lots → bench/results.md.
 
-Usage: ``.venv/bin/python bench/run.py [--quick] [--only quality|speed]``. Writes
-``bench/results.md``, ``bench/results.csv`` (quality, one row per scenario, seed and method) and
-``bench/speed.csv``; scratch data go to ``bench/_work/``.
+Usage: ``.venv/bin/python bench/run.py [--quick] [--only quality|real|speed]``. Writes
+``bench/results.md``, ``bench/results.csv`` (quality, one row per scenario, seed and method),
+``bench/real.csv`` (real cohorts, one row per cohort and method) and ``bench/speed.csv``;
+scratch data go to ``bench/_work/``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 from quality import QUICK_SCENARIOS, SCENARIOS, QualitySizes, run_quality
+from real import run_real
 from report import render
 from rich.console import Console
 from rich.logging import RichHandler
@@ -39,7 +41,7 @@ def parse_args() -> argparse.Namespace:
     """Read the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 scenarios")
-    parser.add_argument("--only", choices=["quality", "speed"], help="run one part only")
+    parser.add_argument("--only", choices=["quality", "real", "speed"], help="run one part only")
     parser.add_argument(
         "--config", type=Path, default=ROOT / "configs" / "train.yaml", help="training config"
     )
@@ -70,6 +72,7 @@ def main() -> None:
     quality_sizes = QUICK_QUALITY if args.quick else QualitySizes()
     speed_sizes = QUICK_SPEED if args.quick else SpeedSizes()
     quality = pd.DataFrame()
+    real = pd.DataFrame()
     speed = pd.DataFrame()
     with Progress(
         TextColumn("{task.description}"),
@@ -91,6 +94,15 @@ def main() -> None:
                 ),
             )
             quality.to_csv(BENCH / "results.csv", index=False)
+        if args.only in (None, "real"):
+            task = bar.add_task("real cohorts", total=2)
+            real = run_real(
+                args.config,
+                advance=lambda message: bar.update(
+                    task, advance=1, description=f"real: {message} done"
+                ),
+            )
+            real.to_csv(BENCH / "real.csv", index=False)
         if args.only in (None, "speed"):
             n_steps = 6
             task = bar.add_task("speed", total=n_steps)
@@ -107,6 +119,7 @@ def main() -> None:
     markdown = render(
         quality=quality,
         speed=speed,
+        real=real,
         command=command,
         date=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         machine=f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",

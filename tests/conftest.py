@@ -73,9 +73,15 @@ def planted() -> TrainingSet:
 def fast_config() -> TrainConfig:
     return TrainConfig.model_validate(
         {
-            "model": {"n_estimators": 60, "learning_rate": 0.1, "colsample_bytree": 0.8},
+            "model": {"max_rounds": 60, "learning_rate": 0.1, "colsample_bytree": 0.8},
             "data": {"metadata_features": ["passage", "medium"]},
-            "features": {"detection_min_rate": 0.5},
+            "search": {
+                "candidates": [
+                    {"learner": "prior"},
+                    {"learner": "trees"},
+                    {"learner": "linear", "linear_c": 0.05},
+                ]
+            },
             "cv": {"n_splits": 4},
         }
     )

@@ -1,8 +1,8 @@
 """The scoring engine every path uses: preprocessing state + LightGBM + calibration, no pickles.
 
 ``ModelBundle`` is the scoring engine used both by batch scoring and by the mlflow pyfunc
-model (``pyfunc_model.py``, logged from code). It is saved as plain files: the LightGBM text
-model and JSON for everything fitted around it.
+model (``pyfunc_model.py``, logged from code). It is saved as one JSON file: the fitted feature
+steps, the prior and the protein part (LightGBM's text model inside), calibration and domain.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import lightgbm
 import numpy as np
 import pandas as pd
 
 from exostab.config import NUMERIC_METADATA
 from exostab.domain import DomainModel
 from exostab.features import ExostabTransformer, transformer_from_state, transformer_state
-from exostab.model import Calibrator, RiskBands
+from exostab.model import Calibrator, PriorBoostedClassifier, RiskBands
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +41,11 @@ OUTPUT_COLUMNS = (
 def required_proteins(pipeline: Any) -> list[str]:
     """Return the protein features that can change a prediction, in training order.
 
-    Those are the normalisation reference, the module-score members and what reaches LightGBM;
+    Those are the normalisation reference, the module-score members and what reaches the model;
     every other protein is filtered out inside the pipeline, so scoring need not ask for it.
     """
     steps = dict(pipeline.steps)
-    needed = set(steps["log2"].reference_) | set(pipeline[-1].feature_name_)
+    needed = set(steps["log2"].reference_) | set(pipeline[-1].protein_features_)
     if "modules" in steps:
         needed |= {p for members in steps["modules"].members_.values() for p in members}
     first = steps["log2"]
@@ -70,7 +69,7 @@ class ModelBundle:
 
     Attributes:
         steps: fitted feature transformers, in pipeline order.
-        booster: the LightGBM model.
+        model: the prior + protein part (``PriorBoostedClassifier``).
         calibrator: log-odds → calibrated risk.
         bands: cut-offs of the risk bands.
         domain: applicability domain of the training lots.
@@ -82,7 +81,7 @@ class ModelBundle:
     """
 
     steps: list[ExostabTransformer]
-    booster: lightgbm.Booster
+    model: PriorBoostedClassifier
     calibrator: Calibrator
     bands: RiskBands
     domain: DomainModel
@@ -99,7 +98,7 @@ class ModelBundle:
         pipeline = result.pipeline
         return cls(
             steps=[step for _, step in pipeline.steps[:-1]],
-            booster=pipeline[-1].booster_,
+            model=pipeline[-1],
             calibrator=result.calibrator,
             bands=result.bands,
             domain=result.domain,
@@ -115,12 +114,12 @@ class ModelBundle:
         return replace(self, model_version=model_version)
 
     def save(self, directory: Path) -> Path:
-        """Write the bundle as ``lgbm.txt`` + ``bundle.json`` into ``directory``."""
+        """Write the bundle as ``bundle.json`` into ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(directory / "lgbm.txt"))
         proteins = self.proteins.reset_index(names="feature").astype(object)
         payload = {
             "steps": [transformer_state(step) for step in self.steps],
+            "model": self.model.to_state(),
             "calibrator": self.calibrator.to_dict(),
             "bands": self.bands.to_dict(),
             "domain": self.domain.to_dict(),
@@ -138,7 +137,7 @@ class ModelBundle:
         proteins = pd.DataFrame(payload["proteins"]).set_index("feature")
         return cls(
             steps=[transformer_from_state(state) for state in payload["steps"]],
-            booster=lightgbm.Booster(model_file=str(Path(directory) / "lgbm.txt")),
+            model=PriorBoostedClassifier.from_state(payload["model"]),
             calibrator=Calibrator.from_dict(payload["calibrator"]),
             bands=RiskBands(**payload["bands"]),
             domain=DomainModel.from_dict(payload["domain"]),
@@ -150,7 +149,8 @@ class ModelBundle:
 
     @property
     def feature_names(self) -> list[str]:
-        return [str(name) for name in self.booster.feature_name()]
+        """Attribution columns: the prior's metadata columns, then the protein features."""
+        return self.model.feature_names
 
     def model_inputs(self, table: pd.DataFrame) -> pd.DataFrame:
         """Arrange a scoring table (input column names) as the pipeline's X (feature names)."""
@@ -169,9 +169,12 @@ class ModelBundle:
         return X
 
     def raw_and_contributions(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Return log-odds and SHAP contributions (last column = base value) per lot."""
-        values = features[self.feature_names].to_numpy(dtype=float)
-        contributions = np.asarray(self.booster.predict(values, pred_contrib=True))
+        """Return log-odds and exact attributions (last column = base value) per lot.
+
+        Attributions are the prior's linear terms for metadata and the protein part's
+        contributions (TreeSHAP and/or linear terms); each row sums to the lot's log-odds.
+        """
+        contributions = self.model.contributions(features)
         return contributions.sum(axis=1), contributions
 
     def predict(self, table: pd.DataFrame, top_k: int = 5) -> pd.DataFrame:
@@ -254,7 +257,12 @@ class ModelBundle:
     def describe_drivers(
         self, features: pd.DataFrame, contributions: np.ndarray, top_k: int
     ) -> list[str]:
-        """Render each lot's top-k driver proteins as spreadsheet-friendly text."""
+        """Render each lot's top-k driver proteins as spreadsheet-friendly text.
+
+        Abundance effects read ``CD9 (21.04 log2) +0.394 raises risk``. Effects of a protein
+        being *absent* (not detected in this lot) are listed apart, after ``absent:``, since
+        they say something about detection, not about abundance.
+        """
         names = self.feature_names
         metadata = set(self.metadata)
         is_driver = np.array([n not in metadata for n in names])
@@ -264,13 +272,18 @@ class ModelBundle:
         for row, contribution in enumerate(contributions[:, :-1]):
             masked = np.where(is_driver, np.abs(contribution), -1.0)
             order = np.argsort(-masked, kind="stable")[:top_k]
-            parts = []
+            present, absent = [], []
             for j in order:
                 if masked[j] <= 0:
                     continue
-                direction = "raises" if contribution[j] > 0 else "lowers"
-                value = "not detected" if np.isnan(values[row, j]) else f"{values[row, j]:.2f}"
-                parts.append(f"{labels[j]} ({value}) {contribution[j]:+.3f} {direction} risk")
+                effect = (
+                    f"{contribution[j]:+.3f} {'raises' if contribution[j] > 0 else 'lowers'} risk"
+                )
+                if np.isnan(values[row, j]):
+                    absent.append(f"{labels[j]} {effect}")
+                else:
+                    present.append(f"{labels[j]} ({values[row, j]:.2f} log2) {effect}")
+            parts = present + ([f"absent: {', '.join(absent)}"] if absent else [])
             rendered.append("; ".join(parts))
         return rendered
 

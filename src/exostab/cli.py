@@ -24,10 +24,6 @@ from exostab.errors import ExostabError
 if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
     import pandas as pd
 
-    from exostab.config import TrainConfig
-    from exostab.dataset import TrainingSet
-    from exostab.bundle import ModelBundle
-    from exostab.train import TrainResult
 
 app = typer.Typer(
     help=(
@@ -107,64 +103,6 @@ def default_simulated_data() -> tuple[Path, Path]:
     return proteins, lots
 
 
-def is_simulated(lot_sheet: Path) -> bool:
-    """Tell whether a lot sheet was written by ``exostab simulate`` (its README says so)."""
-    readme = lot_sheet.parent / "README.txt"
-    return readme.exists() and "SIMULATED" in readme.read_text(errors="replace")
-
-
-def file_sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_training_artifacts(
-    out: Path,
-    training: TrainingSet,
-    result: TrainResult,
-    bundle: ModelBundle,
-    cfg: TrainConfig,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write a run's plots, tables and SHAP explanations into ``out`` (logged as artifacts).
-
-    Returns the training lots as a scoring table (input column names) and the global
-    importance table.
-    """
-    import pandas as pd
-
-    from exostab.explain import write_explanations
-    from exostab.plots import pr_figure, reliability_figure, roc_figure
-
-    (out / "plots").mkdir(parents=True, exist_ok=True)
-    y, oof = training.y.to_numpy(), result.oof_risk.to_numpy()
-    for name, figure in (
-        ("roc.png", roc_figure(y, oof)),
-        ("pr.png", pr_figure(y, oof)),
-        ("reliability.png", reliability_figure(y, oof)),
-    ):
-        figure.savefig(out / "plots" / name, dpi=110)
-    training.X[list(training.metadata)].assign(
-        label=training.y, group=training.groups, oof_risk=result.oof_risk
-    ).to_csv(out / "oof_predictions.csv")
-    pd.DataFrame(result.fold_metrics).to_csv(out / "fold_metrics.csv", index=False)
-    training.proteins.to_csv(out / "protein_features.csv")
-    names = dict(zip(training.proteins.index, training.proteins["input_name"], strict=True))
-    table = training.X.reset_index().rename(columns=names)
-    importance = write_explanations(
-        bundle,
-        table,
-        out / "explain",
-        n_dependence=cfg.explain.n_dependence,
-        n_waterfall=cfg.explain.n_waterfall,
-    )
-    return table, importance
-
-
 @app.command()
 @user_errors
 def train(
@@ -195,10 +133,6 @@ def train(
         str | None, typer.Option(help="mlflow run name. Default: named after the key settings.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (CV folds, LightGBM).")] = None,
-    trials: Annotated[
-        int | None,
-        typer.Option(help="Optuna trials per search (nested in each fold). Default: config (0)."),
-    ] = None,
     summary: Annotated[
         Path | None, typer.Option(help="Write a JSON summary of the run to this path.")
     ] = None,
@@ -206,33 +140,21 @@ def train(
         bool, typer.Option("--register/--no-register", help="Register the model as 'exostab'.")
     ] = True,
 ) -> None:
-    """Train the risk model with donor-grouped CV, explain it, log and register it in mlflow.
+    """Train the risk model with nested donor-grouped CV, explain it, log and register it.
 
     With no --proteins/--lots it trains on the built-in SIMULATED lots (data/simulated/).
     """
     import json
-    import tempfile
-    import time
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from exostab.config import CONFIG_DIR, load_train_config, read_yaml
-    from exostab.dataset import build_training_set
-    from exostab.readers import read_lot_sheet, read_proteins
-    from exostab.bundle import ModelBundle
-    from exostab.tracking import configure_tracking, log_training_run, store_uri
-    from exostab.train import summary_metrics, train_model
+    from exostab.config import load_train_config
+    from exostab.tracking import store_uri
+    from exostab.training_run import run_training
 
-    started = time.perf_counter()
     cfg = load_train_config(
         existing_file(config, "config"),
-        **{
-            "data.label": label,
-            "data.group": group,
-            "experiment": experiment,
-            "seed": seed,
-            "tuning.trials": trials,
-        },
+        **{"data.label": label, "data.group": group, "experiment": experiment, "seed": seed},
     )
     if (proteins is None) != (lots is None):
         raise ExostabError("give both --proteins and --lots, or neither (built-in simulated lots)")
@@ -241,77 +163,55 @@ def train(
         proteins, lots = default_simulated_data()
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
-    matrix = read_proteins(proteins, format=format)
-    sheet = read_lot_sheet(lots, label=cfg.data.label)
-    training = build_training_set(matrix, sheet, cfg)
-    fingerprint = {
-        **training.fingerprint,
-        "simulated": simulated or is_simulated(lots),
-        "inputs": {str(p): file_sha256(p) for p in (proteins, lots)},
-        "format": matrix.format,
-    }
-    panels_path = Path(cfg.features.panels)
-    if not panels_path.is_absolute() and not panels_path.exists():
-        panels_path = CONFIG_DIR.parent / panels_path
-    panels = read_yaml(panels_path) if cfg.features.module_scores else {}
-
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
     ) as bar:
-        task = bar.add_task("grouped cross-validation", total=cfg.cv.n_splits + 4)
-
-        def step(message: str) -> None:
-            bar.update(task, advance=1, description=message)
-
-        result = train_model(training, cfg, panels, progress=step)
-        bundle = ModelBundle.from_training(
-            result, simulated_training=bool(fingerprint["simulated"])
+        task = bar.add_task("nested grouped cross-validation", total=None)
+        outcome = run_training(
+            cfg,
+            proteins,
+            lots,
+            format=format,
+            simulated=simulated,
+            name=run_name,
+            register=register,
+            progress=lambda message: bar.update(task, description=message),
         )
-        with tempfile.TemporaryDirectory() as scratch:
-            artifacts = Path(scratch)
-            table, importance = write_training_artifacts(artifacts, training, result, bundle, cfg)
-            step("explained with SHAP")
-            step("logging to mlflow")
-            configure_tracking()
-            record = log_training_run(
-                cfg=cfg,
-                bundle=bundle,
-                metrics=summary_metrics(result),
-                fingerprint=fingerprint,
-                input_example=table.head(2),
-                artifacts_dir=artifacts,
-                run_name=run_name or cfg.run_name(),
-                register=register,
-                trials=result.trials,
-                final_config=result.final_config,
-            )
-    seconds = time.perf_counter() - started
+    result, fingerprint = outcome.result, outcome.fingerprint
+    m = result.metrics
     payload = {
-        "run_id": record.run_id,
-        "model_uri": record.model_uri,
-        "model_version": record.model_version,
-        "aliases": list(record.aliases),
-        **{k: result.metrics[k] for k in ("cv_roc_auc", "cv_pr_auc", "cv_brier", "cv_log_loss")},
-        "n_lots": training.fingerprint["n_lots"],
-        "n_proteins_in": training.fingerprint["n_proteins"],
+        "run_id": outcome.run_id,
+        "run_name": outcome.run_name,
+        "model_uri": outcome.model_uri,
+        "model_version": outcome.model_version,
+        "aliases": list(outcome.aliases),
+        **{k: m[k] for k in ("cv_roc_auc", "cv_pr_auc", "cv_brier", "cv_log_loss", "cv_ece")},
+        "gain_over_passage": result.verdict.gain,
+        "gain_over_passage_ci": [result.verdict.gain_low, result.verdict.gain_high],
+        "champion_eligible": result.verdict.champion_eligible,
+        "constant_risk": result.verdict.constant,
+        "chosen_structure": result.choice.label,
+        "n_lots": fingerprint["n_lots"],
+        "n_donors": fingerprint["n_groups"],
+        "n_proteins_in": fingerprint["n_proteins"],
         "n_features_used": result.n_features_used,
-        "seconds": round(seconds, 2),
+        "seconds": round(outcome.seconds, 2),
         "simulated_data": fingerprint["simulated"],
         "tracking_uri": store_uri(),
     }
     if summary:
         summary.parent.mkdir(parents=True, exist_ok=True)
         summary.write_text(json.dumps(payload, indent=2))
-    m = result.metrics
     console.print(
-        f"[bold]Trained[/] on {payload['n_lots']} lots × {payload['n_proteins_in']} proteins"
-        f"{' (SIMULATED)' if fingerprint['simulated'] else ''} in {seconds:.1f} s; "
-        f"{result.n_features_used} features used."
+        f"[bold]Trained[/] on {payload['n_lots']} lots of {payload['n_donors']} donors × "
+        f"{payload['n_proteins_in']} proteins"
+        f"{' (SIMULATED)' if fingerprint['simulated'] else ''} in {outcome.seconds:.1f} s; "
+        f"chosen by inner CV: {result.choice.label}."
     )
     console.print(
-        f"Donor-grouped CV ({len(result.plan.folds)} folds): AUROC {m['cv_roc_auc']:.3f}, "
-        f"PR-AUC {m['cv_pr_auc']:.3f}, Brier {m['cv_brier']:.3f}, log loss {m['cv_log_loss']:.3f}; "
-        f"calibration {result.calibrator.method}."
+        f"Donor-grouped CV ({len(result.plan.folds)} folds, calibration cross-fitted): "
+        f"AUROC {m['cv_roc_auc']:.3f}, PR-AUC {m['cv_pr_auc']:.3f}, Brier {m['cv_brier']:.3f}, "
+        f"ECE {m['cv_ece']:.3f}."
     )
     baselines = sorted({k.split("_cv_")[0][9:] for k in m if k.startswith("baseline_")})
     if baselines:
@@ -323,17 +223,27 @@ def train(
                 for name in baselines
             )
         )
-    top = ", ".join(
-        f"{row.protein} ({'↑' if 'raises' in str(row.direction) else '↓'})"
-        for row in importance[importance["kind"] != "metadata"].head(5).itertuples()
-    )
-    console.print(f"Top drivers (mean |SHAP|): {top}")
+    for line in result.verdict.lines:
+        style = "bold yellow" if line.startswith(("warning", "verdict: not")) else "bold"
+        console.print(f"[{style}]{escape(line)}[/]")
+    importance = outcome.importance
+    proteins_only = importance[importance["kind"] == "protein"].head(5)
+    if len(proteins_only) and proteins_only["mean_abs_shap"].iloc[0] > 0:
+        console.print(
+            "Top protein drivers (mean |attribution|, share of CV folds in the top "
+            f"{cfg.explain.stability_k}): "
+            + ", ".join(
+                f"{escape(str(row.protein))} "
+                f"({'↑' if 'raises' in str(row.direction) else '↓'}, {row.top_k_frequency:.0%})"
+                for row in proteins_only.itertuples()
+            )
+        )
     version = (
-        f"registered {record.model_uri} (aliases: {', '.join(record.aliases) or 'none'})"
-        if record.model_version
+        f"registered {outcome.model_uri} (aliases: {', '.join(outcome.aliases) or 'none'})"
+        if outcome.model_version
         else "not registered"
     )
-    console.print(f"mlflow run {record.run_id}; {version}.")
+    console.print(f"mlflow run {outcome.run_id} ({escape(outcome.run_name)}); {version}.")
     console.print("Compare runs: [bold]make ui[/] → http://127.0.0.1:5000")
 
 
@@ -472,6 +382,8 @@ def score(
     configure_tracking()
     bundle, uri = resolve_model(model)
     sheet, sheet_quarantine = read_lot_sheet_lenient(lots)
+    from exostab.provenance import file_sha256, is_simulated
+
     input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
     scorer = BatchScorer(bundle, sheet, sheet_quarantine, top_k=top_k, predict_rows=chunk_size)
     quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")

@@ -52,27 +52,78 @@ class DataConfig(Frozen):
 
 
 class FeatureConfig(Frozen):
-    detection_min_rate: float = Field(0.5, ge=0.0, le=1.0)
-    normalisation: Literal["median", "none"] = "median"
     missing: Literal["native", "floor"] = "native"
     missing_indicators: bool = False
-    screen_top_k: int | None = Field(200, ge=1)
-    screen_adjust_passage: bool = False
+    screen_adjust_passage: bool = True
     module_scores: bool = True
     panels: str = "configs/panels.yaml"
 
 
+class Candidate(Frozen):
+    """One structure the inner grouped CV may choose: a learner and its preprocessing."""
+
+    learner: Literal["prior", "trees", "linear", "blend"]
+    normalisation: Literal["median", "none"] = "median"
+    detection_min_rate: float = Field(0.5, ge=0.0, le=1.0)
+    screen_top_k: int | None = Field(None, ge=1)
+    linear_c: float = Field(0.01, gt=0)
+
+    @property
+    def label(self) -> str:
+        """A short readable name, e.g. ``trees/median/det0.5/top100``."""
+        parts: list[str] = [self.learner]
+        if self.learner != "prior":
+            parts += [self.normalisation, f"det{self.detection_min_rate:g}"]
+            if self.screen_top_k:
+                parts.append(f"top{self.screen_top_k}")
+            if self.learner in ("linear", "blend"):
+                parts.append(f"C{self.linear_c:g}")
+        return "/".join(parts)
+
+    @property
+    def preprocessing(self) -> tuple[str, float, int | None]:
+        """The settings of the feature steps (candidates sharing them share preprocessing)."""
+        return (self.normalisation, self.detection_min_rate, self.screen_top_k)
+
+
+DEFAULT_CANDIDATES = (
+    Candidate(learner="prior"),
+    Candidate(learner="trees"),
+    Candidate(learner="trees", normalisation="none"),
+    Candidate(learner="trees", screen_top_k=100),
+    Candidate(learner="linear"),
+    Candidate(learner="linear", linear_c=0.1),
+    Candidate(learner="blend"),
+)
+
+
+class SearchConfig(Frozen):
+    """The structures chosen by inner donor-grouped CV, nested in each outer fold."""
+
+    inner_splits: int = Field(3, ge=2)
+    candidates: tuple[Candidate, ...] = DEFAULT_CANDIDATES
+    min_lots_for_trees: int = Field(30, ge=1)
+    min_lots: int = Field(30, ge=1)
+    min_donors: int = Field(8, ge=2)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> SearchConfig:
+        if not self.candidates:
+            raise ValueError("search.candidates needs at least one candidate")
+        return self
+
+
 class ModelConfig(Frozen):
-    n_estimators: int = Field(400, ge=1)
-    learning_rate: float = Field(0.03, gt=0, le=1)
+    max_rounds: int = Field(150, ge=1)
+    learning_rate: float = Field(0.1, gt=0, le=1)
     num_leaves: int = Field(4, ge=2)
-    max_depth: int = -1
-    min_child_samples: int = Field(20, ge=1)
+    min_child_samples: int | None = Field(None, ge=1)
     subsample: float = Field(0.8, gt=0, le=1)
     subsample_freq: int = Field(1, ge=0)
     colsample_bytree: float = Field(0.5, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
-    reg_alpha: float = Field(0.0, ge=0)
+    prior_c: float = Field(1.0, gt=0)
+    blend_weight: float = Field(0.5, ge=0, le=1)
 
 
 class CVConfig(Frozen):
@@ -81,12 +132,6 @@ class CVConfig(Frozen):
     time_column: str | None = None
     naive_gap: bool = True
     baselines: bool = True
-
-
-class TuningConfig(Frozen):
-    trials: int = Field(0, ge=0)
-    inner_splits: int = Field(3, ge=2)
-    timeout_seconds: float = Field(0, ge=0)
 
 
 class CalibrationConfig(Frozen):
@@ -101,10 +146,13 @@ class DecisionConfig(Frozen):
 
 class GateConfig(Frozen):
     min_cv_roc_auc: float = Field(0.6, ge=0, le=1)
+    n_bootstrap: int = Field(1000, ge=100)
+    min_risk_spread: float = Field(0.02, ge=0, le=1)
 
 
 class ExplainConfig(Frozen):
     top_k: int = Field(5, ge=1)
+    stability_k: int = Field(12, ge=1)
     n_dependence: int = Field(4, ge=0)
     n_waterfall: int = Field(3, ge=0)
 
@@ -118,8 +166,8 @@ class TrainConfig(Frozen):
     data: DataConfig = DataConfig()
     features: FeatureConfig = FeatureConfig()
     model: ModelConfig = ModelConfig()
+    search: SearchConfig = SearchConfig()
     cv: CVConfig = CVConfig()
-    tuning: TuningConfig = TuningConfig()
     calibration: CalibrationConfig = CalibrationConfig()
     decision: DecisionConfig = DecisionConfig()
     gate: GateConfig = GateConfig()
@@ -134,14 +182,8 @@ class TrainConfig(Frozen):
         return self
 
     def run_name(self) -> str:
-        """Name a run by what usually differs between runs, so the mlflow UI reads at a glance."""
-        m = self.model
-        screen = f"-top{self.features.screen_top_k}" if self.features.screen_top_k else ""
-        tuned = f"-tuned{self.tuning.trials}" if self.tuning.trials else ""
-        return (
-            f"lgbm-lr{m.learning_rate:g}-leaves{m.num_leaves}-trees{m.n_estimators}"
-            f"{screen}-{self.features.missing}{tuned}-seed{self.seed}"
-        )
+        """Name a run by its settings when no data-based name is given."""
+        return f"prior+protein-search{len(self.search.candidates)}-seed{self.seed}"
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""SHAP explanations of the LightGBM step, in log-odds, keyed by lot and by protein.
+"""Exact attributions of each lot's log-odds, keyed by lot and by protein, and their plots.
 
-Contributions come from LightGBM's own ``pred_contrib`` (identical to shap's TreeExplainer for
-a binary LGBMClassifier, checked in a test), so scoring never imports shap; shap is used here
-only to draw its plots.
+A lot's attributions are the prior's linear terms (metadata) plus the protein part's
+contributions: TreeSHAP from LightGBM's own ``pred_contrib`` (identical to shap's
+TreeExplainer, checked in a test) and/or exact linear terms. They sum to the lot's log-odds.
+Scoring never imports shap; shap is used here only to draw its plots.
 """
 
 from __future__ import annotations
@@ -36,12 +37,19 @@ def explain_lots(bundle: ModelBundle, table: pd.DataFrame) -> tuple[pd.DataFrame
 
 
 def global_importance(
-    bundle: ModelBundle, features: pd.DataFrame, contributions: np.ndarray
+    bundle: ModelBundle,
+    features: pd.DataFrame,
+    contributions: np.ndarray,
+    stability: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Rank features by mean |SHAP|, with the direction of their effect on risk.
+    """Rank features by mean |attribution| (log-odds), with direction and stability.
 
-    ``direction`` is ``higher raises risk`` when the feature's value and its SHAP value are
+    ``direction`` is ``higher raises risk`` when the feature's value and its attribution are
     positively rank-correlated across lots, ``higher lowers risk`` when negatively.
+    ``mean_abs_shap`` splits into ``from_abundance`` (lots where the protein was detected) and
+    ``from_absence`` (lots where it was not: an effect of detection, not of abundance).
+    ``top_k_frequency`` is the share of outer CV folds whose model had the feature among its
+    top k proteins (``stability``; NaN when not given): a driver seen in 1 of 5 folds is a guess.
     """
     shap_values = contributions[:, :-1]
     rows = []
@@ -61,13 +69,19 @@ def global_importance(
             else "no clear direction"
         )
         is_protein = feature in bundle.proteins.index
+        magnitude = np.abs(shap_values[:, j])
         rows.append(
             {
                 "protein": bundle.display_name(feature),
                 "gene": bundle.proteins.at[feature, "gene"] if is_protein else None,
                 "feature": feature,
                 "kind": "protein" if is_protein else _kind(feature, bundle),
-                "mean_abs_shap": float(np.mean(np.abs(shap_values[:, j]))),
+                "mean_abs_shap": float(np.mean(magnitude)),
+                "from_abundance": float(np.sum(magnitude[known]) / max(len(magnitude), 1)),
+                "from_absence": float(np.sum(magnitude[~known]) / max(len(magnitude), 1)),
+                "top_k_frequency": (
+                    float(stability.get(feature, 0.0)) if stability is not None else np.nan
+                ),
                 "direction": direction,
                 "value_shap_spearman": float(correlation) if np.isfinite(correlation) else None,
                 "detected_fraction": float(known.mean()),
@@ -108,13 +122,14 @@ def write_explanations(
     n_dependence: int = 4,
     n_waterfall: int = 3,
     n_top: int = 20,
+    stability: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Write ``global_importance.csv``, ``lot_shap.parquet`` and the SHAP plots into ``out``."""
     import shap  # only here: importing shap costs seconds and scoring never needs it
 
     out.mkdir(parents=True, exist_ok=True)
     features, contributions = explain_lots(bundle, table)
-    importance = global_importance(bundle, features, contributions)
+    importance = global_importance(bundle, features, contributions, stability)
     importance.to_csv(out / "global_importance.csv", index=False)
     lot_shap_long(features, contributions).to_parquet(out / "lot_shap.parquet", index=False)
 

@@ -19,10 +19,9 @@ from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
+from exostab.bundle import ModelBundle
 from exostab.config import NUMERIC_METADATA, PROJECT_ROOT, TrainConfig
 from exostab.errors import ExostabError
-from exostab.bundle import ModelBundle
-from exostab.tune import Trial
 
 logger = logging.getLogger(__name__)
 
@@ -128,17 +127,24 @@ def log_training_run(
     run_name: str,
     register: bool,
     tags: dict[str, str] | None = None,
-    trials: list[Trial] | None = None,
-    final_config: TrainConfig | None = None,
+    params: dict[str, Any] | None = None,
+    started_ms: int | None = None,
 ) -> RunRecord:
-    """Log one training run (config, fingerprint, metrics, files, model) and register the model."""
+    """Log one training run (config, fingerprint, metrics, files, model) and register the model.
+
+    Args:
+        started_ms: when training began (epoch ms), so the run's duration in the UI is real.
+        params: extra parameters (e.g. the structure chosen by inner CV).
+        register: register the model (never for a model with constant risks: the caller says).
+        metrics: headline metrics; ``champion_eligible`` = 1 lets the version become champion.
+    """
     experiment_id = ensure_experiment(cfg.experiment)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+    created = MlflowClient().create_run(experiment_id, start_time=started_ms, run_name=run_name)
+    with mlflow.start_run(run_id=created.info.run_id) as run:
         mlflow.log_params(flatten(cfg.model_dump(mode="json")))
         mlflow.log_params({f"data.{k}": v for k, v in fingerprint.items() if k != "inputs"})
-        if trials and final_config is not None:
-            tuned = final_config.model_dump(mode="json", include={"model", "features"})
-            mlflow.log_params(flatten(tuned, "final."))
+        if params:
+            mlflow.log_params(params)
         mlflow.set_tags(
             {
                 "git_commit": git_commit(),
@@ -151,12 +157,6 @@ def log_training_run(
         mlflow.log_dict(fingerprint, "data/fingerprint.json")
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
         mlflow.log_artifacts(str(artifacts_dir))
-        for trial in trials or []:
-            # One nested run per Optuna trial, so the UI shows the search under this run.
-            with mlflow.start_run(run_name=f"{trial.scope}-trial{trial.number}", nested=True):
-                mlflow.log_params(trial.params)
-                mlflow.set_tag("scope", trial.scope)
-                mlflow.log_metric("inner_cv_roc_auc", trial.value)
         with tempfile.TemporaryDirectory() as scratch:
             bundle_dir = bundle.save(Path(scratch) / "bundle")
             # mlflow prints "Successfully registered model ..." to stderr; train says it better.
@@ -184,18 +184,17 @@ def assign_aliases(
 ) -> tuple[str, ...]:
     """Make the new version the challenger; promote it to champion when it earns it.
 
-    It becomes champion when it passes the quality gate and either there is no champion or it
-    beats the champion's ``cv_roc_auc`` on the same data fingerprint.
+    It becomes champion when it passed the gate (``champion_eligible``: it beats passage alone
+    with a gain interval above 0) and either there is no champion or it beats the champion's
+    ``cv_roc_auc`` on the same data fingerprint.
     """
     client = MlflowClient()
     name = cfg.model_name
     client.set_registered_model_alias(name, CHALLENGER, version)
     aliases = [CHALLENGER]
     score = metrics.get("cv_roc_auc", float("nan"))
-    if not score >= cfg.gate.min_cv_roc_auc:
-        logger.warning(
-            "cv_roc_auc %.3f below the gate %.2f: not champion", score, cfg.gate.min_cv_roc_auc
-        )
+    if not metrics.get("champion_eligible", 0.0) >= 1.0:
+        logger.info("the model did not pass the gate: not champion")
         return tuple(aliases)
     try:
         champion = client.get_model_version_by_alias(name, CHAMPION)

@@ -1,0 +1,230 @@
+"""Choices made by the data: the model's structure chosen by inner donor-grouped CV.
+
+Called on an outer fold's training lots only, so the outer fold's test lots never influence
+the choice (nested CV). A handful of candidates (``configs/train.yaml`` ``search.candidates``)
+are compared by pooled inner out-of-fold log loss; the trees' number of rounds is chosen on the
+same inner folds from LightGBM's validation curve (0 rounds = the prior alone).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import lightgbm
+import numpy as np
+import pandas as pd
+
+from exostab.config import Candidate, TrainConfig
+from exostab.dataset import TrainingSet
+from exostab.model import PriorBoostedClassifier, booster_params, build_pipeline, train_booster
+from exostab.splits import grouped_folds
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The structure chosen for one set of training lots.
+
+    Attributes:
+        candidate: the chosen learner and preprocessing.
+        n_rounds: boosting rounds of the trees (0 when the candidate has none).
+        inner_log_loss: candidate label → pooled inner out-of-fold log loss (empty when the
+            lots were too few for an inner CV).
+        reason: why this candidate (shown in logs and the run).
+    """
+
+    candidate: Candidate
+    n_rounds: int
+    inner_log_loss: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        rounds = f"/{self.n_rounds}r" if self.candidate.learner in ("trees", "blend") else ""
+        return self.candidate.label + rounds
+
+
+def eligible_candidates(cfg: TrainConfig, n_lots: int) -> list[Candidate]:
+    """Return the candidates the lots can support: no trees below ``search.min_lots_for_trees``."""
+    candidates = list(cfg.search.candidates)
+    if n_lots < cfg.search.min_lots_for_trees:
+        candidates = [c for c in candidates if c.learner not in ("trees", "blend")]
+    return candidates or [Candidate(learner="prior")]
+
+
+def fallback_choice(candidates: list[Candidate], reason: str) -> Choice:
+    """The choice when no inner CV is possible: the linear candidate, else the first one."""
+    linear = [c for c in candidates if c.learner == "linear"]
+    chosen = linear[0] if linear else candidates[0]
+    return Choice(candidate=chosen, n_rounds=0, reason=reason)
+
+
+def _log_loss(y: np.ndarray, log_odds: np.ndarray) -> float:
+    """Mean binary log loss of log-odds (computed stably)."""
+    return float(np.mean(np.logaddexp(0.0, log_odds) - y * log_odds))
+
+
+def choose_structure(
+    training: TrainingSet,
+    rows: np.ndarray,
+    cfg: TrainConfig,
+    panels: dict[str, list[str]],
+) -> Choice:
+    """Choose the candidate and its rounds by inner grouped CV on the lots ``rows`` only.
+
+    Args:
+        training: all lots; only ``rows`` are looked at.
+        rows: positions of the lots to choose on (an outer fold's training lots).
+        cfg: the training config (``search`` section).
+        panels: module name → protein feature names.
+
+    Returns:
+        The chosen structure; the fallback (linear) when the lots cannot be split into inner
+        folds that each hold both classes and at least two groups.
+    """
+    candidates = eligible_candidates(cfg, len(rows))
+    if len(candidates) == 1:
+        return Choice(candidate=candidates[0], n_rounds=0, reason="only candidate")
+    y = training.y.iloc[rows].to_numpy()
+    groups = training.groups.iloc[rows]
+    X = training.X.iloc[rows]
+    n_groups = groups.nunique()
+    if n_groups < 3:
+        return fallback_choice(candidates, f"{n_groups} groups: too few for an inner CV")
+    plan = grouped_folds(
+        training.y.iloc[rows],
+        groups,
+        scheme="group_kfold",
+        n_splits=min(cfg.search.inner_splits, n_groups),
+        seed=cfg.seed + 1,
+    )
+    if any(len(np.unique(y[train])) < 2 for train, _ in plan.folds):
+        return fallback_choice(candidates, "an inner training fold holds one class")
+
+    max_rounds = cfg.model.max_rounds
+    # Pooled inner out-of-fold log-odds, per candidate label (trees: per round).
+    pooled: dict[str, np.ndarray] = {}
+    rounds_of: dict[str, int] = {}
+    prior_oof = np.full(len(rows), np.nan)
+    by_preprocessing: dict[tuple[str, float, int | None], list[Candidate]] = {}
+    for candidate in candidates:
+        by_preprocessing.setdefault(candidate.preprocessing, []).append(candidate)
+
+    for group in by_preprocessing.values():
+        needs_trees = any(c.learner in ("trees", "blend") for c in group)
+        linear_cs = sorted({c.linear_c for c in group if c.learner in ("linear", "blend")})
+        linear_oof = {c: np.full(len(rows), np.nan) for c in linear_cs}
+        curve_sum = np.zeros(max_rounds)
+        parts: list[tuple[np.ndarray, lightgbm.Booster, np.ndarray]] = []
+        for train, valid in plan.folds:
+            pipeline = build_pipeline(
+                cfg,
+                group[0],
+                metadata=training.metadata,
+                categorical=training.categorical,
+                n_lots=len(train),
+                panels=panels,
+            )
+            features = pipeline[:-1].fit(X.iloc[train], y[train])
+            train_frame = features.transform(X.iloc[train])
+            valid_frame = features.transform(X.iloc[valid])
+            prior = PriorBoostedClassifier(
+                metadata=training.metadata,
+                categorical=training.categorical,
+                learner="prior",
+                prior_c=cfg.model.prior_c,
+            ).fit(train_frame, y[train])
+            offset_train = prior.decision_function(train_frame)
+            offset_valid = prior.decision_function(valid_frame)
+            prior_oof[valid] = offset_valid
+            proteins = prior.protein_features_
+            if needs_trees and proteins:
+                booster = train_booster(
+                    train_frame[proteins].to_numpy(float),
+                    y[train],
+                    offset_train,
+                    proteins,
+                    booster_params(cfg, len(train)),
+                    max_rounds,
+                    cfg.seed,
+                    valid=(valid_frame[proteins].to_numpy(float), y[valid], offset_valid),
+                )
+                curve_sum += len(valid) * booster.valid_curve  # type: ignore[attr-defined]
+                parts.append((valid, booster, valid_frame[proteins].to_numpy(float)))
+            for c in linear_cs:
+                linear = PriorBoostedClassifier(
+                    metadata=training.metadata,
+                    categorical=training.categorical,
+                    learner="linear",
+                    prior_c=cfg.model.prior_c,
+                    linear_c=c,
+                ).fit(train_frame, y[train])
+                linear_oof[c][valid] = linear.decision_function(valid_frame)
+        prior_loss = _log_loss(y, prior_oof)
+        best_rounds = 0
+        if parts:
+            curve = curve_sum / len(rows)
+            if curve.min() < prior_loss:
+                best_rounds = int(np.argmin(curve)) + 1
+        tree_oof = prior_oof.copy()
+        if best_rounds:
+            for valid, booster, values in parts:
+                tree_oof[valid] = prior_oof[valid] + np.asarray(
+                    booster.predict(values, raw_score=True, num_iteration=best_rounds)
+                )
+        for candidate in group:
+            if candidate.learner in ("trees", "blend"):
+                rounds_of[candidate.label] = best_rounds
+            if candidate.learner == "prior":
+                pooled[candidate.label] = prior_oof.copy()
+            elif candidate.learner == "trees":
+                pooled[candidate.label] = tree_oof
+            elif candidate.learner == "linear":
+                pooled[candidate.label] = linear_oof[candidate.linear_c]
+            elif not best_rounds:
+                continue  # a blend without trees is the linear candidate, shrunk: not a choice
+            else:
+                w = cfg.model.blend_weight
+                pooled[candidate.label] = (
+                    prior_oof
+                    + w * (tree_oof - prior_oof)
+                    + (1 - w) * (linear_oof[candidate.linear_c] - prior_oof)
+                )
+
+    losses = {label: _log_loss(y, oof) for label, oof in pooled.items()}
+    scored = [c for c in candidates if c.label in losses]
+    best = min(scored, key=lambda c: (round(losses[c.label], 9), scored.index(c)))
+    rounds = rounds_of.get(best.label, 0)
+    if best.learner in ("trees", "blend") and rounds == 0:
+        # The validation curve never beat the prior: boosting would only add noise.
+        best = next((c for c in candidates if c.learner == "prior"), best)
+    logger.info(
+        "inner CV over %d lots chose %s (%s)",
+        len(rows),
+        best.label,
+        ", ".join(f"{k} {v:.3f}" for k, v in sorted(losses.items(), key=lambda kv: kv[1])),
+    )
+    return Choice(
+        candidate=best,
+        n_rounds=rounds,
+        inner_log_loss=losses,
+        reason="lowest inner grouped-CV log loss",
+    )
+
+
+def choice_table(choices: list[tuple[str, Choice]]) -> pd.DataFrame:
+    """Tabulate the choices (scope, chosen, rounds, inner log loss of every candidate)."""
+    rows = []
+    for scope, choice in choices:
+        rows.append(
+            {
+                "scope": scope,
+                "chosen": choice.label,
+                "n_rounds": choice.n_rounds,
+                "reason": choice.reason,
+                **{f"inner_log_loss[{k}]": round(v, 5) for k, v in choice.inner_log_loss.items()},
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,190 @@
+"""One training run end to end: files → TrainingSet → TrainResult → artifacts → mlflow.
+
+The CLI's ``train`` parses options, calls ``run_training`` and prints the ``TrainingOutcome``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from exostab.bundle import ModelBundle
+from exostab.config import CONFIG_DIR, TrainConfig, read_yaml
+from exostab.dataset import TrainingSet, build_training_set
+from exostab.provenance import file_sha256, is_simulated
+from exostab.train import Progress, TrainResult, headline_metrics, train_model
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """What ``run_training`` did: the data, the result, and what mlflow holds now."""
+
+    training: TrainingSet
+    result: TrainResult
+    fingerprint: dict[str, Any]
+    importance: pd.DataFrame
+    run_id: str
+    run_name: str
+    model_uri: str | None
+    model_version: str | None
+    aliases: tuple[str, ...]
+    seconds: float
+
+
+def load_panels(cfg: TrainConfig) -> dict[str, list[str]]:
+    """Read the curated protein panels (module name → gene symbols), if module scores are on."""
+    if not cfg.features.module_scores:
+        return {}
+    path = Path(cfg.features.panels)
+    if not path.is_absolute() and not path.exists():
+        path = CONFIG_DIR.parent / path
+    return read_yaml(path)
+
+
+def run_name(fingerprint: dict[str, Any], result: TrainResult) -> str:
+    """Name a run after its data and model, e.g. ``maxquant-80lots-400prot · prior+trees``."""
+    data = (
+        f"{'SIMULATED ' if fingerprint.get('simulated') else ''}{fingerprint.get('format')}"
+        f"-{fingerprint['n_lots']}lots-{fingerprint['n_proteins']}prot"
+    )
+    learner = result.choice.candidate.learner
+    model = "prior" if learner == "prior" else f"prior+{learner}"
+    return f"{data} · {model}"
+
+
+def write_training_artifacts(
+    out: Path, training: TrainingSet, result: TrainResult, bundle: ModelBundle, cfg: TrainConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write a run's plots, tables and attributions into ``out`` (logged as artifacts).
+
+    Returns the training lots as a scoring table (input column names) and the global
+    importance table.
+    """
+    from exostab.explain import write_explanations
+    from exostab.plots import pr_figure, reliability_figure, roc_figure
+    from exostab.selection import choice_table
+
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    y, oof = training.y.to_numpy(), result.oof_risk.to_numpy()
+    tested = pd.notna(oof)
+    for name, figure in (
+        ("roc.png", roc_figure(y[tested], oof[tested])),
+        ("pr.png", pr_figure(y[tested], oof[tested])),
+        ("reliability.png", reliability_figure(y[tested], oof[tested])),
+    ):
+        figure.savefig(out / "plots" / name, dpi=110)
+    training.X[list(training.metadata)].assign(
+        label=training.y,
+        group=training.groups,
+        oof_log_odds=result.oof_log_odds,
+        oof_risk=result.oof_risk,
+    ).to_csv(out / "oof_predictions.csv")
+    pd.DataFrame(result.fold_metrics).to_csv(out / "fold_metrics.csv", index=False)
+    scopes = [(f"fold{i}", c) for i, c in enumerate(result.fold_choices)] + [
+        ("final", result.choice)
+    ]
+    choice_table(scopes).to_csv(out / "structure_choices.csv", index=False)
+    training.proteins.to_csv(out / "protein_features.csv")
+    names = dict(zip(training.proteins.index, training.proteins["input_name"], strict=True))
+    table = training.X.reset_index().rename(columns=names)
+    importance = write_explanations(
+        bundle,
+        table,
+        out / "explain",
+        n_dependence=cfg.explain.n_dependence,
+        n_waterfall=cfg.explain.n_waterfall,
+        stability=result.driver_stability,
+    )
+    return table, importance
+
+
+def run_training(
+    cfg: TrainConfig,
+    proteins: Path,
+    lots: Path,
+    *,
+    format: str | None = None,
+    simulated: bool = False,
+    name: str | None = None,
+    register: bool = True,
+    progress: Progress | None = None,
+) -> TrainingOutcome:
+    """Read the inputs, train, explain, log the run to mlflow and register the model.
+
+    Args:
+        cfg: the training config.
+        proteins: protein table or search-engine output (raw intensities).
+        lots: lot sheet with the label and group columns.
+        format: force the protein file format (None = detect).
+        simulated: the lots are SIMULATED (also detected from the simulator's README).
+        name: mlflow run name (default: named after the data and the chosen model).
+        register: register the model (a model with constant risks never is).
+        progress: called with a short message after each step.
+
+    Raises:
+        InputError: for unreadable or inconsistent inputs (one message, naming the file).
+    """
+    from exostab.readers import read_lot_sheet, read_proteins
+    from exostab.tracking import configure_tracking, log_training_run
+
+    started = time.perf_counter()
+    started_ms = int(time.time() * 1000)
+    matrix = read_proteins(proteins, format=format)
+    sheet = read_lot_sheet(lots, label=cfg.data.label)
+    training = build_training_set(matrix, sheet, cfg)
+    fingerprint = {
+        **training.fingerprint,
+        "simulated": simulated or is_simulated(lots),
+        "inputs": {str(p): file_sha256(p) for p in (proteins, lots)},
+        "format": matrix.format,
+    }
+    result = train_model(training, cfg, load_panels(cfg), progress=progress)
+    bundle = ModelBundle.from_training(result, simulated_training=bool(fingerprint["simulated"]))
+    register = register and not result.verdict.constant
+    chosen_name = name or run_name(fingerprint, result)
+    with tempfile.TemporaryDirectory() as scratch:
+        artifacts = Path(scratch)
+        table, importance = write_training_artifacts(artifacts, training, result, bundle, cfg)
+        if progress:
+            progress("explained")
+        configure_tracking()
+        record = log_training_run(
+            cfg=cfg,
+            bundle=bundle,
+            metrics=headline_metrics(result),
+            fingerprint=fingerprint,
+            input_example=table.head(2),
+            artifacts_dir=artifacts,
+            run_name=chosen_name,
+            register=register,
+            params={"chosen_structure": result.choice.label},
+            tags={
+                "data_format": str(matrix.format),
+                "validation": f"{cfg.cv.scheme} by {cfg.data.group}",
+                "chosen_structure": result.choice.label,
+                "verdict": result.verdict.lines[-1] if result.verdict.lines else "",
+            },
+            started_ms=started_ms,
+        )
+    if progress:
+        progress("logged to mlflow")
+    return TrainingOutcome(
+        training=training,
+        result=result,
+        fingerprint=fingerprint,
+        importance=importance,
+        run_id=record.run_id,
+        run_name=chosen_name,
+        model_uri=record.model_uri,
+        model_version=record.model_version,
+        aliases=record.aliases,
+        seconds=time.perf_counter() - started,
+    )
