@@ -55,7 +55,12 @@ def build_pipeline(
     """
     features = cfg.features
     steps: list[tuple[str, Any]] = [
-        ("log2", LogNormalizer(metadata=metadata, normalisation=features.normalisation)),
+        (
+            "log2",
+            LogNormalizer(
+                metadata=metadata, normalisation=features.normalisation, scale=cfg.data.scale
+            ),
+        ),
         ("detected", DetectionFilter(metadata=metadata, min_rate=features.detection_min_rate)),
     ]
     if features.module_scores and panels:
