@@ -257,7 +257,8 @@ def test_score_warns_when_values_contradict_the_scale(
     case = folder(CASES, "isoform-cross-format")
     wide = pd.read_csv(case / "proteins_12.csv", dtype={"lot_id": str}).set_index("lot_id")
     logged = tmp_path / "log2.csv"
-    np.log2(wide).reset_index().to_csv(logged, index=False)
+    log2 = pd.DataFrame(np.log2(wide.to_numpy()), index=wide.index, columns=wide.columns)
+    log2.reset_index().to_csv(logged, index=False)
     with caplog.at_level(logging.WARNING):
         score_cli(store, base_model, logged, case / "lots.csv", "contradiction")
     assert "look log2 already" in caplog.text
