@@ -12,7 +12,8 @@ from exostab.cli import app
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CASE = SHARED / "cases" / "ten-lots-no-signal"
-MAXQUANT_10 = SHARED / "fixtures" / "proteomics-formats" / "maxquant" / "proteinGroups_10samples.txt"
+MAXQUANT_10 = SHARED / "fixtures" / "proteomics-formats" / "maxquant"
+MAXQUANT_10 = MAXQUANT_10 / "proteinGroups_10samples.txt"
 
 pytestmark = pytest.mark.skipif(
     not (CASE.is_dir() and MAXQUANT_10.exists()), reason="../shared/cases or fixtures absent"

@@ -90,6 +90,17 @@ def write_spectronaut(path: Path) -> Path:
     return path
 
 
+def write_spectronaut_pivot(path: Path) -> Path:
+    path.write_text(
+        "PG.ProteinGroups\tPG.Genes\tPG.ProteinDescriptions\t[1] L1.htrms.PG.Quantity\t"
+        "[2] L2.raw.PG.Quantity\n"
+        "P21926\tCD9\tCD9 antigen\t1234,5\tFiltered\n"
+        "P08962;P08962-2\tCD63\tCD63 antigen\t55,09\t12\n"
+        "CON__P02768\tALB\tAlbumin\t9\t9\n"
+    )
+    return path
+
+
 def write_fragpipe(path: Path) -> Path:
     path.write_text(
         "Protein\tProtein ID\tGene\tDescription\tL1 Intensity\tL2 Intensity\t"
@@ -146,6 +157,7 @@ WRITERS: dict[str, tuple[str, Callable[[Path], Path]]] = {
     "diann": ("report.pg_matrix.tsv", write_diann),
     "diann_long": ("report.tsv", write_diann_long),
     "spectronaut": ("report.tsv", write_spectronaut),
+    "spectronaut_pivot": ("Report_pivot_PG.tsv", write_spectronaut_pivot),
     "fragpipe": ("combined_protein.tsv", write_fragpipe),
     "mztab": ("q.mzTab", write_mztab),
     "alphapept": ("results_proteins.csv", write_alphapept),
@@ -158,6 +170,7 @@ TINY_SHAPES = {
     "diann": (2, 2, 0),
     "diann_long": (2, 2, 0),
     "spectronaut": (2, 2, 0),
+    "spectronaut_pivot": (2, 2, 1),
     "fragpipe": (2, 2, 1),
     "mztab": (2, 2, 0),
     "alphapept": (2, 2, 1),
@@ -282,8 +295,8 @@ def test_log_scale_is_flagged_not_exponentiated(
     matrix = read_proteins(path)
     assert matrix.looks_log_scale
     assert matrix.intensities.loc["L1", "CD9"] == 20.5
-    assert any("log-transformed" in note for note in matrix.notes)
-    assert "log-transformed" in caplog.text
+    assert any("--scale log2" in note for note in matrix.notes)
+    assert "look log2 already" in caplog.text
 
 
 def test_raw_scale_is_not_flagged(tmp_path: Path) -> None:
@@ -303,7 +316,7 @@ BAD_WIDE = {
     "infinite.csv": ("lot_id,CD9,CD63\nL1,inf,2\n", "infinite.*'L1'.*'CD9'"),
     "truncated.csv": ("lot_id,CD9,CD63\nL1,1,2\nL2,3\n", "line 3 has 2 fields"),
     "too_many.csv": ("lot_id,CD9\nL1,1,2\nL2,3\n", "line 2 has 3 fields"),
-    "unknown_names.csv": ("lot_id,CD9,Unnamed: 3,12.5\nL1,1,2,3\n", "naming scheme.*'Unnamed: 3'"),
+    "unnamed_values.csv": ("lot_id,CD9,Unnamed: 3,12.5\nL1,1,2,3\n", "unnamed column 3.*no header"),
     "no_lot.csv": ("sample,CD9\nL1,1\n", "unknown format"),
     "no_proteins.csv": ("lot_id,passage\nL1,3\n", "no protein columns"),
 }
@@ -420,8 +433,11 @@ def test_cut_files_fail_cleanly(tmp_path: Path, fmt: str, keep: float) -> None:
 
 # (file, format, runs, groups kept, groups dropped). Numbers checked independently with pandas:
 #   mq = pd.read_csv(f, sep="\t", low_memory=False)
-#   (~mq[["Reverse", "Potential contaminant", "Only identified by site"]].eq("+").any(axis=1)).sum()
-#   -> 773 of 882 (10samples), 248 of 271 (small);
+#   flag = mq[["Reverse", "Potential contaminant", "Only identified by site"]].eq("+").any(axis=1)
+#   member = mq["Protein IDs"].str.split(";").map(
+#       lambda ms: any(m.startswith(("CON__", "REV__")) for m in ms))
+#   (~(flag | member)).sum() -> 756 of 882 (10samples), 217 of 271 (small): MaxQuant leaves
+#   groups such as 'sp|P05543|THBG_HUMAN;CON__Q9TT36' unflagged, the one rule drops them;
 #   pd.read_csv(pg_matrix, sep="\t").shape -> (10, 25): 10 groups, 20 runs S1..S20;
 #   fp = pd.read_csv(combined_protein.tsv, sep="\t"); fp["Protein"].str.startswith("contam_").sum()
 #   -> 5 of 7687; 6 "<s> MaxLFQ Intensity" columns; the small FragPipe file: 10 groups, 20 runs;
@@ -430,8 +446,8 @@ def test_cut_files_fail_cleanly(tmp_path: Path, fmt: str, keep: float) -> None:
 #   the SILAC mzTab has 5 PRT rows, 2 study variables;
 #   ap = pd.read_csv(alphapept, index_col=0); ap.index.str.startswith("REV__").sum() -> 38 of 3781.
 REAL = [
-    ("maxquant/proteinGroups_10samples.txt", "maxquant", 10, 773, 109),
-    ("maxquant/proteinGroups_small.txt", "maxquant", 2, 248, 23),
+    ("maxquant/proteinGroups_10samples.txt", "maxquant", 10, 756, 126),
+    ("maxquant/proteinGroups_small.txt", "maxquant", 2, 217, 54),
     ("diann/report.pg_matrix.tsv", "diann", 20, 10, 0),
     ("diann/report_final.pg_matrix.tsv", "diann", 20, 10, 0),
     ("fragpipe/combined_protein.tsv", "fragpipe", 6, 7682, 5),
@@ -467,8 +483,8 @@ def test_real_maxquant_values_and_genes_from_fasta() -> None:
     ]
     assert int((lfq == 0).to_numpy().sum()) == int(matrix.intensities.isna().to_numpy().sum())
     assert matrix.proteins.loc[group, "gene"] == "IGKV3D-15"  # from GN= in Fasta headers
-    # k["Fasta headers"].str.contains("GN=").sum() on the 773 kept rows -> 651
-    assert int(matrix.proteins["gene"].notna().sum()) == 651
+    # k["Fasta headers"].str.contains("GN=").sum() on the 756 kept rows -> 635
+    assert int(matrix.proteins["gene"].notna().sum()) == 635
 
 
 @needs_fixtures

@@ -52,21 +52,24 @@ def drop_columns(frame: pd.DataFrame, columns: tuple[str, ...] = ()) -> pd.DataF
     return frame[[c for c in frame.columns if c not in dropped]]
 
 
-def _protein_steps(metadata: tuple[str, ...]) -> list[tuple[str, Any]]:
+def _protein_steps(metadata: tuple[str, ...], scale: str = "raw") -> list[tuple[str, Any]]:
     """Log2 the raw intensities (NaN for not detected) and keep only the protein columns."""
     return [
-        ("log2", LogNormalizer(metadata=metadata, normalisation="none")),
+        ("log2", LogNormalizer(metadata=metadata, normalisation="none", scale=scale)),
         ("proteins", FunctionTransformer(drop_columns, kw_args={"columns": tuple(metadata)})),
     ]
 
 
-def build_baseline(name: str, *, metadata: tuple[str, ...], seed: int) -> Pipeline:
+def build_baseline(
+    name: str, *, metadata: tuple[str, ...], seed: int, scale: str = "raw"
+) -> Pipeline:
     """Return the unfitted pipeline of one baseline; it takes ``TrainingSet.X`` as it is.
 
     Args:
         name: one of ``BASELINES``.
         metadata: the metadata columns of X (everything else is a protein).
         seed: random state of every stochastic step.
+        scale: ``raw`` or ``log2``: the scale of the protein columns of X.
 
     Raises:
         ValueError: for a name not in ``BASELINES``.
@@ -86,7 +89,7 @@ def build_baseline(name: str, *, metadata: tuple[str, ...], seed: int) -> Pipeli
         classifier = LGBMClassifier(
             deterministic=True, force_col_wise=True, verbose=-1, n_jobs=1, random_state=seed
         )
-        return Pipeline([*_protein_steps(metadata), ("classifier", classifier)])
+        return Pipeline([*_protein_steps(metadata, scale), ("classifier", classifier)])
     if name == "omiclearn":
         selector = SelectFromModel(
             ExtraTreesClassifier(n_estimators=OMICLEARN_TREES, random_state=seed, n_jobs=1),
@@ -96,7 +99,7 @@ def build_baseline(name: str, *, metadata: tuple[str, ...], seed: int) -> Pipeli
         forest = RandomForestClassifier(n_estimators=OMICLEARN_TREES, random_state=seed, n_jobs=1)
         return Pipeline(
             [
-                *_protein_steps(metadata),
+                *_protein_steps(metadata, scale),
                 ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                 ("scale", StandardScaler()),
                 ("select", selector),
@@ -106,7 +109,7 @@ def build_baseline(name: str, *, metadata: tuple[str, ...], seed: int) -> Pipeli
     if name == "l2_logistic":
         return Pipeline(
             [
-                *_protein_steps(metadata),
+                *_protein_steps(metadata, scale),
                 ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                 ("scale", StandardScaler()),
                 ("classifier", LogisticRegression(C=L2_C, max_iter=2000, random_state=seed)),
@@ -123,7 +126,7 @@ def baseline_risk(
     seed: int,
 ) -> np.ndarray:
     """Fit one baseline on the ``train_idx`` lots and return its risk for the ``test_idx`` lots."""
-    pipeline = build_baseline(name, metadata=training.metadata, seed=seed)
+    pipeline = build_baseline(name, metadata=training.metadata, seed=seed, scale=training.scale)
     y = training.y.to_numpy()
     pipeline.fit(training.X.iloc[train_idx], y[train_idx])
     return np.asarray(pipeline.predict_proba(training.X.iloc[test_idx])[:, 1], dtype=float)

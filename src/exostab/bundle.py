@@ -78,6 +78,8 @@ class ModelBundle:
         metadata: metadata feature columns.
         model_version: registry version or run id, stamped on every answer.
         simulated_training: the model was trained on SIMULATED lots (said in every report).
+        scale: ``raw`` or ``log2``: the scale of the protein values the model was trained on,
+            and so expects (``bundle.json`` key ``scale``; absent in older bundles = raw).
     """
 
     steps: list[ExostabTransformer]
@@ -89,6 +91,7 @@ class ModelBundle:
     metadata: tuple[str, ...]
     model_version: str = "unregistered"
     simulated_training: bool = False
+    scale: str = "raw"
 
     @classmethod
     def from_training(
@@ -96,6 +99,7 @@ class ModelBundle:
     ) -> ModelBundle:
         """Build the bundle from a ``TrainResult`` (say whether its lots were SIMULATED)."""
         pipeline = result.pipeline
+        scale = dict(pipeline.steps)["log2"].scale
         return cls(
             steps=[step for _, step in pipeline.steps[:-1]],
             model=pipeline[-1],
@@ -108,6 +112,7 @@ class ModelBundle:
             metadata=tuple(result.metadata),
             model_version=model_version,
             simulated_training=simulated_training,
+            scale=scale,
         )
 
     def with_version(self, model_version: str) -> ModelBundle:
@@ -127,6 +132,7 @@ class ModelBundle:
             "metadata": list(self.metadata),
             "model_version": self.model_version,
             "simulated_training": self.simulated_training,
+            "scale": self.scale,
         }
         (directory / "bundle.json").write_text(json.dumps(payload))
         return directory
@@ -145,6 +151,7 @@ class ModelBundle:
             metadata=tuple(payload["metadata"]),
             model_version=payload["model_version"],
             simulated_training=bool(payload.get("simulated_training", False)),
+            scale=str(payload.get("scale", "raw")),
         )
 
     @property
@@ -246,9 +253,14 @@ class ModelBundle:
                 (np.isnan(values) & table[names].notna().to_numpy()).any(axis=1), index=table.index
             )
             problems[text_cells & problems.isna()] = "text in a protein intensity"
-            negative = ((values < 0) | np.isinf(values)).any(axis=1)
-            problems[negative & problems.isna()] = "negative or infinite intensity"
-            measured = pd.Series((values > 0).any(axis=1), index=table.index)
+            if self.scale == "log2":  # log2 values and ratios may be negative
+                invalid, reason = np.isinf(values).any(axis=1), "infinite protein value"
+                measured = pd.Series(np.isfinite(values).any(axis=1), index=table.index)
+            else:
+                invalid = ((values < 0) | np.isinf(values)).any(axis=1)
+                reason = "negative or infinite intensity"
+                measured = pd.Series((values > 0).any(axis=1), index=table.index)
+            problems[invalid & problems.isna()] = reason
         else:
             measured = pd.Series(False, index=table.index)
         problems[~measured & problems.isna()] = "no protein of the model measured"

@@ -24,6 +24,8 @@ from exostab.errors import ExostabError
 if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
     import pandas as pd
 
+    from exostab.readers.base import ProteinMatrix
+    from exostab.score import BatchScorer
 
 app = typer.Typer(
     help=(
@@ -82,6 +84,17 @@ def existing_file(path: Path | None, what: str) -> Path | None:
 
 
 DEFAULT_DATA = PROJECT_ROOT / "data" / "simulated"
+SCALE_HELP = (
+    "Scale of the protein values: raw (intensities; 0 = not quantified) or log2 (already "
+    "log2: Perseus exports, log2 ratios such as CPTAC's; negative values allowed)."
+)
+
+
+def checked_scale(scale: str | None) -> str | None:
+    """Refuse a --scale other than raw or log2 (None = the default of the command)."""
+    if scale is not None and scale not in ("raw", "log2"):
+        raise ExostabError(f"--scale must be raw or log2, not {scale!r}")
+    return scale
 
 
 def default_simulated_data() -> tuple[Path, Path]:
@@ -139,6 +152,9 @@ def train(
     register: Annotated[
         bool, typer.Option("--register/--no-register", help="Register the model as 'exostab'.")
     ] = True,
+    scale: Annotated[
+        str | None, typer.Option("--scale", help=SCALE_HELP + " Default: config (raw).")
+    ] = None,
 ) -> None:
     """Train the risk model with nested donor-grouped CV, explain it, log and register it.
 
@@ -154,7 +170,13 @@ def train(
 
     cfg = load_train_config(
         existing_file(config, "config"),
-        **{"data.label": label, "data.group": group, "experiment": experiment, "seed": seed},
+        **{
+            "data.label": label,
+            "data.group": group,
+            "experiment": experiment,
+            "seed": seed,
+            "data.scale": checked_scale(scale),
+        },
     )
     if (proteins is None) != (lots is None):
         raise ExostabError("give both --proteins and --lots, or neither (built-in simulated lots)")
@@ -259,6 +281,7 @@ def inspect_file(
         typer.Option("--format", help="Skip detection: maxquant, diann, wide, ... (see docs)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    scale: Annotated[str, typer.Option("--scale", help=SCALE_HELP)] = "raw",
 ) -> None:
     """Show what exostab reads from a protein file (and how its runs map to lots)."""
     import json as json_module
@@ -267,11 +290,12 @@ def inspect_file(
     from rich.table import Table
 
     from exostab.readers import read_lot_sheet_lenient, read_proteins
-    from exostab.runs import map_runs_to_lots
+    from exostab.readers.common import scale_problem
+    from exostab.runs import map_runs_to_lots, named
 
     existing_file(file, "protein file")
     existing_file(lots, "lot sheet")
-    matrix = read_proteins(file, format=format)
+    matrix = read_proteins(file, format=format, scale=checked_scale(scale) or "raw")
     values = matrix.intensities.to_numpy()
     finite = values[np.isfinite(values)]
     problems: list[str] = []
@@ -286,11 +310,19 @@ def inspect_file(
         "intensity_min": float(finite.min()) if finite.size else None,
         "intensity_max": float(finite.max()) if finite.size else None,
         "looks_log_scale": matrix.looks_log_scale,
+        "scale": matrix.scale,
         "runs": [str(run) for run in matrix.intensities.index],
+        "failed_runs": matrix.failed_runs,
         "notes": list(matrix.notes),
     }
-    if matrix.looks_log_scale:
-        problems.append("values look log-transformed already (every intensity < 50)")
+    scale_contradiction = scale_problem(matrix.intensities, matrix.scale)
+    if scale_contradiction:
+        problems.append(scale_contradiction)
+    if matrix.failed_runs:
+        problems.append(
+            f"{len(matrix.failed_runs)} run(s) quantified no protein (failed run?): "
+            f"{named(matrix.failed_runs)}"
+        )
     if lots is not None:
         sheet, quarantine = read_lot_sheet_lenient(lots)
         _, mapping = map_runs_to_lots(matrix, sheet)
@@ -300,9 +332,15 @@ def inspect_file(
         payload["lots_without_run"] = list(mapping.lots_without_run)
         problems += [f"lot sheet: {row.lot_id}: {row.reason}" for row in quarantine.itertuples()]
         if mapping.runs_without_lot:
-            problems.append(f"{len(mapping.runs_without_lot)} run(s) match no lot")
+            problems.append(
+                f"{len(mapping.runs_without_lot)} run(s) match no lot: "
+                f"{named(mapping.runs_without_lot)}"
+            )
         if mapping.lots_without_run:
-            problems.append(f"{len(mapping.lots_without_run)} lot(s) have no run")
+            problems.append(
+                f"{len(mapping.lots_without_run)} lot(s) have no run: "
+                f"{named(mapping.lots_without_run)}"
+            )
     payload["problems"] = problems
     if as_json:
         print(json_module.dumps(payload))
@@ -320,7 +358,11 @@ def inspect_file(
     table.add_row("missing", f"{matrix.missing_fraction:.1%} of run × protein cells")
     if finite.size:
         table.add_row("intensity range", f"{finite.min():.4g} – {finite.max():.4g}")
-    table.add_row("looks log-scale", "yes (not exponentiated)" if matrix.looks_log_scale else "no")
+    table.add_row(
+        "scale",
+        f"{matrix.scale} (declared)"
+        + (", values look log2" if matrix.looks_log_scale and matrix.scale == "raw" else ""),
+    )
     for note in matrix.notes:
         table.add_row("note", note)
     if lots is not None:
@@ -334,6 +376,41 @@ def inspect_file(
     if len(problems) > 10:
         table.add_row("[red]problem[/]", f"… and {len(problems) - 10} more")
     console.print(table)
+
+
+def on_model_scale(matrix: ProteinMatrix, model_scale: str) -> ProteinMatrix:
+    """Bring the input to the scale the model was trained on, saying so when it converts."""
+    if matrix.scale == model_scale:
+        return matrix
+    logging.getLogger(__name__).warning(
+        "%s: declared %s but the model was trained on %s values: converted",
+        matrix.source,
+        matrix.scale,
+        model_scale,
+    )
+    return matrix.on_scale(model_scale)
+
+
+def set_aside_failed_runs(
+    matrix: ProteinMatrix, scorer: BatchScorer
+) -> tuple[ProteinMatrix, pd.DataFrame]:
+    """Take out runs that quantified no protein, to quarantine their lots with that reason.
+
+    A failed replicate of a lot that has another run is only left out (the lot is scored).
+    """
+    import pandas as pd
+
+    from exostab.runs import failed_run_lots, match_run
+
+    kept, failed = failed_run_lots(matrix, scorer.claim)
+    scored_lots = {
+        match_run(str(run), scorer.by_ms_run, scorer.all_lots) for run in kept.intensities.index
+    }
+    refused = [run for run, lot in failed.items() if lot is None or lot not in scored_lots]
+    return kept, pd.DataFrame(
+        {"lot_id": refused, "reason": "its run quantified no protein (failed run?)"},
+        columns=["lot_id", "reason"],
+    )
 
 
 MODEL_OPTION = typer.Option(
@@ -356,6 +433,10 @@ def score(
         Path | None, typer.Option(help="Also write a self-contained HTML report here.")
     ] = None,
     chunk_size: Annotated[int, typer.Option(help="Lots scored at once.", min=1)] = 2000,
+    scale: Annotated[
+        str | None,
+        typer.Option("--scale", help=SCALE_HELP + " Default: the scale the model was trained on."),
+    ] = None,
 ) -> None:
     """Score new lots: calibrated risk, band, top drivers, coverage and domain flag per lot.
 
@@ -368,7 +449,6 @@ def score(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from exostab.readers import detect_format, read_lot_sheet_lenient, read_proteins
-    from exostab.readers.base import ProteinMatrix
     from exostab.readers.streaming import iter_wide_lenient
     from exostab.report import batch_report
     from exostab.score import BatchScorer
@@ -381,6 +461,7 @@ def score(
         raise ExostabError("--out must end in .csv or .parquet", where=str(out))
     configure_tracking()
     bundle, uri = resolve_model(model)
+    declared = checked_scale(scale) or bundle.scale
     sheet, sheet_quarantine = read_lot_sheet_lenient(lots)
     from exostab.provenance import file_sha256, is_simulated
 
@@ -411,13 +492,17 @@ def score(
         if streamed:
             chunks = (
                 (chunk.matrix, chunk.refused)
-                for chunk in iter_wide_lenient(proteins, rows=chunk_size)
+                for chunk in iter_wide_lenient(proteins, rows=chunk_size, scale=declared)
             )
         else:
-            chunks = iter([(read_proteins(proteins, format=format), None)])
+            chunks = iter([(read_proteins(proteins, format=format, scale=declared), None)])
         for matrix, refused in chunks:
             if refused is not None and len(refused):
                 book(scorer.refuse(refused))
+            matrix, failed = set_aside_failed_runs(matrix, scorer)
+            if len(failed):
+                book(scorer.refuse(failed))
+            matrix = on_model_scale(matrix, bundle.scale)
             scores, bad = scorer.score(matrix)
             scores_file.write(scores.assign(model_uri=uri, input_hash=input_hash))
             book(bad)
@@ -469,6 +554,10 @@ def explain(
     format: Annotated[
         str | None, typer.Option("--format", help="Force the protein file format.")
     ] = None,
+    scale: Annotated[
+        str | None,
+        typer.Option("--scale", help=SCALE_HELP + " Default: the scale the model was trained on."),
+    ] = None,
 ) -> None:
     """Explain a model on lots with SHAP: global_importance.csv, lot_shap.parquet and plots."""
     from exostab.explain import write_explanations
@@ -482,7 +571,8 @@ def explain(
     configure_tracking()
     bundle, _ = resolve_model(model)
     sheet, refused = read_lot_sheet_lenient(lots)
-    mapped, _ = map_runs_to_lots(read_proteins(proteins, format=format), sheet)
+    matrix = read_proteins(proteins, format=format, scale=checked_scale(scale) or bundle.scale)
+    mapped, _ = map_runs_to_lots(on_model_scale(matrix, bundle.scale), sheet)
     table, _ = scoring_table(bundle, mapped, sheet)
     importance = write_explanations(bundle, table, out)
     console.print(f"explained {len(table)} lots ({len(refused)} refused by the lot sheet) → {out}/")

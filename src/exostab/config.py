@@ -40,6 +40,9 @@ class Frozen(BaseModel):
 class DataConfig(Frozen):
     label: str = "unstable"
     group: str = "donor_id"
+    # raw: intensities (log2-transformed in the pipeline); log2: values already log2
+    # (Perseus exports, log2 ratios such as CPTAC's), used as they are.
+    scale: Literal["raw", "log2"] = "raw"
     metadata_features: tuple[str, ...] = (
         "passage",
         "tissue_source",

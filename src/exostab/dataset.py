@@ -14,7 +14,7 @@ from exostab.config import NUMERIC_METADATA, TrainConfig
 from exostab.errors import InputError
 from exostab.identity import safe_feature_names
 from exostab.readers.base import ProteinMatrix
-from exostab.runs import map_runs_to_lots
+from exostab.runs import failed_run_lots, map_runs_to_lots, named
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ class TrainingSet:
         metadata: metadata feature columns present in X.
         categorical: the metadata columns that hold categories.
         fingerprint: content hash, sizes and label balance of the data.
+        order: time order of the lots (``cv.time_column``), None when not used.
+        scale: ``raw`` (intensities) or ``log2`` (declared log2 values) of the protein columns.
     """
 
     X: pd.DataFrame
@@ -43,12 +45,12 @@ class TrainingSet:
     categorical: tuple[str, ...]
     fingerprint: dict[str, Any]
     order: pd.Series | None = None
+    scale: str = "raw"
 
 
-def listed(items: list[str] | tuple[str, ...], limit: int = 5) -> str:
-    """Render a few items and how many more, for one-line messages."""
-    shown = ", ".join(str(i) for i in list(items)[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+def listed(items: list[str] | tuple[str, ...], limit: int = 10) -> str:
+    """Render the first ``limit`` items and how many more, for one-line messages."""
+    return named(list(items), limit)
 
 
 def protein_table(matrix: ProteinMatrix) -> pd.DataFrame:
@@ -71,16 +73,31 @@ def content_hash(*frames: pd.DataFrame | pd.Series) -> str:
 
 
 def panel_features(panels: dict[str, list[str]], proteins: pd.DataFrame) -> dict[str, list[str]]:
-    """Map each panel's gene symbols to the protein features that carry them."""
+    """Map each panel's gene symbols to the protein features that carry them.
+
+    Warns when panels are configured but no protein of the input carries one of their genes
+    (the module scores then vanish from the model): usually the input names proteins in a way
+    that gives no gene symbol.
+    """
     by_gene: dict[str, list[str]] = {}
     for feature, gene in proteins["gene"].items():
         if isinstance(gene, str):
             for symbol in gene.split(";"):
                 by_gene.setdefault(symbol.strip().upper(), []).append(str(feature))
-    return {
+    members = {
         module: sorted({f for gene in genes for f in by_gene.get(gene.upper(), [])})
         for module, genes in panels.items()
     }
+    if panels and not any(members.values()):
+        logger.warning(
+            "no protein matches a gene of the panels (%s), so the model has no module scores; "
+            "%d of %d proteins carry a gene symbol (name proteins by gene, ACC~GENE or FASTA "
+            "headers with GN=)",
+            ", ".join(sorted(panels)),
+            len({f for features in by_gene.values() for f in features}),
+            len(proteins),
+        )
+    return members
 
 
 def build_training_set(
@@ -93,17 +110,36 @@ def build_training_set(
         raise InputError(f"the lot sheet has no label column '{label}' (set it with --label)")
     if group not in lot_sheet.columns:
         raise InputError(f"the lot sheet has no group column '{group}' (set it with --group)")
-    lots, mapping = map_runs_to_lots(matrix, lot_sheet)
-    if mapping.lots_without_run:
+    if matrix.scale != cfg.data.scale:
         raise InputError(
-            f"{len(mapping.lots_without_run)} lots of the lot sheet have no protein profile: "
-            f"{listed(mapping.lots_without_run)}",
+            f"the protein file was read as {matrix.scale} but data.scale is {cfg.data.scale}"
+        )
+    matrix, failed = failed_run_lots(matrix, lot_sheet)
+    if failed:
+        logger.warning(
+            "left out %d run(s) that quantified no protein (failed runs): %s",
+            len(failed),
+            listed([f"{run} (lot {lot or 'none'})" for run, lot in failed.items()]),
+        )
+    lots, mapping = map_runs_to_lots(matrix, lot_sheet)
+    failed_lots = {lot for lot in failed.values() if lot is not None}
+    without_run = [lot for lot in mapping.lots_without_run if lot not in failed_lots]
+    if without_run:
+        raise InputError(
+            f"{len(without_run)} lots of the lot sheet have no protein profile: "
+            f"{listed(without_run)}",
             where=where,
         )
-    if mapping.runs_without_lot:
+    failed_only = [lot for lot in mapping.lots_without_run if lot in failed_lots]
+    if failed_only:
+        logger.warning(
+            "left out %d lot(s) whose only run failed: %s", len(failed_only), listed(failed_only)
+        )
+    unmatched = [run for run in mapping.runs_without_lot if run not in failed]
+    if unmatched:
         raise InputError(
-            f"{len(mapping.runs_without_lot)} runs match no lot of the lot sheet: "
-            f"{listed(mapping.runs_without_lot)}",
+            f"{len(unmatched)} runs match no lot of the lot sheet: {listed(unmatched)} "
+            "(name the lot's runs in an 'ms_run' column, or use the run names as lot_id)",
             where=where,
         )
     sheet = lot_sheet.loc[lots.intensities.index]
@@ -144,6 +180,8 @@ def build_training_set(
         "n_groups": int(groups.nunique()),
         "missing_fraction": round(float(np.isnan(intensities.to_numpy(float)).mean()), 4),
         "replicate_runs": int(sum(n - 1 for n in mapping.replicates.values())),
+        "failed_runs": len(failed),
+        "value_scale": matrix.scale,
     }
     logger.info("training set: %d lots × %d proteins", len(X), intensities.shape[1])
     return TrainingSet(
@@ -155,4 +193,5 @@ def build_training_set(
         categorical=categorical,
         fingerprint=fingerprint,
         order=order,
+        scale=matrix.scale,
     )

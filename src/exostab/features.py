@@ -86,11 +86,15 @@ class ExostabTransformer(TransformerMixin, BaseEstimator):
 class LogNormalizer(ExostabTransformer):
     """Log2-transform raw intensities and centre each lot on a reference set of proteins.
 
-    Zeros and negatives become NaN (not detected). With ``normalisation="median"`` each lot is
-    shifted so that the median of the reference proteins (detected in at least
-    ``reference_min_rate`` of training lots; the ``max_reference`` most consistently detected and
-    most abundant of them) equals the training median: a median over all
-    detected proteins would drift with the lot's missingness, which is not at random.
+    With ``scale="raw"`` zeros and negatives become NaN (not detected) and the rest is log2
+    transformed; with ``scale="log2"`` the values are log2 already (log2 intensities or ratios,
+    any sign) and are used as they are, NaN = not detected.
+
+    With ``normalisation="median"`` each lot is shifted so that the median of the reference
+    proteins (detected in at least ``reference_min_rate`` of training lots; the
+    ``max_reference`` most consistently detected and most abundant of them) equals the training
+    median: a median over all detected proteins would drift with the lot's missingness, which
+    is not at random.
     """
 
     state_attributes = ("reference_", "target_median_", "columns_out_")
@@ -101,14 +105,19 @@ class LogNormalizer(ExostabTransformer):
         normalisation: str = "median",
         reference_min_rate: float = 0.9,
         max_reference: int = 100,
+        scale: str = "raw",
     ) -> None:
         self.metadata = metadata
         self.normalisation = normalisation
         self.reference_min_rate = reference_min_rate
         self.max_reference = max_reference
+        self.scale = scale
 
     def _log(self, frame: pd.DataFrame, proteins: list[str]) -> np.ndarray:
         values = frame[proteins].to_numpy(dtype=float, copy=True)
+        if self.scale == "log2":
+            values[~np.isfinite(values)] = np.nan
+            return values
         with np.errstate(divide="ignore", invalid="ignore"):
             values[~(values > 0)] = np.nan
             return np.log2(values)

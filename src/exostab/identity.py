@@ -1,4 +1,8 @@
-"""Protein identity: accessions, gene symbols, naming schemes and LightGBM-safe feature names.
+"""Protein identity: naming schemes, accessions, the decoy/contaminant rule and feature names.
+
+A protein's name is information, never a reason to refuse a file. ``parse_protein_name`` reads
+what each naming scheme carries (accessions, isoforms, gene symbols) and keeps any other
+non-empty name as an opaque protein id.
 
 The same lots read from a MaxQuant file (``Gene names``) and from a wide table whose columns are
 gene symbols must give the same feature names, so the canonical name of a protein group is its
@@ -9,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +22,18 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-NAMING_SCHEMES = ("uniprot", "protein_group", "gene", "simulated", "fasta_header", "unknown")
+NAMING_SCHEMES = (
+    "uniprot",
+    "protein_group",
+    "gene",
+    "simulated",
+    "fasta_header",
+    "accession_gene",
+    "ensembl",
+    "refseq",
+    "opaque",
+    "empty",
+)
 MS_EXTENSIONS = (
     ".raw",
     ".d",
@@ -34,76 +50,198 @@ MS_EXTENSIONS = (
     ".gz",
     ".zip",
 )
+# Prefixes search engines and custom FASTA files give decoy and contaminant entries.
+DECOY_CONTAMINANT_PREFIXES = ("CON__", "Cont_", "REV__", "DECOY_", "rev_", "contam_")
+MAX_GENE_LENGTH = 30
+MAX_EXAMPLES = 5
+
 _UNIPROT = re.compile(
     r"^(?:[OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9](?:[A-Z][A-Z0-9]{2}[0-9]){1,2})(?:-\d+)?$"
 )
-_FASTA = re.compile(r"^(?:sp|tr)\|([^|]+)\|?.*$")
-_SIMULATED = re.compile(r"^SIM[GP]\d+$")
+_ENSEMBL = re.compile(r"^ENS[A-Z]{0,6}[GPTE]\d{11}(?:\.\d+)?$")
+_REFSEQ = re.compile(r"^(?:[ANXWY]P|[NX][MR])_\d+(?:\.\d+)?$")
+_SIM_ACCESSION = re.compile(r"^SIMP\d+(?:-\d+)?$")
+_SIM_GENE = re.compile(r"^SIMG\d+$")
+_FASTA = re.compile(r"^(?:sp|tr)\|([^|\s]+)(?:\|(\S*))?(.*)$", re.DOTALL)
 _GENE = re.compile(r"^[A-Z][A-Za-z0-9]*(?:[-._][A-Za-z0-9]+)*$")
+_ENTRY_NAME = re.compile(r"^[A-Z0-9]{1,11}_[A-Z0-9]{2,5}$")
 _GENE_IN_FASTA = re.compile(r"\bGN=([^\s;]+)")
 _ISOFORM = re.compile(r"-\d+$")
+_VERSION = re.compile(r"\.\d+$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-_DECOY_PREFIXES = ("CON__", "REV__", "contam_", "rev_")
-MAX_GENE_LENGTH = 30
+_AUTO_NAME = re.compile(r"^Unnamed: \d+(?:_level_\d+)?$")
+FLAGGED_MEMBER = re.compile(
+    r"(?:^|[;,])\s*>?(?:(?:sp|tr)\|)?(?:CON__|CONT_|CONTAM_|REV_|DECOY_)", re.IGNORECASE
+)
+_ACCESSION_SCHEMES = frozenset(("uniprot", "fasta_header", "accession_gene", "ensembl", "refseq"))
 
 
-def _single_scheme(part: str) -> str:
-    if _UNIPROT.match(part):
-        return "uniprot"
-    if _FASTA.match(part):
-        return "fasta_header"
-    if _SIMULATED.match(part):
-        return "simulated"
-    if len(part) <= MAX_GENE_LENGTH and _GENE.match(part):
-        return "gene"
-    return "unknown"
+@dataclass(frozen=True)
+class ProteinName:
+    """What a protein (group) name says.
 
-
-def naming_scheme(name: str) -> str:
-    """Classify how a protein is named.
-
-    Returns:
-        ``uniprot`` (``P12345``, ``P12345-2``), ``protein_group`` (accessions joined by ``;``),
-        ``gene`` (a gene symbol such as ``CD9``, or symbols joined by ``;``), ``simulated``
-        (``SIMG00042`` genes, ``SIMP00042`` accessions of the project's simulator),
-        ``fasta_header`` (``sp|P12345|NAME_HUMAN``) or ``unknown`` (``Unnamed: 3``, ``12.5``,
-        ``protein 1``, empty).
+    Attributes:
+        scheme: one of ``NAMING_SCHEMES``.
+        accessions: member accessions in the order written (isoform and version suffixes kept).
+        genes: gene symbols the name carries (``GN=``, ``ACC~GENE``, ``ACC|GENE``, a symbol).
     """
-    if not isinstance(name, str) or not name.strip():
-        return "unknown"
-    parts = [part.strip() for part in name.strip().split(";")]
-    if any(not part for part in parts):
-        return "unknown"
-    schemes = {_single_scheme(part) for part in parts}
-    if "unknown" in schemes:
-        return "unknown"
-    if len(parts) == 1:
-        return schemes.pop()
-    if schemes <= {"uniprot", "fasta_header"}:
-        return "protein_group"
-    if schemes == {"simulated"}:
+
+    scheme: str
+    accessions: tuple[str, ...] = ()
+    genes: tuple[str, ...] = ()
+
+    @property
+    def leading_accession(self) -> Any:
+        """The first accession, NaN when the name carries none."""
+        return self.accessions[0] if self.accessions else np.nan
+
+    @property
+    def gene(self) -> Any:
+        """The gene symbols joined by ``;`` (duplicates once), NaN when none."""
+        genes = list(dict.fromkeys(self.genes))
+        return ";".join(genes) if genes else np.nan
+
+
+def is_gene_symbol(token: str) -> bool:
+    """Tell whether a token reads as an HGNC-style gene symbol (``CD9``, ``HLA-A``, ``Cd9``)."""
+    return (
+        len(token) <= MAX_GENE_LENGTH
+        and bool(_GENE.match(token))
+        and not _ENTRY_NAME.match(token)
+        and _accession_scheme(token) is None
+    )
+
+
+def _accession_scheme(token: str) -> str | None:
+    if _UNIPROT.match(token):
+        return "uniprot"
+    if _SIM_ACCESSION.match(token):
         return "simulated"
-    if schemes <= {"gene", "simulated"}:
-        return "gene"
-    return "unknown"
+    if _ENSEMBL.match(token):
+        return "ensembl"
+    if _REFSEQ.match(token):
+        return "refseq"
+    return None
+
+
+def _strip_flag(token: str) -> str:
+    for prefix in DECOY_CONTAMINANT_PREFIXES:
+        if token.lower().startswith(prefix.lower()):
+            return token[len(prefix) :]
+    return token
+
+
+def _member(token: str, genes_first: bool = False) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """Parse one member of a group: (scheme, accessions, genes)."""
+    token = _strip_flag(token.strip().lstrip(">").strip())
+    if genes_first and _UNIPROT.match(token) and _GENE.match(token) and "-" not in token:
+        return "gene", (), (token,)
+    fasta = _FASTA.match(token)
+    if fasta:
+        genes = tuple(_GENE_IN_FASTA.findall(fasta.group(3) or ""))
+        return "fasta_header", (_strip_flag(fasta.group(1)),), genes
+    if "~" in token:
+        accession, _, gene = (part.strip() for part in token.partition("~"))
+        return "accession_gene", ((accession,) if accession else ()), ((gene,) if gene else ())
+    if "|" in token:
+        parts = [part.strip() for part in token.split("|") if part.strip()]
+        known = [i for i, part in enumerate(parts) if _accession_scheme(part)]
+        first = known[0] if known else 0
+        accession = parts[first] if parts else ""
+        symbols = tuple(p for p in parts[first + 1 :] if is_gene_symbol(p))[:1]
+        return "accession_gene", ((accession,) if accession else ()), symbols
+    scheme = _accession_scheme(token)
+    if scheme:
+        return scheme, (token,), ()
+    if _SIM_GENE.match(token):
+        return "simulated", (), (token,)
+    if is_gene_symbol(token):
+        return "gene", (), (token,)
+    return "opaque", (), ()
+
+
+def _members(name: str) -> list[str]:
+    """Split a group into members: ``;`` always, ``,`` only between space-free ids.
+
+    FASTA descriptions hold commas (``CD9 antigen, human``); AlphaPept joins ids with commas.
+    """
+    parts = [part.strip() for part in name.split(";")]
+    members: list[str] = []
+    for part in parts:
+        if "," in part and not re.search(r"\s", part):
+            members.extend(p.strip() for p in part.split(","))
+        else:
+            members.append(part)
+    return [member for member in members if member]
+
+
+def is_unnamed(name: Any) -> bool:
+    """Tell whether a column has no name: empty, or pandas' ``Unnamed: 3`` stand-in."""
+    return not isinstance(name, str) or not name.strip() or bool(_AUTO_NAME.match(name.strip()))
+
+
+def parse_protein_name(name: Any, *, genes_first: bool = False) -> ProteinName:
+    """Read what a protein (group) name carries; never refuses a non-empty name.
+
+    Recognised: UniProt accessions and isoforms (``P12345``, ``P12345-2``), groups joined by
+    ``;``, FASTA headers (``sp|P12345|CD9_HUMAN ... GN=CD9``), ``ACC~GENE`` and ``ACC|GENE``,
+    ENSEMBL (``ENSG…``, ``ENSP…``, ``ENST…``, with ``.N`` version) and RefSeq (``NP_…``,
+    ``XP_…``, ``NM_…``) ids, gene symbols and the simulator's ``SIMP``/``SIMG`` ids. Anything
+    else is an ``opaque`` protein id; only an empty name is ``empty``.
+
+    Args:
+        name: the name as the file writes it.
+        genes_first: read a token that fits both a UniProt accession and a gene symbol
+            (``B3GAT3``) as the gene; right for tables named by gene symbols.
+    """
+    if is_unnamed(name):
+        return ProteinName("empty")
+    parsed = [_member(member, genes_first) for member in _members(str(name))]
+    if not parsed:  # separators only (``;``): still a name the file gives
+        return ProteinName("opaque")
+    accessions = tuple(a for _, accs, _ in parsed for a in accs)
+    genes = tuple(g for _, _, gs in parsed for g in gs)
+    schemes = {scheme for scheme, _, _ in parsed}
+    if len(parsed) == 1:
+        scheme = parsed[0][0]
+    elif len(schemes) == 1 and schemes & {"opaque", "gene", "simulated"}:
+        scheme = schemes.pop()
+    elif schemes <= {"gene", "simulated"}:
+        scheme = "gene"
+    else:
+        scheme = "protein_group"
+    return ProteinName(scheme, accessions, genes)
+
+
+def naming_scheme(name: Any) -> str:
+    """Classify how a protein is named (one of ``NAMING_SCHEMES``; see ``parse_protein_name``)."""
+    return parse_protein_name(name).scheme
+
+
+def is_decoy_or_contaminant(name: Any) -> bool:
+    """Tell whether a protein group has a decoy or contaminant member.
+
+    The one rule of every reader: a member starting ``CON__``, ``Cont_``, ``REV__``,
+    ``DECOY_``, ``rev_`` or ``contam_`` (any case, also inside a FASTA header) flags the group.
+    """
+    return isinstance(name, str) and bool(FLAGGED_MEMBER.search(name))
 
 
 def leading_accession(group_id: Any) -> Any:
     """Return the first accession of a protein group (``sp|P12345|NAME;...`` -> ``P12345``).
 
-    The isoform suffix is kept (it is stripped only for matching, see ``match_features``).
-    Returns NaN for a missing or empty id.
+    The isoform suffix is kept: ``P12345-2`` is another protein than ``P12345``. A group whose
+    first member is an opaque id returns that id. Returns NaN for a missing or empty id.
     """
-    if not isinstance(group_id, str) or not group_id.strip():
+    if is_unnamed(group_id):
         return np.nan
-    first = re.split(r"[;,]", group_id.strip(), maxsplit=1)[0].strip()
-    for prefix in _DECOY_PREFIXES:
-        if first.startswith(prefix):
-            first = first[len(prefix) :]
-    fasta = _FASTA.match(first)
-    if fasta:
-        first = fasta.group(1)
-    return first or np.nan
+    members = _members(str(group_id))
+    if not members:
+        return np.nan
+    _, accessions, _ = _member(members[0])
+    if accessions:
+        return accessions[0]
+    return _strip_flag(members[0].lstrip(">").strip()) or np.nan
 
 
 def strip_isoform(accession: Any) -> Any:
@@ -111,6 +249,19 @@ def strip_isoform(accession: Any) -> Any:
     if not isinstance(accession, str):
         return np.nan
     return _ISOFORM.sub("", accession)
+
+
+def strip_version(accession: Any) -> Any:
+    """Drop the version of an ENSEMBL or RefSeq id (``ENSP00000269305.4`` -> ``ENSP…305``).
+
+    A version is a later annotation of the same sequence, unlike a UniProt isoform suffix.
+    Other accessions are returned unchanged; NaN stays NaN.
+    """
+    if not isinstance(accession, str):
+        return np.nan
+    if _ENSEMBL.match(accession) or _REFSEQ.match(accession):
+        return _VERSION.sub("", accession)
+    return accession
 
 
 def genes_from_fasta(header: Any) -> Any:
@@ -138,44 +289,56 @@ def strip_run_name(name: str) -> str:
 
 
 def annotate_names(names: Sequence[str]) -> pd.DataFrame:
-    """Annotate protein names of a generic table by their naming scheme.
+    """Annotate the protein names of a generic table (wide columns, long ``protein`` cells).
 
-    UniProt accessions, protein groups, FASTA headers and ``SIMP`` ids give the leading
-    accession; gene symbols and ``SIMG`` ids give the gene.
+    Every non-empty name is accepted: what it carries (accession, gene) is filled in, an opaque
+    name keeps both NaN and stands for itself. A name that fits both a UniProt accession and a
+    gene symbol (``B3GAT3``) is read as a gene in a table mostly named by gene symbols.
 
-    Raises:
-        ValueError: listing (a few of) the names that fit no naming scheme.
+    Returns:
+        proteins × (``leading_accession``, ``gene``, ``description``), indexed by the names.
     """
-    accessions: list[Any] = []
-    genes: list[Any] = []
-    unknown: list[str] = []
-    for name in names:
-        scheme = naming_scheme(name)
-        if scheme == "unknown":
-            unknown.append(str(name))
-            accessions.append(np.nan)
-            genes.append(np.nan)
-        elif scheme in ("uniprot", "protein_group", "fasta_header") or (
-            scheme == "simulated" and name.startswith("SIMP")
-        ):
-            accessions.append(leading_accession(name))
-            genes.append(np.nan)
-        else:
-            accessions.append(np.nan)
-            genes.append(name)
-    if unknown:
-        shown = ", ".join(repr(name) for name in unknown[:5])
-        more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
-        raise ValueError(f"{shown}{more}")
+    parsed = [parse_protein_name(name) for name in names]
+    schemes = pd.Series([p.scheme for p in parsed], dtype="object").value_counts()
+    n_genes = int(schemes.get("gene", 0))
+    if n_genes > len(parsed) - n_genes - int(schemes.get("opaque", 0)):
+        parsed = [parse_protein_name(name, genes_first=True) for name in names]
     index = pd.Index([str(name) for name in names], dtype="object", name="group_id")
     return pd.DataFrame(
         {
-            "leading_accession": pd.Series(accessions, index=index, dtype="object"),
-            "gene": pd.Series(genes, index=index, dtype="object"),
+            "leading_accession": pd.Series(
+                [p.leading_accession for p in parsed], index=index, dtype="object"
+            ),
+            "gene": pd.Series([p.gene for p in parsed], index=index, dtype="object"),
             "description": pd.Series([np.nan] * len(index), index=index, dtype="object"),
         },
         index=index,
     )
+
+
+def opaque_names(proteins: pd.DataFrame) -> list[str]:
+    """Group ids that follow no known naming scheme and carry no gene annotation either."""
+    gene = proteins["gene"] if "gene" in proteins else pd.Series(np.nan, index=proteins.index)
+    return [
+        str(group)
+        for group, symbol in zip(proteins.index, gene, strict=True)
+        if not _present(symbol) and naming_scheme(group) == "opaque"
+    ]
+
+
+def opaque_note(proteins: pd.DataFrame, source: object) -> str | None:
+    """Warn once per file about opaque protein names and return the note for ``inspect``."""
+    opaque = opaque_names(proteins)
+    if not opaque:
+        return None
+    shown = ", ".join(repr(name) for name in opaque[:MAX_EXAMPLES])
+    more = f" and {len(opaque) - MAX_EXAMPLES} more" if len(opaque) > MAX_EXAMPLES else ""
+    note = (
+        f"{len(opaque)} protein name(s) follow no known naming scheme and were kept as "
+        f"opaque protein ids: {shown}{more}"
+    )
+    logger.warning("%s: %s", source, note)
+    return note
 
 
 def sanitize(name: str) -> str:
@@ -259,20 +422,53 @@ def safe_feature_names(proteins: pd.DataFrame) -> pd.Series:
     return result
 
 
-def _lookup(keys: Iterable[Any], group_ids: Sequence[str]) -> dict[str, str]:
-    """First group id per key (input order), skipping missing keys."""
+def _isoform_tag(accession: Any) -> str:
+    """``-2`` for ``P12345-2``, ``""`` for a canonical accession or none."""
+    if not _present(accession):
+        return ""
+    match = _ISOFORM.search(str(accession))
+    return match.group(0) if match and _accession_scheme(str(accession)) else ""
+
+
+def _other_isoform(model_acc: Any, input_acc: Any) -> bool:
+    """Tell whether two accessions name different isoforms of one protein (never matched)."""
+    if not (_present(model_acc) and _present(input_acc)):
+        return False
+    a, b = str(model_acc).upper(), str(input_acc).upper()
+    return a != b and strip_isoform(a) == strip_isoform(b)
+
+
+def _unique_lookup(keys: Sequence[Any], group_ids: Sequence[str]) -> dict[str, str]:
+    """Key -> group id, for keys that name exactly one group (ambiguous keys left out)."""
     table: dict[str, str] = {}
+    seen: dict[str, int] = {}
     for key, group in zip(keys, group_ids, strict=True):
         if _present(key):
+            seen[key] = seen.get(key, 0) + 1
             table.setdefault(key, group)
-    return table
+    return {key: group for key, group in table.items() if seen[key] == 1}
+
+
+def _normal(value: Any) -> Any:
+    return str(value).strip().upper() if _present(value) else np.nan
 
 
 def match_features(model_proteins: pd.DataFrame, proteins: pd.DataFrame) -> pd.Series:
     """Find, for each model feature, the protein group of the input that measures it.
 
-    Matching order: exact group id, then leading accession (isoform suffix ignored), then gene
-    symbol (case-insensitive).
+    One protein is never substituted for another. In order, each input group used at most once:
+
+    1. the exact group id;
+    2. the exact leading accession (case-insensitive; an ENSEMBL/RefSeq version may differ),
+       when it names one input group;
+    3. the same canonical feature name (``safe_feature_names``: a gene-symbol table and a
+       MaxQuant file name ``CD63`` and ``CD63-2`` alike), unless the two accessions are
+       different isoforms of one protein or the name drops the isoform suffix;
+    4. the gene symbol (case-insensitive), only when it is unambiguous (one input group, one
+       model feature) and neither side is an isoform.
+
+    An isoform (``P12345-2``) therefore never falls back to its canonical protein, nor the
+    reverse.
 
     Args:
         model_proteins: index = feature name; columns ``group_id``, ``leading_accession``,
@@ -283,36 +479,69 @@ def match_features(model_proteins: pd.DataFrame, proteins: pd.DataFrame) -> pd.S
         A Series indexed by feature name holding the input group id, or NaN when unmatched.
     """
     group_ids = [str(group) for group in proteins.index]
-    input_accs = proteins["leading_accession"] if "leading_accession" in proteins else pd.Series()
-    input_genes = proteins["gene"] if "gene" in proteins else pd.Series()
-    by_id = {group: group for group in group_ids}
-    by_acc = _lookup(
-        [
-            strip_isoform(a).upper() if _present(a) else np.nan
-            for a in input_accs.reindex(proteins.index)
-        ],
-        group_ids,
+    input_accs = (
+        proteins["leading_accession"].tolist()
+        if "leading_accession" in proteins
+        else [np.nan] * len(group_ids)
     )
-    by_gene = _lookup(
-        [g.strip().lower() if _present(g) else np.nan for g in input_genes.reindex(proteins.index)],
-        group_ids,
-    )
-    matched: list[Any] = []
-    empty = pd.Series(np.nan, index=model_proteins.index, dtype="object")
-    columns = [
-        model_proteins[name].tolist() if name in model_proteins else empty.tolist()
+    input_genes = proteins["gene"].tolist() if "gene" in proteins else [np.nan] * len(group_ids)
+    acc_of = dict(zip(group_ids, input_accs, strict=True))
+    input_names = safe_feature_names(
+        pd.DataFrame(
+            {"leading_accession": input_accs, "gene": input_genes},
+            index=pd.Index(group_ids, dtype="object"),
+        )
+    ).tolist()
+    by_acc = _unique_lookup([_normal(a) for a in input_accs], group_ids)
+    by_version_free = _unique_lookup([_normal(strip_version(a)) for a in input_accs], group_ids)
+    by_name = dict(zip(input_names, group_ids, strict=True))
+    by_gene = _unique_lookup([_normal(g) for g in input_genes], group_ids)
+
+    features = [str(f) for f in model_proteins.index]
+    empty = [np.nan] * len(features)
+    model_groups, model_accs, model_genes = (
+        model_proteins[name].tolist() if name in model_proteins else empty
         for name in ("group_id", "leading_accession", "gene")
-    ]
-    for group, acc, gene in zip(*columns, strict=True):
-        found: Any = np.nan
+    )
+    gene_counts = pd.Series([_normal(g) for g in model_genes], dtype="object").value_counts()
+    found: dict[str, str] = {}
+    used: set[str] = set()
+
+    def claim(feature: str, group: str | None) -> None:
+        if group is not None and group not in used and feature not in found:
+            found[feature] = group
+            used.add(group)
+
+    by_id = set(group_ids)
+    for feature, group in zip(features, model_groups, strict=True):
         if _present(group) and str(group) in by_id:
-            found = by_id[str(group)]
-        elif _present(acc) and strip_isoform(acc).upper() in by_acc:
-            found = by_acc[strip_isoform(acc).upper()]
-        elif _present(gene) and gene.strip().lower() in by_gene:
-            found = by_gene[gene.strip().lower()]
-        matched.append(found)
-    result = pd.Series(matched, index=model_proteins.index, dtype="object", name="group_id")
+            claim(feature, str(group))
+    for feature, acc in zip(features, model_accs, strict=True):
+        claim(feature, by_acc.get(_normal(acc)))
+    for feature, acc in zip(features, model_accs, strict=True):
+        claim(feature, by_version_free.get(_normal(strip_version(acc))))
+    for feature, acc in zip(features, model_accs, strict=True):
+        group = by_name.get(feature)
+        if group is None or _other_isoform(acc, acc_of[group]):
+            continue
+        tags = {_isoform_tag(acc), _isoform_tag(acc_of[group])} - {""}
+        if all(feature.endswith(tag) for tag in tags):
+            claim(feature, group)
+    for feature, acc, gene in zip(features, model_accs, model_genes, strict=True):
+        key = _normal(gene)
+        group = by_gene.get(key) if _present(gene) else None
+        if group is None or gene_counts.get(key, 0) != 1:
+            continue
+        if _isoform_tag(acc) or _isoform_tag(acc_of[group]):
+            continue
+        claim(feature, group)
+
+    result = pd.Series(
+        [found.get(feature, np.nan) for feature in features],
+        index=model_proteins.index,
+        dtype="object",
+        name="group_id",
+    )
     logger.info(
         "matched %d/%d model features to input protein groups",
         int(result.notna().sum()),

@@ -467,7 +467,12 @@ def build_pipeline(
     """
     features = cfg.features
     steps: list[tuple[str, Any]] = [
-        ("log2", LogNormalizer(metadata=metadata, normalisation=candidate.normalisation)),
+        (
+            "log2",
+            LogNormalizer(
+                metadata=metadata, normalisation=candidate.normalisation, scale=cfg.data.scale
+            ),
+        ),
         ("detected", DetectionFilter(metadata=metadata, min_rate=candidate.detection_min_rate)),
     ]
     if features.module_scores and panels:

@@ -34,6 +34,33 @@ class RunMapping:
     lots_without_run: tuple[str, ...]
 
 
+def named(items: list[str] | tuple[str, ...], limit: int = 10) -> str:
+    """Name the first ``limit`` items, then how many more: ``a, b, c and 12 more``."""
+    items = [str(item) for item in items]
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def failed_run_lots(
+    matrix: ProteinMatrix, lot_sheet: pd.DataFrame
+) -> tuple[ProteinMatrix, dict[str, str | None]]:
+    """Set aside the runs that quantified no protein (failed injections, empty samples).
+
+    Returns:
+        The matrix without those runs, and each failed run with its lot (None when no lot of
+        the sheet claims it).
+    """
+    failed = matrix.failed_runs
+    if not failed:
+        return matrix, {}
+    lots = _lot_ids(lot_sheet)
+    by_ms_run = ms_run_table(lot_sheet, lots)
+    lot_set = set(lots)
+    failed_lots = {run: match_run(run, by_ms_run, lot_set) for run in failed}
+    kept = matrix.intensities.drop(index=failed)
+    return replace(matrix, intensities=kept), failed_lots
+
+
 def _lot_ids(lot_sheet: pd.DataFrame) -> list[str]:
     ids = lot_sheet[LOT_ID] if LOT_ID in lot_sheet.columns else lot_sheet.index.to_series()
     return [str(value) for value in ids]
@@ -81,8 +108,8 @@ def map_runs_to_lots(
     """Re-key a ProteinMatrix from runs to lots.
 
     Several runs of one lot are averaged in log2 space (NaN-aware: a protein seen in one
-    replicate keeps that value). Runs with no lot are left out and reported; so are lots with
-    no run.
+    replicate keeps that value); values declared log2 are averaged as they are. Runs with no
+    lot are left out and reported; so are lots with no run.
 
     Args:
         matrix: runs × protein groups, as a reader returns it.
@@ -107,12 +134,16 @@ def map_runs_to_lots(
     matched = intensities.loc[keep]
     labels = pd.Index([run_to_lot[str(r)] for r in matched.index], name=LOT_ID)
     counts = pd.Series(labels).value_counts()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log2 = pd.DataFrame(np.log2(matched.to_numpy()), index=labels, columns=matched.columns)
-    mean_log2 = log2.groupby(level=0).mean()
-    averaged = pd.DataFrame(
-        np.exp2(mean_log2.to_numpy()), index=mean_log2.index, columns=mean_log2.columns
-    )
+    if matrix.scale == "log2":
+        log2 = pd.DataFrame(matched.to_numpy(), index=labels, columns=matched.columns)
+        averaged = log2.groupby(level=0).mean()
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log2 = pd.DataFrame(np.log2(matched.to_numpy()), index=labels, columns=matched.columns)
+        mean_log2 = log2.groupby(level=0).mean()
+        averaged = pd.DataFrame(
+            np.exp2(mean_log2.to_numpy()), index=mean_log2.index, columns=mean_log2.columns
+        )
     # A cell seen in one run only keeps that run's value exactly (no log/exp round trip).
     grouped = matched.set_axis(labels, axis=0).groupby(level=0)
     result = averaged.where(grouped.count() != 1, grouped.max())
@@ -127,11 +158,7 @@ def map_runs_to_lots(
     if averaged_lots:
         notes.append(f"averaged replicate runs (log2 space) for {averaged_lots} lot(s)")
     if unmatched:
-        logger.info(
-            "%d run(s) match no lot in the lot sheet: %s",
-            len(unmatched),
-            ", ".join(unmatched[:5]),
-        )
+        logger.info("%d run(s) match no lot in the lot sheet: %s", len(unmatched), named(unmatched))
     if lots_without_run:
         logger.info("%d lot(s) of the lot sheet have no run", len(lots_without_run))
     logger.info("mapped %d runs to %d lots", len(run_to_lot), len(order))

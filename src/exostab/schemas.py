@@ -302,20 +302,31 @@ def split_lot_sheet(
     return good, quarantine
 
 
-def _bad_cells(block: pd.DataFrame) -> np.ndarray:
-    """Mask of cells that are neither NaN nor a finite positive number."""
+def _bad_cells(block: pd.DataFrame, scale: str = "raw") -> np.ndarray:
+    """Mask of cells that are neither NaN nor a finite number (> 0 on the raw scale)."""
     values = block.to_numpy(dtype="float64", na_value=np.nan)
-    return ~(np.isnan(values) | (np.isfinite(values) & (values > 0)))
+    valid = np.isfinite(values) & ((values > 0) if scale == "raw" else True)
+    return ~(np.isnan(values) | valid)
+
+
+def _value_check(scale: str) -> pa.Check:
+    if scale == "raw":
+        return pa.Check(
+            lambda block: not _bad_cells(block).any(),
+            name="finite_positive",
+            error="intensity must be finite and > 0 (NaN = missing)",
+        )
+    return pa.Check(
+        lambda block: not _bad_cells(block, "log2").any(),
+        name="finite_log2",
+        error="log2 value must be finite (NaN = missing)",
+    )
 
 
 # One scalar check over the whole block: per-cell checks cost seconds at 500 × 5,000.
 PROTEIN_MATRIX_SCHEMA = pa.DataFrameSchema(
     checks=[
-        pa.Check(
-            lambda block: not _bad_cells(block).any(),
-            name="finite_positive",
-            error="intensity must be finite and > 0 (NaN = missing)",
-        ),
+        _value_check("raw"),
         pa.Check(
             lambda block: bool((block.dtypes == "float64").all()),
             name="float64",
@@ -329,6 +340,13 @@ PROTEIN_MATRIX_SCHEMA = pa.DataFrameSchema(
     ],
     index=pa.Index(None, unique=True, nullable=False),
 )
+PROTEIN_MATRIX_SCHEMAS = {
+    "raw": PROTEIN_MATRIX_SCHEMA,
+    "log2": pa.DataFrameSchema(
+        checks=[_value_check("log2"), *PROTEIN_MATRIX_SCHEMA.checks[1:]],
+        index=PROTEIN_MATRIX_SCHEMA.index,
+    ),
+}
 
 
 def protein_matrix_problems(matrix: ProteinMatrix) -> pd.DataFrame:
@@ -336,11 +354,11 @@ def protein_matrix_problems(matrix: ProteinMatrix) -> pd.DataFrame:
     problems: list[dict[str, Any]] = []
     block = matrix.intensities
     try:
-        PROTEIN_MATRIX_SCHEMA.validate(block, lazy=True)
+        PROTEIN_MATRIX_SCHEMAS[matrix.scale].validate(block, lazy=True)
     except SchemaErrors as errors:
         checks = set(errors.failure_cases["check"].astype(str))
         if any("finite" in c for c in checks):
-            bad = _bad_cells(block)
+            bad = _bad_cells(block, matrix.scale)
             runs, groups = list(block.index), list(block.columns)
             for row in np.flatnonzero(bad.any(axis=1)).tolist():
                 columns = [str(groups[j]) for j in np.flatnonzero(bad[row]).tolist()]
@@ -351,7 +369,9 @@ def protein_matrix_problems(matrix: ProteinMatrix) -> pd.DataFrame:
                     {
                         "lot_id": str(runs[row]),
                         "column": shown,
-                        "problem": "intensity must be finite and > 0 (NaN = missing)",
+                        "problem": "intensity must be finite and > 0 (NaN = missing)"
+                        if matrix.scale == "raw"
+                        else "log2 value must be finite (NaN = missing)",
                     }
                 )
         for check in sorted(c for c in checks if "finite" not in c):

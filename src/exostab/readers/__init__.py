@@ -1,8 +1,8 @@
 """Readers: one per proteomics output format behind one small registry.
 
-Each reader turns one file into a ``ProteinMatrix`` (runs × protein groups, raw intensities).
-``read_proteins`` detects the format from the file's content (header columns, first lines)
-unless ``format=`` names it.
+Each reader turns one file into a ``ProteinMatrix`` (runs × protein groups, raw intensities
+or, when the user declares them so, log2 values). ``read_proteins`` detects the format from the
+file's content (header columns, first lines) unless ``format=`` names it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from exostab.errors import InputError
 from exostab.readers import alphapept, diann, fragpipe, maxquant, mztab, spectronaut, tables
 from exostab.readers.base import ANNOTATION_COLUMNS, ProteinMatrix
-from exostab.readers.common import Preview, peek
+from exostab.readers.common import SCALES, Preview, peek
 from exostab.readers.tables import read_lot_sheet, read_lot_sheet_lenient
 from exostab.schemas import lot_sheet_problems, validate_protein_matrix
 
@@ -25,6 +25,7 @@ __all__ = [
     "ANNOTATION_COLUMNS",
     "FORMATS",
     "READERS",
+    "SCALES",
     "ProteinMatrix",
     "Reader",
     "detect_format",
@@ -41,7 +42,7 @@ class Reader:
 
     name: str
     sniff: Callable[[Preview], bool]
-    read: Callable[[Path, Preview], ProteinMatrix]
+    read: Callable[[Path, Preview, str], ProteinMatrix]  # (path, preview, scale)
     description: str
 
 
@@ -52,6 +53,12 @@ READERS: dict[str, Reader] = {
         Reader("diann", diann.sniff_matrix, diann.read_matrix, "DIA-NN report.pg_matrix.tsv"),
         Reader("diann_long", diann.sniff_long, diann.read_long, "DIA-NN report.tsv/.parquet"),
         Reader("spectronaut", spectronaut.sniff, spectronaut.read, "Spectronaut long report"),
+        Reader(
+            "spectronaut_pivot",
+            spectronaut.sniff_pivot,
+            spectronaut.read_pivot,
+            "Spectronaut protein pivot report (Report_pivot_PG)",
+        ),
         Reader("fragpipe", fragpipe.sniff, fragpipe.read, "FragPipe combined_protein.tsv"),
         Reader("mztab", mztab.sniff, mztab.read, "mzTab 1.0 quantification"),
         Reader("alphapept", alphapept.sniff, alphapept.read, "AlphaPept results_proteins.csv"),
@@ -69,6 +76,7 @@ DETECTION_ORDER = (
     "diann_long",
     "diann",
     "spectronaut",
+    "spectronaut_pivot",
     "fragpipe",
     "alphapept",
     "long",
@@ -101,22 +109,26 @@ def detect_format(path: Path, preview: Preview | None = None) -> str:
     )
 
 
-def read_proteins(path: Path, format: str | None = None) -> ProteinMatrix:
+def read_proteins(path: Path, format: str | None = None, scale: str = "raw") -> ProteinMatrix:
     """Read protein-group intensities of any supported format into a validated ProteinMatrix.
 
     Args:
         path: the file to read.
         format: one of ``FORMATS`` to skip detection; None detects it from the content.
+        scale: ``raw`` (intensities; 0 = not quantified, negatives refused) or ``log2``
+            (log2 intensities or ratios, as Perseus or CPTAC write them; any finite value).
 
     Raises:
-        InputError: unknown format name, unreadable file or a broken contract.
+        InputError: unknown format or scale name, unreadable file or a broken contract.
     """
     path = Path(path)
+    if scale not in SCALES:
+        raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     if format is not None and format not in READERS:
         raise InputError(
             f"unknown format {format!r}; choose one of {', '.join(FORMATS)}", where=str(path)
         )
     preview = peek(path)
     name = format or detect_format(path, preview)
-    matrix = READERS[name].read(path, preview)
+    matrix = READERS[name].read(path, preview, scale)
     return validate_protein_matrix(matrix)

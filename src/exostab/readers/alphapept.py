@@ -32,7 +32,7 @@ def sniff(preview: Preview) -> bool:
     return naming_scheme(member) in ("uniprot", "fasta_header", "protein_group")
 
 
-def read(path: Path, preview: Preview) -> ProteinMatrix:
+def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     """Read LFQ columns (else raw intensities) of an AlphaPept protein table."""
     table = read_table(path, preview)
     index_column = table.columns[0]
@@ -54,4 +54,6 @@ def read(path: Path, preview: Preview) -> ProteinMatrix:
         n_groups_before=n_before,
         n_dropped=n_dropped,
         notes=[f"quantity: {'LFQ' if suffix else 'raw intensity'}", *notes],
+        file_columns=samples,
+        scale=scale,
     )

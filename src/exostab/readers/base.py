@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +13,12 @@ ANNOTATION_COLUMNS = ("leading_accession", "gene", "description")
 
 @dataclass(frozen=True)
 class ProteinMatrix:
-    """Raw (non-log) protein intensities of MS runs, with protein annotations.
+    """Protein intensities of MS runs (raw, or log2 when declared so), with annotations.
 
     Attributes:
         intensities: rows are runs (index name ``run``; after mapping to lots, ``lot_id``),
             columns are protein-group ids exactly as the input file names them; float64,
-            NaN = not detected (0 in the file becomes NaN).
+            NaN = not detected (on the raw scale 0 in the file becomes NaN).
         proteins: one row per column of ``intensities`` (index = the same group ids), columns
             ``leading_accession``, ``gene`` and ``description`` (NaN when unknown).
         format: the reader that produced it (``maxquant``, ``diann``, ``wide``, ...).
@@ -28,6 +28,8 @@ class ProteinMatrix:
         notes: human-readable remarks for ``inspect`` (e.g. which quantity column was used).
         looks_log_scale: every finite value is below 50, so the file probably holds
             log-transformed intensities; readers never exponentiate, the caller decides.
+        scale: ``raw`` (intensities, > 0) or ``log2`` (declared by the user: log2
+            intensities or log2 ratios, any sign).
     """
 
     intensities: pd.DataFrame
@@ -38,6 +40,7 @@ class ProteinMatrix:
     n_dropped: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
     looks_log_scale: bool = False
+    scale: str = "raw"
 
     @property
     def n_runs(self) -> int:
@@ -54,3 +57,31 @@ class ProteinMatrix:
         if size == 0:
             return 0.0
         return float(np.isnan(self.intensities.to_numpy(dtype="float64")).sum() / size)
+
+    def on_scale(self, scale: str) -> ProteinMatrix:
+        """Return the matrix on another scale: raw -> log2 (log2 of each value) or back (2^x).
+
+        Scoring uses it when a file's declared scale differs from the model's; no information
+        is lost either way (raw values are > 0).
+        """
+        if scale == self.scale:
+            return self
+        values = self.intensities.to_numpy(dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            converted = np.log2(np.where(values > 0, values, np.nan))
+        if scale == "raw":
+            converted = np.exp2(values)
+        intensities = pd.DataFrame(
+            converted, index=self.intensities.index, columns=self.intensities.columns
+        )
+        notes = (*self.notes, f"converted from {self.scale} to {scale} for the model")
+        return replace(self, intensities=intensities, scale=scale, notes=notes)
+
+    @property
+    def failed_runs(self) -> list[str]:
+        """Runs with no quantified protein at all (a failed injection, an empty sample)."""
+        values = self.intensities.to_numpy(dtype="float64")
+        if values.shape[1] == 0:
+            return [str(run) for run in self.intensities.index]
+        empty = ~np.isfinite(values).any(axis=1)
+        return [str(run) for run, none in zip(self.intensities.index, empty, strict=True) if none]

@@ -11,7 +11,7 @@ import io
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,13 +19,21 @@ import numpy as np
 import pandas as pd
 
 from exostab.errors import InputError
-from exostab.identity import annotate_names, leading_accession, strip_run_name
+from exostab.identity import (
+    FLAGGED_MEMBER,
+    leading_accession,
+    opaque_note,
+    parse_protein_name,
+    strip_run_name,
+)
 from exostab.readers.base import ANNOTATION_COLUMNS, ProteinMatrix
 
 logger = logging.getLogger(__name__)
 
 LOG_SCALE_MAX = 50.0
+SCALES = ("raw", "log2")
 PREVIEW_BYTES = 65_536
+PREVIEW_LINES = 50
 MAX_LISTED = 5
 TEXT_SUFFIXES = (".txt", ".tsv", ".csv", ".tab", ".mztab")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -97,20 +105,60 @@ def sniff_delimiter(header: str) -> str:
     return "\t"
 
 
+def read_head(path: Path, *, min_lines: int = 2) -> bytes:
+    """Read the start of a file: ``PREVIEW_BYTES``, more until ``min_lines`` lines are whole.
+
+    A header has no length limit (a wide table of 11,000 proteins has a 69 KB header line), so
+    reading goes on, block by block, until the header and a first row arrived or the file
+    ended. Parquet and zip (Excel) files stop after the first block: their magic bytes suffice.
+
+    Raises:
+        InputError: the path is a folder or cannot be read.
+    """
+    blocks: list[bytes] = []
+    n_lines = 0
+    ended = False
+    try:
+        with Path(path).open("rb") as handle:
+            while True:
+                block = handle.read(PREVIEW_BYTES)
+                if not block:
+                    ended = True
+                    break
+                blocks.append(block)
+                n_lines += block.count(b"\n")
+                if n_lines >= min_lines or blocks[0].startswith((PARQUET_MAGIC, ZIP_MAGIC)):
+                    break
+    except IsADirectoryError:
+        raise InputError("is a folder, not a file", where=str(path)) from None
+    except OSError as error:
+        raise InputError(f"cannot read ({error.strerror})", where=str(path)) from None
+    head = b"".join(blocks)
+    return head if ended else whole_lines(head)
+
+
+def whole_lines(head: bytes) -> bytes:
+    """Cut the start of a text file after its last line end, so no character is cut in two."""
+    if head.startswith((PARQUET_MAGIC, ZIP_MAGIC)):
+        return head
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16: line ends on an even byte
+        newline = b"\n\x00" if head.startswith(b"\xff\xfe") else b"\x00\n"
+        end = head.rfind(newline)
+        while end > 0 and end % 2:
+            end = head.rfind(newline, 0, end)
+        return head[: end + 2] if end >= 0 else head
+    end = head.rfind(b"\n")
+    return head[: end + 1] if end >= 0 else head
+
+
 def peek(path: Path) -> Preview:
-    """Read just enough of a file to detect its format.
+    """Read just enough of a file to detect its format (the whole header, however long).
 
     Raises:
         InputError: the file is missing, empty, binary garbage or not a table.
     """
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(PREVIEW_BYTES)
-    except IsADirectoryError:
-        raise InputError("is a folder, not a file", where=str(path)) from None
-    except OSError as error:
-        raise InputError(f"cannot read ({error.strerror})", where=str(path)) from None
+    head = read_head(path)
     if not head.strip():
         raise InputError("is empty", where=str(path))
     kind = file_kind(path, head)
@@ -127,7 +175,7 @@ def peek(path: Path) -> Preview:
         header = read_excel(path, nrows=5)
         return Preview(path, kind, tuple(str(c) for c in header.columns), (), None)
     text = decode(path, head)
-    lines = tuple(line.rstrip("\r") for line in text.splitlines()[:50] if line.strip())
+    lines = tuple(line.rstrip("\r") for line in text.splitlines()[:PREVIEW_LINES] if line.strip())
     if not lines:
         raise InputError("is empty", where=str(path))
     if lines[0].startswith(("MTD\t", "COM\t", "MTD ", "COM ")):
@@ -281,22 +329,27 @@ def to_float(
     row_name: str = "row",
     run_name: str | None = None,
     decimal_comma: bool | None = None,
+    file_columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Convert a block of quantity cells to float64, refusing text, negative and infinite values.
+    """Convert a block of quantity cells to float64, refusing text and infinite values.
 
-    Empty cells and zeros become NaN (0 means "not quantified" in every supported format).
+    Empty cells become NaN; zeros and negative numbers are kept as written (what they mean
+    depends on the scale, see ``build_matrix``).
 
     Args:
+        row_name: what a row is (``protein group``); ``""`` when the row labels say it all.
         run_name: when given, the columns are runs/lots and messages name them first
-            (``at lot 'L1', protein 'CD9'``).
+            (``at lot 'L1', column 'CD9'``).
+        file_columns: the file's header name of each column of ``block`` (``LFQ intensity
+            S1`` for the run ``S1``), named in messages when it differs.
 
     Raises:
         InputError: naming the file, the row and column of the first bad cells.
     """
     columns = list(block.columns)
     converted: dict[str, pd.Series] = {}
-    text_cells: list[tuple[Any, str, Any]] = []
-    for position, name in enumerate(columns):
+    text_cells: list[tuple[Any, int, Any]] = []
+    for position in range(len(columns)):
         series = block.iloc[:, position]
         if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
             text = series.astype("object")
@@ -309,16 +362,17 @@ def to_float(
                 number = pd.to_numeric(text, errors="coerce")
             stripped = text.map(lambda v: v.strip() if isinstance(v, str) else v)
             bad = number.isna() & stripped.notna() & stripped.ne("")
-            text_cells.extend((label, name, series.loc[label]) for label in bad[bad].index[:3])
+            positions = np.flatnonzero(bad.to_numpy())[:3]
+            text_cells.extend((series.index[i], position, series.iloc[i]) for i in positions)
             converted[str(position)] = number.astype("float64")
         else:
             converted[str(position)] = series.astype("float64")
     if text_cells:
-        label, name, value = text_cells[0]
+        label, position, value = text_cells[0]
         more = f" ({len(text_cells) - 1} more)" if len(text_cells) > 1 else ""
         raise InputError(
             f"text {str(value)[:30]!r} in a number cell at "
-            f"{_cell(label, name, row_name, run_name)}{more}",
+            f"{_cell(label, position, columns, row_name, run_name, file_columns)}{more}",
             where=str(path),
         )
     values = (
@@ -326,42 +380,60 @@ def to_float(
         if columns
         else np.empty((len(block), 0))
     )
-    check_finite_non_negative(
-        values, block.index, columns, path, row_name=row_name, run_name=run_name
-    )
-    values = np.where(values == 0.0, np.nan, values)
+    infinite = np.isinf(values)
+    if infinite.any():
+        row, col = np.argwhere(infinite)[0]
+        count = int(infinite.sum())
+        more = f" ({count - 1} more)" if count > 1 else ""
+        raise InputError(
+            f"an infinite intensity ({values[row, col]:g}) at "
+            f"{_cell(block.index[row], int(col), columns, row_name, run_name, file_columns)}"
+            f"{more}",
+            where=str(path),
+        )
     return pd.DataFrame(values, index=block.index, columns=block.columns, dtype="float64")
 
 
-def _cell(row: Any, column: Any, row_name: str, run_name: str | None) -> str:
-    if run_name:
-        return f"{run_name} {column!r}, {row_name} {row!r}"
-    return f"{row_name} {row!r}, column {column!r}"
-
-
-def check_finite_non_negative(
-    values: np.ndarray,
-    rows: pd.Index,
+def _cell(
+    row: Any,
+    position: int,
     columns: Sequence[Any],
-    path: Path,
-    *,
     row_name: str,
-    run_name: str | None = None,
-) -> None:
-    """Raise an InputError at the first negative or infinite intensity."""
-    for problem, mask in (
-        ("an infinite intensity", np.isinf(values)),
-        ("a negative intensity", values < 0),
-    ):
-        if mask.any():
-            row, col = np.argwhere(mask)[0]
-            count = int(mask.sum())
-            more = f" ({count - 1} more)" if count > 1 else ""
-            raise InputError(
-                f"{problem} ({values[row, col]:g}) at "
-                f"{_cell(rows[row], columns[col], row_name, run_name)}{more}",
-                where=str(path),
-            )
+    run_name: str | None,
+    file_columns: Sequence[str] | None = None,
+) -> str:
+    """Name a cell the way the user finds it: run or lot, protein, and the file's column."""
+    column = columns[position]
+    in_file = file_columns[position] if file_columns is not None else None
+    shown_column = f" (column {in_file!r})" if in_file is not None and in_file != column else ""
+    if run_name:
+        return f"{run_name} {column!r}{shown_column}, {row_name} {row!r}"
+    row_text = f"{row_name} {row!r}" if row_name else str(row)
+    return f"{row_text}, column {in_file if in_file is not None else column!r}"
+
+
+def scale_problem(intensities: pd.DataFrame, scale: str) -> str | None:
+    """Say how the values contradict the declared scale (None when they fit it).
+
+    Raw intensities of a mass spectrometer run into the thousands and more; log2 values of
+    intensities stay below ~40 and log2 ratios around 0. A file whose every value is below 50
+    looks log2 already; a value above 50 cannot be a log2 value.
+    """
+    values = intensities.to_numpy(dtype="float64")
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return None
+    if scale == "raw" and finite.max() < LOG_SCALE_MAX:
+        return (
+            f"every intensity is below {LOG_SCALE_MAX:g}: the values look log2 already; "
+            "declare them with --scale log2 (they were NOT exponentiated)"
+        )
+    if scale == "log2" and finite.max() > LOG_SCALE_MAX:
+        return (
+            f"declared log2 but values reach {finite.max():.4g}: they look like raw "
+            "intensities; drop --scale log2"
+        )
+    return None
 
 
 def unique_runs(names: Sequence[str], path: Path) -> list[str]:
@@ -382,7 +454,16 @@ def annotate_groups(
     descriptions: Sequence[Any] | pd.Series | None = None,
     accessions: Sequence[Any] | pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Build the ``proteins`` table: leading accession, gene and description per group id."""
+    """Build the ``proteins`` table: leading accession, gene and description per group id.
+
+    A gene the engine did not report is taken from the group id when the id carries one
+    (``GN=`` of a FASTA header, ``ACC~GENE``, ``ACC|GENE``).
+    """
+    given = _clean_text(genes) if genes is not None else [np.nan] * len(group_ids)
+    from_ids = [
+        parse_protein_name(group).gene if not isinstance(gene, str) else gene
+        for gene, group in zip(given, group_ids, strict=True)
+    ]
     if accessions is None:
         leading = [leading_accession(group) for group in group_ids]
     else:
@@ -393,11 +474,7 @@ def annotate_groups(
     proteins = pd.DataFrame(
         {
             "leading_accession": pd.Series(leading, index=group_ids, dtype="object"),
-            "gene": pd.Series(
-                _clean_text(genes) if genes is not None else [np.nan] * len(group_ids),
-                index=group_ids,
-                dtype="object",
-            ),
+            "gene": pd.Series(from_ids, index=group_ids, dtype="object"),
             "description": pd.Series(
                 _clean_text(descriptions)
                 if descriptions is not None
@@ -430,13 +507,28 @@ def build_matrix(
     notes: Sequence[str] = (),
     row_name: str = "protein group",
     run_name: str = "run",
+    file_columns: Sequence[str] | None = None,
+    scale: str = "raw",
 ) -> ProteinMatrix:
     """Finish a reader: numbers checked, groups × runs transposed to runs × groups, notes logged.
+
+    On the ``raw`` scale 0 means "not quantified" (NaN) and a negative value is refused; on the
+    ``log2`` scale every finite number is a value (0 is a log2 ratio of 1). Values that
+    contradict the declared scale, opaque protein names and runs that quantified nothing are
+    warned about and noted for ``inspect``.
 
     Args:
         by_group: quantities with group ids as index and run names as columns (raw cells).
         proteins: annotations indexed by the same group ids.
+        file_columns: the file's header of each column of ``by_group``, for messages.
+        scale: ``raw`` or ``log2``: how the file's values are declared.
+
+    Raises:
+        InputError: text, an infinite value, or (raw scale) a negative value in a quantity
+            cell, naming run, protein and column; duplicate group ids or runs.
     """
+    if scale not in SCALES:
+        raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     if by_group.shape[1] == 0:
         raise InputError("holds no run (sample) quantity columns", where=str(path))
     group_index = pd.Index([str(g) for g in by_group.index], dtype="object", name="group_id")
@@ -447,29 +539,58 @@ def build_matrix(
         duplicated = pd.Index(by_group.columns)[pd.Index(by_group.columns).duplicated()].unique()
         raise InputError(f"duplicate run column(s) {listed(duplicated)}", where=str(path))
     by_group = by_group.set_axis(group_index, axis=0)
-    values = to_float(by_group, path, row_name=row_name, run_name=run_name)
+    values = to_float(
+        by_group, path, row_name=row_name, run_name=run_name, file_columns=file_columns
+    ).to_numpy()
+    if scale == "raw":
+        negative = values < 0
+        if negative.any():
+            row, col = np.argwhere(negative)[0]
+            count = int(negative.sum())
+            more = f" ({count - 1} more)" if count > 1 else ""
+            cell = _cell(
+                group_index[row], int(col), list(by_group.columns), row_name, run_name, file_columns
+            )
+            raise InputError(
+                f"a negative intensity ({values[row, col]:g}) at {cell}{more}; raw intensities "
+                "are >= 0 (if the file holds log2 values or ratios, pass --scale log2)",
+                where=str(path),
+            )
+        values = np.where(values == 0.0, np.nan, values)
     intensities = pd.DataFrame(
-        np.ascontiguousarray(values.to_numpy().T),
-        index=pd.Index([str(c) for c in values.columns], dtype="object", name="run"),
+        np.ascontiguousarray(values.T),
+        index=pd.Index([str(c) for c in by_group.columns], dtype="object", name="run"),
         columns=group_index,
         dtype="float64",
     )
     proteins = proteins.set_axis(group_index, axis=0)
-    finite = intensities.to_numpy()
-    finite = finite[np.isfinite(finite)]
+    finite = values[np.isfinite(values)]
     looks_log = bool(finite.size) and bool(finite.max() < LOG_SCALE_MAX)
     notes = list(notes)
-    if looks_log:
-        notes.append(
-            f"every intensity is below {LOG_SCALE_MAX:g}: values look log-transformed "
-            "already; they were NOT exponentiated"
-        )
-        logger.warning(
-            "%s: every intensity is below %g, so the values look log-transformed already; "
-            "exostab expects raw intensities and did not exponentiate them",
-            path,
-            LOG_SCALE_MAX,
-        )
+    if scale == "log2":
+        notes.append("scale: log2 (declared); values used as they are")
+    problem = scale_problem(intensities, scale)
+    if problem:
+        notes.append(problem)
+        logger.warning("%s: %s", path, problem)
+    opaque = opaque_note(proteins, path)
+    if opaque:
+        notes.append(opaque)
+    matrix = ProteinMatrix(
+        intensities=intensities,
+        proteins=proteins,
+        format=fmt,
+        source=Path(path),
+        n_groups_before=int(n_groups_before),
+        n_dropped=int(n_dropped),
+        looks_log_scale=looks_log,
+        scale=scale,
+    )
+    failed = matrix.failed_runs
+    if failed:
+        note = f"{len(failed)} run(s) quantified no protein (failed run?): {listed(failed, 10)}"
+        notes.append(note)
+        logger.warning("%s: %s", path, note)
     logger.info(
         "read %s as %s: %d runs × %d protein groups (%d dropped of %d)",
         path,
@@ -479,16 +600,7 @@ def build_matrix(
         n_dropped,
         n_groups_before,
     )
-    return ProteinMatrix(
-        intensities=intensities,
-        proteins=proteins,
-        format=fmt,
-        source=Path(path),
-        n_groups_before=int(n_groups_before),
-        n_dropped=int(n_dropped),
-        notes=tuple(notes),
-        looks_log_scale=looks_log,
-    )
+    return replace(matrix, notes=tuple(notes))
 
 
 def pivot_long(
@@ -509,9 +621,14 @@ def pivot_long(
     frame = frame[frame[group].notna() & frame[run].notna()]
     if frame.empty:
         raise InputError(f"holds no rows with both {run!r} and {group!r}", where=str(path))
-    frame[quantity] = to_float(
-        frame[[quantity]], path, row_name="row", decimal_comma=decimal_comma
-    )[quantity]
+    # Name a bad cell by its run and protein group, which is how a user finds it.
+    cells = frame[[quantity]].set_axis(
+        [f"run {r!r}, protein group {g!r}" for r, g in zip(frame[run], frame[group], strict=True)],
+        axis=0,
+    )
+    frame[quantity] = to_float(cells, path, row_name="", decimal_comma=decimal_comma)[
+        quantity
+    ].to_numpy()
     frame[run] = frame[run].astype(str)
     frame[group] = frame[group].astype(str)
     spread = frame.groupby([group, run], sort=False)[quantity].agg(["min", "max"])
@@ -529,22 +646,14 @@ def pivot_long(
     return wide.reindex(index=groups_in_order, columns=runs_in_order)
 
 
-def name_annotations(path: Path, names: Sequence[str], what: str) -> pd.DataFrame:
-    """Annotate protein names of a generic table by their naming scheme (see identity)."""
-    try:
-        return annotate_names(names)
-    except ValueError as error:
-        raise InputError(
-            f"unknown protein naming scheme for {what} {error}", where=str(path)
-        ) from None
-
-
-_FLAGGED_MEMBER = r"(?:^|[;,])\s*(?:CON__|REV__|contam_|rev_|DECOY_|Cont_)"
-
-
 def decoy_or_contaminant(group_ids: pd.Series) -> pd.Series:
-    """Flag groups with a decoy or contaminant member (``REV__``, ``CON__``, ``contam_``, ...)."""
-    return group_ids.astype("object").fillna("").astype(str).str.contains(_FLAGGED_MEMBER)
+    """Flag groups with a decoy or contaminant member: the one rule of every reader.
+
+    ``CON__``, ``Cont_``, ``REV__``, ``DECOY_``, ``rev_`` or ``contam_`` at the start of any
+    member (see ``identity.is_decoy_or_contaminant``).
+    """
+    text = group_ids.astype("object").fillna("").astype(str)
+    return text.str.contains(FLAGGED_MEMBER).astype(bool)
 
 
 def drop_flagged(

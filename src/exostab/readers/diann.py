@@ -43,7 +43,7 @@ def sniff_long(preview: Preview) -> bool:
     return preview.has(LONG_RUN, GROUP, LONG_QUANTITY)
 
 
-def read_matrix(path: Path, preview: Preview) -> ProteinMatrix:
+def read_matrix(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     """Read a pg_matrix; run columns that are file paths are stripped to the file stem."""
     table = read_table(path, preview)
     require_columns(path, table.columns, (GROUP,))
@@ -54,6 +54,7 @@ def read_matrix(path: Path, preview: Preview) -> ProteinMatrix:
     )
     by_group = table[runs].set_axis(table[GROUP].astype(str).to_numpy(), axis=0)
     by_group.columns = unique_runs(runs, path)
+    file_columns = list(runs)
     proteins = annotate_groups(
         by_group.index,
         genes=table["Genes"].tolist() if "Genes" in table else None,
@@ -71,10 +72,12 @@ def read_matrix(path: Path, preview: Preview) -> ProteinMatrix:
         n_groups_before=n_before,
         n_dropped=n_dropped,
         notes=["quantity: pg_matrix (MaxLFQ)", *notes],
+        file_columns=file_columns,
+        scale=scale,
     )
 
 
-def read_long(path: Path, preview: Preview) -> ProteinMatrix:
+def read_long(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     """Read a long report: one ``PG.MaxLFQ`` per ``Run`` and ``Protein.Group``."""
     wanted = [LONG_RUN, GROUP, LONG_QUANTITY, "Genes", "First.Protein.Description"]
     usecols = [c for c in wanted if c in preview.columns] if preview.columns else None
@@ -89,6 +92,7 @@ def read_long(path: Path, preview: Preview) -> ProteinMatrix:
         quantity=LONG_QUANTITY,
         gene="Genes",
         description="First.Protein.Description",
+        scale=scale,
     )
 
 
@@ -103,6 +107,7 @@ def from_long(
     gene: str | None = None,
     description: str | None = None,
     decimal_comma: bool | None = None,
+    scale: str = "raw",
 ) -> ProteinMatrix:
     """Pivot any long report to a ProteinMatrix (shared by DIA-NN and Spectronaut)."""
     table = table[table[group].notna()]
@@ -135,4 +140,5 @@ def from_long(
         n_groups_before=n_before,
         n_dropped=len(flagged_groups),
         notes=notes,
+        scale=scale,
     )

@@ -47,7 +47,7 @@ def quantity_columns(columns: tuple[str, ...] | list[str]) -> tuple[str, list[st
     return RAZOR, [c for c in columns if c.endswith(RAZOR)]
 
 
-def read(path: Path, preview: Preview) -> ProteinMatrix:
+def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     """Read per-sample intensities; group id from ``Protein`` (else ``Protein Group``)."""
     table = read_table(path, preview)
     suffix, quantity = quantity_columns(list(table.columns))
@@ -81,4 +81,6 @@ def read(path: Path, preview: Preview) -> ProteinMatrix:
         n_groups_before=n_before,
         n_dropped=n_dropped,
         notes=[f"quantity:{suffix} ({len(quantity)} samples)", *notes],
+        file_columns=quantity,
+        scale=scale,
     )

@@ -11,7 +11,14 @@ import pandas as pd
 from exostab.errors import InputError
 from exostab.identity import genes_from_fasta
 from exostab.readers.base import ProteinMatrix
-from exostab.readers.common import Preview, annotate_groups, build_matrix, drop_flagged, read_text
+from exostab.readers.common import (
+    Preview,
+    annotate_groups,
+    build_matrix,
+    decoy_or_contaminant,
+    drop_flagged,
+    read_text,
+)
 from exostab.readers.common import require_columns as require
 
 GROUP = "Protein IDs"
@@ -33,7 +40,7 @@ def _description(header: object) -> object:
     return match.group(1) if match and match.group(1) else np.nan
 
 
-def read(path: Path, preview: Preview) -> ProteinMatrix:
+def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     """Read ``LFQ intensity <s>`` (else ``Intensity <s>``) per sample; 0 means not quantified."""
     columns = preview.columns
     require(path, columns, (GROUP,))
@@ -58,6 +65,8 @@ def read(path: Path, preview: Preview) -> ProteinMatrix:
     flagged = pd.Series(False, index=table.index)
     for flag in flags:
         flagged |= table[flag].astype(str).str.strip().eq("+")
+    # The id rule too: a custom contaminant FASTA (``Cont_...``) leaves the flag columns empty.
+    flagged |= decoy_or_contaminant(table[GROUP])
     table, n_dropped, notes = drop_flagged(
         table, flagged, path, "reverse/contaminant/only-identified-by-site groups"
     )
@@ -85,4 +94,6 @@ def read(path: Path, preview: Preview) -> ProteinMatrix:
         n_groups_before=n_before,
         n_dropped=n_dropped,
         notes=notes,
+        file_columns=quantity,
+        scale=scale,
     )

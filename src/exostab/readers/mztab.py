@@ -35,7 +35,7 @@ def sniff(preview: Preview) -> bool:
     )
 
 
-def read(path: Path, preview: Preview) -> ProteinMatrix:
+def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     """Read protein abundances per study variable (else per assay) from the PRT section."""
     try:
         from pyteomics import mztab
@@ -99,4 +99,6 @@ def read(path: Path, preview: Preview) -> ProteinMatrix:
         n_groups_before=n_before,
         n_dropped=n_dropped,
         notes=[f"quantity: protein_abundance_{label}", *described, *notes],
+        file_columns=quantity,
+        scale=scale,
     )

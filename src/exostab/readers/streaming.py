@@ -17,9 +17,16 @@ import numpy as np
 import pandas as pd
 
 from exostab.errors import InputError
+from exostab.identity import annotate_names, is_unnamed, opaque_note
 from exostab.readers.base import ProteinMatrix
-from exostab.readers.common import Preview, listed, name_annotations, peek
-from exostab.readers.tables import ID_COLUMNS, NOT_PROTEINS, cell_text, find_id_column
+from exostab.readers.common import Preview, listed, peek, scale_problem
+from exostab.readers.tables import (
+    UNNAMED_PREFIX,
+    cell_text,
+    find_id_column,
+    unnamed_label,
+    wide_layout,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,33 +97,61 @@ def _duplicate_ids(path: Path, preview: Preview, id_column: str) -> set[str]:
     return set(ids[ids.duplicated()])
 
 
-def iter_wide_lenient(path: Path, *, rows: int = 2000) -> Iterator[WideChunk]:
+def iter_wide_lenient(path: Path, *, rows: int = 2000, scale: str = "raw") -> Iterator[WideChunk]:
     """Yield the lots of a wide table chunk by chunk, clean rows apart from refused ones.
 
+    Args:
+        path: the wide table.
+        rows: lots per chunk.
+        scale: ``raw`` (a negative value refuses its row; 0 = not quantified) or ``log2``
+            (any finite value is a value).
+
     Raises:
-        InputError: problems of the file as a whole (unreadable, no lot id column, duplicate or
-            unrecognised protein columns), which no row-level quarantine can fix.
+        InputError: problems of the file as a whole (unreadable, no lot id column, duplicate
+            columns, a column with values but no name), which no row-level quarantine can fix.
     """
     path = Path(path)
     preview = peek(path)
-    columns = list(preview.columns)
-    id_column = find_id_column(columns)
-    if id_column is None:
+    columns = [
+        unnamed_label(position) if is_unnamed(name) else name
+        for position, name in enumerate(preview.columns)
+    ]
+    unnamed = [c for c in columns if c.startswith(UNNAMED_PREFIX)]
+    named = [c for c in columns if not c.startswith(UNNAMED_PREFIX)]
+    if find_id_column(named) is None:
         raise InputError("has no lot_id column", where=str(path))
-    duplicated_columns = sorted({c for c in columns if columns.count(c) > 1})
+    duplicated_columns = sorted({c for c in named if named.count(c) > 1})
     if duplicated_columns:
         raise InputError(f"duplicate column(s) {listed(duplicated_columns)}", where=str(path))
-    proteins = [
-        c for c in columns if c != id_column and c not in NOT_PROTEINS and c not in ID_COLUMNS
-    ]
-    if not proteins:
-        raise InputError("has no protein columns beside the lot id", where=str(path))
-    annotations = name_annotations(path, proteins, "column(s)")
+    layout = wide_layout(path, named)
+    id_column, proteins = layout.id_column, layout.proteins
+    annotations = annotate_names(proteins)
     annotations.index.name = "group_id"
+    opaque_note(annotations, path)
     duplicates = _duplicate_ids(path, preview, id_column)
     n_clean = 0
+    scale_checked = False
     for offset, chunk in enumerate(_raw_chunks(path, preview, id_column, rows)):
+        chunk.columns = columns
+        for column in unnamed:
+            if (
+                not chunk[column].isna().all()
+                and chunk[column].astype(str).str.strip().ne("").any()
+            ):
+                raise InputError(
+                    f"{column} holds values but has no header name: name or delete it",
+                    where=str(path),
+                )
         ids = chunk[id_column].map(cell_text)
+        block = chunk[proteins]
+        has_text = not all(pd.api.types.is_numeric_dtype(kind) for kind in block.dtypes)
+        numbers = block.apply(pd.to_numeric, errors="coerce") if has_text else block
+        values = numbers.to_numpy(dtype=float)
+        # A row with neither a lot id nor any value is a blank line (Excel), not a lot.
+        filled = block.notna().to_numpy()
+        if has_text:
+            filled &= block.astype(str).apply(lambda col: col.str.strip().ne("")).to_numpy()
+        blank = ids.isna().to_numpy() & ~filled.any(axis=1)
         first_row = offset * rows + 2  # file row of the chunk's first lot (after the header)
         labels = [
             str(v) if isinstance(v, str) else f"(row {first_row + i}: empty lot_id)"
@@ -131,10 +166,6 @@ def iter_wide_lenient(path: Path, *, rows: int = 2000) -> Iterator[WideChunk]:
             else None
             for v, label in zip(ids, labels, strict=True)
         ]
-        block = chunk[proteins]
-        has_text = not all(pd.api.types.is_numeric_dtype(kind) for kind in block.dtypes)
-        numbers = block.apply(pd.to_numeric, errors="coerce") if has_text else block
-        values = numbers.to_numpy(dtype=float)
         if has_text:
             text = block.notna().to_numpy() & np.isnan(values)
             text &= block.astype(str).apply(lambda col: col.str.strip().ne("")).to_numpy()
@@ -143,29 +174,39 @@ def iter_wide_lenient(path: Path, *, rows: int = 2000) -> Iterator[WideChunk]:
                     j = int(np.flatnonzero(text[i])[0])
                     value = str(block.iat[int(i), j])[:30]
                     reasons[i] = f"text {value!r} in protein column '{proteins[j]}'"
-        invalid = (values < 0) | np.isinf(values)
+        invalid = np.isinf(values) | ((values < 0) if scale == "raw" else False)
         for i in np.flatnonzero(invalid.any(axis=1)):
             if reasons[i] is None:
                 j = int(np.flatnonzero(invalid[i])[0])
-                reasons[i] = f"negative or infinite intensity in protein column '{proteins[j]}'"
+                what = "negative or infinite intensity" if scale == "raw" else "infinite value"
+                reasons[i] = f"{what} in protein column '{proteins[j]}'"
         keep = np.array([reason is None for reason in reasons], dtype=bool)
+        refused_rows = ~keep & ~blank
         refused = pd.DataFrame(
             {
-                "lot_id": [lab for lab, ok in zip(labels, keep, strict=True) if not ok],
-                "reason": [r for r in reasons if r is not None],
+                "lot_id": [lab for lab, bad in zip(labels, refused_rows, strict=True) if bad],
+                "reason": [r for r, bad in zip(reasons, refused_rows, strict=True) if bad],
             }
         )
-        clean = np.where(values[keep] > 0, values[keep], np.nan)
+        clean = values[keep]
+        if scale == "raw":
+            clean = np.where(clean > 0, clean, np.nan)
         index = pd.Index([lab for lab, ok in zip(labels, keep, strict=True) if ok], name="run")
         n_clean += len(index)
+        intensities = pd.DataFrame(clean, index=index, columns=pd.Index(proteins, name="group_id"))
+        if not scale_checked and np.isfinite(clean).any():
+            scale_checked = True
+            problem = scale_problem(intensities, scale)
+            if problem:
+                logger.warning("%s: %s", path, problem)
         matrix = ProteinMatrix(
-            intensities=pd.DataFrame(
-                clean, index=index, columns=pd.Index(proteins, name="group_id")
-            ),
+            intensities=intensities,
             proteins=annotations,
             format="wide",
             source=path,
-            n_groups_before=len(proteins),
+            n_groups_before=len(proteins) + len(layout.flagged),
+            n_dropped=len(layout.flagged),
+            scale=scale,
         )
         yield WideChunk(matrix=matrix, refused=refused)
     logger.info("streamed %d clean lots from %s", n_clean, path)

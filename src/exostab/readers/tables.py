@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,13 @@ import pandas as pd
 
 from exostab.config import METADATA_COLUMNS, NUMERIC_METADATA
 from exostab.errors import InputError
+from exostab.identity import annotate_names, is_unnamed
 from exostab.readers.base import ProteinMatrix
 from exostab.readers.common import (
     Preview,
     build_matrix,
+    decoy_or_contaminant,
     listed,
-    name_annotations,
     peek,
     pivot_long,
     read_parquet,
@@ -28,6 +30,7 @@ from exostab.schemas import LOT_ID, split_lot_sheet, validate_lot_sheet
 logger = logging.getLogger(__name__)
 
 ID_COLUMNS = (LOT_ID, "run")
+UNNAMED_PREFIX = "(unnamed column "
 LONG_COLUMNS = ("protein", "intensity")
 NOT_PROTEINS = frozenset((*METADATA_COLUMNS, *NUMERIC_METADATA, "label", "unstable"))
 
@@ -77,11 +80,43 @@ def read_raw(path: Path, preview: Preview, *, numeric: bool = False) -> pd.DataF
         header = list(preview.columns)
         if len(header) != frame.shape[1]:  # pragma: no cover - guarded by the field count check
             raise InputError("header and rows disagree in width", where=str(path))
+    frame, header = _without_empty_unnamed(frame, header)
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise InputError(f"duplicate column(s) {listed(duplicated)}", where=str(path))
     frame.columns = header
     return frame
+
+
+def unnamed_label(position: int) -> str:
+    """Stand-in name of a column with no header name (1-based position in the file)."""
+    return f"{UNNAMED_PREFIX}{position + 1})"
+
+
+def _blank(column: pd.Series) -> bool:
+    text = column.astype("object")
+    return bool(text.map(lambda v: v is None or pd.isna(v) or not str(v).strip()).all())
+
+
+def _without_empty_unnamed(
+    frame: pd.DataFrame, header: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Drop columns with no header name and no value (Excel's trailing commas).
+
+    A column with no name that does hold values is kept under ``(unnamed column N)``, so the
+    caller can name it in a message.
+    """
+    keep, names = [], []
+    for position, name in enumerate(header):
+        if is_unnamed(name):
+            if _blank(frame.iloc[:, position]):
+                continue
+            name = unnamed_label(position)
+        keep.append(position)
+        names.append(name)
+    if len(keep) < len(header):
+        logger.info("ignored %d empty column(s) with no name", len(header) - len(keep))
+    return frame.iloc[:, keep], names
 
 
 def _lot_ids(frame: pd.DataFrame, column: str, path: Path) -> pd.Index:
@@ -105,62 +140,134 @@ def cell_text(value: object) -> object:
     return text or np.nan
 
 
-def read_wide(path: Path, preview: Preview) -> ProteinMatrix:
-    """Read a wide table: one row per lot (``lot_id`` or ``run``), one column per protein."""
-    frame = read_raw(path, preview, numeric=True)
-    id_column = find_id_column(list(frame.columns))
+@dataclass(frozen=True)
+class WideLayout:
+    """What each column of a wide table is.
+
+    Attributes:
+        id_column: ``lot_id`` (or ``run``).
+        proteins: protein columns kept, in file order.
+        metadata: lot-sheet columns ignored (passage, donor_id, ...).
+        flagged: protein columns dropped by the decoy/contaminant rule.
+    """
+
+    id_column: str
+    proteins: list[str]
+    metadata: list[str]
+    flagged: list[str]
+
+    def notes(self) -> list[str]:
+        notes = [f"ignored metadata column(s) {listed(self.metadata)}"] if self.metadata else []
+        if self.flagged:
+            notes.append(
+                f"dropped {len(self.flagged)} decoy/contaminant group(s): {listed(self.flagged)}"
+            )
+        return notes
+
+
+def wide_layout(path: Path, columns: list[str]) -> WideLayout:
+    """Sort the columns of a wide table into lot id, proteins, metadata and flagged groups.
+
+    Raises:
+        InputError: no lot id column, a column with values but no name, or no protein column.
+    """
+    id_column = find_id_column(columns)
     if id_column is None:
-        require_columns(path, frame.columns, (LOT_ID,))
+        require_columns(path, columns, (LOT_ID,))
         raise AssertionError  # pragma: no cover - require_columns raised
-    if frame.shape[1] < 2:
+    if len(columns) < 2:
         raise InputError(
             "has only one column: is the delimiter right? (expected lot_id + protein columns)",
             where=str(path),
         )
-    skipped = [
-        c for c in frame.columns if c in NOT_PROTEINS or (c in ID_COLUMNS and c != id_column)
-    ]
-    proteins = [c for c in frame.columns if c != id_column and c not in skipped]
+    unnamed = [c for c in columns if c.startswith(UNNAMED_PREFIX)]
+    if unnamed:
+        raise InputError(
+            f"{listed(unnamed)} hold values but have no header name: name or delete them",
+            where=str(path),
+        )
+    metadata = [c for c in columns if c in NOT_PROTEINS or (c in ID_COLUMNS and c != id_column)]
+    candidates = [c for c in columns if c != id_column and c not in metadata]
+    flagged_mask = decoy_or_contaminant(pd.Series(candidates, dtype="object")).to_numpy()
+    flagged = [c for c, bad in zip(candidates, flagged_mask, strict=True) if bad]
+    proteins = [c for c, bad in zip(candidates, flagged_mask, strict=True) if not bad]
     if not proteins:
-        raise InputError("has no protein columns beside the lot id", where=str(path))
-    annotations = name_annotations(path, proteins, "column(s)")
-    runs = _lot_ids(frame, id_column, path)
-    block = frame[proteins].set_axis(runs, axis=0)
-    notes = [f"ignored metadata column(s) {listed(skipped)}"] if skipped else []
+        what = "only decoy/contaminant columns" if flagged else "no protein columns"
+        raise InputError(f"has {what} beside the lot id", where=str(path))
+    if flagged:
+        logger.info("%s: dropped %d decoy/contaminant column(s)", path, len(flagged))
+    return WideLayout(id_column, proteins, metadata, flagged)
+
+
+def _without_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop rows with no value in any cell (Excel's rows of commas)."""
+    filled = frame.notna().to_numpy()
+    for j, kind in enumerate(frame.dtypes):
+        if not pd.api.types.is_numeric_dtype(kind):
+            column = frame.iloc[:, j]
+            filled[:, j] &= column.astype(str).str.strip().ne("").to_numpy()
+    blank = ~filled.any(axis=1)
+    if blank.any():
+        logger.info("ignored %d blank row(s)", int(blank.sum()))
+    return frame.iloc[np.flatnonzero(~blank)]
+
+
+def read_wide(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
+    """Read a wide table: one row per lot (``lot_id`` or ``run``), one column per protein.
+
+    Every non-empty column name is a protein (see ``identity.parse_protein_name``); columns
+    with a decoy/contaminant member are dropped and counted; blank rows and nameless empty
+    columns are ignored.
+    """
+    frame = read_raw(path, preview, numeric=True)
+    layout = wide_layout(path, list(frame.columns))
+    frame = _without_blank_rows(frame)
+    runs = _lot_ids(frame, layout.id_column, path)
+    block = frame[layout.proteins].set_axis(runs, axis=0)
     return build_matrix(
         fmt="wide",
         path=path,
         by_group=block.T,
-        proteins=annotations,
-        n_groups_before=len(proteins),
-        notes=notes,
-        row_name="protein",
-        run_name=id_column.replace("_id", ""),
+        proteins=annotate_names(layout.proteins),
+        n_groups_before=len(layout.proteins) + len(layout.flagged),
+        n_dropped=len(layout.flagged),
+        notes=layout.notes(),
+        row_name="column",
+        run_name=layout.id_column.replace("_id", ""),
+        scale=scale,
     )
 
 
-def read_long(path: Path, preview: Preview) -> ProteinMatrix:
+def read_long(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     """Read a long table: ``lot_id`` (or ``run``), ``protein``, ``intensity`` per row."""
     frame = read_raw(path, preview)
     id_column = find_id_column(list(frame.columns))
     require_columns(path, frame.columns, (id_column or LOT_ID, *LONG_COLUMNS))
     assert id_column is not None
+    frame = _without_blank_rows(frame)
     frame = frame.assign(**{id_column: frame[id_column].map(cell_text)})
     missing_id = frame[id_column].isna()
     if missing_id.any():
         rows = [int(i) + 2 for i in frame.index[missing_id]]
         raise InputError(f"empty {id_column} in row(s) {listed(rows)}", where=str(path))
     frame = frame.assign(protein=frame["protein"].map(cell_text))
+    groups = frame["protein"].dropna().astype(str)
+    n_before = int(groups.nunique())
+    flagged = set(groups[decoy_or_contaminant(groups).to_numpy()])
+    notes = [f"dropped {len(flagged)} decoy/contaminant group(s)"] if flagged else []
+    frame = frame[~frame["protein"].isin(flagged).to_numpy()]
     by_group = pivot_long(frame, path=path, run=id_column, group="protein", quantity="intensity")
-    annotations = name_annotations(path, [str(p) for p in by_group.index], "protein(s)")
     return build_matrix(
         fmt="long",
         path=path,
         by_group=by_group,
-        proteins=annotations,
-        n_groups_before=len(by_group),
+        proteins=annotate_names([str(p) for p in by_group.index]),
+        n_groups_before=n_before,
+        n_dropped=len(flagged),
+        notes=notes,
         row_name="protein",
         run_name=id_column.replace("_id", ""),
+        scale=scale,
     )
 
 
