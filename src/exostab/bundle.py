@@ -22,6 +22,7 @@ from exostab.config import NUMERIC_METADATA
 from exostab.domain import DomainModel
 from exostab.features import ExostabTransformer, transformer_from_state, transformer_state
 from exostab.model import Calibrator, RiskBands
+from exostab.trajectory import Trajectory
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ class ModelBundle:
         metadata: metadata feature columns.
         model_version: registry version or run id, stamped on every answer.
         simulated_training: the model was trained on SIMULATED lots (said in every report).
+        trajectory: how a bank's proteome moves with passage (for ``forecast``); None in
+            models trained before it existed.
     """
 
     steps: list[ExostabTransformer]
@@ -90,6 +93,7 @@ class ModelBundle:
     metadata: tuple[str, ...]
     model_version: str = "unregistered"
     simulated_training: bool = False
+    trajectory: Trajectory | None = None
 
     @classmethod
     def from_training(
@@ -115,7 +119,7 @@ class ModelBundle:
         return replace(self, model_version=model_version)
 
     def save(self, directory: Path) -> Path:
-        """Write the bundle as ``lgbm.txt`` + ``bundle.json`` into ``directory``."""
+        """Write ``lgbm.txt`` + ``bundle.json`` (+ ``trajectory.json``) into ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(directory / "lgbm.txt"))
         proteins = self.proteins.reset_index(names="feature").astype(object)
@@ -130,12 +134,20 @@ class ModelBundle:
             "simulated_training": self.simulated_training,
         }
         (directory / "bundle.json").write_text(json.dumps(payload))
+        if self.trajectory is not None:
+            (directory / "trajectory.json").write_text(json.dumps(self.trajectory.to_dict()))
         return directory
 
     @classmethod
     def load(cls, directory: Path) -> ModelBundle:
         payload = json.loads((Path(directory) / "bundle.json").read_text())
         proteins = pd.DataFrame(payload["proteins"]).set_index("feature")
+        trajectory_file = Path(directory) / "trajectory.json"
+        trajectory = (
+            Trajectory.from_dict(json.loads(trajectory_file.read_text()))
+            if trajectory_file.exists()
+            else None
+        )
         return cls(
             steps=[transformer_from_state(state) for state in payload["steps"]],
             booster=lightgbm.Booster(model_file=str(Path(directory) / "lgbm.txt")),
@@ -146,6 +158,7 @@ class ModelBundle:
             metadata=tuple(payload["metadata"]),
             model_version=payload["model_version"],
             simulated_training=bool(payload.get("simulated_training", False)),
+            trajectory=trajectory,
         )
 
     @property
