@@ -101,12 +101,29 @@ def bank_rng(seed: int, donor: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(donor.encode())])
 
 
-def raises_only(drivers: object, limit: int = 3) -> str:
-    """Keep the driver entries that raise risk (the ``top_drivers`` text of ``predict``)."""
-    if not isinstance(drivers, str):
-        return ""
-    parts = [part for part in drivers.split("; ") if part.endswith("raises risk")]
-    return "; ".join(parts[:limit])
+def rising_drivers(
+    bundle: ModelBundle, expected: pd.DataFrame, start: int, end: int, limit: int = 3
+) -> str:
+    """Name the features whose contribution to the log-odds grows most from ``start`` to ``end``.
+
+    Args:
+        expected: the bank's expected profiles as a scoring table, one row per passage.
+        start, end: row positions (passages) to compare.
+
+    Returns:
+        e.g. ``"SERPINE1 +0.41; GDF15 +0.22"`` (change in log-odds); passage and the other
+        metadata are left out (the question is which proteins push the bank over).
+    """
+    features = bundle.transform(bundle.model_inputs(expected))
+    _, contributions = bundle.raw_and_contributions(features)
+    names = bundle.feature_names
+    change = contributions[end, :-1] - (contributions[start, :-1] if start != end else 0.0)
+    metadata = set(bundle.metadata)
+    order = [j for j in np.argsort(-change, kind="stable") if names[j] not in metadata]
+    parts = [
+        f"{bundle.display_name(names[j])} {change[j]:+.2f}" for j in order[:limit] if change[j] > 0
+    ]
+    return "; ".join(parts)
 
 
 def forecast_bank(
@@ -144,9 +161,6 @@ def forecast_bank(
     expected, draws = trajectory.project(posterior, grid, n_draws, bank_rng(seed, donor))
     template = lots.iloc[-1]  # the bank as it runs now: metadata of its latest lot
     risk_draws = score_profiles(bundle, trajectory, template, donor, grid, draws)
-    expected_scores = score_profiles_table(
-        bundle, trajectory, template, donor, grid, expected[None], label="expected"
-    )
     tail = (1 - interval) / 2
     risk = risk_draws.mean(axis=0)
     low = np.quantile(risk_draws, tail, axis=0)
@@ -170,8 +184,12 @@ def forecast_bank(
     else:
         first = int(over[0])
         last_safe = passages[first - 1] if first > 0 else None
-        pushed = raises_only(expected_scores["top_drivers"].iloc[first])
-        drivers = f"at P{passages[first]}: {pushed}" if pushed else f"at P{passages[first]}"
+        expected_table = profile_table(
+            bundle, trajectory, template, donor, grid, expected[None], "expected"
+        )
+        pushed = rising_drivers(bundle, expected_table, 0, first)
+        what = f"log-odds change P{passages[0]}→P{passages[first]}" if first else "log-odds"
+        drivers = f"over the hold line at P{passages[first]}; {what}: {pushed}"
     summary: dict[str, object] = {
         "donor_id": donor,
         "n_lots": len(lots),
