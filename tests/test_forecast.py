@@ -175,8 +175,8 @@ def test_trajectory_json_round_trip(bundle: ModelBundle, tmp_path: Path) -> None
     loaded = ModelBundle.load(bundle.save(tmp_path / "bundle"))
     assert (tmp_path / "bundle" / "trajectory.json").exists()
     table = bank_table(input_names(bundle), [3, 5], rate=0.3)
-    first = forecast_bank(bundle, "X", table, PASSAGES, n_draws=40)
-    second = forecast_bank(loaded, "X", table, PASSAGES, n_draws=40)
+    first = forecast_bank(bundle, "X", table, PASSAGES, n_draws=15)
+    second = forecast_bank(loaded, "X", table, PASSAGES, n_draws=15)
     pd.testing.assert_frame_equal(first.curve, second.curve)
 
 
@@ -243,26 +243,26 @@ def test_the_forecast_at_a_measured_passage_is_close_to_scoring_the_measured_lot
         table = bank_table(names, [4, 6, 6, 6, 6, 8], rate=rate, seed=5)
         measured = bundle.predict(table)
         at_6 = measured.loc[table["passage"] == 6, "risk"].mean()
-        bank = forecast_bank(bundle, "X", table, PASSAGES, n_draws=300)
+        bank = forecast_bank(bundle, "X", table, PASSAGES, n_draws=100)
         forecast_6 = bank.curve.set_index("passage").loc[6, "risk"]
         assert forecast_6 == pytest.approx(at_6, abs=0.1)
 
 
 def test_a_bank_given_in_another_lot_order_gets_the_same_forecast(bundle: ModelBundle) -> None:
     table = bank_table(input_names(bundle), [3, 4, 6, 9], rate=0.3)
-    first = forecast_bank(bundle, "X", table, PASSAGES, n_draws=50)
+    first = forecast_bank(bundle, "X", table, PASSAGES, n_draws=15)
     shuffled = table.sample(frac=1, random_state=4)
     shuffled = shuffled[[shuffled.columns[0], *shuffled.columns[1:][::-1]]]  # columns too
-    second = forecast_bank(bundle, "X", shuffled, PASSAGES, n_draws=50)
+    second = forecast_bank(bundle, "X", shuffled, PASSAGES, n_draws=15)
     pd.testing.assert_frame_equal(first.curve, second.curve)
     assert first.summary == second.summary
 
 
 def test_same_seed_same_forecast_other_seed_other_draws(bundle: ModelBundle) -> None:
     table = bank_table(input_names(bundle), [3, 6], rate=0.3)
-    first = forecast_bank(bundle, "X", table, PASSAGES, n_draws=50, seed=11)
-    again = forecast_bank(bundle, "X", table, PASSAGES, n_draws=50, seed=11)
-    other = forecast_bank(bundle, "X", table, PASSAGES, n_draws=50, seed=12)
+    first = forecast_bank(bundle, "X", table, PASSAGES, n_draws=15, seed=11)
+    again = forecast_bank(bundle, "X", table, PASSAGES, n_draws=15, seed=11)
+    other = forecast_bank(bundle, "X", table, PASSAGES, n_draws=15, seed=12)
     pd.testing.assert_frame_equal(first.curve, again.curve)
     assert first.summary == again.summary
     assert not np.allclose(first.curve["risk_high"], other.curve["risk_high"])

@@ -75,7 +75,7 @@ def forecast(trained):
             "--lots", str(lots),
             "--out", str(out),
             "--passages", "2-12",
-            "--draws", "30",
+            "--draws", "12",
         )  # fmt: skip
     assert result.exit_code == 0, result.output
     return {"out": out, "sheet": sheet, "output": result.output}

@@ -559,7 +559,9 @@ def forecast(
     out: Annotated[Path, typer.Option(help="Folder for forecast.csv, banks.csv, forecast.html.")],
     model: Annotated[str, MODEL_OPTION] = "models:/exostab@champion",
     passages: Annotated[str, typer.Option(help="Passages to forecast, first-last.")] = "2-15",
-    draws: Annotated[int, typer.Option(help="Projected lots per bank and passage.", min=20)] = 200,
+    draws: Annotated[
+        int, typer.Option(help="Trajectories drawn per bank (4 projected lots each).", min=10)
+    ] = 50,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same forecast).")] = 0,
     format: Annotated[
         str | None, typer.Option("--format", help="Force the protein file format.")
@@ -594,7 +596,7 @@ def forecast(
         "protein file": proteins,
         "lot sheet": lots,
         "passages": f"P{grid[0]}-P{grid[-1]}",
-        "projected lots per passage": draws,
+        "trajectories drawn per bank": f"{draws} (4 projected lots per passage each)",
         "seed": seed,
         "trajectory fitted on": (
             f"{bundle.trajectory.n_lots} lots of {bundle.trajectory.n_donors} donors"

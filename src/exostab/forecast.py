@@ -3,11 +3,15 @@
 For every donor of the lot sheet, its measured lots give the posterior of the bank's own
 trajectory terms (``trajectory.py``). Future lots at each passage of a range are drawn from
 that posterior plus the lot-to-lot noise, turned back into raw intensities (2**log2) and scored
-by the one scoring engine, ``ModelBundle.predict``, exactly as measured lots are. Per passage:
-``risk`` is the mean risk over the draws (the probability that a lot made at that passage is
-unstable, averaged over what the bank may do), ``risk_low``/``risk_high`` the interval's
-quantiles. The last safe passage is the highest passage before the first one whose upper risk
-reaches the hold threshold of the cost-weighted bands.
+by the one scoring engine, ``ModelBundle.predict``, exactly as measured lots are.
+
+Two levels of draws: a draw is one plausible trajectory of the bank (its donor terms from their
+posterior), and each draw makes a few future lots per passage (lot-to-lot noise). A draw's risk
+at a passage is the mean over its lots (the chance that a lot made there is unstable, if the
+bank follows that trajectory). Per passage, ``risk`` is the mean over draws and
+``risk_low``/``risk_high`` the interval over draws: the uncertainty about the bank's trajectory,
+carried through the classifier. The last safe passage is the highest passage before the first
+one whose upper risk reaches the hold threshold of the cost-weighted bands.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from exostab.trajectory import Trajectory, normalised_log2
 logger = logging.getLogger(__name__)
 
 DONOR = "donor_id"
-N_DRAWS = 200
+N_DRAWS = 50
+LOTS_PER_DRAW = 4
 INTERVAL = 0.9
 CURVE_COLUMNS = ["donor_id", "passage", "risk", "risk_low", "risk_high", "band", "measured"]
 BANK_COLUMNS = [
@@ -144,7 +149,7 @@ def forecast_bank(
         lots: the bank's measured lots as a scoring table (lot_id, metadata, proteins under
             input names, raw intensities); any order.
         passages: passages to project to, ascending.
-        n_draws: future lots drawn per passage.
+        n_draws: trajectories of the bank drawn (each makes ``LOTS_PER_DRAW`` lots a passage).
         seed: random seed (same seed, same forecast).
         interval: coverage of ``risk_low``..``risk_high``.
     """
@@ -158,9 +163,14 @@ def forecast_bank(
     measured_passages = lots["passage"].to_numpy(dtype=float)
     posterior = trajectory.posterior(log2.to_numpy(), measured_passages)
     grid = np.asarray(passages, dtype=float)
-    expected, draws = trajectory.project(posterior, grid, n_draws, bank_rng(seed, donor))
+    expected, draws = trajectory.project(
+        posterior, grid, n_draws, bank_rng(seed, donor), lots_per_draw=LOTS_PER_DRAW
+    )
     template = lots.iloc[-1]  # the bank as it runs now: metadata of its latest lot
-    risk_draws = score_profiles(bundle, trajectory, template, donor, grid, draws)
+    lot_risk = score_profiles(
+        bundle, trajectory, template, donor, grid, draws.reshape(-1, *draws.shape[2:])
+    )
+    risk_draws = lot_risk.reshape(draws.shape[:3]).mean(axis=1)  # draws × passages
     tail = (1 - interval) / 2
     risk = risk_draws.mean(axis=0)
     low = np.quantile(risk_draws, tail, axis=0)

@@ -127,15 +127,17 @@ class Trajectory:
         passages: np.ndarray,
         n_draws: int,
         rng: np.random.Generator,
+        lots_per_draw: int = 1,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Project a bank to passages: the expected profile and draws of future lots.
 
-        The donor terms are drawn once per draw (one coherent curve per draw); each passage
-        gets its own lot-to-lot noise. Draws below a protein's detection floor become NaN.
+        Each draw is one plausible trajectory of the bank (its donor terms drawn from their
+        posterior); for each draw and passage, ``lots_per_draw`` future lots add their own
+        lot-to-lot noise. Draws below a protein's detection floor become NaN.
 
         Returns:
-            expected (passages × proteins) and draws (n_draws × passages × proteins), both
-            normalised log2.
+            expected (passages × proteins) and draws (n_draws × lots_per_draw × passages ×
+            proteins), both normalised log2.
         """
         passages = np.asarray(passages, dtype=float)
         _, Z = passage_design(self.standardise(passages))
@@ -146,11 +148,13 @@ class Trajectory:
         donor = posterior.mean[None] + np.einsum(
             "jab,sjb->sja", chol, rng.standard_normal((n_draws, n_proteins, 2))
         )  # draws × proteins × 2
-        k = self.loadings.shape[1]
-        factors = rng.standard_normal((n_draws, len(passages), k))
-        unique = rng.standard_normal((n_draws, len(passages), n_proteins))
-        noise = factors @ self.loadings.T + unique * np.sqrt(self.unique2)
-        draws = base[None] + np.einsum("pa,sja->spj", Z, donor) + noise
+        trajectories = base[None] + np.einsum("pa,sja->spj", Z, donor)  # draws × passages × prot.
+        shape = (n_draws, lots_per_draw, len(passages))
+        factors = rng.standard_normal((*shape, self.loadings.shape[1]))
+        noise = factors @ self.loadings.T + rng.standard_normal((*shape, n_proteins)) * np.sqrt(
+            self.unique2
+        )
+        draws = trajectories[:, None] + noise
         draws = np.where(draws < self.floor, np.nan, draws)
         return expected, draws
 
