@@ -226,8 +226,9 @@ def forecast_page(
 <p>{len(banks)} bank(s). Each curve is the forecast risk of a lot made at that passage (mean
 over projected lots); the shaded band is its interval over the bank's plausible trajectories
 (its own donor terms drawn from their posterior, each making lots with lot-to-lot noise, all
-scored by the model); black points are the measured lots scored on their real profiles. The last safe passage is the highest passage before the upper risk first reaches the
-hold threshold (dashed line).</p>
+scored by the model); black points are the measured lots scored on their real profiles. The
+last safe passage is the highest passage before the upper risk first reaches the hold threshold
+(dashed line).</p>
 <h2>Model provenance</h2><table>{provenance_rows}</table>
 <h2>Banks</h2>
 {"".join(sections)}
