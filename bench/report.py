@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from forecast import N_EARLY, ForecastSizes
 from quality import TOP_K, QualitySizes
 from speed import SpeedSizes
 
@@ -214,6 +215,45 @@ def speed_section(speed: pd.DataFrame, sizes: SpeedSizes, quick: bool) -> str:
     return "\n".join(lines)
 
 
+def forecast_section(forecast: pd.DataFrame, sizes: ForecastSizes, seeds: tuple[int, ...]) -> str:
+    """Render the cell-bank forecast part: AUROC on later lots and the release error."""
+    lines = [
+        "## Cell-bank forecast from two early lots",
+        "",
+        f"Per scenario and seed ({', '.join(map(str, seeds))}): one SIMULATED data set of "
+        f"{sizes.n_lots} lots from {sizes.n_donors} donors × {sizes.n_proteins:,} proteins; the "
+        "model and its passage trajectory are trained on some donors (`holdout`: its own train/ "
+        "and test/ folders; otherwise ~70% of donors). Every held-out donor with ≥ 3 lots is "
+        f"forecast from its {N_EARLY} earliest lots (by passage); its other lots are the truth. "
+        "AUROC pools those later lots over donors: the forecast risk at each lot's passage, "
+        "passage alone, and the model scoring the later lots' real profiles (known only after "
+        "making them). Released = a later lot at or below the forecast's last safe passage; "
+        "release error = unstable share of the released lots (reference: releasing a lot when "
+        "its real-profile risk is below the hold threshold). Mean ± sd over seeds.",
+        "",
+        "| scenario | banks | later lots | unstable | AUROC forecast | AUROC passage | "
+        "AUROC real profile | forecast beats passage | released (forecast) | release error "
+        "(forecast) | unstable lots released | release error (real profile) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for scenario in dict.fromkeys(forecast["scenario"]):
+        runs = forecast[forecast["scenario"] == scenario]
+        wins = int((runs["auroc_forecast"] > runs["auroc_passage"]).sum())
+        better = runs["auroc_forecast"].mean() > runs["auroc_passage"].mean()
+        lines.append(
+            f"| {scenario} | {mean_sd(runs['n_banks'], 1)} | {mean_sd(runs['n_later'], 1)} | "
+            f"{mean_sd(runs['later_prevalence'], 2)} | {mean_sd(runs['auroc_forecast'])} | "
+            f"{mean_sd(runs['auroc_passage'])} | {mean_sd(runs['auroc_real_profile'])} | "
+            f"{'yes' if better else '**no**'} ({wins}/{len(runs)} seeds) | "
+            f"{int(runs['n_released'].sum())}/{int(runs['n_later'].sum())} | "
+            f"{mean_sd(runs['release_error'], 2)} | "
+            f"{int(runs['released_unstable'].sum())}/"
+            f"{int((runs['later_prevalence'] * runs['n_later']).round().sum())} | "
+            f"{mean_sd(runs['real_release_error'], 2)} |"
+        )
+    return "\n".join(lines)
+
+
 def render(
     *,
     quality: pd.DataFrame,
@@ -228,6 +268,8 @@ def render(
     speed_sizes: SpeedSizes,
     quick: bool,
     wall_seconds: float,
+    forecast: pd.DataFrame | None = None,
+    forecast_sizes: ForecastSizes | None = None,
 ) -> str:
     """Return the whole results.md."""
     parts = [
@@ -250,4 +292,6 @@ def render(
         parts += [real_section(real), ""]
     if not speed.empty:
         parts += [speed_section(speed, speed_sizes, quick), ""]
+    if forecast is not None and not forecast.empty:
+        parts += [forecast_section(forecast, forecast_sizes or ForecastSizes(), seeds), ""]
     return "\n".join(parts)

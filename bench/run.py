@@ -1,9 +1,10 @@
 """``make bench``: quality on held-out donors and speed, on SIMULATED lots → bench/results.md.
 
-Usage: ``.venv/bin/python bench/run.py [--quick] [--only quality|real|speed]``. Writes
-``bench/results.md``, ``bench/results.csv`` (quality, one row per scenario, seed and method),
-``bench/real.csv`` (real cohorts, one row per cohort and method) and ``bench/speed.csv``;
-scratch data go to ``bench/_work/``.
+Usage: ``.venv/bin/python bench/run.py [--quick] [--only quality|real|speed|forecast]``.
+Writes ``bench/results.md``, ``bench/results.csv`` (quality, one row per scenario, seed and
+method), ``bench/real.csv`` (real cohorts, one row per cohort and method), ``bench/speed.csv``
+and ``bench/forecast.csv`` (cell-bank forecast, one row per scenario and seed; its section also
+goes to ``bench/forecast.md``); scratch data go to ``bench/_work/``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,15 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+from forecast import (
+    FORECAST_SCENARIOS,
+    QUICK_FORECAST_SCENARIOS,
+    ForecastSizes,
+    run_forecast_bench,
+)
 from quality import QUICK_SCENARIOS, SCENARIOS, QualitySizes, run_quality
 from real import run_real
-from report import render
+from report import forecast_section, render
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -33,6 +40,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SEEDS = (1, 2, 3)
 QUICK_QUALITY = QualitySizes(n_lots=200, n_donors=20, n_proteins=1000)
+QUICK_FORECAST = ForecastSizes(n_lots=300, n_donors=30, n_proteins=800)
 
 logger = logging.getLogger("bench")
 
@@ -41,7 +49,9 @@ def parse_args() -> argparse.Namespace:
     """Read the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 scenarios")
-    parser.add_argument("--only", choices=["quality", "real", "speed"], help="run one part only")
+    parser.add_argument(
+        "--only", choices=["quality", "real", "speed", "forecast"], help="run one part only"
+    )
     parser.add_argument(
         "--config", type=Path, default=ROOT / "configs" / "train.yaml", help="training config"
     )
@@ -74,6 +84,9 @@ def main() -> None:
     quality = pd.DataFrame()
     real = pd.DataFrame()
     speed = pd.DataFrame()
+    forecast = pd.DataFrame()
+    forecast_sizes = QUICK_FORECAST if args.quick else ForecastSizes()
+    forecast_scenarios = QUICK_FORECAST_SCENARIOS if args.quick else FORECAST_SCENARIOS
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -115,6 +128,24 @@ def main() -> None:
                 ),
             )
             speed.to_csv(BENCH / "speed.csv", index=False)
+        if args.only in (None, "forecast"):
+            task = bar.add_task("forecast", total=len(forecast_scenarios) * len(seeds))
+            forecast = run_forecast_bench(
+                forecast_scenarios,
+                seeds,
+                forecast_sizes,
+                work / "forecast",
+                args.config,
+                advance=lambda message: bar.update(
+                    task, advance=1, description=f"forecast: {message} done"
+                ),
+            )
+            forecast.to_csv(BENCH / "forecast.csv", index=False)
+            (BENCH / "forecast.md").write_text(
+                f"# exostab cell-bank forecast benchmark\n\ncommand: `{command}`\n\n"
+                + forecast_section(forecast, forecast_sizes, seeds)
+                + "\n"
+            )
     seconds = time.perf_counter() - started
     markdown = render(
         quality=quality,
@@ -129,6 +160,8 @@ def main() -> None:
         speed_sizes=speed_sizes,
         quick=args.quick,
         wall_seconds=seconds,
+        forecast=forecast,
+        forecast_sizes=forecast_sizes,
     )
     (BENCH / "results.md").write_text(markdown)
     logger.info("bench finished in %.1f min → bench/results.md", seconds / 60)

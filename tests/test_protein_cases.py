@@ -32,8 +32,8 @@ DATASETS = SHARED / "datasets"
 runner = CliRunner()
 TINY_CONFIG = {
     "data": {"metadata_features": ["passage"]},
-    "features": {"screen_top_k": 50},
-    "model": {"n_estimators": 30, "learning_rate": 0.1, "min_child_samples": 5},
+    "search": {"candidates": [{"learner": "trees", "screen_top_k": 50}]},
+    "model": {"max_rounds": 30, "learning_rate": 0.1, "min_child_samples": 5},
     "cv": {"n_splits": 3, "naive_gap": False, "baselines": False},
     "explain": {"n_dependence": 0, "n_waterfall": 0},
 }

@@ -21,6 +21,7 @@ from exostab.config import NUMERIC_METADATA
 from exostab.domain import DomainModel
 from exostab.features import ExostabTransformer, transformer_from_state, transformer_state
 from exostab.model import Calibrator, PriorBoostedClassifier, RiskBands
+from exostab.trajectory import Trajectory
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class ModelBundle:
         simulated_training: the model was trained on SIMULATED lots (said in every report).
         scale: ``raw`` or ``log2``: the scale of the protein values the model was trained on,
             and so expects (``bundle.json`` key ``scale``; absent in older bundles = raw).
+        trajectory: how a bank's proteome moves with passage (for ``forecast``); None in
+            models trained before it existed.
     """
 
     steps: list[ExostabTransformer]
@@ -92,6 +95,7 @@ class ModelBundle:
     model_version: str = "unregistered"
     simulated_training: bool = False
     scale: str = "raw"
+    trajectory: Trajectory | None = None
 
     @classmethod
     def from_training(
@@ -119,7 +123,7 @@ class ModelBundle:
         return replace(self, model_version=model_version)
 
     def save(self, directory: Path) -> Path:
-        """Write the bundle as ``bundle.json`` into ``directory``."""
+        """Write ``bundle.json`` (+ ``trajectory.json``) into ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
         proteins = self.proteins.reset_index(names="feature").astype(object)
         payload = {
@@ -135,12 +139,20 @@ class ModelBundle:
             "scale": self.scale,
         }
         (directory / "bundle.json").write_text(json.dumps(payload))
+        if self.trajectory is not None:
+            (directory / "trajectory.json").write_text(json.dumps(self.trajectory.to_dict()))
         return directory
 
     @classmethod
     def load(cls, directory: Path) -> ModelBundle:
         payload = json.loads((Path(directory) / "bundle.json").read_text())
         proteins = pd.DataFrame(payload["proteins"]).set_index("feature")
+        trajectory_file = Path(directory) / "trajectory.json"
+        trajectory = (
+            Trajectory.from_dict(json.loads(trajectory_file.read_text()))
+            if trajectory_file.exists()
+            else None
+        )
         return cls(
             steps=[transformer_from_state(state) for state in payload["steps"]],
             model=PriorBoostedClassifier.from_state(payload["model"]),
@@ -152,6 +164,7 @@ class ModelBundle:
             model_version=payload["model_version"],
             simulated_training=bool(payload.get("simulated_training", False)),
             scale=str(payload.get("scale", "raw")),
+            trajectory=trajectory,
         )
 
     @property

@@ -450,7 +450,7 @@ def score(
 
     from exostab.readers import detect_format, read_lot_sheet_lenient, read_proteins
     from exostab.readers.streaming import iter_wide_lenient
-    from exostab.report import batch_report
+    from exostab.report import batch_report, lot_trends_section
     from exostab.score import BatchScorer
     from exostab.tracking import configure_tracking, resolve_model
     from exostab.writers import AtomicTableWriter
@@ -527,7 +527,9 @@ def score(
         }
         report.parent.mkdir(parents=True, exist_ok=True)
         quarantine = pd.concat(quarantined, ignore_index=True)
-        report.write_text(batch_report(pd.concat(kept_for_report), quarantine, provenance))
+        scored = pd.concat(kept_for_report)
+        trends = lot_trends_section(scored, sheet, bundle.bands.threshold, bundle.bands.low)
+        report.write_text(batch_report(scored, quarantine, provenance, trends=trends))
     console.print(
         f"{scorer.n_in} lots in: {scorer.n_scored} scored → {out}, "
         f"{scorer.n_quarantined} quarantined → {quarantine_path}"
@@ -542,6 +544,84 @@ def score(
         console.print(f"report → {report}")
     if scorer.n_scored == 0:
         raise ExostabError("no lot could be scored (see the quarantine file)", where=str(lots))
+
+
+@app.command()
+@user_errors
+def forecast(
+    proteins: Annotated[Path, typer.Option(help="Protein table or search-engine output.")],
+    lots: Annotated[Path, typer.Option(help="Lot sheet (lot_id, donor_id, passage, metadata).")],
+    out: Annotated[Path, typer.Option(help="Folder for forecast.csv, banks.csv, forecast.html.")],
+    model: Annotated[str, MODEL_OPTION] = "models:/exostab@champion",
+    passages: Annotated[str, typer.Option(help="Passages to forecast, first-last.")] = "2-15",
+    draws: Annotated[
+        int, typer.Option(help="Trajectories drawn per bank (4 projected lots each).", min=10)
+    ] = 50,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same forecast).")] = 0,
+    format: Annotated[
+        str | None, typer.Option("--format", help="Force the protein file format.")
+    ] = None,
+) -> None:
+    """Forecast each cell bank (donor): risk per passage, interval, last safe passage.
+
+    Each bank's measured lots give its own passage trajectory (shrunk toward the training
+    population); projected lots are scored by the model. Lots that cannot be used are
+    quarantined with the reason (OUT/quarantine.csv), as in `score`.
+    """
+    from exostab.forecast import parse_passages, passage_text, run_forecast, write_forecast
+    from exostab.provenance import is_simulated
+    from exostab.report import forecast_page
+    from exostab.tracking import configure_tracking, resolve_model
+
+    existing_file(proteins, "protein file")
+    existing_file(lots, "lot sheet")
+    grid = parse_passages(passages)
+    configure_tracking()
+    bundle, uri = resolve_model(model)
+    if bundle.trajectory is None:
+        raise ExostabError(
+            f"model {uri} has no passage trajectory (trained before forecasts existed): "
+            "retrain it with exostab train"
+        )
+    result = run_forecast(bundle, proteins, lots, grid, format=format, n_draws=draws, seed=seed)
+    provenance = {
+        "model": uri,
+        "model version": bundle.model_version,
+        "model trained on": "SIMULATED lots" if bundle.simulated_training else "real lots",
+        "lots forecast from": "SIMULATED" if is_simulated(lots) else "as given",
+        "protein file": proteins,
+        "lot sheet": lots,
+        "passages": f"P{grid[0]}-P{grid[-1]}",
+        "trajectories drawn per bank": f"{draws} (4 projected lots per passage each)",
+        "seed": seed,
+        "trajectory fitted on": (
+            f"{bundle.trajectory.n_lots} lots of {bundle.trajectory.n_donors} donors"
+        ),
+    }
+    page = forecast_page(
+        result.curves,
+        result.banks,
+        result.measured,
+        result.quarantine,
+        result.threshold,
+        result.low,
+        provenance,
+    )
+    paths = write_forecast(result, out, page)
+    n_banks = int(result.curves["donor_id"].nunique()) if len(result.curves) else 0
+    console.print(
+        f"{result.n_lots_in} lots in: {len(result.measured)} used, {len(result.quarantine)} "
+        f"quarantined → {paths['quarantine']}; {n_banks} bank(s) forecast over "
+        f"P{grid[0]}-P{grid[-1]} → {out}/ (forecast.csv, banks.csv, forecast.html)"
+    )
+    for bank in result.banks.itertuples(index=False):
+        shown = passage_text(bank.last_safe_passage, missing="—")
+        note = str(bank.reason or bank.drivers)
+        console.print(f"  {bank.donor_id!s}: last safe passage {shown}  ({note})", highlight=False)
+    if bundle.simulated_training:
+        console.print("The model was trained on SIMULATED lots: these forecasts are a demo.")
+    if n_banks == 0:
+        raise ExostabError("no bank could be forecast (see the quarantine file)", where=str(lots))
 
 
 @app.command()

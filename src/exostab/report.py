@@ -41,8 +41,13 @@ def driver_bars(text: Any, scale: float) -> str:
     return "".join(rows)
 
 
-def batch_report(scores: pd.DataFrame, quarantine: pd.DataFrame, provenance: dict[str, Any]) -> str:
-    """Return the HTML page: lots sorted by risk, with bands, driver bars and domain flags."""
+def batch_report(
+    scores: pd.DataFrame, quarantine: pd.DataFrame, provenance: dict[str, Any], trends: str = ""
+) -> str:
+    """Return the HTML page: lots sorted by risk, with bands, driver bars and domain flags.
+
+    ``trends`` is an extra HTML section (``lot_trends_section``) shown before the quarantine.
+    """
     ordered = scores.sort_values("risk", ascending=False, kind="stable")
     shap_values = [
         abs(float(m["shap"]))
@@ -94,6 +99,139 @@ training domain; {len(quarantine)} quarantined.</p>
 <h2>Lots by risk</h2>
 <table><tr><th>lot</th><th>risk</th><th>band</th><th>top drivers (SHAP, log-odds)</th>
 <th>coverage</th><th>domain score</th></tr>{"".join(body)}</table>
+{trends}
+<h2>Quarantine</h2>
+{quarantine_table}
+</body></html>
+"""
+
+
+# --- Lot trends per donor (batch report) -----------------------------------------------------
+
+
+def lot_sequence(sheet: pd.DataFrame, lot_ids: pd.Series) -> tuple[pd.Series, str]:
+    """Order lots by a date column of the lot sheet when every lot has one, else by passage.
+
+    Returns the position of each lot (dates or passages, indexed like ``lot_ids``) and its name.
+    """
+    rows = sheet.set_axis(sheet.index.astype(str)).reindex(lot_ids.astype(str).to_numpy())
+    for column in sheet.columns:
+        if "date" not in str(column).lower():
+            continue
+        dates = pd.to_datetime(rows[column], errors="coerce")
+        if dates.notna().all():
+            return pd.Series(dates.to_numpy(), index=lot_ids.index), "date"
+    return pd.Series(rows["passage"].to_numpy(dtype=float), index=lot_ids.index), "passage"
+
+
+def lot_trends_section(
+    scores: pd.DataFrame, sheet: pd.DataFrame, threshold: float, low: float
+) -> str:
+    """Return the batch report's "Lot trends per donor" section (HTML, figures embedded).
+
+    Args:
+        scores: scored lots (``lot_id``, ``risk``).
+        sheet: the lot sheet (index ``lot_id``; ``donor_id``, ``passage``, maybe a date column).
+        threshold, low: the hold and review cut-offs of the bands.
+    """
+    from exostab.plots import figure_png_base64, lot_trend_figure
+
+    if "donor_id" not in sheet.columns or scores.empty:
+        return "<h2>Lot trends per donor</h2><p>No donor_id in the lot sheet.</p>"
+    donors = sheet["donor_id"].set_axis(sheet.index.astype(str))
+    lots = scores[["lot_id", "risk"]].assign(
+        donor_id=scores["lot_id"].astype(str).map(donors).astype("string")
+    )
+    position, axis_name = lot_sequence(sheet, lots["lot_id"])
+    lots = lots.assign(position=position).dropna(subset=["donor_id"])
+    figures = []
+    for donor, rows in lots.groupby("donor_id", sort=True):
+        rows = rows.sort_values(["position", "lot_id"], kind="stable")
+        figure = lot_trend_figure(
+            rows["position"], rows["risk"], threshold, low, axis_name, f"donor {donor}"
+        )
+        figures.append(
+            f'<figure style="display:inline-block;margin:4px"><img alt="lot trend of donor '
+            f'{html.escape(str(donor))}" src="data:image/png;base64,{figure_png_base64(figure)}">'
+            "</figure>"
+        )
+    return (
+        "<h2>Lot trends per donor</h2>"
+        f"<p>Risk of each donor's lots in sequence (by {axis_name}); dashed line: hold "
+        f"threshold {threshold:.2f}, dotted: review cut-off {low:.2f}. A bank drifting upward "
+        "shows here before a lot crosses the hold line.</p>" + "".join(figures)
+    )
+
+
+# --- Cell-bank forecast page -----------------------------------------------------------------
+
+
+def forecast_page(
+    curves: pd.DataFrame,
+    banks: pd.DataFrame,
+    measured: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    threshold: float,
+    low: float,
+    provenance: dict[str, Any],
+) -> str:
+    """Return the self-contained forecast page: one risk-against-passage curve per bank."""
+    from exostab.forecast import passage_text
+    from exostab.plots import figure_png_base64, forecast_figure
+
+    sections = []
+    for bank in banks.itertuples(index=False):
+        donor = str(bank.donor_id)
+        curve = curves[curves["donor_id"].astype(str) == donor]
+        if curve.empty:
+            sections.append(
+                f"<h3>{html.escape(donor)}</h3><p class='flag'>{html.escape(str(bank.reason))}</p>"
+            )
+            continue
+        lots = measured[measured["donor_id"].astype(str) == donor]
+        safe_text = passage_text(bank.last_safe_passage)
+        image = figure_png_base64(forecast_figure(curve, lots, threshold, low, f"bank {donor}"))
+        sections.append(
+            f"<h3>{html.escape(donor)}</h3><p>{bank.n_lots} measured lot(s), last at "
+            f"{passage_text(bank.last_measured_passage)}; <b>last safe passage {safe_text}</b>. "
+            f"Drivers: {html.escape(str(bank.drivers))}</p>"
+            f'<img alt="forecast of bank {html.escape(donor)}" '
+            f'src="data:image/png;base64,{image}">'
+        )
+    simulated = [str(key) for key, value in provenance.items() if "SIMULATED" in str(value)]
+    banner = (
+        '<p class="flag">SIMULATED: '
+        + html.escape(", ".join(f"{k} {provenance[k]}" for k in simulated))
+        + ". The trajectories and risks are properties of the simulator, not of real banks.</p>"
+        if simulated
+        else ""
+    )
+    provenance_rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in provenance.items()
+    )
+    quarantined = "".join(
+        f"<tr><td>{html.escape(str(r.lot_id))}</td><td>{html.escape(str(r.reason))}</td></tr>"
+        for r in quarantine.itertuples(index=False)
+    )
+    quarantine_table = (
+        "<p>None.</p>"
+        if quarantine.empty
+        else f"<table><tr><th>lot</th><th>reason</th></tr>{quarantined}</table>"
+    )
+    return f"""<!doctype html><html><head><meta charset="utf-8">
+<title>exostab cell-bank forecast</title><style>{STYLE}</style></head><body>
+<h1>exostab cell-bank forecast</h1>
+{banner}
+<p>{len(banks)} bank(s). Each curve is the forecast risk of a lot made at that passage (mean
+over projected lots); the shaded band is its interval over the bank's plausible trajectories
+(its own donor terms drawn from their posterior, each making lots with lot-to-lot noise, all
+scored by the model); black points are the measured lots scored on their real profiles. The
+last safe passage is the highest passage before the upper risk first reaches the hold threshold
+(dashed line).</p>
+<h2>Model provenance</h2><table>{provenance_rows}</table>
+<h2>Banks</h2>
+{"".join(sections)}
 <h2>Quarantine</h2>
 {quarantine_table}
 </body></html>

@@ -54,11 +54,15 @@ def eligible_candidates(cfg: TrainConfig, n_lots: int) -> list[Candidate]:
     return candidates or [Candidate(learner="prior")]
 
 
-def fallback_choice(candidates: list[Candidate], reason: str) -> Choice:
-    """The choice when no inner CV is possible: the linear candidate, else the first one."""
+def fallback_choice(candidates: list[Candidate], reason: str, max_rounds: int) -> Choice:
+    """The choice when no inner CV is possible: the linear candidate, else the first one.
+
+    Trees then get a third of ``model.max_rounds``: nothing could choose their rounds.
+    """
     linear = [c for c in candidates if c.learner == "linear"]
     chosen = linear[0] if linear else candidates[0]
-    return Choice(candidate=chosen, n_rounds=0, reason=reason)
+    rounds = max_rounds // 3 if chosen.learner in ("trees", "blend") else 0
+    return Choice(candidate=chosen, n_rounds=rounds, reason=reason)
 
 
 def _log_loss(y: np.ndarray, log_odds: np.ndarray) -> float:
@@ -85,14 +89,16 @@ def choose_structure(
         folds that each hold both classes and at least two groups.
     """
     candidates = eligible_candidates(cfg, len(rows))
-    if len(candidates) == 1:
+    if len(candidates) == 1 and candidates[0].learner not in ("trees", "blend"):
         return Choice(candidate=candidates[0], n_rounds=0, reason="only candidate")
     y = training.y.iloc[rows].to_numpy()
     groups = training.groups.iloc[rows]
     X = training.X.iloc[rows]
     n_groups = groups.nunique()
     if n_groups < 3:
-        return fallback_choice(candidates, f"{n_groups} groups: too few for an inner CV")
+        return fallback_choice(
+            candidates, f"{n_groups} groups: too few for an inner CV", cfg.model.max_rounds
+        )
     plan = grouped_folds(
         training.y.iloc[rows],
         groups,
@@ -101,7 +107,9 @@ def choose_structure(
         seed=cfg.seed + 1,
     )
     if any(len(np.unique(y[train])) < 2 for train, _ in plan.folds):
-        return fallback_choice(candidates, "an inner training fold holds one class")
+        return fallback_choice(
+            candidates, "an inner training fold holds one class", cfg.model.max_rounds
+        )
 
     max_rounds = cfg.model.max_rounds
     # Pooled inner out-of-fold log-odds, per candidate label (trees: per round).

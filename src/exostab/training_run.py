@@ -19,6 +19,7 @@ from exostab.config import CONFIG_DIR, TrainConfig, read_yaml
 from exostab.dataset import TrainingSet, build_training_set
 from exostab.provenance import file_sha256, is_simulated
 from exostab.train import Progress, TrainResult, headline_metrics, train_model
+from exostab.trajectory import attach_trajectory
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +149,7 @@ def run_training(
     }
     result = train_model(training, cfg, load_panels(cfg), progress=progress)
     bundle = ModelBundle.from_training(result, simulated_training=bool(fingerprint["simulated"]))
+    bundle = attach_trajectory(bundle, training)
     register = register and not result.verdict.constant
     chosen_name = name or run_name(fingerprint, result)
     with tempfile.TemporaryDirectory() as scratch:

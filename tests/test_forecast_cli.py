@@ -1,0 +1,186 @@
+"""Integration tier: simulate → train → forecast (and the batch report's lot trends) via the CLI.
+
+Uses a temporary SQLite mlflow store, a small SIMULATED data set and a fast training config.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner, Result
+
+from exostab.cli import app
+from exostab.config import CONFIG_DIR
+from exostab.forecast import BANK_COLUMNS, CURVE_COLUMNS
+from exostab.simulate import write_simulation
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+runner = CliRunner()
+
+
+def invoke(*args: str) -> Result:
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("forecast")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+        data = write_simulation(
+            root / "sim", n_lots=110, n_donors=11, n_proteins=300, scenario="holdout", seed=5
+        ).out
+        config = yaml.safe_load((CONFIG_DIR / "train.yaml").read_text())
+        config["cv"].update({"naive_gap": False, "baselines": False, "n_splits": 3})
+        config["search"]["candidates"] = [{"learner": "prior"}, {"learner": "trees"}]
+        config_path = root / "train.yaml"
+        config_path.write_text(yaml.safe_dump(config))
+        summary = root / "summary.json"
+        result = invoke(
+            "train",
+            "--config", str(config_path),
+            "--proteins", str(data / "train" / "proteins.csv"),
+            "--lots", str(data / "train" / "lots.csv"),
+            "--summary", str(summary),
+            "--no-register",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        yield {"root": root, "data": data, "model": json.loads(summary.read_text())["model_uri"]}
+
+
+@pytest.fixture(scope="module")
+def forecast(trained):
+    """Forecast the held-out donors plus a bad lot-sheet row and a lot with no profile."""
+    root, test = trained["root"], trained["data"] / "test"
+    sheet = pd.read_csv(test / "lots.csv")
+    extra = sheet.iloc[[0, 0]].copy()
+    extra["lot_id"] = ["BAD-LOT", "GHOST-LOT"]
+    extra["donor_id"] = ["SIM-BAD", "SIM-GHOST"]
+    extra["passage"] = extra["passage"].astype(object)
+    extra.iloc[0, extra.columns.get_loc("passage")] = "abc"
+    lots = root / "lots_with_problems.csv"
+    pd.concat([sheet, extra]).to_csv(lots, index=False)
+    out = root / "forecast"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+        result = invoke(
+            "forecast",
+            "--model", trained["model"],
+            "--proteins", str(test / "proteins.csv"),
+            "--lots", str(lots),
+            "--out", str(out),
+            "--passages", "2-12",
+            "--draws", "12",
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return {"out": out, "sheet": sheet, "output": result.output}
+
+
+def test_forecast_writes_one_row_per_bank_and_passage(forecast) -> None:
+    curves = pd.read_csv(forecast["out"] / "forecast.csv")
+    assert list(curves.columns) == CURVE_COLUMNS
+    donors = sorted(forecast["sheet"]["donor_id"].unique())
+    assert sorted(curves["donor_id"].unique()) == donors
+    assert len(curves) == len(donors) * 11
+    assert curves["risk"].between(0, 1).all()
+    assert (curves["risk_low"] <= curves["risk"] + 1e-9).all()
+    assert (curves["risk"] <= curves["risk_high"] + 1e-9).all()
+    sheet = forecast["sheet"]
+    for donor, rows in curves.groupby("donor_id"):
+        measured = set(sheet.loc[sheet["donor_id"] == donor, "passage"])
+        expected = [p in measured for p in rows["passage"]]
+        assert rows["measured"].tolist() == expected
+
+
+def test_last_safe_passage_follows_the_upper_risk_and_the_hold_threshold(forecast) -> None:
+    curves = pd.read_csv(forecast["out"] / "forecast.csv")
+    banks = pd.read_csv(forecast["out"] / "banks.csv")
+    assert list(banks.columns) == BANK_COLUMNS
+    threshold = 0.25  # configs/train.yaml costs: 1 / (1 + 3)
+    for bank in banks.dropna(subset=["last_measured_passage"]).itertuples():
+        rows = curves[curves["donor_id"] == bank.donor_id].sort_values("passage")
+        over = rows.loc[rows["risk_high"] >= threshold, "passage"]
+        if over.empty:
+            assert bank.last_safe_passage == 12
+        elif over.iloc[0] == 2:
+            assert pd.isna(bank.last_safe_passage)
+        else:
+            assert bank.last_safe_passage == over.iloc[0] - 1
+            assert f"P{over.iloc[0]}" in bank.drivers
+
+
+def test_bad_input_is_quarantined_and_a_bank_without_usable_lots_says_why(forecast) -> None:
+    quarantine = pd.read_csv(forecast["out"] / "quarantine.csv").set_index("lot_id")
+    assert "'abc'" in quarantine.loc["BAD-LOT", "reason"]  # the lot sheet's own reason
+    assert quarantine.loc["GHOST-LOT", "reason"] == "no protein profile"
+    banks = pd.read_csv(forecast["out"] / "banks.csv").set_index("donor_id")
+    assert banks.loc["SIM-GHOST", "n_lots"] == 0
+    assert "no usable lot: no protein profile" in banks.loc["SIM-GHOST", "reason"]
+
+
+def test_the_forecast_page_is_self_contained_and_says_simulated(forecast) -> None:
+    page = (forecast["out"] / "forecast.html").read_text()
+    n_banks = forecast["sheet"]["donor_id"].nunique()
+    assert page.count("data:image/png;base64,") == n_banks
+    assert "SIMULATED" in page and "<script" not in page and "http" not in page.split("<h2>")[0]
+    assert "SIM-GHOST" in page and "no protein profile" in page
+
+
+def test_a_model_without_trajectory_exits_2_with_one_line(trained, tmp_path: Path) -> None:
+    import mlflow
+
+    root = trained["root"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+        mlflow.set_tracking_uri(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+        local = Path(mlflow.artifacts.download_artifacts(trained["model"], dst_path=tmp_path))
+        (local / "artifacts" / "bundle" / "trajectory.json").unlink()
+        test = trained["data"] / "test"
+        result = invoke(
+            "forecast",
+            "--model", str(local),
+            "--proteins", str(test / "proteins.csv"),
+            "--lots", str(test / "lots.csv"),
+            "--out", str(tmp_path / "out"),
+        )  # fmt: skip
+    assert result.exit_code == 2
+    assert "no passage trajectory" in result.output and "retrain" in result.output
+    assert "Traceback" not in result.output
+    shutil.rmtree(local)
+
+
+def test_a_bad_passage_range_exits_2(trained, tmp_path: Path) -> None:
+    test = trained["data"] / "test"
+    result = invoke(
+        "forecast",
+        "--model", trained["model"],
+        "--proteins", str(test / "proteins.csv"),
+        "--lots", str(test / "lots.csv"),
+        "--out", str(tmp_path / "out"),
+        "--passages", "12-3",
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--passages" in result.output
+
+
+def test_the_batch_report_shows_lot_trends_per_donor(trained, tmp_path: Path) -> None:
+    root, test = trained["root"], trained["data"] / "test"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+        result = invoke(
+            "score",
+            "--model", trained["model"],
+            "--proteins", str(test / "proteins.csv"),
+            "--lots", str(test / "lots.csv"),
+            "--out", str(tmp_path / "scores.csv"),
+            "--report", str(tmp_path / "report.html"),
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "report.html").read_text()
+    donors = pd.read_csv(test / "lots.csv")["donor_id"].nunique()
+    assert "Lot trends per donor" in page and "(by passage)" in page
+    assert page.count('alt="lot trend of donor') == donors
