@@ -127,6 +127,7 @@ class ModelConfig(Frozen):
     reg_lambda: float = Field(1.0, ge=0)
     prior_c: float = Field(1.0, gt=0)
     blend_weight: float = Field(0.5, ge=0, le=1)
+    trees_see_metadata: bool = True
 
 
 class CVConfig(Frozen):

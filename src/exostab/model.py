@@ -133,6 +133,10 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         linear_c: inverse L2 strength of the linear protein part (standardised proteins).
         blend_weight: weight of the trees in ``blend`` (the linear part gets the rest).
         booster_params: LightGBM parameters of the trees.
+        trees_see_metadata: the trees also split on the metadata (interactions and curvature
+            the linear prior cannot express); passage is then constrained monotone in the
+            direction of the prior's passage term, so more passages never lower the risk when
+            the data say they raise it.
         seed: random state.
     """
 
@@ -146,6 +150,7 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         linear_c: float = 0.01,
         blend_weight: float = 0.5,
         booster_params: dict[str, Any] | None = None,
+        trees_see_metadata: bool = True,
         seed: int = 7,
     ) -> None:
         self.metadata = metadata
@@ -156,6 +161,7 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         self.linear_c = linear_c
         self.blend_weight = blend_weight
         self.booster_params = booster_params
+        self.trees_see_metadata = trees_see_metadata
         self.seed = seed
 
     # ---- the prior ---------------------------------------------------------------------------
@@ -195,7 +201,7 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
             for c in self.prior_columns_
             if c not in categorical
         }
-        raw, _ = self._unscaled_prior_design(frame)
+        raw, self.prior_owner_ = self._unscaled_prior_design(frame)
         scales = raw.std(axis=0)
         self.prior_means_ = raw.mean(axis=0).tolist()
         self.prior_scales_ = np.where(scales > 1e-12, scales, 1.0).tolist()
@@ -218,6 +224,22 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
     # ---- the protein part --------------------------------------------------------------------
     def _protein_values(self, frame: pd.DataFrame) -> np.ndarray:
         return frame.reindex(columns=self.protein_features_).to_numpy(dtype=float)
+
+    def tree_values(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return the trees' inputs (lots × ``tree_features_``: proteins, then metadata)."""
+        return frame.reindex(columns=self.tree_features_).to_numpy(dtype=float)
+
+    def tree_params(self) -> dict[str, Any]:
+        """LightGBM parameters with passage monotone in the direction of the prior's term."""
+        passage = [
+            k for k, j in enumerate(self.prior_owner_) if self.prior_columns_[j] == "passage"
+        ]
+        sign = int(np.sign(self.prior_coef_[passage[0]])) if passage else 0
+        constraints = [sign if name == "passage" else 0 for name in self.tree_features_]
+        params = dict(self.booster_params or {})
+        if any(constraints):
+            params["monotone_constraints"] = constraints
+        return params
 
     def _standardised(self, values: np.ndarray) -> np.ndarray:
         filled = np.where(np.isnan(values), np.asarray(self.linear_fill_), values)
@@ -243,6 +265,9 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         metadata = set(self.metadata)
         self.protein_features_ = [str(c) for c in frame.columns if c not in metadata]
         self._fit_prior(frame, labels)
+        self.tree_features_ = self.protein_features_ + (
+            list(self.prior_columns_) if self.trees_see_metadata else []
+        )
         offset = self.prior_log_odds(frame)
         values = self._protein_values(frame)
         use_trees = self.learner in ("trees", "blend") and self.n_rounds > 0
@@ -255,11 +280,11 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         self.linear_scales_: list[float] = []
         if use_trees and self.protein_features_:
             self.booster_ = train_booster(
-                values,
+                self.tree_values(frame),
                 labels,
                 offset,
-                self.protein_features_,
-                self.booster_params or {},
+                self.tree_features_,
+                self.tree_params(),
                 self.n_rounds,
                 self.seed,
             )
@@ -297,9 +322,10 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
     def contributions(self, X: pd.DataFrame) -> np.ndarray:
         """Return exact attributions: lots × (metadata terms, protein features, base value).
 
-        Each row sums to the lot's log-odds: prior terms (exact linear), protein contributions
-        (TreeSHAP of the trees and/or exact linear terms, weighted as the blend is) and one base
-        value (the prior's intercept plus the protein part's expected value).
+        Each row sums to the lot's log-odds: metadata terms (the prior's exact linear terms,
+        plus the trees' TreeSHAP for metadata when they see it), protein contributions (TreeSHAP
+        of the trees and/or exact linear terms, weighted as the blend is) and one base value
+        (the prior's intercept plus the protein part's expected value).
         """
         check_is_fitted(self)
         frame = (
@@ -312,8 +338,10 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         w_trees, w_linear = self.weights
         values = self._protein_values(frame) if (w_trees or w_linear) else None
         if self.booster_ is not None and values is not None:
-            tree = np.asarray(self.booster_.predict(values, pred_contrib=True))
-            proteins += w_trees * tree[:, :-1]
+            tree = np.asarray(self.booster_.predict(self.tree_values(frame), pred_contrib=True))
+            n_proteins = len(self.protein_features_)
+            proteins += w_trees * tree[:, :n_proteins]
+            prior = prior + w_trees * tree[:, n_proteins:-1]
             base += w_trees * tree[:, -1]
         if self.linear_coef_ and values is not None:
             proteins += w_linear * self._standardised(values) * np.asarray(self.linear_coef_)
@@ -346,6 +374,8 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
                 "prior_intercept_",
                 "prior_coef_",
                 "protein_features_",
+                "tree_features_",
+                "prior_owner_",
                 "linear_coef_",
                 "linear_intercept_",
                 "linear_fill_",
@@ -502,6 +532,7 @@ def build_pipeline(
                 linear_c=candidate.linear_c,
                 blend_weight=cfg.model.blend_weight,
                 booster_params=booster_params(cfg, n_lots),
+                trees_see_metadata=cfg.model.trees_see_metadata,
                 seed=cfg.seed,
             ),
         ),

@@ -143,24 +143,26 @@ def choose_structure(
                 categorical=training.categorical,
                 learner="prior",
                 prior_c=cfg.model.prior_c,
+                booster_params=booster_params(cfg, len(train)),
+                trees_see_metadata=cfg.model.trees_see_metadata,
             ).fit(train_frame, y[train])
             offset_train = prior.decision_function(train_frame)
             offset_valid = prior.decision_function(valid_frame)
             prior_oof[valid] = offset_valid
-            proteins = prior.protein_features_
-            if needs_trees and proteins:
+            if needs_trees and prior.protein_features_:
+                valid_values = prior.tree_values(valid_frame)
                 booster = train_booster(
-                    train_frame[proteins].to_numpy(float),
+                    prior.tree_values(train_frame),
                     y[train],
                     offset_train,
-                    proteins,
-                    booster_params(cfg, len(train)),
+                    prior.tree_features_,
+                    prior.tree_params(),
                     max_rounds,
                     cfg.seed,
-                    valid=(valid_frame[proteins].to_numpy(float), y[valid], offset_valid),
+                    valid=(valid_values, y[valid], offset_valid),
                 )
                 curve_sum += len(valid) * booster.valid_curve  # type: ignore[attr-defined]
-                parts.append((valid, booster, valid_frame[proteins].to_numpy(float)))
+                parts.append((valid, booster, valid_values))
             for c in linear_cs:
                 linear = PriorBoostedClassifier(
                     metadata=training.metadata,
