@@ -242,7 +242,7 @@ def train(
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
     matrix = read_proteins(proteins, format=format)
-    sheet = read_lot_sheet(lots, label=cfg.data.label)
+    sheet = read_lot_sheet(lots, label=cfg.data.label, group=cfg.data.group)
     training = build_training_set(matrix, sheet, cfg)
     fingerprint = {
         **training.fingerprint,
