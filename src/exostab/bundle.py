@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,11 @@ import lightgbm
 import numpy as np
 import pandas as pd
 
-from exostab.config import NUMERIC_METADATA
+from exostab.config import NUMERIC_METADATA, Vocabulary, load_vocabulary
 from exostab.domain import DomainModel
 from exostab.features import ExostabTransformer, transformer_from_state, transformer_state
 from exostab.model import Calibrator, RiskBands
+from exostab.schemas import LOT_ID, PASSAGE, lot_sheet_row_problems
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ OUTPUT_COLUMNS = (
     "domain_score",
     "model_version",
     "error",
+    "warning",
 )
 
 
@@ -79,6 +81,8 @@ class ModelBundle:
         metadata: metadata feature columns.
         model_version: registry version or run id, stamped on every answer.
         simulated_training: the model was trained on SIMULATED lots (said in every report).
+        vocabulary: category spellings the lot sheet was read with in training; scoring (batch
+            and HTTP) reads categories through it.
     """
 
     steps: list[ExostabTransformer]
@@ -90,12 +94,21 @@ class ModelBundle:
     metadata: tuple[str, ...]
     model_version: str = "unregistered"
     simulated_training: bool = False
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
 
     @classmethod
     def from_training(
-        cls, result: Any, model_version: str = "unregistered", simulated_training: bool = False
+        cls,
+        result: Any,
+        model_version: str = "unregistered",
+        simulated_training: bool = False,
+        vocabulary: Vocabulary | None = None,
     ) -> ModelBundle:
-        """Build the bundle from a ``TrainResult`` (say whether its lots were SIMULATED)."""
+        """Build the bundle from a ``TrainResult`` (say whether its lots were SIMULATED).
+
+        Args:
+            vocabulary: the one the lot sheet was read with (default ``configs/vocabulary.yaml``).
+        """
         pipeline = result.pipeline
         return cls(
             steps=[step for _, step in pipeline.steps[:-1]],
@@ -109,6 +122,7 @@ class ModelBundle:
             metadata=tuple(result.metadata),
             model_version=model_version,
             simulated_training=simulated_training,
+            vocabulary=vocabulary if vocabulary is not None else load_vocabulary(),
         )
 
     def with_version(self, model_version: str) -> ModelBundle:
@@ -128,6 +142,7 @@ class ModelBundle:
             "metadata": list(self.metadata),
             "model_version": self.model_version,
             "simulated_training": self.simulated_training,
+            "vocabulary": self.vocabulary.to_dict(),
         }
         (directory / "bundle.json").write_text(json.dumps(payload))
         return directory
@@ -146,6 +161,10 @@ class ModelBundle:
             metadata=tuple(payload["metadata"]),
             model_version=payload["model_version"],
             simulated_training=bool(payload.get("simulated_training", False)),
+            # Bundles from before the vocabulary was stored read with today's file.
+            vocabulary=Vocabulary.from_dict(payload["vocabulary"])
+            if "vocabulary" in payload
+            else load_vocabulary(),
         )
 
     @property
@@ -175,9 +194,13 @@ class ModelBundle:
         return contributions.sum(axis=1), contributions
 
     def predict(self, table: pd.DataFrame, top_k: int = 5) -> pd.DataFrame:
-        """Score lots: one output row per input row, with an ``error`` for rows it cannot score."""
-        table = table.reset_index(drop=True)
-        errors = self.row_problems(table)
+        """Score lots: one output row per input row, with an ``error`` for rows it cannot score.
+
+        Cells are read as a lot sheet reads them (``P5`` is passage 5, spaces trimmed, category
+        spellings mapped through the vocabulary), so batch and HTTP answer alike. A category
+        the model never saw in training is treated as missing and named in ``warning``.
+        """
+        table, errors = self.checked_rows(table)
         answer = pd.DataFrame(
             {
                 "lot_id": table["lot_id"].astype(str) if "lot_id" in table else "",
@@ -189,6 +212,7 @@ class ModelBundle:
                 "domain_score": np.nan,
                 "model_version": self.model_version,
                 "error": errors,
+                "warning": self.unseen_categories(table),
             }
         )
         ok = errors.isna().to_numpy()
@@ -207,7 +231,78 @@ class ModelBundle:
             # The domain statistics fill unmeasured proteins with training medians, so a lot that
             # measured few of the model's proteins would look typical: coverage gates it too.
             answer.loc[ok, "in_domain"] = (domain_score <= 1.0) & (coverage >= MIN_COVERAGE)
+        answer.loc[~ok, "warning"] = None
         return answer[list(OUTPUT_COLUMNS)]
+
+    @functools.cached_property
+    def training_categories(self) -> dict[str, frozenset[str]]:
+        """Categories each categorical metadata column held in training (from the encoder)."""
+        for step in self.steps:
+            categories = getattr(step, "categories_", None)
+            if isinstance(categories, dict):
+                return {str(k): frozenset(map(str, v)) for k, v in categories.items()}
+        return {}
+
+    def unseen_categories(self, table: pd.DataFrame) -> pd.Series:
+        """Per row, the categories the model never saw in training (it treats them as missing)."""
+        notes: list[list[str]] = [[] for _ in range(len(table))]
+        for column, known in self.training_categories.items():
+            if column not in table:
+                continue
+            for row, value in enumerate(table[column]):
+                if isinstance(value, str) and value not in known:
+                    notes[row].append(
+                        f"{column} {value!r} not seen in training: treated as missing"
+                    )
+        return pd.Series(
+            ["; ".join(n) if n else None for n in notes], index=table.index, dtype=object
+        )
+
+    def checked_rows(self, table: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+        """Read a scoring table's lot-sheet cells as the lot-sheet reader does; list problems.
+
+        Args:
+            table: lots × (lot_id, metadata, proteins under their input names), any cell types.
+
+        Returns:
+            (the table with a RangeIndex and lot-sheet columns tidied, per row why it cannot be
+            scored or None)
+        """
+        table = table.reset_index(drop=True)
+        problems = pd.Series([None] * len(table), index=table.index, dtype=object)
+        if LOT_ID not in table or PASSAGE not in table:
+            problems[:] = f"no {LOT_ID if LOT_ID not in table else PASSAGE} column"
+            return table, problems
+        sheet_columns = [
+            c for c in table.columns if c in (LOT_ID, PASSAGE, *self.metadata, *NUMERIC_METADATA)
+        ]
+        tidy, problems = lot_sheet_row_problems(table[sheet_columns], vocabulary=self.vocabulary)
+        table = table.assign(**{column: tidy[column] for column in sheet_columns})
+        names = [n for n in self.proteins["input_name"] if n in table.columns]
+        if names:
+            block = table[names]
+            values = as_numbers(block)
+            text = np.isnan(values) & block.notna().to_numpy()
+            bad = (values < 0) | np.isinf(values)
+            for row in np.flatnonzero(text.any(axis=1) | bad.any(axis=1)).tolist():
+                if problems[row] is not None:
+                    continue
+                if text[row].any():
+                    j = int(np.flatnonzero(text[row])[0])
+                    value = block.iat[row, j]
+                    problems[row] = f"text {str(value)[:30]!r} in protein column '{names[j]}'"
+                else:
+                    j = int(np.flatnonzero(bad[row])[0])
+                    problems[row] = f"negative or infinite intensity in protein column '{names[j]}'"
+            measured = pd.Series((values > 0).any(axis=1), index=table.index)
+        else:
+            measured = pd.Series(False, index=table.index)
+        problems[~measured & problems.isna()] = "no protein of the model measured"
+        return table, problems
+
+    def row_problems(self, table: pd.DataFrame) -> pd.Series:
+        """Return, per row, why it cannot be scored (None when it can)."""
+        return self.checked_rows(table)[1]
 
     def coverage(self, X: pd.DataFrame) -> np.ndarray:
         """Share of the model's proteins measured in each lot."""
@@ -215,41 +310,6 @@ class ModelBundle:
         if not used:
             return np.ones(len(X))
         return X[used].notna().mean(axis=1).to_numpy()
-
-    def row_problems(self, table: pd.DataFrame) -> pd.Series:
-        """Return, per row, why it cannot be scored (None when it can)."""
-        problems = pd.Series([None] * len(table), index=table.index, dtype=object)
-        if "lot_id" not in table:
-            problems[:] = "no lot_id column"
-            return problems
-        lot_ids = table["lot_id"]
-        problems[lot_ids.isna() | (lot_ids.astype(str).str.strip() == "")] = "empty lot_id"
-        duplicated = lot_ids.duplicated(keep=False) & lot_ids.notna()
-        problems[duplicated & problems.isna()] = "duplicate lot_id"
-        if "passage" not in table:
-            problems[problems.isna()] = "no passage"
-        else:
-            passage = pd.to_numeric(table["passage"], errors="coerce")
-            bad = passage.isna() | (passage < 0) | (passage != np.floor(passage))
-            problems[bad & problems.isna()] = "passage is not an integer >= 0"
-        for column in self.metadata:
-            if column in table and column != "passage" and column in NUMERIC_METADATA:
-                text = pd.to_numeric(table[column], errors="coerce").isna() & table[column].notna()
-                problems[text & problems.isna()] = f"text in number column '{column}'"
-        names = [n for n in self.proteins["input_name"] if n in table.columns]
-        if names:
-            values = as_numbers(table[names])
-            text_cells = pd.Series(
-                (np.isnan(values) & table[names].notna().to_numpy()).any(axis=1), index=table.index
-            )
-            problems[text_cells & problems.isna()] = "text in a protein intensity"
-            negative = ((values < 0) | np.isinf(values)).any(axis=1)
-            problems[negative & problems.isna()] = "negative or infinite intensity"
-            measured = pd.Series((values > 0).any(axis=1), index=table.index)
-        else:
-            measured = pd.Series(False, index=table.index)
-        problems[~measured & problems.isna()] = "no protein of the model measured"
-        return problems
 
     def describe_drivers(
         self, features: pd.DataFrame, contributions: np.ndarray, top_k: int

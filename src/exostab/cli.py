@@ -471,7 +471,7 @@ def score(
         raise ExostabError("--out must end in .csv or .parquet", where=str(out))
     configure_tracking()
     bundle, uri = resolve_model(model)
-    sheet, sheet_quarantine = read_lot_sheet_lenient(lots)
+    sheet, sheet_quarantine = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
     input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
     scorer = BatchScorer(bundle, sheet, sheet_quarantine, top_k=top_k, predict_rows=chunk_size)
     quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
@@ -531,10 +531,7 @@ def score(
         report.parent.mkdir(parents=True, exist_ok=True)
         quarantine = pd.concat(quarantined, ignore_index=True)
         report.write_text(batch_report(pd.concat(kept_for_report), quarantine, provenance))
-    console.print(
-        f"{scorer.n_in} lots in: {scorer.n_scored} scored → {out}, "
-        f"{scorer.n_quarantined} quarantined → {quarantine_path}"
-    )
+    console.print(f"{scorer.accounting()}\nscores → {out}, quarantine → {quarantine_path}")
     console.print(
         f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low; "
         f"{n_out_of_domain} outside the training domain; model {uri} "
@@ -569,7 +566,7 @@ def explain(
     existing_file(lots, "lot sheet")
     configure_tracking()
     bundle, _ = resolve_model(model)
-    sheet, refused = read_lot_sheet_lenient(lots)
+    sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
     mapped, _ = map_runs_to_lots(read_proteins(proteins, format=format), sheet)
     table, _ = scoring_table(bundle, mapped, sheet)
     importance = write_explanations(bundle, table, out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,9 @@ from exostab.config import (
     load_vocabulary,
 )
 from exostab.errors import InputError
-from exostab.readers.base import ProteinMatrix
+
+if TYPE_CHECKING:  # readers import this module: a runtime import would be circular
+    from exostab.readers.base import ProteinMatrix
 
 logger = logging.getLogger(__name__)
 
