@@ -514,9 +514,9 @@ def score(
             n_out_of_domain += int((~scores["in_domain"].astype(bool)).sum())
             for band, count in scores["risk_band"].value_counts().items():
                 bands[str(band)] += int(count)
-            bar.update(task, completed=scorer.n_scored + scorer.n_quarantined)
+            bar.update(task, completed=scorer.n_scored + scorer.n_lots_quarantined)
         book(scorer.finish())
-        bar.update(task, completed=scorer.n_in)
+        bar.update(task, completed=scorer.n_lots_in)
     if report:
         provenance = {
             "model": uri,

@@ -102,7 +102,7 @@ def _problem(check: Any, failure: Any, column: str, group: str | None) -> str:
             return f"empty {column} (training groups lots by it; fill it in or drop the lot)"
         return f"empty {column}"
     if check == "field_uniqueness":
-        return f"duplicate lot_id {failure!r}"
+        return "duplicate lot_id"
     return f"{check} (got {failure!r})"
 
 
