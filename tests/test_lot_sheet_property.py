@@ -161,3 +161,30 @@ def test_typed_sheet_reads_as_its_clean_twin_or_one_message(
     assert books["quarantined"] == (example["bad"] is not None)
     clean_scores, _ = scored(bundle, planted, clean_path)
     pd.testing.assert_frame_equal(scores, clean_scores.loc[scores.index])
+
+
+def test_predict_reads_request_cells_as_the_lot_sheet_does(
+    bundle: ModelBundle, planted: TrainingSet
+) -> None:
+    """What HTTP sends reaches ``predict`` as typed: it must answer as for the clean lots."""
+    clean = planted.X.reset_index().head(4).astype(object)
+    clean.loc[3, "medium"] = "serum_free"  # a category the model never saw
+    typed = clean.copy()
+    typed["passage"] = [f"P{p}" if i % 2 else f" {p} " for i, p in enumerate(clean["passage"])]
+    typed["medium"] = ["fetal bovine serum" if m == "FBS" else m for m in clean["medium"]]
+    typed.loc[0, "medium"] = f" {str(clean.loc[0, 'medium']).lower()} "
+    typed.loc[3, "medium"] = "Serum-free"
+    expected = bundle.predict(clean)
+    answer = bundle.predict(typed)
+    pd.testing.assert_frame_equal(answer, expected)
+    assert expected["error"].isna().all()
+    assert expected["warning"].tolist()[:3] == [None] * 3
+    assert (
+        expected.loc[3, "warning"] == "medium 'serum_free' not seen in training: treated as missing"
+    )
+    typed.loc[1, "passage"] = "P5x"
+    typed.loc[2, "RISK1"] = "n.d."
+    errors = bundle.predict(typed)["error"].tolist()
+    assert errors[1] == "not a number in column 'passage': 'P5x'"
+    assert errors[2] == "text 'n.d.' in protein column 'RISK1'"
+    assert errors[0] is None and errors[3] is None
