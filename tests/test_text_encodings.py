@@ -125,7 +125,7 @@ def test_vocabulary_refuses_one_spelling_under_two_categories(tmp_path: Path) ->
     with pytest.raises(ConfigError, match="'BM' and 'UC'"):
         load_vocabulary(path)
     path.write_text("tissue_source: [BM, UC]\n")
-    with pytest.raises(ConfigError, match="vocabulary.yaml"):
+    with pytest.raises(ConfigError, match=r"vocabulary\.yaml"):
         load_vocabulary(path)
 
 

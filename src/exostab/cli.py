@@ -24,9 +24,9 @@ from exostab.errors import ExostabError
 if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
     import pandas as pd
 
+    from exostab.bundle import ModelBundle
     from exostab.config import TrainConfig
     from exostab.dataset import TrainingSet
-    from exostab.bundle import ModelBundle
     from exostab.train import TrainResult
 
 app = typer.Typer(
@@ -216,10 +216,10 @@ def train(
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from exostab.bundle import ModelBundle
     from exostab.config import CONFIG_DIR, load_train_config, read_yaml
     from exostab.dataset import build_training_set
     from exostab.readers import read_lot_sheet, read_proteins
-    from exostab.bundle import ModelBundle
     from exostab.tracking import configure_tracking, log_training_run, store_uri
     from exostab.train import summary_metrics, train_model
 

@@ -20,9 +20,9 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 from mlflow.types.schema import AnyType
 
+from exostab.bundle import ModelBundle
 from exostab.config import NUMERIC_METADATA, PROJECT_ROOT, TrainConfig
 from exostab.errors import ExostabError
-from exostab.bundle import ModelBundle
 from exostab.tune import Trial
 
 logger = logging.getLogger(__name__)
