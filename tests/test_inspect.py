@@ -22,7 +22,7 @@ MAXQUANT = (
     "P08962\tCD63\t300\t400\t\t\n"
     "REV__P1\t\t1\t1\t+\t\n"
 )
-LOTS = "lot_id,passage,tissue_source\nLOT-1,3,BM\nLOT-2,5,UC\nLOT-3,7,XX\n"
+LOTS = "lot_id,passage,tissue_source\nLOT-1,3,BM\nLOT-2,5,UC\nLOT-3,seven,BM\n"
 
 
 def test_inspect_json(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_inspect_json_with_lots(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["run_to_lot"] == {"LOT-1.raw": "LOT-1", "LOT-2.raw": "LOT-2"}
-    assert payload["lots_without_run"] == []  # LOT-3 is quarantined (unknown tissue_source)
+    assert payload["lots_without_run"] == []  # LOT-3 is quarantined (text passage)
     assert any("LOT-3" in problem for problem in payload["problems"])
 
 

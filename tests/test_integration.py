@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from exostab.cli import app
+from exostab.config import METADATA_COLUMNS
 from exostab.simulate import write_simulation
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -272,6 +273,69 @@ def test_served_model_answers_over_http_with_the_batch_risks(scored, workspace) 
         status, body = post(f"http://127.0.0.1:{port}/invocations", b'{"dataframe_split": 7}')
         assert 400 <= status < 500
         assert len(body) < 2000, body[:300]
+        text_cell_requests_answer_per_lot_as_batch(port, workspace)
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+SERVE_CASES = Path(__file__).resolve().parents[2] / "shared" / "cases" / "serve-text-cell"
+
+
+def text_cell_requests_answer_per_lot_as_batch(port: int, workspace: dict) -> None:
+    """``../shared/cases/serve-text-cell``: one bad cell in row 2 costs that lot only.
+
+    The case requests name proteins as a model trained on MaxQuant accessions would; this
+    model was trained on a wide table, so each request is rebuilt from the case's rows (lot ids,
+    metadata, the one bad cell) with this model's protein columns and the lots' own profiles.
+    The same three lots are then scored in batch: the answers must agree (``P5`` is passage 5
+    in both; ``n.d.`` and passage -1 are refused in both, with the same reason).
+    """
+    if not SERVE_CASES.exists():
+        pytest.skip(f"{SERVE_CASES} is absent (the shared cases are not beside the repo)")
+    import mlflow
+
+    root, new = workspace["root"], workspace["new"]
+    mlflow.set_tracking_uri(workspace["store"])
+    signature = mlflow.models.get_model_info("models:/exostab@champion").signature
+    model_columns = set(signature.inputs.input_names())
+    proteins = pd.read_csv(new / "proteins.csv").head(3)
+    first_model_protein = next(c for c in proteins.columns[1:] if c in model_columns)
+    for name in (
+        "request_passage_P5_in_row2.json",
+        "request_nd_in_row2.json",
+        "request_passage_minus1_in_row2.json",
+    ):
+        case = json.loads((SERVE_CASES / name).read_text())["dataframe_split"]
+        rows = pd.DataFrame(case["data"], columns=case["columns"], dtype=object)
+        metadata = [c for c in rows.columns if c in ("passage", *METADATA_COLUMNS)]
+        request = rows[metadata].assign(lot_id=list(proteins["lot_id"]))[["lot_id", *metadata]]
+        block = proteins.drop(columns="lot_id").astype(object)
+        if "n.d." in case["data"][1]:
+            block.loc[1, first_model_protein] = "n.d."
+        request = pd.concat([request, block], axis=1)
+        payload = {"dataframe_split": {"columns": list(request.columns),
+                                       "data": request.to_numpy().tolist()}}  # fmt: skip
+        status, body = post(f"http://127.0.0.1:{port}/invocations", json.dumps(payload).encode())
+        assert status == 200, (name, body[:500])
+        answer = pd.DataFrame(json.loads(body)["predictions"])
+        assert answer["lot_id"].tolist() == list(proteins["lot_id"])
+        # batch: the same lots, the same cells, as files
+        request[["lot_id", *metadata]].to_csv(root / "text_cell_lots.csv", index=False)
+        request[["lot_id", *block.columns]].to_csv(root / "text_cell_proteins.csv", index=False)
+        out = root / "text_cell_scores.csv"
+        score_cli(root / "text_cell_proteins.csv", root / "text_cell_lots.csv", out)
+        batch = pd.read_csv(out).set_index("lot_id")
+        quarantine = pd.read_csv(root / "text_cell_scores.quarantine.csv").set_index("lot_id")
+        assert answer.loc[[0, 2], "error"].isna().all(), answer
+        if name.startswith("request_passage_P5"):
+            assert answer["error"].isna().all() and quarantine.empty, answer
+        else:
+            lot = answer.loc[1, "lot_id"]
+            assert answer.loc[1, "error"] and pd.isna(answer.loc[1, "risk"])
+            assert quarantine.loc[lot, "reason"] == answer.loc[1, "error"]
+        scored = answer[answer["error"].isna()].set_index("lot_id")
+        assert set(scored.index) == set(batch.index)
+        np.testing.assert_allclose(
+            scored["risk"].astype(float), batch.loc[scored.index, "risk"], rtol=1e-9
+        )

@@ -10,17 +10,18 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from exostab.config import NUMERIC_METADATA
+from exostab.config import NUMERIC_METADATA, Vocabulary, load_vocabulary
 from exostab.domain import DomainModel
 from exostab.features import ExostabTransformer, transformer_from_state, transformer_state
 from exostab.model import Calibrator, PriorBoostedClassifier, RiskBands
+from exostab.schemas import LOT_ID, PASSAGE, lot_sheet_row_problems
 from exostab.trajectory import Trajectory
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ OUTPUT_COLUMNS = (
     "domain_score",
     "model_version",
     "error",
+    "warning",
 )
 
 
@@ -83,6 +85,8 @@ class ModelBundle:
             and so expects (``bundle.json`` key ``scale``; absent in older bundles = raw).
         trajectory: how a bank's proteome moves with passage (for ``forecast``); None in
             models trained before it existed.
+        vocabulary: category spellings the lot sheet was read with in training; scoring (batch
+            and HTTP) reads categories through it.
     """
 
     steps: list[ExostabTransformer]
@@ -96,12 +100,21 @@ class ModelBundle:
     simulated_training: bool = False
     scale: str = "raw"
     trajectory: Trajectory | None = None
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
 
     @classmethod
     def from_training(
-        cls, result: Any, model_version: str = "unregistered", simulated_training: bool = False
+        cls,
+        result: Any,
+        model_version: str = "unregistered",
+        simulated_training: bool = False,
+        vocabulary: Vocabulary | None = None,
     ) -> ModelBundle:
-        """Build the bundle from a ``TrainResult`` (say whether its lots were SIMULATED)."""
+        """Build the bundle from a ``TrainResult`` (say whether its lots were SIMULATED).
+
+        Args:
+            vocabulary: the one the lot sheet was read with (default ``configs/vocabulary.yaml``).
+        """
         pipeline = result.pipeline
         scale = dict(pipeline.steps)["log2"].scale
         return cls(
@@ -117,6 +130,7 @@ class ModelBundle:
             model_version=model_version,
             simulated_training=simulated_training,
             scale=scale,
+            vocabulary=vocabulary if vocabulary is not None else load_vocabulary(),
         )
 
     def with_version(self, model_version: str) -> ModelBundle:
@@ -137,6 +151,7 @@ class ModelBundle:
             "model_version": self.model_version,
             "simulated_training": self.simulated_training,
             "scale": self.scale,
+            "vocabulary": self.vocabulary.to_dict(),
         }
         (directory / "bundle.json").write_text(json.dumps(payload))
         if self.trajectory is not None:
@@ -165,6 +180,10 @@ class ModelBundle:
             simulated_training=bool(payload.get("simulated_training", False)),
             scale=str(payload.get("scale", "raw")),
             trajectory=trajectory,
+            # Bundles from before the vocabulary was stored read with today's file.
+            vocabulary=Vocabulary.from_dict(payload["vocabulary"])
+            if "vocabulary" in payload
+            else load_vocabulary(),
         )
 
     @property
@@ -198,9 +217,13 @@ class ModelBundle:
         return contributions.sum(axis=1), contributions
 
     def predict(self, table: pd.DataFrame, top_k: int = 5) -> pd.DataFrame:
-        """Score lots: one output row per input row, with an ``error`` for rows it cannot score."""
-        table = table.reset_index(drop=True)
-        errors = self.row_problems(table)
+        """Score lots: one output row per input row, with an ``error`` for rows it cannot score.
+
+        Cells are read as a lot sheet reads them (``P5`` is passage 5, spaces trimmed, category
+        spellings mapped through the vocabulary), so batch and HTTP answer alike. A category
+        the model never saw in training is treated as missing and named in ``warning``.
+        """
+        table, errors = self.checked_rows(table)
         answer = pd.DataFrame(
             {
                 "lot_id": table["lot_id"].astype(str) if "lot_id" in table else "",
@@ -212,6 +235,7 @@ class ModelBundle:
                 "domain_score": np.nan,
                 "model_version": self.model_version,
                 "error": errors,
+                "warning": self.unseen_categories(table),
             }
         )
         ok = errors.isna().to_numpy()
@@ -230,7 +254,85 @@ class ModelBundle:
             # The domain statistics fill unmeasured proteins with training medians, so a lot that
             # measured few of the model's proteins would look typical: coverage gates it too.
             answer.loc[ok, "in_domain"] = (domain_score <= 1.0) & (coverage >= MIN_COVERAGE)
+        answer.loc[~ok, "warning"] = None
         return answer[list(OUTPUT_COLUMNS)]
+
+    @functools.cached_property
+    def training_categories(self) -> dict[str, frozenset[str]]:
+        """Categories each categorical metadata column held in training (from the encoder)."""
+        for step in self.steps:
+            categories = getattr(step, "categories_", None)
+            if isinstance(categories, dict):
+                return {str(k): frozenset(map(str, v)) for k, v in categories.items()}
+        return {}
+
+    def unseen_categories(self, table: pd.DataFrame) -> pd.Series:
+        """Per row, the categories the model never saw in training (it treats them as missing)."""
+        notes: list[list[str]] = [[] for _ in range(len(table))]
+        for column, known in self.training_categories.items():
+            if column not in table:
+                continue
+            for row, value in enumerate(table[column]):
+                if isinstance(value, str) and value not in known:
+                    notes[row].append(
+                        f"{column} {value!r} not seen in training: treated as missing"
+                    )
+        return pd.Series(
+            ["; ".join(n) if n else None for n in notes], index=table.index, dtype=object
+        )
+
+    def checked_rows(self, table: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+        """Read a scoring table's lot-sheet cells as the lot-sheet reader does; list problems.
+
+        Args:
+            table: lots × (lot_id, metadata, proteins under their input names), any cell types.
+
+        Returns:
+            (the table with a RangeIndex and lot-sheet columns tidied, per row why it cannot be
+            scored or None)
+        """
+        table = table.reset_index(drop=True)
+        problems = pd.Series([None] * len(table), index=table.index, dtype=object)
+        if LOT_ID not in table or PASSAGE not in table:
+            problems[:] = f"no {LOT_ID if LOT_ID not in table else PASSAGE} column"
+            return table, problems
+        sheet_columns = [
+            c for c in table.columns if c in (LOT_ID, PASSAGE, *self.metadata, *NUMERIC_METADATA)
+        ]
+        tidy, problems = lot_sheet_row_problems(table[sheet_columns], vocabulary=self.vocabulary)
+        table = table.assign(**{column: tidy[column] for column in sheet_columns})
+        names = [n for n in self.proteins["input_name"] if n in table.columns]
+        if names:
+            block = table[names]
+            values = as_numbers(block)
+            text = np.isnan(values) & block.notna().to_numpy()
+            # log2 values and ratios may be negative; raw intensities may not
+            bad = np.isinf(values) if self.scale == "log2" else (values < 0) | np.isinf(values)
+            for row in np.flatnonzero(text.any(axis=1) | bad.any(axis=1)).tolist():
+                if problems[row] is not None:
+                    continue
+                if text[row].any():
+                    j = int(np.flatnonzero(text[row])[0])
+                    value = block.iat[row, j]
+                    problems[row] = f"text {str(value)[:30]!r} in protein column '{names[j]}'"
+                else:
+                    j = int(np.flatnonzero(bad[row])[0])
+                    what = (
+                        "infinite value"
+                        if self.scale == "log2"
+                        else "negative or infinite intensity"
+                    )
+                    problems[row] = f"{what} in protein column '{names[j]}'"
+            detected = np.isfinite(values) if self.scale == "log2" else values > 0
+            measured = pd.Series(detected.any(axis=1), index=table.index)
+        else:
+            measured = pd.Series(False, index=table.index)
+        problems[~measured & problems.isna()] = "no protein of the model measured"
+        return table, problems
+
+    def row_problems(self, table: pd.DataFrame) -> pd.Series:
+        """Return, per row, why it cannot be scored (None when it can)."""
+        return self.checked_rows(table)[1]
 
     def coverage(self, X: pd.DataFrame) -> np.ndarray:
         """Share of the model's proteins measured in each lot."""
@@ -238,46 +340,6 @@ class ModelBundle:
         if not used:
             return np.ones(len(X))
         return X[used].notna().mean(axis=1).to_numpy()
-
-    def row_problems(self, table: pd.DataFrame) -> pd.Series:
-        """Return, per row, why it cannot be scored (None when it can)."""
-        problems = pd.Series([None] * len(table), index=table.index, dtype=object)
-        if "lot_id" not in table:
-            problems[:] = "no lot_id column"
-            return problems
-        lot_ids = table["lot_id"]
-        problems[lot_ids.isna() | (lot_ids.astype(str).str.strip() == "")] = "empty lot_id"
-        duplicated = lot_ids.duplicated(keep=False) & lot_ids.notna()
-        problems[duplicated & problems.isna()] = "duplicate lot_id"
-        if "passage" not in table:
-            problems[problems.isna()] = "no passage"
-        else:
-            passage = pd.to_numeric(table["passage"], errors="coerce")
-            bad = passage.isna() | (passage < 0) | (passage != np.floor(passage))
-            problems[bad & problems.isna()] = "passage is not an integer >= 0"
-        for column in self.metadata:
-            if column in table and column != "passage" and column in NUMERIC_METADATA:
-                text = pd.to_numeric(table[column], errors="coerce").isna() & table[column].notna()
-                problems[text & problems.isna()] = f"text in number column '{column}'"
-        names = [n for n in self.proteins["input_name"] if n in table.columns]
-        if names:
-            values = as_numbers(table[names])
-            text_cells = pd.Series(
-                (np.isnan(values) & table[names].notna().to_numpy()).any(axis=1), index=table.index
-            )
-            problems[text_cells & problems.isna()] = "text in a protein intensity"
-            if self.scale == "log2":  # log2 values and ratios may be negative
-                invalid, reason = np.isinf(values).any(axis=1), "infinite protein value"
-                measured = pd.Series(np.isfinite(values).any(axis=1), index=table.index)
-            else:
-                invalid = ((values < 0) | np.isinf(values)).any(axis=1)
-                reason = "negative or infinite intensity"
-                measured = pd.Series((values > 0).any(axis=1), index=table.index)
-            problems[invalid & problems.isna()] = reason
-        else:
-            measured = pd.Series(False, index=table.index)
-        problems[~measured & problems.isna()] = "no protein of the model measured"
-        return problems
 
     def describe_drivers(
         self, features: pd.DataFrame, contributions: np.ndarray, top_k: int

@@ -462,7 +462,7 @@ def score(
     configure_tracking()
     bundle, uri = resolve_model(model)
     declared = checked_scale(scale) or bundle.scale
-    sheet, sheet_quarantine = read_lot_sheet_lenient(lots)
+    sheet, sheet_quarantine = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
     from exostab.provenance import file_sha256, is_simulated
 
     input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
@@ -511,9 +511,9 @@ def score(
             n_out_of_domain += int((~scores["in_domain"].astype(bool)).sum())
             for band, count in scores["risk_band"].value_counts().items():
                 bands[str(band)] += int(count)
-            bar.update(task, completed=scorer.n_scored + scorer.n_quarantined)
+            bar.update(task, completed=scorer.n_scored + scorer.n_lots_quarantined)
         book(scorer.finish())
-        bar.update(task, completed=scorer.n_in)
+        bar.update(task, completed=scorer.n_lots_in)
     if report:
         provenance = {
             "model": uri,
@@ -530,10 +530,7 @@ def score(
         scored = pd.concat(kept_for_report)
         trends = lot_trends_section(scored, sheet, bundle.bands.threshold, bundle.bands.low)
         report.write_text(batch_report(scored, quarantine, provenance, trends=trends))
-    console.print(
-        f"{scorer.n_in} lots in: {scorer.n_scored} scored → {out}, "
-        f"{scorer.n_quarantined} quarantined → {quarantine_path}"
-    )
+    console.print(f"{scorer.accounting()}\nscores → {out}, quarantine → {quarantine_path}")
     console.print(
         f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low; "
         f"{n_out_of_domain} outside the training domain; model {uri} "
@@ -650,7 +647,7 @@ def explain(
     existing_file(lots, "lot sheet")
     configure_tracking()
     bundle, _ = resolve_model(model)
-    sheet, refused = read_lot_sheet_lenient(lots)
+    sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
     matrix = read_proteins(proteins, format=format, scale=checked_scale(scale) or bundle.scale)
     mapped, _ = map_runs_to_lots(on_model_scale(matrix, bundle.scale), sheet)
     table, _ = scoring_table(bundle, mapped, sheet)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
 
 from exostab.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = PROJECT_ROOT / "configs"
 DEFAULT_TRAIN_CONFIG = CONFIG_DIR / "train.yaml"
+DEFAULT_VOCABULARY = CONFIG_DIR / "vocabulary.yaml"
 
 METADATA_COLUMNS = (
     "donor_id",
@@ -233,3 +237,98 @@ def load_train_config(path: Path | None = None, **overrides: Any) -> TrainConfig
         return TrainConfig.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(format_validation_error(error), where=str(path)) from None
+
+
+# Spellings differ by case, spaces (incl. no-break), hyphens/dashes, underscores and apostrophes.
+_SPELLING_NOISE = re.compile(r"[\s\-_\u2010-\u2015'\u2018\u2019`\u00b4]+")
+
+
+def spelling_key(text: str) -> str:
+    """Reduce a category spelling to what matching compares (``Bone marrow`` → ``bonemarrow``)."""
+    return _SPELLING_NOISE.sub("", str(text)).casefold()
+
+
+class VocabularyConfig(RootModel[dict[str, dict[str, list[str]]]]):
+    """``configs/vocabulary.yaml``: column → category → spellings that mean it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @model_validator(mode="after")
+    def _one_category_per_spelling(self) -> VocabularyConfig:
+        for column, categories in self.root.items():
+            owner: dict[str, str] = {}
+            for category, spellings in categories.items():
+                for spelling in [category, *spellings]:
+                    key = spelling_key(spelling)
+                    if not key:
+                        raise ValueError(f"{column}: an empty spelling under {category!r}")
+                    if owner.setdefault(key, category) != category:
+                        raise ValueError(
+                            f"{column}: {spelling!r} is listed under both "
+                            f"{owner[key]!r} and {category!r}"
+                        )
+        return self
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Categories of lot-sheet text columns and the spellings that map to them.
+
+    Attributes:
+        spellings: column → spelling key (see ``spelling_key``) → category.
+    """
+
+    spellings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_categories(cls, categories: Mapping[str, Mapping[str, list[str]]]) -> Vocabulary:
+        """Build from column → category → spellings (the YAML layout)."""
+        return cls(
+            {
+                column: {
+                    spelling_key(spelling): category
+                    for category, spellings in by_category.items()
+                    for spelling in [category, *spellings]
+                }
+                for column, by_category in categories.items()
+            }
+        )
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.spellings)
+
+    def categories(self, column: str) -> tuple[str, ...]:
+        """The categories of a column, in file order."""
+        return tuple(dict.fromkeys(self.spellings.get(column, {}).values()))
+
+    def canonical(self, column: str, value: str) -> str | None:
+        """Return the category a spelling means, or None when the vocabulary does not know it."""
+        return self.spellings.get(column, {}).get(spelling_key(value))
+
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        """Plain JSON-able form (stored in the model bundle)."""
+        return {column: dict(keys) for column, keys in self.spellings.items()}
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Mapping[str, str]]) -> Vocabulary:
+        return cls({column: dict(keys) for column, keys in payload.items()})
+
+
+def load_vocabulary(path: Path | None = None) -> Vocabulary:
+    """Load and check the lot-sheet vocabulary (default ``configs/vocabulary.yaml``).
+
+    A missing default file means an empty vocabulary (values are kept as written).
+
+    Raises:
+        ConfigError: unreadable YAML, a wrong layout, or one spelling under two categories.
+    """
+    path = Path(path) if path else DEFAULT_VOCABULARY
+    if path == DEFAULT_VOCABULARY and not path.exists():
+        return Vocabulary()
+    raw = read_yaml(path)
+    try:
+        checked = VocabularyConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error), where=str(path)) from None
+    return Vocabulary.from_categories(checked.root)

@@ -7,29 +7,37 @@ column, problem) inside one ``InputError``, so a user sees every problem at once
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaError, SchemaErrors
 
-from exostab.config import METADATA_COLUMNS, NUMERIC_METADATA
+from exostab.config import (
+    DEFAULT_VOCABULARY,
+    METADATA_COLUMNS,
+    NUMERIC_METADATA,
+    Vocabulary,
+    load_vocabulary,
+)
 from exostab.errors import InputError
-from exostab.readers.base import ProteinMatrix
+
+if TYPE_CHECKING:  # readers import this module: a runtime import would be circular
+    from exostab.readers.base import ProteinMatrix
 
 logger = logging.getLogger(__name__)
 
 LOT_ID = "lot_id"
 PASSAGE = "passage"
-KNOWN_CATEGORIES: dict[str, tuple[str, ...]] = {
-    "tissue_source": ("BM", "UC", "AT"),
-    "medium": ("hPL", "FBS", "serum_free"),
-}
 TEXT_METADATA = tuple(c for c in METADATA_COLUMNS if c not in NUMERIC_METADATA)
 MAX_SHOWN = 10
 PROBLEM_COLUMNS = ("lot_id", "column", "problem")
+# ``P5``, ``p5``, ``P 5``, ``passage 5``, ``pass. 5``: how passage is written on a bench.
+_PASSAGE_WORD = re.compile(r"^(?:p|pass\.?|passage)\s*(\d+)$", re.IGNORECASE)
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
 
 
 def _whole_number(series: pd.Series) -> pd.Series:
@@ -40,8 +48,15 @@ def _not_blank(series: pd.Series) -> pd.Series:
     return series.astype(str).str.strip().ne("")
 
 
-def lot_sheet_schema(label: str | None = None) -> pa.DataFrameSchema:
-    """Build the lot-sheet contract for a frame with ``lot_id`` as a column and numbers as float."""
+def lot_sheet_schema(label: str | None = None, group: str | None = None) -> pa.DataFrameSchema:
+    """Build the lot-sheet contract for a tidy frame: ``lot_id`` a column, numbers float64.
+
+    Categories are not checked here: a value outside the vocabulary is kept (and warned about).
+
+    Args:
+        label: the label column, required 0/1 (training).
+        group: the CV group column (``donor_id``), non-empty when present (training).
+    """
     columns: dict[str, pa.Column] = {
         LOT_ID: pa.Column(
             None,
@@ -69,15 +84,8 @@ def lot_sheet_schema(label: str | None = None) -> pa.DataFrameSchema:
                     pa.Check(lambda s: ~np.isinf(s), error=f"{name} must be finite"),
                 ],
             )
-    for name, allowed in KNOWN_CATEGORIES.items():
-        columns[name] = pa.Column(
-            None,
-            nullable=True,
-            required=False,
-            checks=pa.Check.isin(
-                list(allowed), error=f"unknown {name} (expected {', '.join(allowed)})"
-            ),
-        )
+    if group is not None and group != LOT_ID:
+        columns[group] = pa.Column(None, nullable=False, required=False)
     if label is not None:
         columns[label] = pa.Column(
             "float64",
@@ -87,66 +95,183 @@ def lot_sheet_schema(label: str | None = None) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=False, coerce=False)
 
 
-def _problem(check: Any, failure: Any, column: str) -> str:
+def _problem(check: Any, failure: Any, column: str, group: str | None) -> str:
     check = str(check)
     if check == "not_nullable":
-        return f"missing {column}"
+        if column == group:
+            return f"empty {column} (training groups lots by it; fill it in or drop the lot)"
+        return f"empty {column}"
     if check == "field_uniqueness":
-        return f"duplicate lot_id {failure!r}"
-    if check.startswith("isin"):
-        return f"{column} must be one of the allowed values, got {failure!r}"
+        return "duplicate lot_id"
     return f"{check} (got {failure!r})"
 
 
-def _coerce_numbers(
-    sheet: pd.DataFrame, names: list[str]
+def tidy_text(value: Any) -> Any:
+    """Trim a text cell; an empty or all-space cell becomes NaN; other values stay."""
+    if isinstance(value, str):
+        text = value.strip()
+        return text if text else np.nan
+    return value
+
+
+def parse_number(value: Any, *, column: str, decimal_comma: bool = False) -> float | None:
+    """Read one lot-sheet number cell; None when it is text that is not a number.
+
+    ``passage`` also reads ``P5``, ``p5``, ``P 5`` and ``passage 5``. With ``decimal_comma`` (a
+    ``;`` or tab separated sheet from a European spreadsheet) ``44,0`` reads as 44.0.
+    """
+    if value is None or isinstance(value, bool | np.bool_):
+        return None if value is None else float(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    text = str(value).strip()
+    if not text:
+        return np.nan
+    if text.lower() in ("true", "false"):
+        return float(text.lower() == "true")
+    if column == PASSAGE:
+        spelled = _PASSAGE_WORD.match(text)
+        if spelled:
+            return float(spelled.group(1))
+    if decimal_comma and _DECIMAL_COMMA.match(text):
+        text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def not_a_number(column: str, value: Any) -> str:
+    """The message for text in a number column (the lot is named beside it)."""
+    return f"not a number in column '{column}': {str(value)[:40]!r}"
+
+
+def tidy_lot_sheet(
+    sheet: pd.DataFrame,
+    *,
+    numbers: list[str],
+    vocabulary: Vocabulary,
+    decimal_comma: bool = False,
 ) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
-    """Turn numeric columns to float64, returning (frame, [(row, column, problem)]) for text."""
-    sheet = sheet.copy()
+    """Trim text, read numbers, map category spellings; report text in number columns.
+
+    Args:
+        sheet: lot-sheet rows with a RangeIndex (rows × columns, cells as read).
+        numbers: the columns that hold numbers.
+        vocabulary: category spellings of text columns.
+        decimal_comma: read ``44,0`` as 44.0.
+
+    Returns:
+        (tidy frame, [(row position, column, problem)]): number columns float64 (a bad cell
+        NaN), text columns trimmed with categories under their vocabulary name.
+    """
+    tidy: dict[str, pd.Series] = {}
     problems: list[tuple[int, str, str]] = []
-    for name in names:
-        if name not in sheet:
-            continue
-        raw = sheet[name]
-        if pd.api.types.is_bool_dtype(raw):
-            sheet[name] = raw.astype("float64")
-            continue
-        text = raw.astype("object")
-        text = text.map(lambda v: v.strip() if isinstance(v, str) else v)
-        text = text.map(lambda v: np.nan if isinstance(v, str) and not v else v)
-        lowered = text.map(lambda v: v.lower() if isinstance(v, str) else v)
-        text = text.where(~lowered.isin(["true", "false"]), lowered.eq("true").astype(float))
-        number = pd.to_numeric(text, errors="coerce").astype("float64")
-        bad = number.isna() & text.notna()
-        problems.extend((int(row), name, f"not a number: {text[row]!r}") for row in bad[bad].index)
-        sheet[name] = number
-    return sheet, problems
+    for position, name in enumerate(sheet.columns):
+        column = sheet.iloc[:, position]
+        if name in numbers:
+            if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+                tidy[name] = column.astype("float64")
+                continue
+            parsed = [
+                parse_number(value, column=name, decimal_comma=decimal_comma)
+                if not _missing(value)
+                else np.nan
+                for value in column
+            ]
+            for row, (value, number) in enumerate(zip(column, parsed, strict=True)):
+                if number is None:
+                    problems.append((row, name, not_a_number(name, value)))
+            tidy[name] = pd.Series(
+                [np.nan if n is None else n for n in parsed], index=sheet.index, dtype="float64"
+            )
+        elif column.dtype == object or pd.api.types.is_string_dtype(column):
+            text = column.astype("object").map(tidy_text)
+            if name in vocabulary.spellings:
+                text = text.map(
+                    lambda v, n=name: (vocabulary.canonical(n, v) or v) if isinstance(v, str) else v
+                )
+            tidy[name] = text.astype("object")
+        else:
+            tidy[name] = column
+    return pd.DataFrame(tidy, index=sheet.index), problems
 
 
-def _problem_rows(sheet: pd.DataFrame, *, label: str | None) -> pd.DataFrame:
-    """Every problem of a lot sheet (with ``lot_id`` as a column): row, lot_id, column, problem."""
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
+
+
+def unknown_categories(sheet: pd.DataFrame, vocabulary: Vocabulary) -> dict[str, list[str]]:
+    """Values of vocabulary columns that the vocabulary does not know (first-seen order)."""
+    unknown: dict[str, list[str]] = {}
+    for column in vocabulary.columns:
+        if column not in sheet:
+            continue
+        known = set(vocabulary.categories(column))
+        values = [v for v in sheet[column].dropna().astype(str) if v not in known]
+        if values:
+            unknown[column] = list(dict.fromkeys(values))
+    return unknown
+
+
+def warn_unknown_categories(
+    sheet: pd.DataFrame, vocabulary: Vocabulary, *, source: str
+) -> dict[str, list[str]]:
+    """Log one warning naming the values no vocabulary entry matches (they are kept)."""
+    unknown = unknown_categories(sheet, vocabulary)
+    if unknown:
+        parts = [
+            f"{column} {', '.join(map(repr, values[:MAX_SHOWN]))}"
+            f"{f' (and {len(values) - MAX_SHOWN} more)' if len(values) > MAX_SHOWN else ''}"
+            f" ({int(sheet[column].isin(values).sum())} lot(s))"
+            for column, values in unknown.items()
+        ]
+        logger.warning(
+            "%s: value(s) not in the vocabulary (%s), kept as written: %s. A category the model "
+            "never saw in training is treated as missing; add spellings of known categories "
+            "to the vocabulary file.",
+            source,
+            DEFAULT_VOCABULARY.name,
+            "; ".join(parts),
+        )
+    return unknown
+
+
+def _checked_rows(
+    sheet: pd.DataFrame,
+    *,
+    label: str | None,
+    group: str | None = None,
+    vocabulary: Vocabulary,
+    decimal_comma: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tidy a lot sheet (``lot_id`` a column) and list its problems.
+
+    Returns:
+        (tidy frame with a RangeIndex, problems: row, lot_id, column, problem).
+    """
     sheet = sheet.reset_index(drop=True)
     numbers = [c for c in (*NUMERIC_METADATA, *([label] if label else [])) if c in sheet]
-    coerced, problems = _coerce_numbers(sheet, numbers)
-    for name in KNOWN_CATEGORIES:
-        if name in coerced:
-            coerced[name] = coerced[name].astype("object").where(coerced[name].notna(), None)
+    tidy, problems = tidy_lot_sheet(
+        sheet, numbers=numbers, vocabulary=vocabulary, decimal_comma=decimal_comma
+    )
     bad_cells = {(row, column) for row, column, _ in problems}
     try:
-        lot_sheet_schema(label).validate(coerced, lazy=True)
+        lot_sheet_schema(label, group).validate(tidy, lazy=True)
     except SchemaErrors as errors:
-        cases = errors.failure_cases
-        for case in cases.itertuples(index=False):
+        for case in errors.failure_cases.itertuples(index=False):
             row = getattr(case, "index", None)
             column = str(case.column)
             if row is None or pd.isna(row):
                 continue
             if (int(row), column) in bad_cells and str(case.check) == "not_nullable":
                 continue  # already reported as text in a number cell
-            problems.append((int(row), column, _problem(case.check, case.failure_case, column)))
+            problems.append(
+                (int(row), column, _problem(case.check, case.failure_case, column, group))
+            )
     except SchemaError as error:  # pragma: no cover - lazy=True collects into SchemaErrors
         problems.append((0, "", str(error)))
-    ids = sheet[LOT_ID] if LOT_ID in sheet else pd.Series(np.nan, index=sheet.index)
+    ids = tidy[LOT_ID] if LOT_ID in tidy else pd.Series(np.nan, index=tidy.index)
     rows = [
         {
             "row": row,
@@ -156,7 +281,31 @@ def _problem_rows(sheet: pd.DataFrame, *, label: str | None) -> pd.DataFrame:
         }
         for row, column, problem in sorted(set(problems))
     ]
-    return pd.DataFrame(rows, columns=["row", "lot_id", "column", "problem"])
+    return tidy, pd.DataFrame(rows, columns=["row", "lot_id", "column", "problem"])
+
+
+def lot_sheet_row_problems(
+    sheet: pd.DataFrame,
+    *,
+    vocabulary: Vocabulary,
+    label: str | None = None,
+    decimal_comma: bool = False,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Tidy lot-sheet rows (a scoring request) and say per row what breaks the contract.
+
+    The served model and batch scoring share this, so a cell is read and refused the same way
+    in both (``P5`` is passage 5 in both, ``n.a.`` in ``donor_age`` is refused in both).
+
+    Returns:
+        (tidy rows with a RangeIndex, per row the problems joined by ``"; "`` or None).
+    """
+    tidy, rows = _checked_rows(
+        _as_columns(sheet), label=label, vocabulary=vocabulary, decimal_comma=decimal_comma
+    )
+    reasons = pd.Series([None] * len(tidy), index=tidy.index, dtype=object)
+    for row, problems in rows.groupby("row")["problem"]:
+        reasons[int(str(row))] = "; ".join(dict.fromkeys(problems))
+    return tidy, reasons
 
 
 def _present(value: Any) -> bool:
@@ -184,7 +333,9 @@ def _as_columns(sheet: pd.DataFrame) -> pd.DataFrame:
     return sheet
 
 
-def lot_sheet_problems(sheet: pd.DataFrame, *, label: str | None) -> pd.DataFrame:
+def lot_sheet_problems(
+    sheet: pd.DataFrame, *, label: str | None, vocabulary: Vocabulary | None = None
+) -> pd.DataFrame:
     """List the problems of each bad lot (one row per lot: lot_id, column, problem).
 
     Batch scoring uses this to quarantine bad lots instead of failing the whole batch.
@@ -195,7 +346,7 @@ def lot_sheet_problems(sheet: pd.DataFrame, *, label: str | None) -> pd.DataFram
     """
     sheet = _as_columns(sheet)
     require_lot_sheet_columns(sheet, label=label)
-    rows = _problem_rows(sheet, label=label)
+    _, rows = _checked_rows(sheet, label=label, vocabulary=vocabulary or load_vocabulary())
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PROBLEM_COLUMNS})
     grouped = rows.groupby("lot_id", sort=False).agg(
@@ -229,11 +380,9 @@ def render_problems(problems: pd.DataFrame, *, source: str, limit: int = MAX_SHO
     return "\n".join(lines)
 
 
-def finish_lot_sheet(sheet: pd.DataFrame, *, label: str | None) -> pd.DataFrame:
-    """Type a problem-free lot sheet: index lot_id (str), passage int64, numbers float64."""
-    sheet = sheet.reset_index(drop=True).copy()
-    numbers = [c for c in (*NUMERIC_METADATA, *([label] if label else [])) if c in sheet]
-    sheet, _ = _coerce_numbers(sheet, numbers)
+def finish_lot_sheet(tidy: pd.DataFrame, *, label: str | None) -> pd.DataFrame:
+    """Type problem-free tidy rows: index lot_id (str), passage int64, numbers float64."""
+    sheet = tidy.copy()
     sheet[LOT_ID] = sheet[LOT_ID].map(_text).astype("object")
     sheet[PASSAGE] = sheet[PASSAGE].astype("int64")
     if label is not None:
@@ -255,16 +404,31 @@ def _text(value: Any) -> Any:
 
 
 def validate_lot_sheet(
-    sheet: pd.DataFrame, *, label: str | None = None, source: str = "lot sheet"
+    sheet: pd.DataFrame,
+    *,
+    label: str | None = None,
+    group: str | None = None,
+    source: str = "lot sheet",
+    vocabulary: Vocabulary | None = None,
+    decimal_comma: bool = False,
 ) -> pd.DataFrame:
     """Check a raw lot sheet against the contract and return it typed and indexed by lot_id.
+
+    Args:
+        label: the label column (required, 0/1).
+        group: the CV group column: an empty cell in it is a problem (training).
+        vocabulary: category spellings (default ``configs/vocabulary.yaml``).
+        decimal_comma: read ``44,0`` as 44.0 (a ``;`` separated sheet).
 
     Raises:
         InputError: listing (a short table of) every problem, grouped by lot.
     """
+    vocabulary = vocabulary or load_vocabulary()
     sheet = _as_columns(sheet)
     require_lot_sheet_columns(sheet, label=label, where=source)
-    rows = _problem_rows(sheet, label=label)
+    tidy, rows = _checked_rows(
+        sheet, label=label, group=group, vocabulary=vocabulary, decimal_comma=decimal_comma
+    )
     if not rows.empty:
         n_lots = rows["lot_id"].nunique()
         raise InputError(
@@ -272,16 +436,25 @@ def validate_lot_sheet(
             + render_problems(rows, source=source),
             where=source,
         )
-    return finish_lot_sheet(sheet, label=label)
+    warn_unknown_categories(tidy, vocabulary, source=source)
+    return finish_lot_sheet(tidy, label=label)
 
 
 def split_lot_sheet(
-    sheet: pd.DataFrame, *, label: str | None = None, source: str = "lot sheet"
+    sheet: pd.DataFrame,
+    *,
+    label: str | None = None,
+    source: str = "lot sheet",
+    vocabulary: Vocabulary | None = None,
+    decimal_comma: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a raw lot sheet into good lots (typed) and quarantined rows (lot_id, reason)."""
+    vocabulary = vocabulary or load_vocabulary()
     sheet = _as_columns(sheet).reset_index(drop=True)
     require_lot_sheet_columns(sheet, label=label, where=source)
-    rows = _problem_rows(sheet, label=label)
+    tidy, rows = _checked_rows(
+        sheet, label=label, vocabulary=vocabulary, decimal_comma=decimal_comma
+    )
     bad_rows = sorted(set(rows["row"].astype(int)))
     reasons = rows.groupby("row")["problem"].agg(lambda s: "; ".join(dict.fromkeys(s)))
     quarantine = pd.DataFrame(
@@ -291,7 +464,8 @@ def split_lot_sheet(
         },
         columns=["lot_id", "reason"],
     ).astype("object")
-    good = finish_lot_sheet(sheet.drop(index=bad_rows), label=label)
+    good = tidy.drop(index=bad_rows)
+    warn_unknown_categories(good, vocabulary, source=source)
     if bad_rows:
         logger.warning(
             "%s: quarantined %d of %d lot-sheet rows (see the quarantine table)",
@@ -299,7 +473,7 @@ def split_lot_sheet(
             len(bad_rows),
             len(sheet),
         )
-    return good, quarantine
+    return finish_lot_sheet(good, label=label), quarantine
 
 
 def _bad_cells(block: pd.DataFrame, scale: str = "raw") -> np.ndarray:

@@ -1,7 +1,8 @@
 """Batch scoring: protein profiles + lot sheet → one scored row or one quarantine row per lot.
 
 Nothing is dropped. Every lot-sheet row ends up scored or quarantined with its reason, and so
-does every protein-file row whose lot is not in the sheet; the caller checks the counts.
+does every protein-file row whose lot is not in the sheet. The books are kept in lots (sheet
+rows: in = scored + quarantined) and, apart, in protein-file rows that belong to no sheet lot.
 Lots arrive in chunks (a wide table is streamed), so memory stays flat as batches grow.
 """
 
@@ -15,6 +16,7 @@ import pandas as pd
 from exostab.bundle import ModelBundle
 from exostab.identity import match_features
 from exostab.readers.base import ProteinMatrix
+from exostab.readers.common import listed
 from exostab.runs import map_runs_to_lots, match_run, ms_run_table
 
 logger = logging.getLogger(__name__)
@@ -64,9 +66,10 @@ class BatchScorer:
     predict_rows: int = 2000
     n_scored: int = 0
     n_quarantined: int = 0
-    n_extra: int = 0
+    n_lots_quarantined: int = 0
     n_proteins_matched: int = 0
     seen: set[str] = field(default_factory=set)
+    extra_rows: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
@@ -83,17 +86,33 @@ class BatchScorer:
         self.all_lots = set(self.claim["lot_id"].astype(str))
 
     @property
-    def n_in(self) -> int:
-        """Input rows: every lot-sheet row, plus protein rows that are not a sheet lot's first.
+    def n_lots_in(self) -> int:
+        """Lots in: every lot-sheet row (valid or refused)."""
+        return len(self.sheet) + len(self.sheet_quarantine)
 
-        Those are runs of lots missing from the sheet and further copies of a duplicated row.
-        """
-        return len(self.sheet) + len(self.sheet_quarantine) + self.n_extra
+    @property
+    def n_extra(self) -> int:
+        """Protein-file rows that are not a sheet lot's first: runs of lots missing from the
+        sheet and further copies of a duplicated row (quarantined too, counted apart)."""
+        return len(self.extra_rows)
+
+    @property
+    def n_in(self) -> int:
+        """Rows of the two output files together: lots in plus the extra protein-file rows."""
+        return self.n_lots_in + self.n_extra
+
+    def _book_lots(self, n: int) -> None:
+        self.n_lots_quarantined += n
+        self.n_quarantined += n
+
+    def _book_extra(self, names: list[str]) -> None:
+        self.extra_rows.extend(names)
+        self.n_quarantined += len(names)
 
     def start(self) -> pd.DataFrame:
         """Return the lot-sheet rows refused before any scoring."""
         refused = self.sheet_quarantine.reindex(columns=QUARANTINE_COLUMNS).astype(str)
-        self.n_quarantined += len(refused)
+        self._book_lots(len(refused))
         return refused
 
     def refuse(self, refused_rows: pd.DataFrame) -> pd.DataFrame:
@@ -104,10 +123,11 @@ class BatchScorer:
             if lot is not None and lot in self.refused:
                 continue  # already quarantined through the lot sheet
             if lot is None or lot in self.seen:
-                self.n_extra += 1
+                self._book_extra([str(run)])
+            else:
+                self._book_lots(1)
             self.seen.add(lot or str(run))
             out.append((lot or str(run), reason))
-        self.n_quarantined += len(out)
         return quarantine_rows([lot for lot, _ in out], [reason for _, reason in out])
 
     def score(self, matrix: ProteinMatrix) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -117,7 +137,7 @@ class BatchScorer:
         claim = self.claim.loc[self.claim.index.isin(named - {None})]
         lots, mapping = map_runs_to_lots(matrix, claim)
         quarantined = [quarantine_rows(list(mapping.runs_without_lot), "run not in the lot sheet")]
-        self.n_extra += len(mapping.runs_without_lot)
+        self._book_extra([str(run) for run in mapping.runs_without_lot])
         keep = [
             lot
             for lot in lots.intensities.index
@@ -144,17 +164,20 @@ class BatchScorer:
         scores = answer.loc[~failed].drop(columns="error").reset_index(drop=True)
         out = pd.concat(quarantined, ignore_index=True).astype(str)
         self.n_scored += len(scores)
-        self.n_quarantined += len(out)
+        self._book_lots(int(failed.sum()))
         return scores, out
 
     def finish(self) -> pd.DataFrame:
         """Quarantine the lot-sheet lots no protein profile ever came for."""
         missing = [lot for lot in self.sheet.index.astype(str) if lot not in self.seen]
-        self.n_quarantined += len(missing)
-        if self.n_scored + self.n_quarantined != self.n_in:
+        self._book_lots(len(missing))
+        if self.n_scored + self.n_lots_quarantined != self.n_lots_in or (
+            self.n_quarantined != self.n_lots_quarantined + self.n_extra
+        ):
             raise RuntimeError(
-                f"lot accounting failed: {self.n_in} in, {self.n_scored} scored, "
-                f"{self.n_quarantined} quarantined"
+                f"lot accounting failed: {self.n_lots_in} lots in, {self.n_scored} scored, "
+                f"{self.n_lots_quarantined} quarantined; {self.n_extra} extra protein-file "
+                f"rows, {self.n_quarantined} quarantine rows"
             )
         logger.info(
             "matched %d/%d model proteins in the input",
@@ -162,3 +185,16 @@ class BatchScorer:
             len(self.bundle.proteins),
         )
         return quarantine_rows(missing, "no protein profile")
+
+    def accounting(self) -> str:
+        """The books in words: lots in = scored + quarantined, then the extra protein rows."""
+        text = (
+            f"{self.n_lots_in} lots in (lot sheet): {self.n_scored} scored + "
+            f"{self.n_lots_quarantined} quarantined"
+        )
+        if self.extra_rows:
+            text += (
+                f"; also quarantined {self.n_extra} protein-file row(s) of no lot in the sheet "
+                f"or repeating a lot: {listed(self.extra_rows, limit=10)}"
+            )
+        return text

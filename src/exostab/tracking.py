@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
+from mlflow.types.schema import AnyType
 
 from exostab.bundle import ModelBundle
 from exostab.config import NUMERIC_METADATA, PROJECT_ROOT, TrainConfig
@@ -76,13 +77,17 @@ def git_commit(root: Path = PROJECT_ROOT) -> str:
 
 
 def model_signature(bundle: ModelBundle) -> ModelSignature:
-    """An explicit signature: every column optional (``predict`` validates and answers per lot)."""
-    columns: list[ColSpec | TensorSpec] = [ColSpec("string", "lot_id", required=False)]
-    for column in bundle.metadata:
-        kind = "double" if column in NUMERIC_METADATA else "string"
-        columns.append(ColSpec(kind, column, required=False))
-    columns += [
-        ColSpec("double", str(name), required=False) for name in bundle.proteins["input_name"]
+    """An explicit signature: every column optional and of any type.
+
+    mlflow's type gate refuses a whole request for one text cell in a ``double`` column (HTTP
+    400, the good lots get nothing). With ``Any`` columns it passes cells through as sent (JSON
+    numbers stay numbers) and ``ModelBundle.predict`` reads them as a lot sheet is read, giving
+    one answer per lot: a risk, or an ``error`` naming the column. The column list still tells
+    clients which metadata and proteins the model uses.
+    """
+    names = ["lot_id", *bundle.metadata, *map(str, bundle.proteins["input_name"])]
+    columns: list[ColSpec | TensorSpec] = [
+        ColSpec(AnyType(), name, required=False) for name in dict.fromkeys(names)
     ]
     params = ParamSchema([ParamSpec("top_k", "long", 5)])
     return ModelSignature(inputs=Schema(columns), params=params)

@@ -139,7 +139,7 @@ def run_training(
     started = time.perf_counter()
     started_ms = int(time.time() * 1000)
     matrix = read_proteins(proteins, format=format, scale=cfg.data.scale)
-    sheet = read_lot_sheet(lots, label=cfg.data.label)
+    sheet = read_lot_sheet(lots, label=cfg.data.label, group=cfg.data.group)
     training = build_training_set(matrix, sheet, cfg)
     fingerprint = {
         **training.fingerprint,

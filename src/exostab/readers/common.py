@@ -6,6 +6,7 @@ so a user never sees a traceback for a bad file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
@@ -54,6 +55,7 @@ class Preview:
     columns: tuple[str, ...]
     lines: tuple[str, ...]
     delimiter: str | None
+    encoding: str = "utf-8"
 
     def has(self, *names: str) -> bool:
         """Tell whether every one of ``names`` is a header column."""
@@ -79,22 +81,91 @@ def file_kind(path: Path, head: bytes) -> FileKind:
         if path.suffix.lower() in EXCEL_SUFFIXES or path.suffix.lower() not in TEXT_SUFFIXES:
             return "excel"
         raise InputError("is a zip archive, not a table; unzip it first", where=str(path))
-    if b"\x00" in head:
+    if b"\x00" in head and not head.startswith(
+        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+    ):
         raise InputError(
             "is a binary file, not a table (expected CSV, TSV, Parquet or XLSX)", where=str(path)
         )
     return "text"
 
 
-def decode(path: Path, raw: bytes) -> str:
-    """Decode text as UTF-8 (with or without BOM), falling back to Latin-1."""
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_ENCODING_NAMES = {
+    "utf-8-sig": "UTF-8 with BOM",
+    "utf-8": "UTF-8",
+    "utf-16": "UTF-16",
+    "utf-32": "UTF-32",
+    "cp1252": "Windows-1252 (Latin-1)",
+    "latin-1": "Latin-1",
+}
+
+
+def text_encoding(raw: bytes, *, final: bool = True) -> str:
+    """Decide the encoding of text from its bytes: a byte-order mark, else UTF-8, else cp1252.
+
+    Nothing is guessed from replacement characters: UTF-8 is chosen only when every byte
+    decodes strictly. Windows-1252 (Excel's "CSV" on Western-European Windows) is a superset of
+    printable Latin-1; its five unassigned bytes fall back to Latin-1.
+
+    Args:
+        raw: the file's bytes, or its first bytes.
+        final: ``False`` when ``raw`` is only the start of a file, so a character cut at the end
+            does not count against UTF-8.
+    """
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            return encoding
     try:
-        return raw.decode("utf-8-sig")
+        codecs.getincrementaldecoder("utf-8")().decode(raw, final=final)
+        return "utf-8"
     except UnicodeDecodeError:
-        try:
-            return raw.decode("latin-1")
-        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-            raise InputError("is not a text file", where=str(path)) from None
+        pass
+    try:
+        raw.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def encoding_name(encoding: str) -> str:
+    """Name an encoding the way a spreadsheet's "save as" dialog does."""
+    return _ENCODING_NAMES.get(encoding, encoding)
+
+
+def decode(path: Path, raw: bytes, *, final: bool = True) -> str:
+    """Decode text by its bytes (see ``text_encoding``): UTF-8 ± BOM, UTF-16/32 with BOM, cp1252.
+
+    Raises:
+        InputError: the bytes break the encoding their byte-order mark announces; the message
+            names that encoding.
+    """
+    encoding = text_encoding(raw, final=final)
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(raw, final=final)
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"starts with a {encoding_name(encoding)} byte-order mark but byte "
+            f"{error.start} is not valid {encoding_name(encoding)} ({error.reason}); "
+            "re-save the file as UTF-8",
+            where=str(path),
+        ) from None
+
+
+def as_utf8(path: Path, raw: bytes) -> bytes:
+    """Return a text file's bytes as UTF-8 (unchanged when they already are), decided by bytes."""
+    encoding = text_encoding(raw)
+    if encoding == "utf-8":
+        return raw
+    if encoding != "utf-8-sig":
+        logger.info("%s: read as %s text", path, encoding_name(encoding))
+    return decode(path, raw).encode("utf-8")
 
 
 def sniff_delimiter(header: str) -> str:
@@ -174,15 +245,17 @@ def peek(path: Path) -> Preview:
     if kind == "excel":
         header = read_excel(path, nrows=5)
         return Preview(path, kind, tuple(str(c) for c in header.columns), (), None)
-    text = decode(path, head)
+    final = len(head) >= path.stat().st_size  # the whole file: no character cut at the end
+    encoding = text_encoding(head, final=final)
+    text = decode(path, head, final=final)
     lines = tuple(line.rstrip("\r") for line in text.splitlines()[:PREVIEW_LINES] if line.strip())
     if not lines:
         raise InputError("is empty", where=str(path))
     if lines[0].startswith(("MTD\t", "COM\t", "MTD ", "COM ")):
-        return Preview(path, kind, (), lines, "\t")
+        return Preview(path, kind, (), lines, "\t", encoding)
     delimiter = sniff_delimiter(lines[0])
     columns = tuple(next(csv.reader([lines[0]], delimiter=delimiter)))
-    return Preview(path, kind, tuple(c.strip() for c in columns), lines, delimiter)
+    return Preview(path, kind, tuple(c.strip() for c in columns), lines, delimiter, encoding)
 
 
 def check_field_counts(path: Path, raw: bytes, delimiter: str, *, strict: bool = True) -> None:
@@ -209,18 +282,27 @@ def check_field_counts(path: Path, raw: bytes, delimiter: str, *, strict: bool =
         return
     if b'"' in raw:
         reader = csv.reader(io.StringIO(decode(path, raw)), delimiter=delimiter)
-        counts = [(number, len(row)) for number, row in enumerate(reader, start=1) if row]
+        counts = [
+            (number, len(row), not any(cell.strip() for cell in row))
+            for number, row in enumerate(reader, start=1)
+            if row
+        ]
     else:
         sep = delimiter.encode()
         counts = [
-            (number, line.count(sep) + 1)
+            (number, line.count(sep) + 1, not line.replace(sep, b"").strip(b"\r "))
             for number, line in enumerate(raw.split(b"\n"), start=1)
             if line.strip(b"\r ")
         ]
     if not counts:
         raise InputError("is empty", where=str(path))
     expected = counts[0][1]
-    bad = [(number, count) for number, count in counts if count != expected]
+    # A row of only delimiters (Excel's blank rows) may be shorter: it is dropped after parsing.
+    bad = [
+        (number, count)
+        for number, count, blank in counts
+        if count > expected or (count < expected and not blank)
+    ]
     if bad:
         number, count = bad[0]
         more = f" ({len(bad) - 1} more rows like it)" if len(bad) > 1 else ""
@@ -245,6 +327,7 @@ def read_text(
         raw = Path(path).read_bytes()
     except OSError as error:
         raise InputError(f"cannot read ({error.strerror})", where=str(path)) from None
+    raw = as_utf8(path, raw)
     check_field_counts(path, raw, delimiter, strict=strict_width)
     try:
         frame = pd.read_csv(
@@ -256,13 +339,57 @@ def read_text(
             low_memory=False,
             index_col=False,
             encoding="utf-8-sig",
-            encoding_errors="replace",
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"cannot parse table ({message})", where=str(path)) from None
     frame.columns = [str(column).strip() for column in frame.columns]
     return frame
+
+
+def blank_cells(table: pd.DataFrame) -> np.ndarray:
+    """Mask (rows × columns) of cells that hold nothing: missing, or text of only spaces."""
+    blank = np.asarray(table.isna().to_numpy(), dtype=bool)
+    for position in range(table.shape[1]):  # only text columns can hold "   "
+        column = table.iloc[:, position]
+        if not pd.api.types.is_numeric_dtype(column):
+            blank[:, position] |= column.astype("string").str.strip().eq("").fillna(False)
+    return blank
+
+
+def unnamed(column: object) -> bool:
+    """Tell whether a header cell is empty (pandas calls such columns ``Unnamed: N``)."""
+    text = "" if column is None or (isinstance(column, float) and np.isnan(column)) else str(column)
+    return not text.strip() or bool(re.fullmatch(r"Unnamed: \d+(?:_level_\d+)?", text.strip()))
+
+
+def drop_blank_rows_and_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Drop fully blank rows and unnamed columns with no value (what Excel adds to a CSV).
+
+    Excel writes a trailing delimiter on every line when a sheet once had a wider used range, and
+    rows of only delimiters below the data. A named column stays even when empty (it may be a
+    metadata column with no values yet); an unnamed column with a value stays too, so the
+    caller's header check can refuse it.
+
+    Returns:
+        The same table without those rows and columns, index unchanged (row numbers in
+        messages still point at the file's lines).
+    """
+    blank = blank_cells(table)
+    empty_unnamed = {
+        position
+        for position, column in enumerate(table.columns)
+        if unnamed(column) and bool(blank[:, position].all())
+    }
+    keep_columns = [i for i in range(table.shape[1]) if i not in empty_unnamed]
+    blank_rows = blank.all(axis=1)
+    if empty_unnamed or blank_rows.any():
+        logger.info(
+            "dropped %d blank row(s) and %d empty unnamed column(s)",
+            int(blank_rows.sum()),
+            len(empty_unnamed),
+        )
+    return table.iloc[np.flatnonzero(~blank_rows), keep_columns]
 
 
 def read_excel(path: Path, *, nrows: int | None = None) -> pd.DataFrame:

@@ -59,7 +59,7 @@ def _raw_chunks(path: Path, preview: Preview, id_column: str, rows: int) -> Iter
                 dtype={id_column: object},
                 chunksize=rows,
                 index_col=False,
-                encoding="utf-8-sig",
+                encoding=preview.encoding,
                 low_memory=False,
             )
             for chunk in reader:
@@ -87,7 +87,7 @@ def _duplicate_ids(path: Path, preview: Preview, id_column: str) -> set[str]:
                     usecols=[id_column],
                     dtype=object,
                     chunksize=200_000,
-                    encoding="utf-8-sig",
+                    encoding=preview.encoding,
                 )
             )[id_column]
         except (pd.errors.ParserError, ValueError, UnicodeError) as error:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from exostab.config import METADATA_COLUMNS, NUMERIC_METADATA
+from exostab.config import METADATA_COLUMNS, NUMERIC_METADATA, Vocabulary
 from exostab.errors import InputError
 from exostab.identity import annotate_names, is_unnamed
 from exostab.readers.base import ProteinMatrix
@@ -18,12 +18,15 @@ from exostab.readers.common import (
     Preview,
     build_matrix,
     decoy_or_contaminant,
+    drop_blank_rows_and_columns,
+    encoding_name,
     listed,
     peek,
     pivot_long,
     read_parquet,
     read_text,
     require_columns,
+    unnamed,
 )
 from exostab.schemas import LOT_ID, split_lot_sheet, validate_lot_sheet
 
@@ -271,25 +274,55 @@ def read_long(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix
     )
 
 
-def _read_sheet(path: Path) -> pd.DataFrame:
+def _read_sheet(path: Path) -> tuple[pd.DataFrame, bool]:
+    """Read a lot sheet's cells as text (numbers typed only in Parquet/XLSX), blanks dropped.
+
+    Returns:
+        (rows × columns, whether numbers may use a decimal comma: a ``;`` or tab separated
+        text sheet, where a comma cannot be a field separator).
+    """
     path = Path(path)
     preview = peek(path)
     if preview.kind == "parquet":
-        return read_parquet(path)
+        return drop_blank_rows_and_columns(read_parquet(path)), False
     if preview.kind == "excel":
-        frame = read_raw(path, preview)
-        return frame.dropna(how="all")
+        return drop_blank_rows_and_columns(read_raw(path, preview)), False
     if len(preview.columns) < 2:
         raise InputError(
             "lot sheet has only one column: is the delimiter right? "
             "(expected lot_id, passage, ...)",
             where=str(path),
         )
-    return read_raw(path, preview)
+    sheet = drop_blank_rows_and_columns(read_raw(path, preview))
+    unnamed_columns = [i + 1 for i, c in enumerate(sheet.columns) if unnamed(c)]
+    if unnamed_columns:
+        raise InputError(
+            f"lot sheet has value(s) under a column with no header (column(s) "
+            f"{listed(unnamed_columns)}): name the column or delete its values",
+            where=str(path),
+        )
+    if preview.encoding not in ("utf-8", "utf-8-sig"):
+        logger.info("%s: lot sheet read as %s text", path, encoding_name(preview.encoding))
+    return sheet, preview.delimiter in (";", "\t")
 
 
-def read_lot_sheet(path: Path, *, label: str | None = None) -> pd.DataFrame:
-    """Read and validate a lot sheet (CSV, TSV, Parquet or XLSX).
+def read_lot_sheet(
+    path: Path,
+    *,
+    label: str | None = None,
+    group: str | None = None,
+    vocabulary: Vocabulary | None = None,
+) -> pd.DataFrame:
+    """Read and validate a lot sheet (CSV, TSV, Parquet or XLSX) as people type it.
+
+    Text cells are trimmed, blank rows and unnamed empty columns ignored, category spellings
+    mapped through the vocabulary (values it does not know are kept, with one warning),
+    ``P5`` read as passage 5, and ``44,0`` as 44.0 in a ``;`` or tab separated sheet.
+
+    Args:
+        label: the label column (required, 0/1).
+        group: the CV group column (``donor_id`` for training): an empty cell is a problem.
+        vocabulary: category spellings (default ``configs/vocabulary.yaml``).
 
     Returns:
         A frame indexed by unique ``lot_id`` (str) with ``passage`` int64 >= 0, numeric metadata
@@ -300,22 +333,37 @@ def read_lot_sheet(path: Path, *, label: str | None = None) -> pd.DataFrame:
         InputError: unreadable file, missing ``lot_id``/``passage``/label column, or a table of
             contract breaches grouped by lot.
     """
-    sheet = _read_sheet(path)
-    validated = validate_lot_sheet(sheet, label=label, source=str(path))
+    sheet, decimal_comma = _read_sheet(path)
+    validated = validate_lot_sheet(
+        sheet,
+        label=label,
+        group=group,
+        source=str(path),
+        vocabulary=vocabulary,
+        decimal_comma=decimal_comma,
+    )
     logger.info("read lot sheet %s: %d lots", path, len(validated))
     return validated
 
 
 def read_lot_sheet_lenient(
-    path: Path, *, label: str | None = None
+    path: Path, *, label: str | None = None, vocabulary: Vocabulary | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read a lot sheet, quarantining bad rows instead of failing (used by batch scoring).
 
-    Duplicate lot ids, text in a number column, an invalid passage or unknown categories put the
-    row in quarantine; a missing ``lot_id`` or ``passage`` column is still fatal.
+    Cells are read as in ``read_lot_sheet``. Duplicate lot ids, text in a number column or an
+    invalid passage put the row in quarantine; a missing ``lot_id`` or ``passage`` column is
+    still fatal. A category outside the vocabulary is kept (the model treats a category it
+    never saw as missing and says so in its ``warning`` column).
 
     Returns:
         (good lots typed as in ``read_lot_sheet``, quarantined rows with ``lot_id`` and ``reason``)
     """
-    sheet = _read_sheet(path)
-    return split_lot_sheet(sheet, label=label, source=str(path))
+    sheet, decimal_comma = _read_sheet(path)
+    return split_lot_sheet(
+        sheet,
+        label=label,
+        source=str(path),
+        vocabulary=vocabulary,
+        decimal_comma=decimal_comma,
+    )
