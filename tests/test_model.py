@@ -159,9 +159,9 @@ def test_grouped_cv_finds_the_planted_signal(trained) -> None:
 def test_each_outer_fold_chooses_its_structure_on_its_own_lots(trained) -> None:
     assert len(trained.fold_choices) == len(trained.plan.folds) == 4
     for choice in trained.fold_choices:
-        assert choice.inner_log_loss  # an inner CV ran
-        assert choice.candidate.label in choice.inner_log_loss
-        assert min(choice.inner_log_loss.values()) == choice.inner_log_loss[choice.candidate.label]
+        assert choice.inner_loss  # an inner CV ran
+        assert choice.candidate.label in choice.inner_loss
+        assert min(choice.inner_loss.values()) == choice.inner_loss[choice.candidate.label]
     assert [m["chosen"] for m in trained.fold_metrics] == [c.label for c in trained.fold_choices]
 
 
@@ -229,11 +229,14 @@ def test_tree_contributions_equal_shap_tree_explainer(planted: TrainingSet, fast
     pipeline = pipeline_for(planted, fast_config, "trees").fit(planted.X, planted.y)
     model = pipeline[-1]
     features = pipeline[:-1].transform(planted.X)
-    proteins = features[model.protein_features_]
-    explained = shap.TreeExplainer(model.booster_).shap_values(proteins)
+    explained = shap.TreeExplainer(model.booster_).shap_values(features[model.tree_features_])
     values = explained[1] if isinstance(explained, list) else explained
-    n_prior = len(model.prior_columns_)
-    np.testing.assert_allclose(values, model.contributions(features)[:, n_prior:-1], atol=1e-8)
+    contributions = model.contributions(features)
+    n_prior, n_proteins = len(model.prior_columns_), len(model.protein_features_)
+    np.testing.assert_allclose(values[:, :n_proteins], contributions[:, n_prior:-1], atol=1e-8)
+    # metadata columns: the prior's exact term plus the trees' TreeSHAP
+    tree_metadata = contributions[:, :n_prior] - model.prior_terms(features)
+    np.testing.assert_allclose(values[:, n_proteins:], tree_metadata, atol=1e-8)
 
 
 def test_transformer_state_round_trip(trained, planted: TrainingSet) -> None:

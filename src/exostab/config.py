@@ -108,6 +108,7 @@ class SearchConfig(Frozen):
     """The structures chosen by inner donor-grouped CV, nested in each outer fold."""
 
     inner_splits: int = Field(3, ge=2)
+    metric: Literal["roc_auc", "log_loss"] = "roc_auc"
     candidates: tuple[Candidate, ...] = DEFAULT_CANDIDATES
     min_lots_for_trees: int = Field(30, ge=1)
     min_lots: int = Field(30, ge=1)

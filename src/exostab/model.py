@@ -437,6 +437,7 @@ def train_booster(
     n_rounds: int,
     seed: int,
     valid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    early_stopping: bool = True,
 ) -> lightgbm.Booster:
     """Boost LightGBM from the prior (``init_score`` = prior log-odds); NaN = not detected.
 
@@ -459,7 +460,8 @@ def train_booster(
         callbacks.append(lightgbm.record_evaluation(record))
         # Stop once the validation loss has not improved for 50 rounds; the curve is padded
         # with its last value, so later rounds never look better than where it stopped.
-        callbacks.append(lightgbm.early_stopping(EARLY_STOP_ROUNDS, verbose=False))
+        if early_stopping:
+            callbacks.append(lightgbm.early_stopping(EARLY_STOP_ROUNDS, verbose=False))
     booster = lightgbm.train(
         {**params, "seed": seed, "metric": "binary_logloss"},
         dataset,

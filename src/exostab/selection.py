@@ -2,8 +2,9 @@
 
 Called on an outer fold's training lots only, so the outer fold's test lots never influence
 the choice (nested CV). A handful of candidates (``configs/train.yaml`` ``search.candidates``)
-are compared by pooled inner out-of-fold log loss; the trees' number of rounds is chosen on the
-same inner folds from LightGBM's validation curve (0 rounds = the prior alone).
+are compared on pooled inner out-of-fold predictions; the trees' number of rounds is chosen on the
+same inner folds (0 rounds = the prior alone). ``search.metric`` says how: pooled inner AUROC
+(the default: what the model is judged on) or log loss (LightGBM's validation curve).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import pandas as pd
 
 from exostab.config import Candidate, TrainConfig
 from exostab.dataset import TrainingSet
+from exostab.evaluate import rank_auroc
 from exostab.model import PriorBoostedClassifier, booster_params, build_pipeline, train_booster
 from exostab.splits import grouped_folds
+
+ROUND_STEP = 5
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +34,14 @@ class Choice:
     Attributes:
         candidate: the chosen learner and preprocessing.
         n_rounds: boosting rounds of the trees (0 when the candidate has none).
-        inner_log_loss: candidate label → pooled inner out-of-fold log loss (empty when the
-            lots were too few for an inner CV).
+        inner_loss: candidate label → pooled inner out-of-fold loss, 1 − AUROC or log loss as
+            ``search.metric`` says (empty when the lots were too few for an inner CV).
         reason: why this candidate (shown in logs and the run).
     """
 
     candidate: Candidate
     n_rounds: int
-    inner_log_loss: dict[str, float] = field(default_factory=dict)
+    inner_loss: dict[str, float] = field(default_factory=dict)
     reason: str = ""
 
     @property
@@ -68,6 +72,23 @@ def fallback_choice(candidates: list[Candidate], reason: str, max_rounds: int) -
 def _log_loss(y: np.ndarray, log_odds: np.ndarray) -> float:
     """Mean binary log loss of log-odds (computed stably)."""
     return float(np.mean(np.logaddexp(0.0, log_odds) - y * log_odds))
+
+
+def _auroc_loss(y: np.ndarray, log_odds: np.ndarray) -> float:
+    """1 − AUROC of pooled inner out-of-fold log-odds (lower is better, like a loss)."""
+    return 1.0 - rank_auroc(y, log_odds)
+
+
+def _boosted(
+    prior_oof: np.ndarray,
+    parts: list[tuple[np.ndarray, lightgbm.Booster, np.ndarray]],
+    rounds: int,
+) -> np.ndarray:
+    """Pooled inner out-of-fold log-odds of the trees after ``rounds`` rounds."""
+    boosted = prior_oof.copy()
+    for valid, booster, values in parts:
+        boosted[valid] += np.asarray(booster.predict(values, raw_score=True, num_iteration=rounds))
+    return boosted
 
 
 def choose_structure(
@@ -112,6 +133,8 @@ def choose_structure(
         )
 
     max_rounds = cfg.model.max_rounds
+    by_log_loss = cfg.search.metric == "log_loss"
+    loss = _log_loss if by_log_loss else _auroc_loss
     # Pooled inner out-of-fold log-odds, per candidate label (trees: per round).
     pooled: dict[str, np.ndarray] = {}
     rounds_of: dict[str, int] = {}
@@ -160,6 +183,7 @@ def choose_structure(
                     max_rounds,
                     cfg.seed,
                     valid=(valid_values, y[valid], offset_valid),
+                    early_stopping=by_log_loss,
                 )
                 curve_sum += len(valid) * booster.valid_curve  # type: ignore[attr-defined]
                 parts.append((valid, booster, valid_values))
@@ -172,18 +196,19 @@ def choose_structure(
                     linear_c=c,
                 ).fit(train_frame, y[train])
                 linear_oof[c][valid] = linear.decision_function(valid_frame)
-        prior_loss = _log_loss(y, prior_oof)
         best_rounds = 0
-        if parts:
+        if parts and by_log_loss:
             curve = curve_sum / len(rows)
-            if curve.min() < prior_loss:
+            if curve.min() < _log_loss(y, prior_oof):
                 best_rounds = int(np.argmin(curve)) + 1
-        tree_oof = prior_oof.copy()
-        if best_rounds:
-            for valid, booster, values in parts:
-                tree_oof[valid] = prior_oof[valid] + np.asarray(
-                    booster.predict(values, raw_score=True, num_iteration=best_rounds)
-                )
+        elif parts:
+            # Pooled inner AUROC every ROUND_STEP rounds; the fewest rounds of the best wins.
+            lowest = loss(y, prior_oof)
+            for rounds in range(ROUND_STEP, max_rounds + 1, ROUND_STEP):
+                value = loss(y, _boosted(prior_oof, parts, rounds))
+                if value < lowest - 1e-9:
+                    lowest, best_rounds = value, rounds
+        tree_oof = _boosted(prior_oof, parts, best_rounds) if best_rounds else prior_oof.copy()
         for candidate in group:
             if candidate.learner in ("trees", "blend"):
                 rounds_of[candidate.label] = best_rounds
@@ -203,7 +228,7 @@ def choose_structure(
                     + (1 - w) * (linear_oof[candidate.linear_c] - prior_oof)
                 )
 
-    losses = {label: _log_loss(y, oof) for label, oof in pooled.items()}
+    losses = {label: loss(y, oof) for label, oof in pooled.items()}
     scored = [c for c in candidates if c.label in losses]
     best = min(scored, key=lambda c: (round(losses[c.label], 9), scored.index(c)))
     rounds = rounds_of.get(best.label, 0)
@@ -219,8 +244,8 @@ def choose_structure(
     return Choice(
         candidate=best,
         n_rounds=rounds,
-        inner_log_loss=losses,
-        reason="lowest inner grouped-CV log loss",
+        inner_loss=losses,
+        reason=f"best inner grouped-CV {cfg.search.metric}",
     )
 
 
@@ -234,7 +259,7 @@ def choice_table(choices: list[tuple[str, Choice]]) -> pd.DataFrame:
                 "chosen": choice.label,
                 "n_rounds": choice.n_rounds,
                 "reason": choice.reason,
-                **{f"inner_log_loss[{k}]": round(v, 5) for k, v in choice.inner_log_loss.items()},
+                **{f"inner_loss[{k}]": round(v, 5) for k, v in choice.inner_loss.items()},
             }
         )
     return pd.DataFrame(rows)

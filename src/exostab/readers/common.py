@@ -22,6 +22,7 @@ import pandas as pd
 from exostab.errors import InputError
 from exostab.identity import (
     FLAGGED_MEMBER,
+    is_unnamed,
     leading_accession,
     opaque_note,
     parse_protein_name,
@@ -357,10 +358,17 @@ def blank_cells(table: pd.DataFrame) -> np.ndarray:
     return blank
 
 
+UNNAMED_PREFIX = "(unnamed column "
+
+
+def unnamed_label(position: int) -> str:
+    """Stand-in name of a column with no header name (1-based position in the file)."""
+    return f"{UNNAMED_PREFIX}{position + 1})"
+
+
 def unnamed(column: object) -> bool:
-    """Tell whether a header cell is empty (pandas calls such columns ``Unnamed: N``)."""
-    text = "" if column is None or (isinstance(column, float) and np.isnan(column)) else str(column)
-    return not text.strip() or bool(re.fullmatch(r"Unnamed: \d+(?:_level_\d+)?", text.strip()))
+    """Tell whether a header cell is empty: blank, pandas' ``Unnamed: N`` or our stand-in."""
+    return is_unnamed(column) or str(column).startswith(UNNAMED_PREFIX)
 
 
 def drop_blank_rows_and_columns(table: pd.DataFrame) -> pd.DataFrame:

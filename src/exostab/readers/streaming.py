@@ -19,9 +19,8 @@ import pandas as pd
 from exostab.errors import InputError
 from exostab.identity import annotate_names, is_unnamed, opaque_note
 from exostab.readers.base import ProteinMatrix
-from exostab.readers.common import Preview, listed, peek, scale_problem
+from exostab.readers.common import Preview, listed, peek, scale_problem, unnamed
 from exostab.readers.tables import (
-    UNNAMED_PREFIX,
     cell_text,
     find_id_column,
     unnamed_label,
@@ -116,8 +115,8 @@ def iter_wide_lenient(path: Path, *, rows: int = 2000, scale: str = "raw") -> It
         unnamed_label(position) if is_unnamed(name) else name
         for position, name in enumerate(preview.columns)
     ]
-    unnamed = [c for c in columns if c.startswith(UNNAMED_PREFIX)]
-    named = [c for c in columns if not c.startswith(UNNAMED_PREFIX)]
+    nameless = [c for c in columns if unnamed(c)]
+    named = [c for c in columns if not unnamed(c)]
     if find_id_column(named) is None:
         raise InputError("has no lot_id column", where=str(path))
     duplicated_columns = sorted({c for c in named if named.count(c) > 1})
@@ -133,7 +132,7 @@ def iter_wide_lenient(path: Path, *, rows: int = 2000, scale: str = "raw") -> It
     scale_checked = False
     for offset, chunk in enumerate(_raw_chunks(path, preview, id_column, rows)):
         chunk.columns = columns
-        for column in unnamed:
+        for column in nameless:
             if (
                 not chunk[column].isna().all()
                 and chunk[column].astype(str).str.strip().ne("").any()

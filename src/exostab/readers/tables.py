@@ -27,13 +27,13 @@ from exostab.readers.common import (
     read_text,
     require_columns,
     unnamed,
+    unnamed_label,
 )
 from exostab.schemas import LOT_ID, split_lot_sheet, validate_lot_sheet
 
 logger = logging.getLogger(__name__)
 
 ID_COLUMNS = (LOT_ID, "run")
-UNNAMED_PREFIX = "(unnamed column "
 LONG_COLUMNS = ("protein", "intensity")
 NOT_PROTEINS = frozenset((*METADATA_COLUMNS, *NUMERIC_METADATA, "label", "unstable"))
 
@@ -89,11 +89,6 @@ def read_raw(path: Path, preview: Preview, *, numeric: bool = False) -> pd.DataF
         raise InputError(f"duplicate column(s) {listed(duplicated)}", where=str(path))
     frame.columns = header
     return frame
-
-
-def unnamed_label(position: int) -> str:
-    """Stand-in name of a column with no header name (1-based position in the file)."""
-    return f"{UNNAMED_PREFIX}{position + 1})"
 
 
 def _blank(column: pd.Series) -> bool:
@@ -183,10 +178,10 @@ def wide_layout(path: Path, columns: list[str]) -> WideLayout:
             "has only one column: is the delimiter right? (expected lot_id + protein columns)",
             where=str(path),
         )
-    unnamed = [c for c in columns if c.startswith(UNNAMED_PREFIX)]
-    if unnamed:
+    nameless = [c for c in columns if unnamed(c)]
+    if nameless:
         raise InputError(
-            f"{listed(unnamed)} hold values but have no header name: name or delete them",
+            f"{listed(nameless)} hold values but have no header name: name or delete them",
             where=str(path),
         )
     metadata = [c for c in columns if c in NOT_PROTEINS or (c in ID_COLUMNS and c != id_column)]
