@@ -283,7 +283,7 @@ def render(
         f"- machine: {machine}",
         f"- command: `{command}`",
         f"- training config: `{config}` (as on disk at run time)",
-        f"- wall time of the whole bench: {wall_seconds / 60:.1f} min",
+        f"- wall time of this run: {wall_seconds / 60:.1f} min",
         "",
     ]
     if not quality.empty:

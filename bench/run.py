@@ -39,6 +39,12 @@ from speed import QUICK_SPEED, SpeedSizes, run_speed
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SEEDS = (1, 2, 3)
+CSV = {
+    "quality": "results.csv",
+    "real": "real.csv",
+    "speed": "speed.csv",
+    "forecast": "forecast.csv",
+}
 QUICK_QUALITY = QualitySizes(n_lots=200, n_donors=20, n_proteins=1000)
 QUICK_FORECAST = ForecastSizes(n_lots=300, n_donors=30, n_proteins=800)
 
@@ -50,7 +56,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 scenarios")
     parser.add_argument(
-        "--only", choices=["quality", "real", "speed", "forecast"], help="run one part only"
+        "--only",
+        type=lambda text: set(text.split(",")),
+        help=(
+            "run only these parts (comma-separated: quality,real,speed,forecast); the other "
+            "parts of results.md are re-read from their CSV files in bench/ when present"
+        ),
     )
     parser.add_argument(
         "--config", type=Path, default=ROOT / "configs" / "train.yaml", help="training config"
@@ -81,10 +92,21 @@ def main() -> None:
     seeds = SEEDS[:1] if args.quick else SEEDS
     quality_sizes = QUICK_QUALITY if args.quick else QualitySizes()
     speed_sizes = QUICK_SPEED if args.quick else SpeedSizes()
-    quality = pd.DataFrame()
-    real = pd.DataFrame()
-    speed = pd.DataFrame()
-    forecast = pd.DataFrame()
+    parts = {"quality", "real", "speed", "forecast"}
+    unknown = (args.only or set()) - parts
+    if unknown:
+        raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {parts}")
+
+    def wanted(part: str) -> bool:
+        return args.only is None or part in args.only
+
+    # Parts not run now keep their last results (re-read from bench/*.csv, said in results.md).
+    reread = [p for p in sorted(parts) if not wanted(p) and (BENCH / CSV[p]).exists()]
+    earlier = {p: pd.read_csv(BENCH / CSV[p]) for p in reread if not args.quick}
+    quality = earlier.get("quality", pd.DataFrame())
+    real = earlier.get("real", pd.DataFrame())
+    speed = earlier.get("speed", pd.DataFrame())
+    forecast = earlier.get("forecast", pd.DataFrame())
     forecast_sizes = QUICK_FORECAST if args.quick else ForecastSizes()
     forecast_scenarios = QUICK_FORECAST_SCENARIOS if args.quick else FORECAST_SCENARIOS
     with Progress(
@@ -94,7 +116,7 @@ def main() -> None:
         TimeElapsedColumn(),
         console=console,
     ) as bar:
-        if args.only in (None, "quality"):
+        if wanted("quality"):
             task = bar.add_task("quality", total=len(scenarios) * len(seeds))
             quality = run_quality(
                 scenarios,
@@ -106,8 +128,8 @@ def main() -> None:
                     task, advance=1, description=f"quality: {message} done"
                 ),
             )
-            quality.to_csv(BENCH / "results.csv", index=False)
-        if args.only in (None, "real"):
+            quality.to_csv(BENCH / CSV["quality"], index=False)
+        if wanted("real"):
             task = bar.add_task("real cohorts", total=2)
             real = run_real(
                 args.config,
@@ -115,8 +137,8 @@ def main() -> None:
                     task, advance=1, description=f"real: {message} done"
                 ),
             )
-            real.to_csv(BENCH / "real.csv", index=False)
-        if args.only in (None, "speed"):
+            real.to_csv(BENCH / CSV["real"], index=False)
+        if wanted("speed"):
             n_steps = 6
             task = bar.add_task("speed", total=n_steps)
             speed = run_speed(
@@ -127,8 +149,8 @@ def main() -> None:
                     task, advance=1, description=f"speed: {message} done"
                 ),
             )
-            speed.to_csv(BENCH / "speed.csv", index=False)
-        if args.only in (None, "forecast"):
+            speed.to_csv(BENCH / CSV["speed"], index=False)
+        if wanted("forecast"):
             task = bar.add_task("forecast", total=len(forecast_scenarios) * len(seeds))
             forecast = run_forecast_bench(
                 forecast_scenarios,
@@ -140,7 +162,7 @@ def main() -> None:
                     task, advance=1, description=f"forecast: {message} done"
                 ),
             )
-            forecast.to_csv(BENCH / "forecast.csv", index=False)
+            forecast.to_csv(BENCH / CSV["forecast"], index=False)
             (BENCH / "forecast.md").write_text(
                 f"# exostab cell-bank forecast benchmark\n\ncommand: `{command}`\n\n"
                 + forecast_section(forecast, forecast_sizes, seeds)
@@ -163,6 +185,12 @@ def main() -> None:
         forecast=forecast,
         forecast_sizes=forecast_sizes,
     )
+    if earlier:
+        markdown = markdown.replace(
+            "\n\n",
+            f"\n\n- parts re-read from an earlier run's CSV files: {', '.join(earlier)}\n\n",
+            1,
+        )
     (BENCH / "results.md").write_text(markdown)
     logger.info("bench finished in %.1f min → bench/results.md", seconds / 60)
     print(markdown)

@@ -96,10 +96,7 @@ class Candidate(Frozen):
 DEFAULT_CANDIDATES = (
     Candidate(learner="prior"),
     Candidate(learner="trees"),
-    Candidate(learner="trees", normalisation="none"),
-    Candidate(learner="trees", screen_top_k=100),
     Candidate(learner="linear"),
-    Candidate(learner="linear", linear_c=0.1),
     Candidate(learner="blend"),
 )
 
