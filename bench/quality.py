@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from exostab.baselines import BASELINES, build_baseline
+from exostab.bundle import ModelBundle
 from exostab.config import TrainConfig, load_train_config, read_yaml
 from exostab.dataset import TrainingSet, build_training_set
 from exostab.evaluate import risk_metrics
 from exostab.explain import explain_lots, global_importance
 from exostab.readers import read_lot_sheet, read_proteins
-from exostab.bundle import ModelBundle
 from exostab.simulate import SHIFT_SCENARIOS, write_simulation
 from exostab.train import train_model
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from exostab.bundle import ModelBundle
 from exostab.config import TrainConfig
 from exostab.dataset import TrainingSet
 from exostab.features import (
@@ -21,7 +22,6 @@ from exostab.features import (
     transformer_state,
 )
 from exostab.model import RiskBands, build_pipeline, raw_score
-from exostab.bundle import ModelBundle
 from exostab.splits import grouped_folds
 from exostab.train import train_model
 

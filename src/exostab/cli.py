@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -24,9 +25,9 @@ from exostab.errors import ExostabError
 if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
     import pandas as pd
 
+    from exostab.bundle import ModelBundle
     from exostab.config import TrainConfig
     from exostab.dataset import TrainingSet
-    from exostab.bundle import ModelBundle
     from exostab.train import TrainResult
 
 app = typer.Typer(
@@ -51,6 +52,9 @@ def main(
     ] = False,
 ) -> None:
     """Configure logging once for every command."""
+    # pandera imports pyspark.pandas whenever the [spark] extra is installed; its pandas-3
+    # warning says nothing about exostab's own use of Spark (plain DataFrames, spark_udf).
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     logging.basicConfig(
@@ -216,10 +220,10 @@ def train(
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from exostab.bundle import ModelBundle
     from exostab.config import CONFIG_DIR, load_train_config, read_yaml
     from exostab.dataset import build_training_set
     from exostab.readers import read_lot_sheet, read_proteins
-    from exostab.bundle import ModelBundle
     from exostab.tracking import configure_tracking, log_training_run, store_uri
     from exostab.train import summary_metrics, train_model
 
@@ -460,16 +464,15 @@ def score(
     from exostab.readers import detect_format, read_lot_sheet_lenient, read_proteins
     from exostab.readers.base import ProteinMatrix
     from exostab.readers.streaming import iter_wide_lenient
+    from exostab.registry import resolve_model
     from exostab.report import batch_report
     from exostab.score import BatchScorer
-    from exostab.tracking import configure_tracking, resolve_model
     from exostab.writers import AtomicTableWriter
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ExostabError("--out must end in .csv or .parquet", where=str(out))
-    configure_tracking()
     bundle, uri = resolve_model(model)
     sheet, sheet_quarantine = read_lot_sheet_lenient(lots)
     input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
@@ -561,13 +564,12 @@ def explain(
     """Explain a model on lots with SHAP: global_importance.csv, lot_shap.parquet and plots."""
     from exostab.explain import write_explanations
     from exostab.readers import read_lot_sheet_lenient, read_proteins
+    from exostab.registry import resolve_model
     from exostab.runs import map_runs_to_lots
     from exostab.score import scoring_table
-    from exostab.tracking import configure_tracking, resolve_model
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
-    configure_tracking()
     bundle, _ = resolve_model(model)
     sheet, refused = read_lot_sheet_lenient(lots)
     mapped, _ = map_runs_to_lots(read_proteins(proteins, format=format), sheet)

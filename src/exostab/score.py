@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from exostab.bundle import ModelBundle
 from exostab.identity import match_features
 from exostab.readers.base import ProteinMatrix
 from exostab.runs import map_runs_to_lots, match_run, ms_run_table
-from exostab.bundle import ModelBundle
 
 logger = logging.getLogger(__name__)
 
