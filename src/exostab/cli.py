@@ -586,47 +586,17 @@ def serve(
     model: Annotated[str, MODEL_OPTION] = "models:/exostab@champion",
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5001,
 ) -> None:
-    """Serve a model over HTTP with ``mlflow models serve`` on 127.0.0.1 (POST /invocations)."""
-    import os
-    import subprocess
-    import sys
+    """Serve a model over HTTP with ``mlflow models serve`` on 127.0.0.1 (POST /invocations).
 
-    from exostab.tracking import configure_tracking, resolve_model
+    SIGTERM or SIGINT (Ctrl-C) stops the server and all its processes, then exits 0.
+    """
+    from exostab.serving import plan_server, run_server
 
-    uri = configure_tracking()
-    bundle, model_uri = resolve_model(model)
-    bin_dir = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-        "MLFLOW_TRACKING_URI": uri,
-        "EXOSTAB_MODEL_VERSION": bundle.model_version,
-        # mlflow warns on every request that sends proteins outside the signature, listing
-        # them all (thousands of names per request); errors still reach the log.
-        "MLFLOW_LOGGING_LEVEL": "ERROR",
-    }
-    command = [
-        str(Path(bin_dir) / "mlflow"),
-        "models",
-        "serve",
-        "-m",
-        model_uri,
-        "--env-manager",
-        "local",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    plan = plan_server(model, port)
     console.print(
-        f"serving {model_uri} (version {bundle.model_version}) on http://127.0.0.1:{port}/invocations"
+        f"serving {plan.model_uri} (version {plan.model_version}) on {plan.url}", highlight=False
     )
-    try:
-        completed = subprocess.run(command, env=env, check=False)
-    except KeyboardInterrupt:
-        return
-    if completed.returncode not in (0, -2, 130):
-        raise ExostabError(f"mlflow models serve exited with code {completed.returncode}")
+    run_server(plan, say=lambda message: err_console.print(message, highlight=False))
 
 
 @app.command()

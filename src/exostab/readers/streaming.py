@@ -188,12 +188,22 @@ def _duplicate_ids(path: Path, preview: Preview, id_column: str) -> set[str]:
     return set(ids[ids.duplicated()])
 
 
-def iter_wide_lenient(path: Path, *, rows: int = 2000) -> Iterator[WideChunk]:
-    """Yield the lots of a wide table chunk by chunk, clean rows apart from refused ones.
+@dataclass(frozen=True)
+class WideLayout:
+    """The header of a wide table: which column names lots and which hold proteins."""
+
+    preview: Preview
+    id_column: str
+    proteins: list[str]
+    annotations: pd.DataFrame  # index group_id (the column names): leading_accession, gene, ...
+
+
+def wide_layout(path: Path) -> WideLayout:
+    """Check a wide table's header as a whole.
 
     Raises:
-        InputError: problems of the file as a whole (unreadable, no lot id column, duplicate or
-            unrecognised protein columns), which no row-level quarantine can fix.
+        InputError: unreadable file, no lot id column, duplicate or unrecognised protein
+            columns: problems no row-level quarantine can fix.
     """
     path = Path(path)
     preview = peek(path)
@@ -211,56 +221,99 @@ def iter_wide_lenient(path: Path, *, rows: int = 2000) -> Iterator[WideChunk]:
         raise InputError("has no protein columns beside the lot id", where=str(path))
     annotations = name_annotations(path, proteins, "column(s)")
     annotations.index.name = "group_id"
-    duplicates = _duplicate_ids(path, preview, id_column)
+    return WideLayout(preview, id_column, proteins, annotations)
+
+
+def empty_id_label(row: int) -> str:
+    """Name a row whose lot id is empty by its line in the file (the header is line 1)."""
+    return f"(row {row}: empty lot_id)"
+
+
+def check_rows(
+    chunk: pd.DataFrame,
+    id_column: str,
+    proteins: list[str],
+    duplicates: set[str],
+    first_row: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split raw rows of a wide table into clean intensities and refused rows with reasons.
+
+    Both scoring engines run this on their chunks (pandas) or Arrow batches (Spark).
+
+    Args:
+        chunk: raw rows: the lot id column and protein columns (numbers or text).
+        id_column: the lot id column.
+        proteins: the protein columns.
+        duplicates: lot ids found more than once in the whole file.
+        first_row: file line of the chunk's first row (names rows with an empty lot id).
+
+    Returns:
+        Clean rows (index ``run``; runs × proteins, raw intensities, 0 → NaN) and refused rows
+        (``lot_id``, ``reason``).
+    """
+    ids = chunk[id_column].map(cell_text)
+    labels = [
+        str(v) if isinstance(v, str) else empty_id_label(first_row + i) for i, v in enumerate(ids)
+    ]
+    counts = pd.Series(labels).value_counts()
+    reasons: list[str | None] = [
+        "empty lot_id in the protein file"
+        if not isinstance(v, str)
+        else "duplicate lot_id in the protein file"
+        if label in duplicates or counts[label] > 1
+        else None
+        for v, label in zip(ids, labels, strict=True)
+    ]
+    block = chunk[proteins]
+    has_text = not all(pd.api.types.is_numeric_dtype(kind) for kind in block.dtypes)
+    numbers = block.apply(pd.to_numeric, errors="coerce") if has_text else block
+    values = numbers.to_numpy(dtype=float)
+    if has_text:
+        text = block.notna().to_numpy() & np.isnan(values)
+        text &= block.astype(str).apply(lambda col: col.str.strip().ne("")).to_numpy()
+        for i in np.flatnonzero(text.any(axis=1)):
+            if reasons[i] is None:
+                j = int(np.flatnonzero(text[i])[0])
+                value = str(block.iat[int(i), j])[:30]
+                reasons[i] = f"text {value!r} in protein column '{proteins[j]}'"
+    invalid = (values < 0) | np.isinf(values)
+    for i in np.flatnonzero(invalid.any(axis=1)):
+        if reasons[i] is None:
+            j = int(np.flatnonzero(invalid[i])[0])
+            reasons[i] = f"negative or infinite intensity in protein column '{proteins[j]}'"
+    keep = np.array([reason is None for reason in reasons], dtype=bool)
+    refused = pd.DataFrame(
+        {
+            "lot_id": [lab for lab, ok in zip(labels, keep, strict=True) if not ok],
+            "reason": [r for r in reasons if r is not None],
+        }
+    )
+    clean = pd.DataFrame(
+        np.where(values[keep] > 0, values[keep], np.nan),
+        index=pd.Index([lab for lab, ok in zip(labels, keep, strict=True) if ok], name="run"),
+        columns=pd.Index(proteins, name="group_id"),
+    )
+    return clean, refused
+
+
+def iter_wide_lenient(path: Path, *, rows: int = 2000) -> Iterator[WideChunk]:
+    """Yield the lots of a wide table chunk by chunk, clean rows apart from refused ones.
+
+    Raises:
+        InputError: problems of the file as a whole (see ``wide_layout``).
+    """
+    path = Path(path)
+    layout = wide_layout(path)
+    id_column, proteins = layout.id_column, layout.proteins
+    duplicates = _duplicate_ids(path, layout.preview, id_column)
     n_clean = 0
     first_row = 2  # file row of the chunk's first lot (after the header)
-    for chunk in _raw_chunks(path, preview, id_column, proteins, rows):
-        ids = chunk[id_column].map(cell_text)
-        labels = [
-            str(v) if isinstance(v, str) else f"(row {first_row + i}: empty lot_id)"
-            for i, v in enumerate(ids)
-        ]
-        counts = pd.Series(labels).value_counts()
-        reasons: list[str | None] = [
-            "empty lot_id in the protein file"
-            if not isinstance(v, str)
-            else "duplicate lot_id in the protein file"
-            if label in duplicates or counts[label] > 1
-            else None
-            for v, label in zip(ids, labels, strict=True)
-        ]
-        block = chunk[proteins]
-        has_text = not all(pd.api.types.is_numeric_dtype(kind) for kind in block.dtypes)
-        numbers = block.apply(pd.to_numeric, errors="coerce") if has_text else block
-        values = numbers.to_numpy(dtype=float)
-        if has_text:
-            text = block.notna().to_numpy() & np.isnan(values)
-            text &= block.astype(str).apply(lambda col: col.str.strip().ne("")).to_numpy()
-            for i in np.flatnonzero(text.any(axis=1)):
-                if reasons[i] is None:
-                    j = int(np.flatnonzero(text[i])[0])
-                    value = str(block.iat[int(i), j])[:30]
-                    reasons[i] = f"text {value!r} in protein column '{proteins[j]}'"
-        invalid = (values < 0) | np.isinf(values)
-        for i in np.flatnonzero(invalid.any(axis=1)):
-            if reasons[i] is None:
-                j = int(np.flatnonzero(invalid[i])[0])
-                reasons[i] = f"negative or infinite intensity in protein column '{proteins[j]}'"
-        keep = np.array([reason is None for reason in reasons], dtype=bool)
-        refused = pd.DataFrame(
-            {
-                "lot_id": [lab for lab, ok in zip(labels, keep, strict=True) if not ok],
-                "reason": [r for r in reasons if r is not None],
-            }
-        )
-        clean = np.where(values[keep] > 0, values[keep], np.nan)
-        index = pd.Index([lab for lab, ok in zip(labels, keep, strict=True) if ok], name="run")
-        n_clean += len(index)
+    for chunk in _raw_chunks(path, layout.preview, id_column, proteins, rows):
+        clean, refused = check_rows(chunk, id_column, proteins, duplicates, first_row)
+        n_clean += len(clean)
         matrix = ProteinMatrix(
-            intensities=pd.DataFrame(
-                clean, index=index, columns=pd.Index(proteins, name="group_id")
-            ),
-            proteins=annotations,
+            intensities=clean,
+            proteins=layout.annotations,
             format="wide",
             source=path,
             n_groups_before=len(proteins),
