@@ -450,14 +450,30 @@ def score(
         Path | None, typer.Option(help="Also write a self-contained HTML report here.")
     ] = None,
     chunk_size: Annotated[int, typer.Option(help="Lots scored at once.", min=1)] = 2000,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="pandas (one process) or spark (mlflow spark_udf; pip install 'exostab[spark]')."
+        ),
+    ] = "pandas",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL for --engine spark. Default: local[*] on 127.0.0.1."),
+    ] = None,
 ) -> None:
     """Score new lots: calibrated risk, band, top drivers, coverage and domain flag per lot.
 
     Lots that cannot be scored go to OUT-stem.quarantine.csv with the reason; every input lot
     ends up in one of the two files. A wide table is streamed in chunks, and its bad rows are
     quarantined; a search-engine file is read whole and must be valid. Exit 0 when something
-    was scored, 2 when nothing could be.
+    was scored, 2 when nothing could be. With --engine spark, OUT is a .parquet file or a
+    Parquet folder (see "Scale out" in the README).
     """
+    if engine not in ("pandas", "spark"):
+        raise ExostabError(f"--engine must be pandas or spark, not {engine!r}")
+    if engine == "spark":
+        score_spark(proteins, lots, out, model, top_k, format, report, spark_master)
+        return
     import pandas as pd
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -547,6 +563,70 @@ def score(
     if report:
         console.print(f"report → {report}")
     if scorer.n_scored == 0:
+        raise ExostabError("no lot could be scored (see the quarantine file)", where=str(lots))
+
+
+def score_spark(
+    proteins: Path,
+    lots: Path,
+    out: Path,
+    model: str,
+    top_k: int,
+    format: str | None,
+    report: Path | None,
+    master: str | None,
+) -> None:
+    """`exostab score --engine spark`: the same books and summary, the work on Spark."""
+    from exostab.registry import resolve_model
+    from exostab.score_spark import require_pyspark, score_on_spark, spark_session
+    from exostab.writers import AtomicTableWriter
+
+    require_pyspark()
+    existing_file(proteins, "protein file")
+    existing_file(lots, "lot sheet")
+    if out.suffix.lower() == ".csv":
+        raise ExostabError(
+            "--engine spark writes Parquet: a .parquet file or a folder", where=str(out)
+        )
+    if report is not None:
+        raise ExostabError("--report needs --engine pandas (a report holds every lot in memory)")
+    bundle, uri = resolve_model(model)
+    input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
+    err_console.print(f"starting Spark ({master or 'local[*]'})", highlight=False)
+    from pyspark.sql import SparkSession
+
+    ours = SparkSession.getActiveSession() is None
+    spark = spark_session(master)
+    try:
+        outcome = score_on_spark(
+            spark=spark,
+            proteins=proteins,
+            lots=lots,
+            out=out,
+            model_uri=uri,
+            bundle=bundle,
+            top_k=top_k,
+            input_hash=input_hash,
+            format=format,
+        )
+    finally:
+        if ours:
+            spark.stop()
+    quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
+    with AtomicTableWriter(quarantine_path) as quarantine_file:
+        quarantine_file.write(outcome.quarantine)
+    bands = outcome.bands
+    console.print(
+        f"{outcome.n_in} lots in: {outcome.n_scored} scored → {out}, "
+        f"{outcome.n_quarantined} quarantined → {quarantine_path}"
+    )
+    console.print(
+        f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low; "
+        f"{outcome.n_out_of_domain} outside the training domain; model {uri} "
+        f"(version {bundle.model_version}"
+        f"{', trained on SIMULATED lots' if bundle.simulated_training else ''}); engine spark"
+    )
+    if outcome.n_scored == 0:
         raise ExostabError("no lot could be scored (see the quarantine file)", where=str(lots))
 
 

@@ -160,13 +160,23 @@ def _csv_ids(path: Path, preview: Preview, id_column: str) -> pd.Series | None:
 
 def _duplicate_ids(path: Path, preview: Preview, id_column: str) -> set[str]:
     """Find lot ids that occur more than once anywhere in the file (one cheap pass)."""
+    if preview.kind == "excel":
+        return set()  # Excel is read whole; duplicates are found within the single chunk
+    ids = lot_ids_in_file(path, preview, id_column).dropna().astype(str)
+    return set(ids[ids.duplicated()])
+
+
+def lot_ids_in_file(path: Path, preview: Preview, id_column: str) -> pd.Series:
+    """Read the lot id column alone, in file order, as text (an empty id is NaN)."""
     ids: pd.Series | None
     if preview.kind == "parquet":
         from exostab.readers.common import read_parquet
 
         ids = read_parquet(path, columns=[id_column])[id_column]
     elif preview.kind == "excel":
-        return set()  # Excel is read whole; duplicates are found within the single chunk
+        from exostab.readers.tables import read_raw
+
+        ids = read_raw(path, preview)[id_column]
     else:
         ids = _csv_ids(path, preview, id_column)
     if ids is None:
@@ -184,8 +194,7 @@ def _duplicate_ids(path: Path, preview: Preview, id_column: str) -> set[str]:
         except (pd.errors.ParserError, ValueError, UnicodeError) as error:
             message = str(error).strip().splitlines()[0] if str(error).strip() else "parse error"
             raise InputError(f"cannot parse table ({message})", where=str(path)) from None
-    ids = ids.map(cell_text).dropna().astype(str)
-    return set(ids[ids.duplicated()])
+    return ids.map(cell_text).reset_index(drop=True)
 
 
 @dataclass(frozen=True)
