@@ -235,7 +235,7 @@ def average_replicates(spark: SparkSession, runs: SparkFrame, names: list[str]) 
         )
         sheet = pd.DataFrame({LOT: [lot], "ms_run": [";".join(group[RUN])]}).set_index(LOT)
         averaged, _ = map_runs_to_lots(matrix, sheet)
-        return averaged.reset_index().reindex(columns=[LOT, *names])
+        return averaged.intensities.reset_index().reindex(columns=[LOT, *names])
 
     return runs.groupBy(LOT).applyInPandas(average, schema)
 
@@ -255,10 +255,8 @@ def model_table(
     model_proteins = bundle.proteins.rename(columns={"input_name": "group_id"})
     matched = match_features(model_proteins, annotations).dropna()
     position = {str(name): f"p{j}" for j, name in enumerate(annotations.index)}
-    source = {
-        str(bundle.proteins.loc[feature, "input_name"]): position[str(group)]
-        for feature, group in matched.items()
-    }
+    input_name = {str(k): str(v) for k, v in bundle.proteins["input_name"].items()}
+    source = {input_name[str(feature)]: position[str(group)] for feature, group in matched.items()}
     metadata = pd.DataFrame({LOT: sheet.index.astype(str)})
     for column in bundle.metadata:
         values = sheet[column] if column in sheet else pd.Series(np.nan, index=sheet.index)
