@@ -92,7 +92,7 @@ def main() -> None:
             )
             quality.to_csv(BENCH / "results.csv", index=False)
         if args.only in (None, "speed"):
-            n_steps = 6
+            n_steps = 7
             task = bar.add_task("speed", total=n_steps)
             speed = run_speed(
                 speed_sizes,

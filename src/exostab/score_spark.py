@@ -371,6 +371,9 @@ def score_on_spark(
     answers = (
         table.select(predict(F.struct(*(F.col(f"`{c}`") for c in table.columns))).alias("a"))
         .select("a.*")
+        # spark_udf casts a text column that mixes None and text with astype(str): the None
+        # of a scored lot's ``error`` arrives as the text "None" (no error message reads so).
+        .withColumn("error", F.when(F.col("error") != "None", F.col("error")))
         .persist()
     )
     failed = answers.where(F.col("error").isNotNull()).select(LOT, "error").toPandas()
