@@ -73,7 +73,11 @@ def bad_lots(workspace) -> tuple[Path, Path]:
     proteins.loc[7, blank[1]] = "-5"  # negative intensity
     proteins.loc[9, blank[2]] = "NA"  # missing, as pandas reads it
     proteins.loc[10, "lot_id"] = ""  # empty lot id
-    proteins = pd.concat([proteins, proteins.iloc[[8]]])  # duplicate protein row
+    replicate = proteins.iloc[[12]].assign(lot_id="REP-B")  # two runs of one lot, averaged
+    replicate[blank] = (replicate[blank].astype(float) * 1.5).astype(str)
+    sheet.loc[sheet["lot_id"] == proteins.loc[12, "lot_id"], "ms_run"] = "REP-A;REP-B"
+    proteins.loc[12, "lot_id"] = "REP-A"
+    proteins = pd.concat([proteins, proteins.iloc[[8]], replicate])  # + a duplicate row
     extra = sheet.iloc[[5]].assign(lot_id="SIM-EXTRA", ms_run="SIM_run_missing")
     sheet = pd.concat([sheet, extra])
     sheet.to_csv(root / "bad_lots.csv", index=False)
