@@ -122,7 +122,7 @@ def genes_from_fasta(header: Any) -> Any:
     return ";".join(genes) if genes else np.nan
 
 
-@functools.lru_cache(maxsize=1 << 16)  # scoring asks for each run's name several times
+@functools.lru_cache(maxsize=8192)  # scoring asks for each run's name several times in a chunk
 def strip_run_name(name: str) -> str:
     """Strip folders (POSIX or Windows) and MS-file extensions from a run name.
 
