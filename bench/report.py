@@ -200,7 +200,13 @@ def speed_section(speed: pd.DataFrame, sizes: SpeedSizes, quick: bool) -> str:
         "Each task runs in its own child process; peak memory is that child's maximum resident "
         "set (`wait4`). `exostab train`/`score`/`serve` use a temporary mlflow store "
         "(`MLFLOW_TRACKING_URI=sqlite:///bench/_work/speed/mlruns/mlflow.db`), the model "
-        "trained there (`--no-register`) and `--model runs:/<run_id>/model`.",
+        "trained there (`--no-register`) and `--model runs:/<run_id>/model`. The scoring rows "
+        "use a model trained on SIMULATED lots of "
+        f"{sizes.score_proteins:,} proteins and lots tiled from them; the floor is pandas "
+        "`read_csv` of the same file plus LightGBM `predict` and `pred_contrib` of the model's "
+        "booster alone (`bench/tasks.py floor`, imports included), run alternately with "
+        "`exostab score` and compared by medians. The Spark row's memory is the sum over the "
+        "driver, its JVM and the Python workers (sampled from /proc every 0.25 s).",
         "",
     ]
     if quick:

@@ -139,7 +139,7 @@ def main() -> None:
             )
             real.to_csv(BENCH / CSV["real"], index=False)
         if wanted("speed"):
-            n_steps = 6
+            n_steps = 7
             task = bar.add_task("speed", total=n_steps)
             speed = run_speed(
                 speed_sizes,

@@ -1,7 +1,12 @@
 """Work the speed benchmark runs in a child process, so its peak memory is its own.
 
-Usage: ``python bench/tasks.py read PATH``: read a protein file with ``read_proteins`` and print
-one JSON line with the seconds the read took and what was read.
+Usage:
+- ``python bench/tasks.py read PATH``: read a protein file with ``read_proteins`` and print one
+  JSON line with the seconds the read took and what was read.
+- ``python bench/tasks.py floor CSV MODEL_DIR``: the floor of scoring: read the wide CSV with
+  pandas, then LightGBM ``predict`` and ``pred_contrib`` of the model's booster alone (no
+  preprocessing, no checks, no output). The process wall time, imports included, is the floor
+  the benchmark compares ``exostab score`` with.
 """
 
 from __future__ import annotations
@@ -26,13 +31,41 @@ def read(path: Path) -> dict[str, float]:
     }
 
 
+def floor(path: Path, model_dir: Path) -> dict[str, float]:
+    """Read a wide CSV with pandas and predict it with a plain LightGBM booster."""
+    started = time.perf_counter()
+    import lightgbm
+    import numpy as np
+    import pandas as pd
+
+    imported = time.perf_counter()
+    table = pd.read_csv(path, index_col=0)
+    read = time.perf_counter()
+    booster = lightgbm.Booster(model_file=str(model_dir / "artifacts" / "bundle" / "lgbm.txt"))
+    values = table.to_numpy(dtype=float)[:, : booster.num_feature()]
+    risk = booster.predict(values, raw_score=True)
+    contributions = booster.predict(values, pred_contrib=True)
+    done = time.perf_counter()
+    return {
+        "import_seconds": imported - started,
+        "read_seconds": read - imported,
+        "predict_seconds": done - read,
+        "n_lots": float(len(table)),
+        "checksum": float(np.nansum(risk) + np.nansum(contributions)),
+    }
+
+
 def main() -> None:
     """Parse the command line and print the task's JSON answer."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("task", choices=["read"])
+    parser.add_argument("task", choices=["read", "floor"])
     parser.add_argument("path", type=Path)
+    parser.add_argument("model_dir", type=Path, nargs="?", help="floor: the model folder")
     args = parser.parse_args()
-    print(json.dumps(read(args.path)))
+    if args.task == "floor":
+        print(json.dumps(floor(args.path, args.model_dir)))
+    else:
+        print(json.dumps(read(args.path)))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -49,6 +50,9 @@ def main(
     ] = False,
 ) -> None:
     """Configure logging once for every command."""
+    # pandera imports pyspark.pandas whenever the [spark] extra is installed; its pandas-3
+    # warning says nothing about exostab's own use of Spark (plain DataFrames, spark_udf).
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     logging.basicConfig(
@@ -437,29 +441,44 @@ def score(
         str | None,
         typer.Option("--scale", help=SCALE_HELP + " Default: the scale the model was trained on."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="pandas (one process) or spark (mlflow spark_udf; pip install 'exostab[spark]')."
+        ),
+    ] = "pandas",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL for --engine spark. Default: local[*] on 127.0.0.1."),
+    ] = None,
 ) -> None:
     """Score new lots: calibrated risk, band, top drivers, coverage and domain flag per lot.
 
     Lots that cannot be scored go to OUT-stem.quarantine.csv with the reason; every input lot
     ends up in one of the two files. A wide table is streamed in chunks, and its bad rows are
     quarantined; a search-engine file is read whole and must be valid. Exit 0 when something
-    was scored, 2 when nothing could be.
+    was scored, 2 when nothing could be. With --engine spark, OUT is a .parquet file or a
+    Parquet folder (see "Scale out" in the README).
     """
+    if engine not in ("pandas", "spark"):
+        raise ExostabError(f"--engine must be pandas or spark, not {engine!r}")
+    if engine == "spark":
+        score_spark(proteins, lots, out, model, top_k, format, report, spark_master)
+        return
     import pandas as pd
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from exostab.readers import detect_format, read_lot_sheet_lenient, read_proteins
     from exostab.readers.streaming import iter_wide_lenient
+    from exostab.registry import resolve_model
     from exostab.report import batch_report, lot_trends_section
     from exostab.score import BatchScorer
-    from exostab.tracking import configure_tracking, resolve_model
     from exostab.writers import AtomicTableWriter
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ExostabError("--out must end in .csv or .parquet", where=str(out))
-    configure_tracking()
     bundle, uri = resolve_model(model)
     declared = checked_scale(scale) or bundle.scale
     sheet, sheet_quarantine = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
@@ -543,6 +562,72 @@ def score(
         raise ExostabError("no lot could be scored (see the quarantine file)", where=str(lots))
 
 
+def score_spark(
+    proteins: Path,
+    lots: Path,
+    out: Path,
+    model: str,
+    top_k: int,
+    format: str | None,
+    report: Path | None,
+    master: str | None,
+) -> None:
+    """`exostab score --engine spark`: the same books and summary, the work on Spark."""
+    from exostab.registry import resolve_model
+    from exostab.score_spark import require_pyspark, score_on_spark, spark_session
+    from exostab.writers import AtomicTableWriter
+
+    require_pyspark()
+    existing_file(proteins, "protein file")
+    existing_file(lots, "lot sheet")
+    if out.suffix.lower() == ".csv":
+        raise ExostabError(
+            "--engine spark writes Parquet: a .parquet file or a folder", where=str(out)
+        )
+    if report is not None:
+        raise ExostabError("--report needs --engine pandas (a report holds every lot in memory)")
+    bundle, uri = resolve_model(model)
+    from exostab.provenance import file_sha256
+
+    input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
+    err_console.print(f"starting Spark ({master or 'local[*]'})", highlight=False)
+    from pyspark.sql import SparkSession
+
+    ours = SparkSession.getActiveSession() is None
+    spark = spark_session(master)
+    try:
+        outcome = score_on_spark(
+            spark=spark,
+            proteins=proteins,
+            lots=lots,
+            out=out,
+            model_uri=uri,
+            bundle=bundle,
+            top_k=top_k,
+            input_hash=input_hash,
+            format=format,
+        )
+    finally:
+        if ours:
+            spark.stop()
+    quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
+    with AtomicTableWriter(quarantine_path) as quarantine_file:
+        quarantine_file.write(outcome.quarantine)
+    bands = outcome.bands
+    console.print(
+        f"{outcome.n_in} lots in: {outcome.n_scored} scored → {out}, "
+        f"{outcome.n_quarantined} quarantined → {quarantine_path}"
+    )
+    console.print(
+        f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low; "
+        f"{outcome.n_out_of_domain} outside the training domain; model {uri} "
+        f"(version {bundle.model_version}"
+        f"{', trained on SIMULATED lots' if bundle.simulated_training else ''}); engine spark"
+    )
+    if outcome.n_scored == 0:
+        raise ExostabError("no lot could be scored (see the quarantine file)", where=str(lots))
+
+
 @app.command()
 @user_errors
 def forecast(
@@ -567,13 +652,12 @@ def forecast(
     """
     from exostab.forecast import parse_passages, passage_text, run_forecast, write_forecast
     from exostab.provenance import is_simulated
+    from exostab.registry import resolve_model
     from exostab.report import forecast_page
-    from exostab.tracking import configure_tracking, resolve_model
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
     grid = parse_passages(passages)
-    configure_tracking()
     bundle, uri = resolve_model(model)
     if bundle.trajectory is None:
         raise ExostabError(
@@ -639,13 +723,12 @@ def explain(
     """Explain a model on lots with SHAP: global_importance.csv, lot_shap.parquet and plots."""
     from exostab.explain import write_explanations
     from exostab.readers import read_lot_sheet_lenient, read_proteins
+    from exostab.registry import resolve_model
     from exostab.runs import map_runs_to_lots
     from exostab.score import scoring_table
-    from exostab.tracking import configure_tracking, resolve_model
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
-    configure_tracking()
     bundle, _ = resolve_model(model)
     sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
     matrix = read_proteins(proteins, format=format, scale=checked_scale(scale) or bundle.scale)
@@ -663,47 +746,17 @@ def serve(
     model: Annotated[str, MODEL_OPTION] = "models:/exostab@champion",
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5001,
 ) -> None:
-    """Serve a model over HTTP with ``mlflow models serve`` on 127.0.0.1 (POST /invocations)."""
-    import os
-    import subprocess
-    import sys
+    """Serve a model over HTTP with ``mlflow models serve`` on 127.0.0.1 (POST /invocations).
 
-    from exostab.tracking import configure_tracking, resolve_model
+    SIGTERM or SIGINT (Ctrl-C) stops the server and all its processes, then exits 0.
+    """
+    from exostab.serving import plan_server, run_server
 
-    uri = configure_tracking()
-    bundle, model_uri = resolve_model(model)
-    bin_dir = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-        "MLFLOW_TRACKING_URI": uri,
-        "EXOSTAB_MODEL_VERSION": bundle.model_version,
-        # mlflow warns on every request that sends proteins outside the signature, listing
-        # them all (thousands of names per request); errors still reach the log.
-        "MLFLOW_LOGGING_LEVEL": "ERROR",
-    }
-    command = [
-        str(Path(bin_dir) / "mlflow"),
-        "models",
-        "serve",
-        "-m",
-        model_uri,
-        "--env-manager",
-        "local",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    plan = plan_server(model, port)
     console.print(
-        f"serving {model_uri} (version {bundle.model_version}) on http://127.0.0.1:{port}/invocations"
+        f"serving {plan.model_uri} (version {plan.model_version}) on {plan.url}", highlight=False
     )
-    try:
-        completed = subprocess.run(command, env=env, check=False)
-    except KeyboardInterrupt:
-        return
-    if completed.returncode not in (0, -2, 130):
-        raise ExostabError(f"mlflow models serve exited with code {completed.returncode}")
+    run_server(plan, say=lambda message: err_console.print(message, highlight=False))
 
 
 @app.command()

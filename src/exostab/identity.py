@@ -11,6 +11,7 @@ gene symbol when known, else its leading accession, else the group id as the fil
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Sequence
@@ -272,6 +273,7 @@ def genes_from_fasta(header: Any) -> Any:
     return ";".join(genes) if genes else np.nan
 
 
+@functools.lru_cache(maxsize=8192)  # scoring asks for each run's name several times in a chunk
 def strip_run_name(name: str) -> str:
     """Strip folders (POSIX or Windows) and MS-file extensions from a run name.
 

@@ -134,19 +134,7 @@ def map_runs_to_lots(
     matched = intensities.loc[keep]
     labels = pd.Index([run_to_lot[str(r)] for r in matched.index], name=LOT_ID)
     counts = pd.Series(labels).value_counts()
-    if matrix.scale == "log2":
-        log2 = pd.DataFrame(matched.to_numpy(), index=labels, columns=matched.columns)
-        averaged = log2.groupby(level=0).mean()
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log2 = pd.DataFrame(np.log2(matched.to_numpy()), index=labels, columns=matched.columns)
-        mean_log2 = log2.groupby(level=0).mean()
-        averaged = pd.DataFrame(
-            np.exp2(mean_log2.to_numpy()), index=mean_log2.index, columns=mean_log2.columns
-        )
-    # A cell seen in one run only keeps that run's value exactly (no log/exp round trip).
-    grouped = matched.set_axis(labels, axis=0).groupby(level=0)
-    result = averaged.where(grouped.count() != 1, grouped.max())
+    result = _average_replicates(matched, labels, matrix.scale)
     order = [lot for lot in dict.fromkeys(lots) if lot in result.index]
     result = result.reindex(order).astype("float64")
     result.index.name = LOT_ID
@@ -169,3 +157,26 @@ def map_runs_to_lots(
         lots_without_run=lots_without_run,
     )
     return replace(matrix, intensities=result, notes=tuple(notes)), mapping
+
+
+def _average_replicates(matched: pd.DataFrame, labels: pd.Index, scale: str) -> pd.DataFrame:
+    """Average the runs of each lot in log2 space (runs × proteins → lots × proteins).
+
+    ``scale`` is the values' scale: ``raw`` intensities are averaged as log2 (a geometric mean)
+    and returned raw; ``log2`` values are averaged as they are.
+    """
+    if labels.is_unique:  # one run per lot: nothing to average (the group-by costs 0.2 s/2k lots)
+        return matched.set_axis(labels, axis=0)
+    if scale == "log2":
+        log2 = pd.DataFrame(matched.to_numpy(), index=labels, columns=matched.columns)
+        averaged = log2.groupby(level=0).mean()
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log2 = pd.DataFrame(np.log2(matched.to_numpy()), index=labels, columns=matched.columns)
+        mean_log2 = log2.groupby(level=0).mean()
+        averaged = pd.DataFrame(
+            np.exp2(mean_log2.to_numpy()), index=mean_log2.index, columns=mean_log2.columns
+        )
+    # A cell seen in one run only keeps that run's value exactly (no log/exp round trip).
+    grouped = matched.set_axis(labels, axis=0).groupby(level=0)
+    return averaged.where(grouped.count() != 1, grouped.max())

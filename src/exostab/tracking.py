@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -23,16 +22,12 @@ from mlflow.types.schema import AnyType
 from exostab.bundle import ModelBundle
 from exostab.config import NUMERIC_METADATA, PROJECT_ROOT, TrainConfig
 from exostab.errors import ExostabError
+from exostab.registry import store_uri
 
 logger = logging.getLogger(__name__)
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
-
-
-def store_uri(root: Path = PROJECT_ROOT) -> str:
-    """Return the project's SQLite store under ``mlruns/``; a user's MLFLOW_TRACKING_URI wins."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
 
 
 def configure_tracking(root: Path = PROJECT_ROOT) -> str:
@@ -236,7 +231,10 @@ def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def resolve_model(uri: str) -> tuple[ModelBundle, str]:
-    """Load the bundle behind a model URI (``models:/exostab@champion``, ``runs:/…``, a path).
+    """Load the bundle behind a model URI through mlflow (any store, any artifact location).
+
+    Callers use ``registry.resolve_model``, which comes here only when a URI cannot be read
+    cheaply from a local SQLite store.
 
     Returns the bundle stamped with its registry version (when the URI names one) and the URI.
     """

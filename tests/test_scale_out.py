@@ -1,0 +1,302 @@
+"""Scale-out tier: Spark engine = pandas engine, cheap model resolution, a server that stops.
+
+One small model trained through the CLI into a temporary SQLite store, and one local Spark
+session (``local[2]``) reused by every Spark test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner, Result
+
+from exostab.cli import app
+from exostab.simulate import write_simulation
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+runner = CliRunner()
+EXOSTAB = Path(sys.executable).parent / "exostab"
+
+
+def invoke(*args: str) -> Result:
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("scale")
+    store = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        train = write_simulation(root / "train", n_lots=120, n_donors=12, n_proteins=400, seed=3)
+        new = write_simulation(root / "new", n_lots=40, n_donors=5, n_proteins=400, seed=4)
+        summary = root / "summary.json"
+        result = invoke(
+            "train",
+            "--proteins", str(train.out / "proteins.csv"),
+            "--lots", str(train.out / "lots.csv"),
+            "--summary", str(summary),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        yield {
+            "root": root,
+            "store": store,
+            "new": new.out,
+            "run": json.loads(summary.read_text()),
+        }
+
+
+@pytest.fixture(scope="module")
+def bad_lots(workspace) -> tuple[Path, Path]:
+    """The simulated new lots with every kind of bad row the scorers quarantine."""
+    new, root = workspace["new"], workspace["root"]
+    sheet = pd.read_csv(new / "lots.csv", dtype=str)
+    proteins = pd.read_csv(new / "proteins.csv", dtype=str)
+    sheet.loc[0, "passage"] = "-1"
+    sheet.loc[1, "passage"] = "five"
+    sheet = pd.concat([sheet, sheet.iloc[[2]]])  # duplicate lot id in the sheet
+    sheet = sheet[sheet["lot_id"] != sheet["lot_id"].iloc[3]]  # a run with no lot
+    blank = proteins.columns[1:]
+    proteins.loc[4, blank] = ""  # nothing measured
+    proteins.loc[6, blank[0]] = "n.d."  # text in an intensity cell
+    proteins.loc[7, blank[1]] = "-5"  # negative intensity
+    proteins.loc[9, blank[2]] = "NA"  # missing, as pandas reads it
+    proteins.loc[10, "lot_id"] = ""  # empty lot id
+    replicate = proteins.iloc[[12]].assign(lot_id="REP-B")  # two runs of one lot, averaged
+    replicate[blank] = (replicate[blank].astype(float) * 1.5).astype(str)
+    sheet.loc[sheet["lot_id"] == proteins.loc[12, "lot_id"], "ms_run"] = "REP-A;REP-B"
+    proteins.loc[12, "lot_id"] = "REP-A"
+    proteins = pd.concat([proteins, proteins.iloc[[8]], replicate])  # + a duplicate row
+    extra = sheet.iloc[[5]].assign(lot_id="SIM-EXTRA", ms_run="SIM_run_missing")
+    sheet = pd.concat([sheet, extra])
+    sheet.to_csv(root / "bad_lots.csv", index=False)
+    proteins.to_csv(root / "bad_proteins.csv", index=False)
+    return root / "bad_proteins.csv", root / "bad_lots.csv"
+
+
+@pytest.fixture(scope="module")
+def spark(workspace):
+    pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
+    from exostab.score_spark import spark_session
+
+    session = spark_session("local[2]")
+    yield session
+    session.stop()
+
+
+def score(proteins: Path, lots: Path, out: Path, *extra: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score through the CLI; return scores (by lot) and quarantine (sorted)."""
+    result = invoke(
+        "score", "--proteins", str(proteins), "--lots", str(lots), "--out", str(out), *extra
+    )
+    assert result.exit_code == 0, result.output
+    scores = pd.read_parquet(out).set_index("lot_id").sort_index()
+    quarantine = pd.read_csv(out.with_name(f"{out.stem}.quarantine.csv"), dtype=str)
+    return scores, quarantine.sort_values(["lot_id", "reason"]).reset_index(drop=True)
+
+
+def assert_same_answers(pandas_run, spark_run, same_files: bool = True) -> None:
+    (scores, quarantine), (spark_scores, spark_quarantine) = pandas_run, spark_run
+    assert len(scores) > 10
+    pd.testing.assert_index_equal(scores.index, spark_scores.index)
+    assert list(scores.columns) == list(spark_scores.columns)
+    compared = [c for c in scores.columns if same_files or c != "input_hash"]
+    for column in compared:  # exact: the same bundle answers in both engines
+        assert scores[column].astype(str).tolist() == spark_scores[column].astype(str).tolist()
+    np.testing.assert_array_equal(scores["risk"], spark_scores["risk"])
+    pd.testing.assert_frame_equal(quarantine, spark_quarantine)
+
+
+def test_spark_engine_scores_and_quarantines_like_pandas(spark, workspace, bad_lots) -> None:
+    proteins, lots = bad_lots
+    root = workspace["root"]
+    pandas_run = score(proteins, lots, root / "bad_pandas.parquet")
+    spark_run = score(proteins, lots, root / "bad_spark.parquet", "--engine", "spark")
+    assert_same_answers(pandas_run, spark_run)
+    reasons = " | ".join(spark_run[1]["reason"])
+    for expected in ("passage", "duplicate", "not in the lot sheet", "'n.d.'", "negative",
+                     "empty lot_id", "no protein profile"):  # fmt: skip
+        assert expected in reasons, reasons
+    assert "(row 12: empty lot_id)" in set(spark_run[1]["lot_id"])
+    n_in = len(pd.read_csv(lots)) + 2  # + the run without a lot, + the duplicate row's copy
+    n_in += 1  # + the row whose lot id is empty
+    assert len(spark_run[0]) + len(spark_run[1]) == n_in
+
+
+def test_spark_engine_reads_parquet_and_search_engine_files(spark, workspace) -> None:
+    new, root = workspace["new"], workspace["root"]
+    wide = root / "proteins.parquet"
+    pd.read_csv(new / "proteins.csv").to_parquet(wide, index=False)
+    pandas_run = score(new / "proteins.csv", new / "lots.csv", root / "wide_pandas.parquet")
+    out = root / "wide_spark"  # no .parquet suffix: a folder written by the executors
+    result = invoke(
+        "score", "--proteins", str(wide), "--lots", str(new / "lots.csv"),
+        "--out", str(out), "--engine", "spark",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.is_dir() and list(out.glob("part-*.parquet"))
+    spark_scores = pd.read_parquet(out).set_index("lot_id").sort_index()
+    quarantine = pd.read_csv(root / "wide_spark.quarantine.csv", dtype=str)
+    assert_same_answers(pandas_run, (spark_scores, quarantine), same_files=False)
+    assert len(spark_scores) == 40
+
+    maxquant = new / "proteinGroups.txt"
+    assert_same_answers(
+        score(maxquant, new / "lots.csv", root / "mq_pandas.parquet"),
+        score(maxquant, new / "lots.csv", root / "mq_spark.parquet", "--engine", "spark"),
+    )
+
+
+def test_spark_engine_without_pyspark_says_how_to_install(workspace, tmp_path: Path) -> None:
+    new = workspace["new"]
+    script = f"""
+import sys
+class NoSpark:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pyspark" or name.startswith("pyspark."):
+            raise ImportError("no pyspark")
+sys.meta_path.insert(0, NoSpark())
+from exostab.cli import app
+sys.argv = ["exostab", "score", "--engine", "spark", "--proteins", {str(new / "proteins.csv")!r},
+            "--lots", {str(new / "lots.csv")!r}, "--out", {str(tmp_path / "s.parquet")!r}]
+app()
+"""
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 2, completed.stderr
+    lines = [line for line in completed.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "pip install 'exostab[spark]'" in lines[0], completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_score_imports_neither_mlflow_nor_shap(workspace, tmp_path: Path) -> None:
+    new = workspace["new"]
+    script = f"""
+import sys
+from typer.testing import CliRunner
+from exostab.cli import app
+result = CliRunner().invoke(app, ["score", "--proteins", {str(new / "proteins.csv")!r},
+    "--lots", {str(new / "lots.csv")!r}, "--out", {str(tmp_path / "s.csv")!r}])
+assert result.exit_code == 0, result.output
+print(sorted(m for m in ("mlflow", "shap", "matplotlib", "sqlalchemy") if m in sys.modules))
+"""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": workspace["store"]}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().splitlines()[-1] == "[]"
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 40
+
+
+def test_registry_reads_the_store_as_mlflow_does(workspace, monkeypatch) -> None:
+    from exostab import registry, tracking
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", workspace["store"])
+    tracking.configure_tracking()
+    run_id = workspace["run"]["run_id"]
+    uris = [
+        "models:/exostab@champion",
+        "models:/exostab/1",
+        f"runs:/{run_id}/model",
+        workspace["run"]["model_uri"],
+    ]
+    for uri in uris:
+        located = registry.locate_model(uri)
+        assert located is not None, uri
+        cheap, _ = registry.resolve_model(uri)
+        full, _ = tracking.resolve_model(uri)
+        assert cheap.model_version == full.model_version, uri
+        assert cheap.feature_names == full.feature_names
+        assert registry.locate_model(str(located.path)) == registry.LocatedModel(located.path, None)
+    logged = registry.locate_model(f"runs:/{run_id}/model")
+    assert logged is not None and logged.path.parent.name.startswith("m-")
+    assert registry.locate_model(f"models:/{logged.path.parent.name}") == logged
+    assert registry.locate_model("models:/exostab@nobody") is None
+    assert registry.locate_model("models:/exostab/99") is None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] not in ("Z", "X"):
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(
+    not Path("/proc").is_dir(), reason="needs /proc to follow the server's children"
+)
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_with_its_children(workspace, stop: signal.Signals) -> None:
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": workspace["store"]}
+    server = subprocess.Popen(
+        [str(EXOSTAB), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # only so a failing test can still clean up the group
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as ping:
+                    if ping.status == 200:
+                        break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                time.sleep(0.5)
+        else:
+            pytest.fail("the model server did not come up within 180 s")
+        children = descendants(server.pid)
+        assert children, "mlflow models serve should run below exostab serve"
+        server.send_signal(stop)  # to exostab serve alone, as systemd or Ctrl-C would
+        assert server.wait(timeout=60) == 0
+        stderr = server.stderr.read().decode()
+        assert f"{stop.name} received" in stderr and "model server stopped" in stderr, stderr
+        with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
+            sock.connect(("127.0.0.1", port))
+        assert not [pid for pid in children if alive(pid)]
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+        for pid in descendants(server.pid):
+            os.kill(pid, signal.SIGKILL)
