@@ -384,11 +384,13 @@ def test_calibration_is_fitted_without_the_lots_it_scores() -> None:
 
 
 def test_a_small_linear_signal_gives_a_non_constant_model() -> None:
-    """18 lots (the size of a small EV study), signal linear in two proteins, no passage."""
+    """18 lots (the size of a small EV study), signal linear in one protein, passage constant."""
     small = planted_lots(n_lots=18, n_donors=18, n_proteins=40, seed=5)
     small = replace(
         small,
-        X=small.X.assign(passage=0),
+        X=small.X.drop(columns="medium").assign(passage=0),
+        metadata=("passage",),
+        categorical=(),
         y=pd.Series(
             (small.X["RISK1"].rank().to_numpy() > 9).astype(int),
             index=small.y.index,
@@ -396,8 +398,7 @@ def test_a_small_linear_signal_gives_a_non_constant_model() -> None:
         ),
     )
     result = train_model(small, TrainConfig.model_validate({"cv": {"naive_gap": False}}))
-    assert result.choice.candidate.learner in ("linear", "prior")
-    assert result.choice.candidate.learner == "linear"
+    assert result.choice.candidate.learner == "linear"  # no trees below 30 lots
     assert not result.verdict.constant
     assert result.verdict.too_few
-    assert result.metrics["cv_roc_auc"] > 0.7
+    assert result.metrics["cv_roc_auc"] > 0.65
