@@ -248,7 +248,13 @@ def resolve_model(uri: str) -> tuple[ModelBundle, str]:
             version = uri.rsplit("/", 1)[1]
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
     except MlflowException as error:
-        raise ExostabError(f"cannot load model {uri}: {first_line(str(error))}") from None
+        hint = (
+            " (no version has passed the gate yet, see `exostab train`'s verdict; "
+            f"--model {uri.replace('@' + CHAMPION, '@' + CHALLENGER)} uses the latest version)"
+            if uri.endswith("@" + CHAMPION)
+            else ""
+        )
+        raise ExostabError(f"cannot load model {uri}: {first_line(str(error))}{hint}") from None
     bundle_dir = Path(local) / "artifacts" / "bundle"
     if not bundle_dir.exists():
         raise ExostabError(f"{uri} is not an exostab model (no bundle in its artifacts)")
