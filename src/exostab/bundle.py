@@ -27,6 +27,10 @@ from exostab.trajectory import Trajectory
 logger = logging.getLogger(__name__)
 
 MIN_COVERAGE = 0.5
+# A lot this many times beyond the domain limits (99th percentile of new-donor lots) is not
+# judged: the model never saw anything like it.
+FAR_OUTSIDE = 3.0
+NOT_ASSESSABLE = "not assessable"
 OUTPUT_COLUMNS = (
     "lot_id",
     "risk",
@@ -64,6 +68,26 @@ def as_numbers(block: pd.DataFrame) -> np.ndarray:
     for j in np.flatnonzero(~numeric):
         values[:, j] = pd.to_numeric(block.iloc[:, int(j)], errors="coerce").to_numpy(float)
     return values
+
+
+def not_assessable_reasons(coverage: np.ndarray, domain_score: np.ndarray) -> list[str | None]:
+    """Per lot, why the model cannot judge it (None when it can).
+
+    Args:
+        coverage: share of the model's proteins each lot measured (0-1).
+        domain_score: distance from the training lots (≤ 1 inside, see ``DomainModel``).
+    """
+    reasons: list[str | None] = []
+    for share, score in zip(coverage, domain_score, strict=True):
+        parts = []
+        if share < MIN_COVERAGE:
+            parts.append(f"measured {share:.0%} of the model's proteins (needs {MIN_COVERAGE:.0%})")
+        if not score <= FAR_OUTSIDE:
+            parts.append(
+                f"domain score {score:.1f}: far outside the training lots (limit {FAR_OUTSIDE:g})"
+            )
+        reasons.append(f"{NOT_ASSESSABLE}: {' and '.join(parts)}" if parts else None)
+    return reasons
 
 
 @dataclass(frozen=True)
@@ -221,7 +245,10 @@ class ModelBundle:
 
         Cells are read as a lot sheet reads them (``P5`` is passage 5, spaces trimmed, category
         spellings mapped through the vocabulary), so batch and HTTP answer alike. A category
-        the model never saw in training is treated as missing and named in ``warning``.
+        the model never saw in training is treated as missing and named in ``warning``. A lot
+        that measured fewer than ``MIN_COVERAGE`` of the model's proteins, or lies more than
+        ``FAR_OUTSIDE`` times beyond the domain limits, gets band ``not assessable`` (its risk
+        is still shown) and the reason in ``warning``.
         """
         table, errors = self.checked_rows(table)
         answer = pd.DataFrame(
@@ -254,6 +281,14 @@ class ModelBundle:
             # The domain statistics fill unmeasured proteins with training medians, so a lot that
             # measured few of the model's proteins would look typical: coverage gates it too.
             answer.loc[ok, "in_domain"] = (domain_score <= 1.0) & (coverage >= MIN_COVERAGE)
+            reasons = not_assessable_reasons(coverage, domain_score)
+            judged = answer.index[ok]
+            for row, reason in zip(judged, reasons, strict=True):
+                if reason is None:
+                    continue
+                answer.at[row, "risk_band"] = NOT_ASSESSABLE
+                previous = answer.at[row, "warning"]
+                answer.at[row, "warning"] = f"{reason}; {previous}" if previous else reason
         answer.loc[~ok, "warning"] = None
         return answer[list(OUTPUT_COLUMNS)]
 
