@@ -70,6 +70,50 @@ def as_numbers(block: pd.DataFrame) -> np.ndarray:
     return values
 
 
+READABLE_LENGTH = 32
+
+
+def shorten(text: str, length: int = READABLE_LENGTH) -> str:
+    """Cut a name to ``length`` characters, marking the cut with an ellipsis."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def readable_protein_names(proteins: pd.DataFrame) -> dict[str, str]:
+    """Name each protein as a person reads it: gene symbol, else short accession, else the id.
+
+    Args:
+        proteins: index = feature name; ``input_name`` (group id), ``leading_accession``,
+            ``gene`` (missing values allowed).
+
+    Returns:
+        feature → name: the gene symbol(s) (``CD9``, merged groups ``CD9;CD63``); proteins that
+        share a symbol get their accession added (``CD9 (P21926-2)``, isoform kept); without a
+        gene the leading accession; else the group id cut to a readable length. Names are unique.
+    """
+
+    def text(value: Any) -> str:
+        return value.strip() if isinstance(value, str) else ""
+
+    first: dict[str, str] = {}
+    for feature, row in proteins.iterrows():
+        gene, accession = text(row.get("gene")), text(row.get("leading_accession"))
+        first[str(feature)] = shorten(gene or accession or str(row.get("input_name", feature)))
+    counts = pd.Series(list(first.values()), dtype=object).value_counts()
+    names: dict[str, str] = {}
+    for feature, row in proteins.iterrows():
+        name = first[str(feature)]
+        if counts.get(name, 0) > 1:
+            accession = text(row.get("leading_accession"))
+            name = f"{name} ({accession})" if accession and accession != name else str(feature)
+        names[str(feature)] = name
+    taken: set[str] = set()
+    for feature, name in names.items():
+        if name in taken:
+            names[feature] = shorten(feature, 2 * READABLE_LENGTH)
+        taken.add(names[feature])
+    return names
+
+
 def not_assessable_reasons(coverage: np.ndarray, domain_score: np.ndarray) -> list[str | None]:
     """Per lot, why the model cannot judge it (None when it can).
 
@@ -410,13 +454,22 @@ class ModelBundle:
         return rendered
 
     def display_name(self, feature: str) -> str:
-        """Name a feature as the user's input did (module scores and metadata as they are)."""
-        names = self.input_names
+        """Name a feature for a person: gene symbol, else accession, else the id cut short.
+
+        Module scores and metadata keep their names; ``missing_X`` reads ``X missing``. The
+        full group id stays in ``input_names`` (and in a ``group_id`` column of tables).
+        """
+        names = self.readable_names
         if feature in names:
             return names[feature]
         if feature.startswith("missing_") and feature[8:] in names:
             return f"{names[feature[8:]]} missing"
-        return feature
+        return shorten(feature)
+
+    @functools.cached_property
+    def readable_names(self) -> dict[str, str]:
+        """Feature name → readable protein name (built once per bundle, unique)."""
+        return readable_protein_names(self.proteins)
 
     @functools.cached_property
     def input_names(self) -> dict[str, str]:
