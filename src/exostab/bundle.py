@@ -155,6 +155,8 @@ class ModelBundle:
             models trained before it existed.
         vocabulary: category spellings the lot sheet was read with in training; scoring (batch
             and HTTP) reads categories through it.
+        model_card: the model card (markdown, ``model_card.md`` beside ``bundle.json``;
+            empty for models trained before cards existed).
     """
 
     steps: list[ExostabTransformer]
@@ -169,6 +171,7 @@ class ModelBundle:
     scale: str = "raw"
     trajectory: Trajectory | None = None
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    model_card: str = ""
 
     @classmethod
     def from_training(
@@ -224,6 +227,8 @@ class ModelBundle:
         (directory / "bundle.json").write_text(json.dumps(payload))
         if self.trajectory is not None:
             (directory / "trajectory.json").write_text(json.dumps(self.trajectory.to_dict()))
+        if self.model_card:
+            (directory / "model_card.md").write_text(self.model_card)
         return directory
 
     @classmethod
@@ -231,6 +236,7 @@ class ModelBundle:
         payload = json.loads((Path(directory) / "bundle.json").read_text())
         proteins = pd.DataFrame(payload["proteins"]).set_index("feature")
         trajectory_file = Path(directory) / "trajectory.json"
+        card_file = Path(directory) / "model_card.md"
         trajectory = (
             Trajectory.from_dict(json.loads(trajectory_file.read_text()))
             if trajectory_file.exists()
@@ -252,6 +258,7 @@ class ModelBundle:
             vocabulary=Vocabulary.from_dict(payload["vocabulary"])
             if "vocabulary" in payload
             else load_vocabulary(),
+            model_card=card_file.read_text() if card_file.exists() else "",
         )
 
     @property
@@ -331,7 +338,7 @@ class ModelBundle:
                 if reason is None:
                     continue
                 answer.at[row, "risk_band"] = NOT_ASSESSABLE
-                previous = answer.at[row, "warning"]
+                previous = str(answer.at[row, "warning"] or "")
                 answer.at[row, "warning"] = f"{reason}; {previous}" if previous else reason
         answer.loc[~ok, "warning"] = None
         return answer[list(OUTPUT_COLUMNS)]

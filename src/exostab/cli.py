@@ -576,7 +576,18 @@ def score(
         quarantine = pd.concat(quarantined, ignore_index=True)
         scored = pd.concat(kept_for_report)
         trends = lot_trends_section(scored, sheet, bundle.bands.threshold, bundle.bands.low)
-        report.write_text(batch_report(scored, quarantine, provenance, trends=trends))
+        report.write_text(
+            batch_report(
+                scored,
+                quarantine,
+                provenance,
+                trends=trends,
+                threshold=bundle.bands.threshold,
+                low=bundle.bands.low,
+                sheet=sheet,
+                model_card=bundle.model_card,
+            )
+        )
     console.print(f"{scorer.accounting()}\nscores → {out}, quarantine → {quarantine_path}")
     console.print(
         f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low, "

@@ -185,7 +185,9 @@ def _save(draw: object, path: Path) -> None:
     for axes in figure.axes:
         labels = [t.get_text() for t in axes.get_yticklabels()]
         if any(len(text) > MAX_LABEL_CHARS for text in labels):
-            cut = [t if len(t) <= MAX_LABEL_CHARS else t[: MAX_LABEL_CHARS - 1] + "…" for t in labels]
+            cut = [
+                t if len(t) <= MAX_LABEL_CHARS else t[: MAX_LABEL_CHARS - 1] + "…" for t in labels
+            ]
             axes.set_yticks(axes.get_yticks(), labels=cut)
         if len(axes.get_xlabel()) > 2 * MAX_LABEL_CHARS:
             axes.set_xlabel(axes.get_xlabel()[: 2 * MAX_LABEL_CHARS - 1] + "…")

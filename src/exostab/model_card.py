@@ -54,7 +54,8 @@ def data_line(fingerprint: dict[str, Any]) -> str:
 
 def baselines_beaten(result: Any) -> tuple[list[str], list[str]]:
     """Return (beaten, not beaten) baseline names, as measured on the same CV folds."""
-    beaten, not_beaten = [], []
+    beaten: list[str] = []
+    not_beaten: list[str] = []
     for key, value in sorted(result.metrics.items()):
         if key.startswith("beats_"):
             name = key.removeprefix("beats_")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,8 @@ def run_training(
     chosen_name = name or run_name(fingerprint, result)
     validation = f"{cfg.cv.scheme} by {cfg.data.group}"
     cost_ratio = cfg.decision.cost_release_unstable / cfg.decision.cost_reject_stable
+    card = model_card(result, fingerprint, validation, cost_ratio=cost_ratio)
+    bundle = replace(bundle, model_card=card)
     with tempfile.TemporaryDirectory() as scratch:
         artifacts = Path(scratch)
         table, importance = write_training_artifacts(artifacts, training, result, bundle, cfg)
@@ -189,7 +191,7 @@ def run_training(
             },
             started_ms=started_ms,
             datasets=datasets,
-            model_card=model_card(result, fingerprint, validation, cost_ratio=cost_ratio),
+            model_card=card,
             version_description=version_description(result, fingerprint, validation),
             version_tags=version_tags(result, fingerprint, validation),
         )
