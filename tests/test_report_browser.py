@@ -117,14 +117,12 @@ def test_report_is_self_contained_and_explains_itself(report_page: Path) -> None
         "risk against passage",
         "driver frequency",
         "<table>",  # the model card's table rendered
-        'not assessable</span> the model',
+        "not assessable</span> the model",
     ):
         assert words in html, words
 
 
-def test_report_opens_in_chromium_without_console_errors(
-    report_page: Path, tmp_path: Path
-) -> None:
+def test_report_opens_in_chromium_without_console_errors(report_page: Path, tmp_path: Path) -> None:
     screenshot = tmp_path / "report.png"
     messages = open_in_chromium(report_page, screenshot, tmp_path)
     assert screenshot.exists() and screenshot.stat().st_size > 10_000
