@@ -121,7 +121,8 @@ def figures_section(
         embed(
             risk_distribution_figure(scores["risk"], threshold, low),
             "risk distribution",
-            f"Risk of the batch's lots (histogram, 0-1). Dashed red line: hold cut-off "
+            f"Risk of the batch's lots (histogram, 0-1; not assessable lots included). "
+            f"Dashed red line: hold cut-off "
             f"{threshold:.3f}; dotted orange: review cut-off {low:.3f}.",
         )
     ]
