@@ -1,4 +1,4 @@
-"""CLI papercuts: version, help texts, defaults, make help, the simulator's README, scale warning."""
+"""CLI papercuts: version, help, defaults, make help, the simulated README, scale warning."""
 
 from __future__ import annotations
 
