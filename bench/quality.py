@@ -192,7 +192,7 @@ def run_one(
         logger.warning("%s seed %d: %d held-out lots unscored", scenario, seed, unscored.sum())
     features, contributions = explain_lots(bundle, scoring_table(train))
     importance = global_importance(bundle, features, contributions, result.driver_stability)
-    top = importance.loc[importance["kind"] == "protein", "protein"].astype(str).head(TOP_K)
+    top = importance.loc[importance["kind"] == "protein", "group_id"].astype(str).head(TOP_K)
     drivers = driver_recall(top.tolist(), split.truth_proteins, train, 0.5)
 
     common = {

@@ -127,7 +127,11 @@ def scored(trained, workspace):
 def test_score_gives_every_lot_a_calibrated_risk(scored, workspace) -> None:
     assert len(scored) == 40
     assert scored["risk"].between(0, 1).all()
-    assert set(scored["risk_band"]) <= {"low", "review", "high"}
+    # The new lots come from another simulated world (seed 4): the model may find them too far
+    # outside its domain to judge; those say why and keep their risk.
+    judged = scored["risk_band"] != "not assessable"
+    assert set(scored.loc[judged, "risk_band"]) <= {"low", "review", "high"}
+    assert scored.loc[~judged, "warning"].str.startswith("not assessable").all()
     assert scored["top_drivers"].str.count(";").eq(4).all()
     assert (scored["model_version"].astype(str) == "1").all()
     quarantine = pd.read_csv(workspace["root"] / "scores.quarantine.csv")

@@ -27,6 +27,10 @@ from exostab.trajectory import Trajectory
 logger = logging.getLogger(__name__)
 
 MIN_COVERAGE = 0.5
+# A lot this many times beyond the domain limits (99th percentile of new-donor lots) is not
+# judged: the model never saw anything like it.
+FAR_OUTSIDE = 3.0
+NOT_ASSESSABLE = "not assessable"
 OUTPUT_COLUMNS = (
     "lot_id",
     "risk",
@@ -66,6 +70,70 @@ def as_numbers(block: pd.DataFrame) -> np.ndarray:
     return values
 
 
+READABLE_LENGTH = 32
+
+
+def shorten(text: str, length: int = READABLE_LENGTH) -> str:
+    """Cut a name to ``length`` characters, marking the cut with an ellipsis."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def readable_protein_names(proteins: pd.DataFrame) -> dict[str, str]:
+    """Name each protein as a person reads it: gene symbol, else short accession, else the id.
+
+    Args:
+        proteins: index = feature name; ``input_name`` (group id), ``leading_accession``,
+            ``gene`` (missing values allowed).
+
+    Returns:
+        feature → name: the gene symbol(s) (``CD9``, merged groups ``CD9;CD63``); proteins that
+        share a symbol get their accession added (``CD9 (P21926-2)``, isoform kept); without a
+        gene the leading accession; else the group id cut to a readable length. Names are unique.
+    """
+
+    def text(value: Any) -> str:
+        return value.strip() if isinstance(value, str) else ""
+
+    first: dict[str, str] = {}
+    for feature, row in proteins.iterrows():
+        gene, accession = text(row.get("gene")), text(row.get("leading_accession"))
+        first[str(feature)] = shorten(gene or accession or str(row.get("input_name", feature)))
+    counts = pd.Series(list(first.values()), dtype=object).value_counts()
+    names: dict[str, str] = {}
+    for feature, row in proteins.iterrows():
+        name = first[str(feature)]
+        if counts.get(name, 0) > 1:
+            accession = text(row.get("leading_accession"))
+            name = f"{name} ({accession})" if accession and accession != name else str(feature)
+        names[str(feature)] = name
+    taken: set[str] = set()
+    for feature, name in names.items():
+        if name in taken:
+            names[feature] = shorten(feature, 2 * READABLE_LENGTH)
+        taken.add(names[feature])
+    return names
+
+
+def not_assessable_reasons(coverage: np.ndarray, domain_score: np.ndarray) -> list[str | None]:
+    """Per lot, why the model cannot judge it (None when it can).
+
+    Args:
+        coverage: share of the model's proteins each lot measured (0-1).
+        domain_score: distance from the training lots (≤ 1 inside, see ``DomainModel``).
+    """
+    reasons: list[str | None] = []
+    for share, score in zip(coverage, domain_score, strict=True):
+        parts = []
+        if share < MIN_COVERAGE:
+            parts.append(f"measured {share:.0%} of the model's proteins (needs {MIN_COVERAGE:.0%})")
+        if not score <= FAR_OUTSIDE:
+            parts.append(
+                f"domain score {score:.1f}: far outside the training lots (limit {FAR_OUTSIDE:g})"
+            )
+        reasons.append(f"{NOT_ASSESSABLE}: {' and '.join(parts)}" if parts else None)
+    return reasons
+
+
 @dataclass(frozen=True)
 class ModelBundle:
     """A trained model in the form that scores lots.
@@ -87,6 +155,8 @@ class ModelBundle:
             models trained before it existed.
         vocabulary: category spellings the lot sheet was read with in training; scoring (batch
             and HTTP) reads categories through it.
+        model_card: the model card (markdown, ``model_card.md`` beside ``bundle.json``;
+            empty for models trained before cards existed).
     """
 
     steps: list[ExostabTransformer]
@@ -101,6 +171,7 @@ class ModelBundle:
     scale: str = "raw"
     trajectory: Trajectory | None = None
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    model_card: str = ""
 
     @classmethod
     def from_training(
@@ -156,6 +227,8 @@ class ModelBundle:
         (directory / "bundle.json").write_text(json.dumps(payload))
         if self.trajectory is not None:
             (directory / "trajectory.json").write_text(json.dumps(self.trajectory.to_dict()))
+        if self.model_card:
+            (directory / "model_card.md").write_text(self.model_card)
         return directory
 
     @classmethod
@@ -163,6 +236,7 @@ class ModelBundle:
         payload = json.loads((Path(directory) / "bundle.json").read_text())
         proteins = pd.DataFrame(payload["proteins"]).set_index("feature")
         trajectory_file = Path(directory) / "trajectory.json"
+        card_file = Path(directory) / "model_card.md"
         trajectory = (
             Trajectory.from_dict(json.loads(trajectory_file.read_text()))
             if trajectory_file.exists()
@@ -184,6 +258,7 @@ class ModelBundle:
             vocabulary=Vocabulary.from_dict(payload["vocabulary"])
             if "vocabulary" in payload
             else load_vocabulary(),
+            model_card=card_file.read_text() if card_file.exists() else "",
         )
 
     @property
@@ -221,7 +296,10 @@ class ModelBundle:
 
         Cells are read as a lot sheet reads them (``P5`` is passage 5, spaces trimmed, category
         spellings mapped through the vocabulary), so batch and HTTP answer alike. A category
-        the model never saw in training is treated as missing and named in ``warning``.
+        the model never saw in training is treated as missing and named in ``warning``. A lot
+        that measured fewer than ``MIN_COVERAGE`` of the model's proteins, or lies more than
+        ``FAR_OUTSIDE`` times beyond the domain limits, gets band ``not assessable`` (its risk
+        is still shown) and the reason in ``warning``.
         """
         table, errors = self.checked_rows(table)
         answer = pd.DataFrame(
@@ -254,6 +332,14 @@ class ModelBundle:
             # The domain statistics fill unmeasured proteins with training medians, so a lot that
             # measured few of the model's proteins would look typical: coverage gates it too.
             answer.loc[ok, "in_domain"] = (domain_score <= 1.0) & (coverage >= MIN_COVERAGE)
+            reasons = not_assessable_reasons(coverage, domain_score)
+            judged = answer.index[ok]
+            for row, reason in zip(judged, reasons, strict=True):
+                if reason is None:
+                    continue
+                answer.at[row, "risk_band"] = NOT_ASSESSABLE
+                previous = str(answer.at[row, "warning"] or "")
+                answer.at[row, "warning"] = f"{reason}; {previous}" if previous else reason
         answer.loc[~ok, "warning"] = None
         return answer[list(OUTPUT_COLUMNS)]
 
@@ -375,13 +461,22 @@ class ModelBundle:
         return rendered
 
     def display_name(self, feature: str) -> str:
-        """Name a feature as the user's input did (module scores and metadata as they are)."""
-        names = self.input_names
+        """Name a feature for a person: gene symbol, else accession, else the id cut short.
+
+        Module scores and metadata keep their names; ``missing_X`` reads ``X missing``. The
+        full group id stays in ``input_names`` (and in a ``group_id`` column of tables).
+        """
+        names = self.readable_names
         if feature in names:
             return names[feature]
         if feature.startswith("missing_") and feature[8:] in names:
             return f"{names[feature[8:]]} missing"
-        return feature
+        return shorten(feature)
+
+    @functools.cached_property
+    def readable_names(self) -> dict[str, str]:
+        """Feature name → readable protein name (built once per bundle, unique)."""
+        return readable_protein_names(self.proteins)
 
     @functools.cached_property
     def input_names(self) -> dict[str, str]:

@@ -43,10 +43,25 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def print_version(value: bool) -> None:
+    """Print the installed version and stop (``--version``)."""
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"exostab {version('exostab')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log decisions and sizes.")
+    ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=print_version, is_eager=True
+        ),
     ] = False,
 ) -> None:
     """Configure logging once for every command."""
@@ -62,6 +77,10 @@ def main(
     )
     for noisy in ("mlflow", "alembic", "urllib3", "git", "matplotlib", "shap", "numba"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+    # Library warnings (sklearn, shap, mlflow) go to logging, shown with --verbose only: a user
+    # should not read library file paths; exostab says what matters through its own log.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 def user_errors(command: F) -> F:
@@ -140,16 +159,29 @@ def train(
         typer.Option("--format", help="Force the protein file format (default: detect)."),
     ] = None,
     label: Annotated[
-        str | None, typer.Option(help="Label column (0/1). Default: unstable.")
+        str | None, typer.Option(help="Label column (0/1). Default: the config's (unstable).")
     ] = None,
     group: Annotated[
-        str | None, typer.Option(help="CV group column: no group on both sides of a fold.")
+        str | None,
+        typer.Option(
+            help="CV group column: no group on both sides of a fold. "
+            "Default: the config's (donor_id)."
+        ),
     ] = None,
-    experiment: Annotated[str | None, typer.Option(help="mlflow experiment name.")] = None,
+    experiment: Annotated[
+        str | None, typer.Option(help="mlflow experiment name. Default: the config's (exostab).")
+    ] = None,
     run_name: Annotated[
-        str | None, typer.Option(help="mlflow run name. Default: named after the key settings.")
+        str | None,
+        typer.Option(
+            help="mlflow run name. Default: named after the data and the model, e.g. "
+            "'maxquant-80lots-400prot · prior+trees'."
+        ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (CV folds, LightGBM).")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Random seed (CV folds, LightGBM). Default: the config's (7)."),
+    ] = None,
     summary: Annotated[
         Path | None, typer.Option(help="Write a JSON summary of the run to this path.")
     ] = None,
@@ -382,6 +414,16 @@ def inspect_file(
     console.print(table)
 
 
+def warn_on_scale(matrix: ProteinMatrix) -> bool:
+    """Warn, as ``inspect`` does, when the values contradict their declared scale."""
+    from exostab.readers.common import scale_problem
+
+    problem = scale_problem(matrix.intensities, matrix.scale)
+    if problem:
+        logging.getLogger(__name__).warning("%s: %s", matrix.source, problem)
+    return problem is not None
+
+
 def on_model_scale(matrix: ProteinMatrix, model_scale: str) -> ProteinMatrix:
     """Bring the input to the scale the model was trained on, saying so when it converts."""
     if matrix.scale == model_scale:
@@ -418,7 +460,9 @@ def set_aside_failed_runs(
 
 
 MODEL_OPTION = typer.Option(
-    "--model", help="Model URI: models:/exostab@champion, models:/exostab/3, runs:/<id>/model."
+    "--model",
+    help="Model URI: `models:/exostab@champion`, `models:/exostab/3` or `runs:/RUN_ID/model`.",
+    show_default=True,
 )
 
 
@@ -489,7 +533,8 @@ def score(
     quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
     kept_for_report: list[pd.DataFrame] = []
     n_out_of_domain = 0
-    bands = {"high": 0, "review": 0, "low": 0}
+    bands = {"high": 0, "review": 0, "low": 0, "not assessable": 0}
+    scale_warned = False
     quarantined: list[pd.DataFrame] = []
     streamed = (format or detect_format(proteins)) == "wide"
     with (
@@ -521,6 +566,8 @@ def score(
             matrix, failed = set_aside_failed_runs(matrix, scorer)
             if len(failed):
                 book(scorer.refuse(failed))
+            if not scale_warned:
+                scale_warned = warn_on_scale(matrix)
             matrix = on_model_scale(matrix, bundle.scale)
             scores, bad = scorer.score(matrix)
             scores_file.write(scores.assign(model_uri=uri, input_hash=input_hash))
@@ -529,7 +576,7 @@ def score(
                 kept_for_report.append(scores)
             n_out_of_domain += int((~scores["in_domain"].astype(bool)).sum())
             for band, count in scores["risk_band"].value_counts().items():
-                bands[str(band)] += int(count)
+                bands[str(band)] = bands.get(str(band), 0) + int(count)
             bar.update(task, completed=scorer.n_scored + scorer.n_lots_quarantined)
         book(scorer.finish())
         bar.update(task, completed=scorer.n_lots_in)
@@ -548,10 +595,22 @@ def score(
         quarantine = pd.concat(quarantined, ignore_index=True)
         scored = pd.concat(kept_for_report)
         trends = lot_trends_section(scored, sheet, bundle.bands.threshold, bundle.bands.low)
-        report.write_text(batch_report(scored, quarantine, provenance, trends=trends))
+        report.write_text(
+            batch_report(
+                scored,
+                quarantine,
+                provenance,
+                trends=trends,
+                threshold=bundle.bands.threshold,
+                low=bundle.bands.low,
+                sheet=sheet,
+                model_card=bundle.model_card,
+            )
+        )
     console.print(f"{scorer.accounting()}\nscores → {out}, quarantine → {quarantine_path}")
     console.print(
-        f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low; "
+        f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low, "
+        f"{bands['not assessable']} not assessable; "
         f"{n_out_of_domain} outside the training domain; model {uri} "
         f"(version {bundle.model_version}"
         f"{', trained on SIMULATED lots' if bundle.simulated_training else ''})"
@@ -769,7 +828,12 @@ def simulate(
         int, typer.Option("--proteins", help="Size of the protein universe.")
     ] = 3000,
     scenario: Annotated[
-        str, typer.Option("--scenario", help="base, weak_signal, donor_confounded, ... (§7.9).")
+        str,
+        typer.Option(
+            "--scenario",
+            help="base, holdout, weak_signal, donor_confounded, ... (the `scenarios:` of "
+            "configs/simulate.yaml).",
+        ),
     ] = "base",
     acquisition: Annotated[str, typer.Option("--acquisition", help="dia or dda.")] = "dia",
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 7,

@@ -74,6 +74,7 @@ def global_importance(
             {
                 "protein": bundle.display_name(feature),
                 "gene": bundle.proteins.at[feature, "gene"] if is_protein else None,
+                "group_id": bundle.input_names[feature] if is_protein else None,
                 "feature": feature,
                 "kind": "protein" if is_protein else _kind(feature, bundle),
                 "mean_abs_shap": float(np.mean(magnitude)),
@@ -165,12 +166,38 @@ def write_explanations(
     return importance
 
 
+MAX_PLOT_PX = 2000
+MAX_LABEL_CHARS = 40
+PLOT_DPI = 110
+
+
 def _save(draw: object, path: Path) -> None:
+    """Draw a plot and save it as PNG no wider than ``MAX_PLOT_PX`` pixels.
+
+    Tick labels are cut to ``MAX_LABEL_CHARS`` (a protein group id can run to hundreds of
+    characters); if the tight bounding box is still too wide the figure is saved at a lower dpi.
+    """
+    from PIL import Image
+
     plt.close("all")
     draw()  # type: ignore[operator]
     figure = plt.gcf()
-    figure.set_size_inches(max(figure.get_size_inches()[0], 7), figure.get_size_inches()[1])
-    figure.savefig(path, dpi=110, bbox_inches="tight")
+    for axes in figure.axes:
+        labels = [t.get_text() for t in axes.get_yticklabels()]
+        if any(len(text) > MAX_LABEL_CHARS for text in labels):
+            cut = [
+                t if len(t) <= MAX_LABEL_CHARS else t[: MAX_LABEL_CHARS - 1] + "…" for t in labels
+            ]
+            axes.set_yticks(axes.get_yticks(), labels=cut)
+        if len(axes.get_xlabel()) > 2 * MAX_LABEL_CHARS:
+            axes.set_xlabel(axes.get_xlabel()[: 2 * MAX_LABEL_CHARS - 1] + "…")
+    width, height = figure.get_size_inches()
+    figure.set_size_inches(min(max(width, 7), MAX_PLOT_PX / PLOT_DPI * 0.9), height)
+    figure.savefig(path, dpi=PLOT_DPI, bbox_inches="tight")
+    with Image.open(path) as image:
+        pixels = image.size[0]
+    if pixels > MAX_PLOT_PX:
+        figure.savefig(path, dpi=PLOT_DPI * MAX_PLOT_PX / pixels * 0.98, bbox_inches="tight")
     plt.close("all")
 
 

@@ -120,3 +120,57 @@ def lot_trend_figure(
         figure.autofmt_xdate()
     figure.tight_layout()
     return figure
+
+
+# --- Batch report figures ----------------------------------------------------------------------
+
+BAND_COLOURS = {
+    "high": "#c0392b",
+    "review": "#e67e22",
+    "low": "#27ae60",
+    "not assessable": "#7f8c8d",
+}
+
+
+def risk_distribution_figure(risk: pd.Series, threshold: float, low: float) -> Figure:
+    """Histogram of the batch's risks with the review and hold cut-offs (risk 0-1)."""
+    figure, axis = plt.subplots(figsize=(6, 3))
+    axis.hist(
+        risk.dropna().to_numpy(dtype=float), bins=np.linspace(0, 1, 41).tolist(), color="#5d6d7e"
+    )
+    axis.axvline(low, color=BAND_COLOURS["review"], linestyle=":", label=f"review ≥ {low:.3f}")
+    axis.axvline(
+        threshold, color=BAND_COLOURS["high"], linestyle="--", label=f"hold ≥ {threshold:.3f}"
+    )
+    axis.set(xlabel="calibrated risk of instability (0-1)", ylabel="lots", xlim=(0, 1))
+    axis.legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def risk_passage_figure(lots: pd.DataFrame, threshold: float, low: float) -> Figure:
+    """Risk against passage, one colour per donor (``lots``: passage, risk, donor_id)."""
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    donors = sorted(lots["donor_id"].astype(str).unique())
+    cmap = plt.get_cmap("tab20", max(len(donors), 1))
+    for k, donor in enumerate(donors):
+        rows = lots[lots["donor_id"].astype(str) == donor]
+        axis.scatter(rows["passage"], rows["risk"], s=22, color=cmap(k), label=donor)
+    axis.axhline(low, color=BAND_COLOURS["review"], linestyle=":")
+    axis.axhline(threshold, color=BAND_COLOURS["high"], linestyle="--")
+    axis.set(xlabel="passage (number)", ylabel="calibrated risk (0-1)", ylim=(-0.02, 1.02))
+    figure.tight_layout()
+    if len(donors) <= 20:
+        axis.legend(title="donor", fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        figure.subplots_adjust(right=0.78)
+    return figure
+
+
+def driver_frequency_figure(counts: pd.Series, n_lots: int) -> Figure:
+    """How many of the batch's lots list each protein among their top drivers (bar chart)."""
+    top = counts.head(15).iloc[::-1]
+    figure, axis = plt.subplots(figsize=(6, 0.3 * len(top) + 1.0))
+    axis.barh([str(name)[:32] for name in top.index], top.to_numpy(), color="#5d6d7e")
+    axis.set(xlabel=f"lots listing the protein among their top drivers (of {n_lots})")
+    figure.tight_layout()
+    return figure

@@ -1705,7 +1705,7 @@ def _readme(
 ) -> str:
     return f"""THESE DATA ARE SIMULATED. They are not measurements of any real MSC-exosome lot.
 
-Generator : exostab lot simulator (src/exostab/simulate.py), model of docs/domain-research.md §7
+Generator : exostab lot simulator (src/exostab/simulate.py; parameters configs/simulate.yaml)
 Scenario  : {info["scenario"]}   part: {info["part"]}   seed: {info["seed"]}
 Size      : {n_lots} lots, {n_groups} reported protein groups ({measurement.acquisition}), \
 {100 * prevalence:.1f}% observed unstable, {100 * missing_fraction:.1f}% of intensities missing
@@ -1739,6 +1739,15 @@ anchored loosely in the literature; gene symbols and UniProt accessions of the n
 not verified (accession_verified = false); SIMG/SIMP identifiers are invented. A protein ranked
 as a driver here is a property of the simulator, not a finding.
 """
+
+
+def shift_sentence(shift: ShiftConfig) -> str:
+    """Say how test/ differs from train/ (only in donors when the scenario shifts nothing)."""
+    if shift.factor in (None, "none") or not (shift.train and shift.test):
+        return "test/ holds new donors of the same simulated world (nothing else shifts)."
+    return (
+        f"{shift.factor} is {'/'.join(shift.train)} in train/ and {'/'.join(shift.test)} in test/."
+    )
 
 
 def write_simulation(
@@ -1836,8 +1845,8 @@ def write_simulation(
         readme = out / "README.txt"
         readme.write_text(
             f"THESE DATA ARE SIMULATED (exostab lot simulator), scenario {scenario}, seed {seed}.\n"
-            f"train/ and test/ are complete output sets from disjoint donors; {shift.factor} is "
-            f"{'/'.join(shift.train)} in train/ and {'/'.join(shift.test)} in test/.\n"
+            f"train/ and test/ are complete output sets from disjoint donors; "
+            f"{shift_sentence(shift)}\n"
             "See train/README.txt and test/README.txt.\n"
         )
         paths["readme"] = readme

@@ -7,6 +7,7 @@ import io
 import logging
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,66 @@ def pip_requirements() -> list[str]:
 
 
 @dataclass(frozen=True)
+class InputDataset:
+    """An input file of a run, logged as an mlflow dataset.
+
+    Attributes:
+        table: what exostab read from it (lots × columns), for mlflow's schema and profile.
+        path: the file (the dataset's source).
+        sha256: the file's content hash (the dataset's digest is its first 16 characters).
+        context: ``proteins`` or ``lot_sheet``.
+    """
+
+    table: pd.DataFrame
+    path: Path
+    sha256: str
+    context: str
+
+
+# mlflow keeps a dataset's schema in one database field of at most 1 MiB: a wide protein file
+# with long group ids can exceed it, so the columns are listed only up to this budget.
+MAX_SCHEMA_CHARS = 500_000
+
+
+def log_dataset(dataset: InputDataset) -> None:
+    """Log one input file with ``mlflow.log_input``: name, digest, source path, profile."""
+    from mlflow.data.pandas_dataset import from_pandas
+
+    table = dataset.table
+    names = list(map(str, table.columns))
+    if sum(len(n) + 40 for n in names) > MAX_SCHEMA_CHARS:
+        keep, used = 0, 0
+        while keep < len(names) and used + len(names[keep]) + 40 <= MAX_SCHEMA_CHARS:
+            used += len(names[keep]) + 40
+            keep += 1
+        logger.info("dataset %s: schema lists %d of %d columns", dataset.path, keep, len(names))
+        table = table.iloc[:, :keep]
+    frame = table.reset_index()
+    frame.columns = frame.columns.astype(str)
+    with warnings.catch_warnings():
+        # mlflow hints about integer columns and ambiguous local sources: noise for a user
+        warnings.simplefilter("ignore", UserWarning)
+        logged = from_pandas(
+            frame,
+            source=str(dataset.path.resolve()),
+            name=dataset.path.name,
+            digest=dataset.sha256[:16],
+        )
+    mlflow.log_input(logged, context=dataset.context, tags={"sha256": dataset.sha256})
+
+
+def describe_version(
+    name: str, version: str, description: str | None, tags: dict[str, str] | None
+) -> None:
+    """Write the description and tags on a registered model version."""
+    client = MlflowClient()
+    if description:
+        client.update_model_version(name, version, description=description)
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """What a training run left in mlflow."""
 
@@ -129,6 +190,10 @@ def log_training_run(
     tags: dict[str, str] | None = None,
     params: dict[str, Any] | None = None,
     started_ms: int | None = None,
+    datasets: list[InputDataset] | None = None,
+    model_card: str | None = None,
+    version_description: str | None = None,
+    version_tags: dict[str, str] | None = None,
 ) -> RunRecord:
     """Log one training run (config, fingerprint, metrics, files, model) and register the model.
 
@@ -137,6 +202,9 @@ def log_training_run(
         params: extra parameters (e.g. the structure chosen by inner CV).
         register: register the model (never for a model with constant risks: the caller says).
         metrics: headline metrics; ``champion_eligible`` = 1 lets the version become champion.
+        datasets: the protein file and the lot sheet, logged as mlflow datasets (inputs).
+        model_card: markdown logged as ``model_card.md`` with the run.
+        version_description, version_tags: written on the registered version.
     """
     experiment_id = ensure_experiment(cfg.experiment)
     created = MlflowClient().create_run(experiment_id, start_time=started_ms, run_name=run_name)
@@ -155,6 +223,10 @@ def log_training_run(
         )
         mlflow.log_dict(cfg.model_dump(mode="json"), "config/train.yaml")
         mlflow.log_dict(fingerprint, "data/fingerprint.json")
+        for dataset in datasets or []:
+            log_dataset(dataset)
+        if model_card is not None:
+            mlflow.log_text(model_card, "model_card.md")
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
         mlflow.log_artifacts(str(artifacts_dir))
         with tempfile.TemporaryDirectory() as scratch:
@@ -173,6 +245,7 @@ def log_training_run(
         if not register:
             return RunRecord(run.info.run_id, info.model_uri, None, (), experiment_id)
         version = str(info.registered_model_version)
+        describe_version(cfg.model_name, version, version_description, version_tags)
         aliases = assign_aliases(cfg, version, metrics, str(fingerprint.get("data_hash")))
         return RunRecord(
             run.info.run_id, f"models:/{cfg.model_name}/{version}", version, aliases, experiment_id

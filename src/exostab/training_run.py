@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +133,9 @@ def run_training(
     Raises:
         InputError: for unreadable or inconsistent inputs (one message, naming the file).
     """
+    from exostab.model_card import model_card, version_description, version_tags
     from exostab.readers import read_lot_sheet, read_proteins
-    from exostab.tracking import configure_tracking, log_training_run
+    from exostab.tracking import InputDataset, configure_tracking, log_training_run
 
     started = time.perf_counter()
     started_ms = int(time.time() * 1000)
@@ -147,11 +148,21 @@ def run_training(
         "inputs": {str(p): file_sha256(p) for p in (proteins, lots)},
         "format": matrix.format,
     }
+    datasets = [
+        InputDataset(
+            matrix.intensities, proteins, fingerprint["inputs"][str(proteins)], "proteins"
+        ),
+        InputDataset(sheet, lots, fingerprint["inputs"][str(lots)], "lot_sheet"),
+    ]
     result = train_model(training, cfg, load_panels(cfg), progress=progress)
     bundle = ModelBundle.from_training(result, simulated_training=bool(fingerprint["simulated"]))
     bundle = attach_trajectory(bundle, training)
     register = register and not result.verdict.constant
     chosen_name = name or run_name(fingerprint, result)
+    validation = f"{cfg.cv.scheme} by {cfg.data.group}"
+    cost_ratio = cfg.decision.cost_release_unstable / cfg.decision.cost_reject_stable
+    card = model_card(result, fingerprint, validation, cost_ratio=cost_ratio)
+    bundle = replace(bundle, model_card=card)
     with tempfile.TemporaryDirectory() as scratch:
         artifacts = Path(scratch)
         table, importance = write_training_artifacts(artifacts, training, result, bundle, cfg)
@@ -161,7 +172,11 @@ def run_training(
         record = log_training_run(
             cfg=cfg,
             bundle=bundle,
-            metrics=headline_metrics(result),
+            metrics={
+                **headline_metrics(result),
+                "n_lots": float(training.fingerprint["n_lots"]),
+                "n_donors": float(training.groups.nunique()),
+            },
             fingerprint=fingerprint,
             input_example=table.head(2),
             artifacts_dir=artifacts,
@@ -170,11 +185,15 @@ def run_training(
             params={"chosen_structure": result.choice.label},
             tags={
                 "data_format": str(matrix.format),
-                "validation": f"{cfg.cv.scheme} by {cfg.data.group}",
+                "validation": validation,
                 "chosen_structure": result.choice.label,
                 "verdict": result.verdict.lines[-1] if result.verdict.lines else "",
             },
             started_ms=started_ms,
+            datasets=datasets,
+            model_card=card,
+            version_description=version_description(result, fingerprint, validation),
+            version_tags=version_tags(result, fingerprint, validation),
         )
     if progress:
         progress("logged to mlflow")

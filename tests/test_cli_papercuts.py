@@ -1,0 +1,83 @@
+"""CLI papercuts: version, help, defaults, make help, the simulated README, scale warning."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from exostab.cli import app, warn_on_scale
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def plain(text: str) -> str:
+    """Help text without rich's box drawing and line breaks."""
+    return re.sub(r"[│╭╮╰╯─\s]+", " ", text)
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert re.fullmatch(r"exostab \d+\.\d+\.\d+\S*", result.output.strip())
+
+
+def test_model_help_keeps_the_run_id_placeholder() -> None:
+    result = runner.invoke(app, ["score", "--help"], terminal_width=200)
+    assert "runs:/RUN_ID/model" in plain(result.output)
+    assert "runs://model" not in plain(result.output)
+
+
+def test_simulate_help_cites_nothing_outside_the_repository() -> None:
+    result = runner.invoke(app, ["simulate", "--help"], terminal_width=200)
+    assert "§" not in result.output
+    assert "configs/simulate.yaml" in plain(result.output)
+
+
+def test_train_help_shows_the_defaults() -> None:
+    text = plain(runner.invoke(app, ["train", "--help"], terminal_width=200).output)
+    for default in ("(unstable)", "(donor_id)", "(exostab)", "(7)"):
+        assert default in text, default
+
+
+def test_make_help_expands_the_ports() -> None:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    completed = subprocess.run(
+        ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "$(" not in completed.stdout
+    assert "127.0.0.1:5001" in completed.stdout
+
+
+def test_simulated_readme_has_no_blanks(tmp_path: Path) -> None:
+    from exostab.simulate import write_simulation
+
+    write_simulation(tmp_path, scenario="holdout", n_lots=30, n_donors=6, n_proteins=120, seed=1)
+    readme = (tmp_path / "README.txt").read_text()
+    assert "  in" not in readme and "is  " not in readme
+    assert "new donors" in readme
+    assert "docs/domain-research" not in (tmp_path / "train" / "README.txt").read_text()
+
+
+def test_score_warns_on_log_scale_input(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from exostab.readers import read_proteins
+
+    table = pd.DataFrame(
+        {"lot_id": ["A", "B", "C"], "CD9": [21.0, 22.5, 20.1], "CD63": [18.2, 19.0, 18.7]}
+    )
+    path = tmp_path / "log_values.csv"
+    table.to_csv(path, index=False)
+    with caplog.at_level(logging.WARNING):
+        assert warn_on_scale(read_proteins(path)) is True
+    assert "look log2 already" in caplog.text
+    raw = table.assign(CD9=2.0 ** table["CD9"], CD63=2.0 ** table["CD63"])
+    raw.to_csv(path, index=False)
+    assert warn_on_scale(read_proteins(path)) is False

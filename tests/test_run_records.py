@@ -1,0 +1,103 @@
+"""Integration tier: runs tell themselves apart and registered versions explain themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exostab.config import TrainConfig
+from exostab.simulate import write_simulation
+from exostab.training_run import run_training
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory, fast_config: TrainConfig):
+    """Two trainings on different SIMULATED data into one temporary store."""
+    root = tmp_path_factory.mktemp("runs")
+    store = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    small = write_simulation(root / "small", n_lots=60, n_donors=10, n_proteins=120, seed=1)
+    large = write_simulation(root / "large", n_lots=90, n_donors=12, n_proteins=150, seed=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        outcomes = [
+            run_training(fast_config, data.out / "proteins.csv", data.out / "lots.csv")
+            for data in (small, large)
+        ]
+        yield outcomes, store
+
+
+def test_two_trainings_are_told_apart(two_runs) -> None:
+    from mlflow.tracking import MlflowClient
+
+    outcomes, store = two_runs
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    first, second = outcomes
+    assert first.run_name != second.run_name
+    assert "60lots" in first.run_name and "90lots" in second.run_name
+    assert first.run_name.startswith("SIMULATED")
+    for outcome in outcomes:
+        run = client.get_run(outcome.run_id)
+        assert run.data.tags["simulated_data"] == "true"
+        assert {"data_format", "validation", "chosen_structure", "verdict"} <= set(run.data.tags)
+        for key in ("cv_roc_auc", "cv_pr_auc", "cv_brier", "cv_ece", "gain_over_passage"):
+            assert key in run.data.metrics
+        assert run.data.metrics["n_lots"] == outcome.fingerprint["n_lots"]
+        assert run.data.metrics["n_donors"] == outcome.fingerprint["n_groups"]
+        assert not any(key.startswith("fold") for key in run.data.metrics)
+        # the run opened when training began: its duration covers the training
+        duration = (run.info.end_time - run.info.start_time) / 1000
+        assert duration >= outcome.result.seconds
+        inputs = run.inputs.dataset_inputs
+        by_context = {
+            next(t.value for t in i.tags if t.key == "mlflow.data.context"): i.dataset
+            for i in inputs
+        }
+        assert set(by_context) == {"proteins", "lot_sheet"}
+        assert by_context["proteins"].name == "proteins.csv"
+        assert by_context["lot_sheet"].name == "lots.csv"
+        for path, sha in outcome.fingerprint["inputs"].items():
+            dataset = by_context["proteins" if path.endswith("proteins.csv") else "lot_sheet"]
+            assert dataset.digest == sha[:16]
+            assert str(Path(path).resolve()) in dataset.source
+            assert "num_rows" in dataset.profile
+        artifacts = {a.path for a in client.list_artifacts(outcome.run_id)}
+        assert {"model_card.md", "fold_metrics.csv", "protein_features.csv"} <= artifacts
+    digests = [
+        {d.dataset.digest for d in client.get_run(o.run_id).inputs.dataset_inputs} for o in outcomes
+    ]
+    assert digests[0].isdisjoint(digests[1])
+
+
+def test_registered_versions_explain_themselves(two_runs) -> None:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    outcomes, store = two_runs
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    for outcome in outcomes:
+        assert outcome.model_version is not None
+        version = client.get_model_version("exostab", outcome.model_version)
+        assert str(outcome.fingerprint["n_lots"]) in version.description
+        assert "SIMULATED" in version.description
+        tags = version.tags
+        assert tags["simulated_data"] == "true"
+        assert tags["n_lots"] == str(outcome.fingerprint["n_lots"])
+        assert tags["n_donors"] == str(outcome.fingerprint["n_groups"])
+        assert "95% CI" in tags["cv_roc_auc"]
+        assert tags["gate_verdict"] in ("champion-eligible", "not eligible")
+        assert "baselines_beaten" in tags
+        mlflow.set_tracking_uri(store)
+        card = mlflow.artifacts.load_text(f"runs:/{outcome.run_id}/model_card.md")
+        for heading in (
+            "## Intended use",
+            "## Data",
+            "## Validation",
+            "## Performance against baselines",
+            "## Calibration",
+            "## Known limits",
+            "## Simulator assumptions",
+        ):
+            assert heading in card
