@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 STORE := sqlite:///$(CURDIR)/mlruns/mlflow.db
 PORT ?= 5001
 UI_PORT ?= 5000
-MODEL ?= models:/exostab@champion
+MODEL ?= models:/exostab@challenger
 
 .PHONY: help install train test check lint typecheck ui score serve bench clean
 
@@ -44,12 +44,12 @@ check: lint typecheck test ## ruff, mypy and pytest
 ui: install ## the mlflow UI on http://127.0.0.1:$(UI_PORT) over the project's store
 	$(BIN)/mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port $(UI_PORT)
 
-score: install ## score the simulated hold-out lots (new donors) with the champion model
+score: install ## score the simulated hold-out lots (new donors) with the latest model (MODEL=...)
 	@test -f data/simulated/test/proteins.csv || { echo "no built-in data yet: run make train first"; exit 2; }
 	$(BIN)/exostab score --proteins data/simulated/test/proteins.csv --lots data/simulated/test/lots.csv \
 		--out out/holdout_scores.csv --report out/holdout_report.html --model $(MODEL)
 
-serve: install ## serve the champion model over HTTP on 127.0.0.1:$(PORT)
+serve: install ## serve the latest model (MODEL=...) over HTTP on 127.0.0.1:$(PORT)
 	$(BIN)/exostab serve --model $(MODEL) --port $(PORT)
 
 bench: install ## run the benchmarks, write bench/results.md and bench/results.csv

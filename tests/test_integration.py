@@ -34,6 +34,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory):
     store = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", store)
+        # Score with the latest version: whether it is champion depends on the gate, which
+        # test_train_applies_the_gate checks on its own.
+        patch.setenv("EXOSTAB_MODEL", "models:/exostab@challenger")
         train_data = write_simulation(
             root / "train", n_lots=120, n_donors=12, n_proteins=400, seed=3
         )
@@ -68,17 +71,20 @@ def trained(workspace):
     return json.loads(summary.read_text())
 
 
-def test_train_registers_a_champion(trained, workspace) -> None:
+def test_train_applies_the_gate(trained, workspace) -> None:
     import mlflow
     from mlflow.tracking import MlflowClient
 
     assert trained["model_version"] == "1"
-    assert set(trained["aliases"]) == {"champion", "challenger"}
+    expected = {"challenger", "champion"} if trained["champion_eligible"] else {"challenger"}
+    assert set(trained["aliases"]) == expected
+    low, high = trained["gain_over_passage_ci"]
+    assert trained["champion_eligible"] == (low > 0 and trained["cv_roc_auc"] >= 0.6)
     assert 0.5 < trained["cv_roc_auc"] <= 1
     assert trained["n_lots"] == 120 and trained["n_features_used"] > 10
     mlflow.set_tracking_uri(workspace["store"])
     client = MlflowClient(tracking_uri=workspace["store"])
-    version = client.get_model_version_by_alias("exostab", "champion")
+    version = client.get_model_version_by_alias("exostab", "challenger")
     run = client.get_run(version.run_id)
     assert run.data.metrics["cv_roc_auc"] == pytest.approx(trained["cv_roc_auc"])
     assert run.data.tags["simulated_data"] == "true"
@@ -301,7 +307,7 @@ def text_cell_requests_answer_per_lot_as_batch(port: int, workspace: dict) -> No
 
     root, new = workspace["root"], workspace["new"]
     mlflow.set_tracking_uri(workspace["store"])
-    signature = mlflow.models.get_model_info("models:/exostab@champion").signature
+    signature = mlflow.models.get_model_info("models:/exostab@challenger").signature
     model_columns = set(signature.inputs.input_names())
     proteins = pd.read_csv(new / "proteins.csv").head(3)
     first_model_protein = next(c for c in proteins.columns[1:] if c in model_columns)

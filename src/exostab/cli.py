@@ -461,7 +461,11 @@ def set_aside_failed_runs(
 
 MODEL_OPTION = typer.Option(
     "--model",
-    help="Model URI: `models:/exostab@champion`, `models:/exostab/3` or `runs:/RUN_ID/model`.",
+    help=(
+        "Model URI: `models:/exostab@champion`, `models:/exostab@challenger` (the latest "
+        "version), `models:/exostab/3` or `runs:/RUN_ID/model`. Env var: EXOSTAB_MODEL."
+    ),
+    envvar="EXOSTAB_MODEL",
     show_default=True,
 )
 
