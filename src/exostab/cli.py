@@ -68,6 +68,15 @@ def main(
     # pandera imports pyspark.pandas whenever the [spark] extra is installed; its pandas-3
     # warning says nothing about exostab's own use of Spark (plain DataFrames, spark_udf).
     warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+    # CV folds run in worker processes, which start with Python's default warning filters:
+    # hand them the same quiet ones through the environment.
+    quiet = (
+        "ignore:PySpark does not yet fully support:FutureWarning",
+        "ignore::UserWarning:sklearn.model_selection._split",
+    )
+    if not verbose:
+        inherited = os.environ.get("PYTHONWARNINGS", "")
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [inherited, *quiet]))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     logging.basicConfig(
