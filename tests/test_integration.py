@@ -138,7 +138,8 @@ def test_score_gives_every_lot_a_calibrated_risk(scored, workspace) -> None:
     judged = scored["risk_band"] != "not assessable"
     assert set(scored.loc[judged, "risk_band"]) <= {"low", "review", "high"}
     assert scored.loc[~judged, "warning"].str.startswith("not assessable").all()
-    assert scored["top_drivers"].str.count(";").eq(4).all()
+    # five drivers a lot: abundance effects, then absence effects after "absent:"
+    assert scored["top_drivers"].str.count(r"[+-]\d\.\d{3} (?:raises|lowers) risk").eq(5).all()
     assert (scored["model_version"].astype(str) == "1").all()
     quarantine = pd.read_csv(workspace["root"] / "scores.quarantine.csv")
     assert quarantine.empty

@@ -59,6 +59,24 @@ class DomainModel:
         return cls(**payload)
 
 
+def principal_axes(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the singular values (descending) and right singular vectors (rows) of z.
+
+    With fewer lots than features (proteomics: n ≪ p) the n × n eigenproblem of z·zᵀ gives the
+    same axes far faster than the SVD of z itself (seconds per call on 200 × 3,000 here).
+    """
+    n, p = z.shape
+    if n >= p:
+        _, singular, vt = np.linalg.svd(z, full_matrices=False)
+        return singular, vt
+    eigenvalues, u = np.linalg.eigh(z @ z.T)
+    order = np.argsort(eigenvalues)[::-1]
+    eigenvalues, u = eigenvalues[order], u[:, order]
+    keep = eigenvalues > 1e-10 * max(float(eigenvalues[0]), 1e-300)
+    singular = np.sqrt(eigenvalues[keep])
+    return singular, (z.T @ (u[:, keep] / singular)).T
+
+
 def fit_domain(
     features: pd.DataFrame, *, variance: float = 0.8, max_components: int = 10
 ) -> DomainModel:
@@ -71,7 +89,7 @@ def fit_domain(
     scales = filled.std(axis=0)
     scales = np.where(scales > 1e-12, scales, 1.0)
     z = (filled - means) / scales
-    _, singular, vt = np.linalg.svd(z, full_matrices=False)
+    singular, vt = principal_axes(z)
     explained = singular**2 / max(np.sum(singular**2), 1e-12)
     k = int(np.searchsorted(np.cumsum(explained), variance) + 1)
     k = max(1, min(k, max_components, len(singular)))
