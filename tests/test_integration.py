@@ -34,9 +34,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory):
     store = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", store)
-        # Score with the latest version: whether it is champion depends on the gate, which
+        # Score with the first version: whether it is champion depends on the gate, which
         # test_train_applies_the_gate checks on its own.
-        patch.setenv("EXOSTAB_MODEL", "models:/exostab@challenger")
+        patch.setenv("EXOSTAB_MODEL", "models:/exostab/1")
         train_data = write_simulation(
             root / "train", n_lots=120, n_donors=12, n_proteins=400, seed=3
         )
@@ -308,7 +308,7 @@ def text_cell_requests_answer_per_lot_as_batch(port: int, workspace: dict) -> No
 
     root, new = workspace["root"], workspace["new"]
     mlflow.set_tracking_uri(workspace["store"])
-    signature = mlflow.models.get_model_info("models:/exostab@challenger").signature
+    signature = mlflow.models.get_model_info("models:/exostab/1").signature
     model_columns = set(signature.inputs.input_names())
     proteins = pd.read_csv(new / "proteins.csv").head(3)
     first_model_protein = next(c for c in proteins.columns[1:] if c in model_columns)

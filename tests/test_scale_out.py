@@ -39,9 +39,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory):
     store = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", store)
-        # Score with the latest version: whether it is champion depends on the gate, which
+        # Score with the first version: whether it is champion depends on the gate, which
         # test_train_applies_the_gate checks on its own.
-        patch.setenv("EXOSTAB_MODEL", "models:/exostab@challenger")
+        patch.setenv("EXOSTAB_MODEL", "models:/exostab/1")
         train = write_simulation(root / "train", n_lots=120, n_donors=12, n_proteins=400, seed=3)
         new = write_simulation(root / "new", n_lots=40, n_donors=5, n_proteins=400, seed=4)
         summary = root / "summary.json"

@@ -149,6 +149,8 @@ class ModelBundle:
         metadata: metadata feature columns.
         model_version: registry version or run id, stamped on every answer.
         simulated_training: the model was trained on SIMULATED lots (said in every report).
+        gate_passed: the model beat passage alone with a donor-bootstrap interval above 0 at
+            training (None for bundles from before the gate); scoring warns when False.
         scale: ``raw`` or ``log2``: the scale of the protein values the model was trained on,
             and so expects (``bundle.json`` key ``scale``; absent in older bundles = raw).
         trajectory: how a bank's proteome moves with passage (for ``forecast``); None in
@@ -168,6 +170,7 @@ class ModelBundle:
     metadata: tuple[str, ...]
     model_version: str = "unregistered"
     simulated_training: bool = False
+    gate_passed: bool | None = None
     scale: str = "raw"
     trajectory: Trajectory | None = None
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
@@ -200,6 +203,7 @@ class ModelBundle:
             metadata=tuple(result.metadata),
             model_version=model_version,
             simulated_training=simulated_training,
+            gate_passed=bool(result.verdict.champion_eligible),
             scale=scale,
             vocabulary=vocabulary if vocabulary is not None else load_vocabulary(),
         )
@@ -221,6 +225,7 @@ class ModelBundle:
             "metadata": list(self.metadata),
             "model_version": self.model_version,
             "simulated_training": self.simulated_training,
+            "gate_passed": self.gate_passed,
             "scale": self.scale,
             "vocabulary": self.vocabulary.to_dict(),
         }
@@ -252,6 +257,7 @@ class ModelBundle:
             metadata=tuple(payload["metadata"]),
             model_version=payload["model_version"],
             simulated_training=bool(payload.get("simulated_training", False)),
+            gate_passed=payload.get("gate_passed"),
             scale=str(payload.get("scale", "raw")),
             trajectory=trajectory,
             # Bundles from before the vocabulary was stored read with today's file.

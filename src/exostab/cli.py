@@ -25,6 +25,7 @@ from exostab.errors import ExostabError
 if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
     import pandas as pd
 
+    from exostab.bundle import ModelBundle
     from exostab.readers.base import ProteinMatrix
     from exostab.score import BatchScorer
 
@@ -112,7 +113,20 @@ def existing_file(path: Path | None, what: str) -> Path | None:
     """Check that a path given on the command line exists, with a clear message if not."""
     if path is not None and not path.exists():
         raise ExostabError(f"{what} not found", where=str(path))
+    if path is not None and path.is_dir():
+        raise ExostabError(f"{what} is a folder, not a file", where=str(path))
     return path
+
+
+def warn_if_ungated(bundle: ModelBundle, uri: str) -> None:
+    """Say so when the model did not pass the training gate (its risks may not beat passage)."""
+    if bundle.gate_passed is False:
+        err_console.print(
+            f"[bold yellow]warning:[/] {escape(uri)} (version {bundle.model_version}) did not "
+            "pass the gate at training: its risks were not shown to beat passage alone",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 DEFAULT_DATA = PROJECT_ROOT / "data" / "simulated"
@@ -528,7 +542,6 @@ def score(
     from exostab.readers import detect_format, read_lot_sheet_lenient, read_proteins
     from exostab.readers.streaming import iter_wide_lenient
     from exostab.registry import resolve_model
-    from exostab.report import batch_report, lot_trends_section
     from exostab.score import BatchScorer
     from exostab.writers import AtomicTableWriter
 
@@ -537,6 +550,7 @@ def score(
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ExostabError("--out must end in .csv or .parquet", where=str(out))
     bundle, uri = resolve_model(model)
+    warn_if_ungated(bundle, uri)
     declared = checked_scale(scale) or bundle.scale
     sheet, sheet_quarantine = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
     from exostab.provenance import file_sha256, is_simulated
@@ -594,6 +608,8 @@ def score(
         book(scorer.finish())
         bar.update(task, completed=scorer.n_lots_in)
     if report:
+        from exostab.report import batch_report, lot_trends_section  # matplotlib: only here
+
         provenance = {
             "model": uri,
             "model version": bundle.model_version,
@@ -659,6 +675,7 @@ def score_spark(
     if report is not None:
         raise ExostabError("--report needs --engine pandas (a report holds every lot in memory)")
     bundle, uri = resolve_model(model)
+    warn_if_ungated(bundle, uri)
     from exostab.provenance import file_sha256
 
     input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
@@ -731,6 +748,7 @@ def forecast(
     existing_file(lots, "lot sheet")
     grid = parse_passages(passages)
     bundle, uri = resolve_model(model)
+    warn_if_ungated(bundle, uri)
     if bundle.trajectory is None:
         raise ExostabError(
             f"model {uri} has no passage trajectory (trained before forecasts existed): "

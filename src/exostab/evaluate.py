@@ -60,13 +60,28 @@ def bootstrap_interval(
     n_boot: int = 500,
     seed: int = 0,
     level: float = 0.95,
+    groups: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Return a percentile bootstrap interval of ``roc_auc`` or ``brier``, resampling lots."""
+    """Return a percentile bootstrap interval of ``roc_auc`` or ``brier``.
+
+    With ``groups`` (donors) whole groups are resampled, so lots of one donor move together
+    (they are not independent: resampling lots would make the interval too narrow); without,
+    lots are resampled.
+    """
     rng = np.random.default_rng(seed)
     y = np.asarray(y, dtype=int)
     risk = np.asarray(risk, dtype=float)
     compute = FAST_METRICS[metric]
-    values = [compute(y[idx], risk[idx]) for idx in rng.integers(0, len(y), (n_boot, len(y)))]
+    if groups is None:
+        draws = list(rng.integers(0, len(y), (n_boot, len(y))))
+    else:
+        _, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+        members = [np.flatnonzero(inverse == g) for g in range(int(inverse.max()) + 1)]
+        draws = [
+            np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+            for _ in range(n_boot)
+        ]
+    values = [compute(y[idx], risk[idx]) for idx in draws]
     finite = [v for v in values if np.isfinite(v)]
     if not finite:
         return float("nan"), float("nan")

@@ -552,6 +552,8 @@ def log_odds(pipeline: Pipeline, X: pd.DataFrame) -> np.ndarray:
 # Weight of the raw score inside the isotonic calibrator: it breaks the step function's ties
 # so the calibrator is strictly increasing and never reorders (or merges) lots.
 ISOTONIC_TIE_BREAK = 1e-3
+# Fewest lots for ``auto`` to consider isotonic calibration; below, Platt's two parameters.
+MIN_LOTS_ISOTONIC = 200
 # Smallest Platt slope: a calibrator may shrink scores towards the base rate, never flip them.
 MIN_PLATT_SLOPE = 1e-4
 
@@ -610,8 +612,10 @@ def fit_calibrator_method(method: str, raw: np.ndarray, y: np.ndarray) -> Calibr
         )
         return Calibrator("platt", {"a": float(fitted.x[0]), "b": float(fitted.x[1])})
     if method == "isotonic":
+        # Bounded away from 0 and 1 by one lot's worth: a step of n lots never proves certainty.
+        margin = 1.0 / (len(y) + 2)
         isotonic = IsotonicRegression(
-            out_of_bounds="clip", y_min=0.0, y_max=1.0, increasing=True
+            out_of_bounds="clip", y_min=margin, y_max=1.0 - margin, increasing=True
         ).fit(raw, y)
         return Calibrator(
             "isotonic",
@@ -634,7 +638,9 @@ def choose_calibrator(
     if method != "auto":
         return fit_calibrator_method(method, raw, y), {}
     brier: dict[str, float] = {}
-    for candidate in ("platt", "isotonic"):
+    # Isotonic regression needs many lots: on 80 it made 3 steps, two of them 0 and 0.69.
+    candidates = ("platt", "isotonic") if len(y) >= MIN_LOTS_ISOTONIC else ("platt",)
+    for candidate in candidates:
         errors = []
         for train_idx, test_idx in folds:
             if len(np.unique(y[train_idx])) < 2 or not len(test_idx):

@@ -46,7 +46,8 @@ RUN, REASON, LOT = "run", "reason", "lot_id"
 EMPTY_ID_REASON = "empty lot_id in the protein file"
 ANSWER_TYPE = (
     "lot_id string, risk double, risk_band string, top_drivers string, coverage double, "
-    "in_domain boolean, domain_score double, model_version string, error string"
+    "in_domain boolean, domain_score double, model_version string, error string, "
+    "warning string"
 )
 
 
@@ -380,6 +381,7 @@ def score_on_spark(
         # spark_udf casts a text column that mixes None and text with astype(str): the None
         # of a scored lot's ``error`` arrives as the text "None" (no error message reads so).
         .withColumn("error", F.when(F.col("error") != "None", F.col("error")))
+        .withColumn("warning", F.when(F.col("warning") != "None", F.col("warning")))
         .persist()
     )
     failed = answers.where(F.col("error").isNotNull()).select(LOT, "error").toPandas()

@@ -102,7 +102,10 @@ class TrainResult:
 
     @property
     def n_features_used(self) -> int:
-        return len(self.model.feature_names)
+        """Metadata columns of the prior, plus the protein features when a protein part exists."""
+        model = self.model
+        has_proteins = any(model.weights)
+        return len(model.feature_names if has_proteins else model.prior_columns_)
 
 
 def preprocess(pipeline: Pipeline, X: pd.DataFrame) -> pd.DataFrame:
@@ -234,8 +237,8 @@ def judge(
         )
     if np.isfinite(gain):
         lines.append(
-            f"proteins and metadata {'add' if gain >= 0 else 'lose'} {gain:+.3f} AUROC over "
-            f"passage alone (95% CI {low:+.3f} to {high:+.3f}, donor bootstrap)"
+            f"proteins and metadata {'add' if gain >= 0 else 'lose'} {abs(gain):.3f} AUROC "
+            f"against passage alone (gain 95% CI {low:+.3f} to {high:+.3f}, donor bootstrap)"
         )
     if constant:
         lines.append(
@@ -311,9 +314,14 @@ def train_model(
     ranked = risk_metrics(y_tested, sigmoid(oof_raw[tested]))
     metrics["cv_roc_auc"], metrics["cv_pr_auc"] = ranked["roc_auc"], ranked["pr_auc"]
     metrics["cv_n_tested"] = float(len(tested))
+    donors = training.groups.to_numpy()[tested]
     intervals = {
-        "cv_roc_auc": bootstrap_interval(y_tested, oof_raw[tested], "roc_auc", seed=cfg.seed),
-        "cv_brier": bootstrap_interval(y_tested, risk_tested, "brier", seed=cfg.seed),
+        "cv_roc_auc": bootstrap_interval(
+            y_tested, oof_raw[tested], "roc_auc", seed=cfg.seed, groups=donors
+        ),
+        "cv_brier": bootstrap_interval(
+            y_tested, risk_tested, "brier", seed=cfg.seed, groups=donors
+        ),
     }
     fold_metrics: list[dict[str, Any]] = []
     for k, (_, test_idx) in enumerate(plan.folds):
@@ -374,7 +382,7 @@ def train_model(
         cfg.calibration.method, oof_raw[tested], y[tested], calibration_folds
     )
     final_risk = calibrator.risk(log_odds(final, training.X))
-    verdict = judge(cfg, training, y, oof_risk, baseline_oof["passage_only"], final_risk, choice)
+    verdict = judge(cfg, training, y, oof_raw, baseline_oof["passage_only"], final_risk, choice)
     metrics["gain_over_passage"] = verdict.gain
     metrics["gain_over_passage_ci_low"] = verdict.gain_low
     metrics["gain_over_passage_ci_high"] = verdict.gain_high
