@@ -708,7 +708,8 @@ def score_spark(
         f"{outcome.n_quarantined} quarantined → {quarantine_path}"
     )
     console.print(
-        f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low; "
+        f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low, "
+        f"{bands['not assessable']} not assessable; "
         f"{outcome.n_out_of_domain} outside the training domain; model {uri} "
         f"(version {bundle.model_version}"
         f"{', trained on SIMULATED lots' if bundle.simulated_training else ''}); engine spark"

@@ -400,7 +400,7 @@ def score_on_spark(
     quarantined.append(books.finish())
     answers.unpersist()
     checked.unpersist()
-    bands = {"high": 0, "review": 0, "low": 0}
+    bands = {"high": 0, "review": 0, "low": 0, "not assessable": 0}
     for band, count in zip(summary["risk_band"], summary["count"], strict=True):
         bands[str(band)] += int(count)
     return SparkOutcome(
