@@ -469,6 +469,7 @@ def set_aside_failed_runs(
     """
     import pandas as pd
 
+    from exostab.readers.streaming import FAILED_RUN_REASON
     from exostab.runs import failed_run_lots, match_run
 
     kept, failed = failed_run_lots(matrix, scorer.claim)
@@ -477,7 +478,7 @@ def set_aside_failed_runs(
     }
     refused = [run for run, lot in failed.items() if lot is None or lot not in scored_lots]
     return kept, pd.DataFrame(
-        {"lot_id": refused, "reason": "its run quantified no protein (failed run?)"},
+        {"lot_id": refused, "reason": FAILED_RUN_REASON},
         columns=["lot_id", "reason"],
     )
 

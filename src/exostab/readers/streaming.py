@@ -25,6 +25,9 @@ from exostab.readers.tables import cell_text, find_id_column, wide_layout
 
 logger = logging.getLogger(__name__)
 
+# Why a row with a lot id but no quantified protein is quarantined (the same words as a failed
+# run of a search-engine file gets in ``score``).
+FAILED_RUN_REASON = "its run quantified no protein (failed run?)"
 # The cell texts pandas reads as missing, so both CSV readers agree on what is empty.
 NA_TEXT = sorted(STR_NA_VALUES)
 
@@ -322,6 +325,11 @@ def check_rows(
             j = int(np.flatnonzero(invalid[i])[0])
             what = "negative or infinite intensity" if scale == "raw" else "infinite value"
             reasons[i] = f"{what} in protein column '{proteins[j]}'"
+    with np.errstate(invalid="ignore"):
+        quantified = (np.isfinite(values) & ((values > 0) if scale == "raw" else True)).any(axis=1)
+    for i in np.flatnonzero(~quantified & ~blank):
+        if reasons[i] is None:
+            reasons[i] = FAILED_RUN_REASON
     keep = np.array([reason is None for reason in reasons], dtype=bool)
     refused_rows = ~keep & ~blank
     refused = pd.DataFrame(
