@@ -32,7 +32,11 @@ def read(path: Path) -> dict[str, float]:
 
 
 def floor(path: Path, model_dir: Path) -> dict[str, float]:
-    """Read a wide CSV with pandas and predict it with a plain LightGBM booster."""
+    """Read a wide CSV with pandas and predict it with a plain LightGBM booster.
+
+    The booster is the model's own (LightGBM text model inside ``bundle.json``), or a plain
+    100-tree model fitted on the first 200 lots when the model has no trees.
+    """
     started = time.perf_counter()
     import lightgbm
     import numpy as np
@@ -41,8 +45,21 @@ def floor(path: Path, model_dir: Path) -> dict[str, float]:
     imported = time.perf_counter()
     table = pd.read_csv(path, index_col=0)
     read = time.perf_counter()
-    booster = lightgbm.Booster(model_file=str(model_dir / "artifacts" / "bundle" / "lgbm.txt"))
-    values = table.to_numpy(dtype=float)[:, : booster.num_feature()]
+    import json
+
+    state = json.loads((model_dir / "artifacts" / "bundle" / "bundle.json").read_text())
+    text = state["model"]["booster"]
+    values = table.to_numpy(dtype=float)
+    if text:  # the model's own trees
+        booster = lightgbm.Booster(model_str=text)
+    else:  # the inner CV chose a model without trees: a plain 100-tree model on 200 lots
+        label = np.arange(min(200, len(values))) % 2
+        booster = lightgbm.train(
+            {"objective": "binary", "num_leaves": 4, "verbose": -1, "num_threads": 1},
+            lightgbm.Dataset(values[: len(label)], label=label),
+            num_boost_round=100,
+        )
+    values = values[:, : booster.num_feature()]
     risk = booster.predict(values, raw_score=True)
     contributions = booster.predict(values, pred_contrib=True)
     done = time.perf_counter()
