@@ -7,9 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 from exostab.config import TrainConfig
 from exostab.dataset import TrainingSet, content_hash
+
+# No time limit per example: on a shared 2-core machine one slow example is not a failure
+# (tests assert behaviour, never timings).
+settings.register_profile("exostab", deadline=None)
+settings.load_profile("exostab")
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "proteomics-formats"
 

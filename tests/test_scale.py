@@ -51,11 +51,14 @@ def test_streaming_follows_the_scale(tmp_path: Path) -> None:
     path = tmp_path / "ratios.csv"
     path.write_text(RATIOS + ",,,\n")  # a blank Excel row at the end: not a lot
     (log2,) = list(iter_wide_lenient(path, scale="log2"))
-    assert log2.refused.empty
-    assert list(log2.matrix.intensities.index) == ["L1", "L2", "L3"]
+    # L3 has an id but no value: a failed run, quarantined as score quarantines one
+    assert log2.refused.to_dict("records") == [
+        {"lot_id": "L3", "reason": "its run quantified no protein (failed run?)"}
+    ]
+    assert list(log2.matrix.intensities.index) == ["L1", "L2"]
     assert log2.matrix.intensities.loc["L2", "CD81"] == -3.0
     (raw,) = list(iter_wide_lenient(path))
-    assert set(raw.refused["lot_id"]) == {"L1", "L2"}  # negatives refuse their rows
+    assert set(raw.refused["lot_id"]) == {"L1", "L2", "L3"}  # negatives refuse their rows
 
 
 def test_replicates_average_as_they_are_on_the_log2_scale(tmp_path: Path) -> None:
