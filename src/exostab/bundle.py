@@ -60,13 +60,21 @@ def required_proteins(pipeline: Any) -> list[str]:
 
 
 def as_numbers(block: pd.DataFrame) -> np.ndarray:
-    """Return a block of cells as floats, text becoming NaN; only text columns go cell by cell."""
+    """Return a block of cells as floats, text becoming NaN.
+
+    Number columns convert as one block; the others (every column of an HTTP request, whose
+    signature lets text through) are parsed in one ``to_numeric`` call over all their cells,
+    not column by column (3,000 calls cost ~0.3 s a request).
+    """
     values = np.full(block.shape, np.nan)
     numeric = np.array([pd.api.types.is_numeric_dtype(kind) for kind in block.dtypes], dtype=bool)
     if numeric.any():
         values[:, numeric] = block.iloc[:, np.flatnonzero(numeric)].to_numpy(dtype=float)
-    for j in np.flatnonzero(~numeric):
-        values[:, j] = pd.to_numeric(block.iloc[:, int(j)], errors="coerce").to_numpy(float)
+    other = np.flatnonzero(~numeric)
+    if len(other):
+        cells = pd.Series(block.iloc[:, other].to_numpy(dtype=object).ravel())
+        parsed = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)
+        values[:, other] = parsed.reshape(len(block), len(other))
     return values
 
 
@@ -383,7 +391,9 @@ class ModelBundle:
             (the table with a RangeIndex and lot-sheet columns tidied, per row why it cannot be
             scored or None)
         """
-        table = table.reset_index(drop=True)
+        # One block per column (an HTTP request, a merged sheet) makes every column lookup
+        # slow: consolidate once.
+        table = table.reset_index(drop=True).copy()
         problems = pd.Series([None] * len(table), index=table.index, dtype=object)
         if LOT_ID not in table or PASSAGE not in table:
             problems[:] = f"no {LOT_ID if LOT_ID not in table else PASSAGE} column"
