@@ -21,11 +21,12 @@ from quality import donor_split, load_training, scoring_table, subset
 from sklearn.metrics import roc_auc_score
 
 from exostab.bundle import ModelBundle
-from exostab.config import TrainConfig, load_train_config, read_yaml
+from exostab.config import TrainConfig, load_train_config
 from exostab.dataset import TrainingSet
 from exostab.forecast import forecast_bank
 from exostab.simulate import SHIFT_SCENARIOS, write_simulation
 from exostab.train import train_model
+from exostab.training_run import load_panels
 from exostab.trajectory import attach_trajectory
 
 logger = logging.getLogger(__name__)
@@ -168,10 +169,7 @@ def run_forecast_bench(
 ) -> pd.DataFrame:
     """Run every scenario × seed; return one row per run."""
     cfg = load_train_config(config, **{"cv.baselines": False, "cv.naive_gap": False})
-    panels_path = Path(cfg.features.panels)
-    if not panels_path.is_absolute():
-        panels_path = config.resolve().parent.parent / panels_path
-    panels = read_yaml(panels_path) if cfg.features.module_scores else {}
+    panels = load_panels(cfg)
     rows = []
     for scenario in scenarios:
         for seed in seeds:

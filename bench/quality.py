@@ -17,13 +17,14 @@ import pandas as pd
 
 from exostab.baselines import BASELINES, build_baseline
 from exostab.bundle import ModelBundle
-from exostab.config import TrainConfig, load_train_config, read_yaml
+from exostab.config import TrainConfig, load_train_config
 from exostab.dataset import TrainingSet, build_training_set
 from exostab.evaluate import risk_metrics
 from exostab.explain import explain_lots, global_importance
 from exostab.readers import read_lot_sheet, read_proteins
 from exostab.simulate import SHIFT_SCENARIOS, write_simulation
 from exostab.train import train_model
+from exostab.training_run import load_panels
 
 logger = logging.getLogger(__name__)
 
@@ -256,10 +257,7 @@ def run_quality(
     # The bench fits the baselines on held-out donors itself; skip their in-CV copy and the
     # naive lot-level CV inside each training run (they only add minutes here).
     cfg = load_train_config(config, **{"cv.baselines": False, "cv.naive_gap": False})
-    panels_path = Path(cfg.features.panels)
-    if not panels_path.is_absolute():
-        panels_path = config.resolve().parent.parent / panels_path
-    panels = read_yaml(panels_path) if cfg.features.module_scores else {}
+    panels = load_panels(cfg)
     rows: list[dict[str, Any]] = []
     for scenario in scenarios:
         for seed in seeds:

@@ -187,10 +187,6 @@ class TrainConfig(Frozen):
             raise ValueError("cv.scheme time_ordered needs cv.time_column (a lot-sheet column)")
         return self
 
-    def run_name(self) -> str:
-        """Name a run by its settings when no data-based name is given."""
-        return f"prior+protein-search{len(self.search.candidates)}-seed{self.seed}"
-
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML mapping, turning any failure into a ConfigError naming the file."""
