@@ -58,15 +58,12 @@ def test_isoforms_keep_their_accession() -> None:
     assert names == {"CD9": "CD9 (P21926)", "CD9-2": "CD9 (P21926-2)", "long": "x" * 31 + "…"}
 
 
-@pytest.mark.slow
-def test_fasta_header_model_shows_drivers_by_gene(tmp_path: Path, fast_config) -> None:
+@pytest.fixture(scope="module")
+def fasta_model(fast_config):
+    """A model trained on the case's FASTA-header protein groups (hundreds of characters)."""
     if not CASE.is_dir():
         pytest.skip(f"case folder {CASE} absent")
-    from PIL import Image
-
-    from exostab.bundle import ModelBundle
     from exostab.dataset import build_training_set
-    from exostab.explain import write_explanations
     from exostab.readers import read_lot_sheet, read_proteins
     from exostab.train import train_model
 
@@ -74,6 +71,17 @@ def test_fasta_header_model_shows_drivers_by_gene(tmp_path: Path, fast_config) -
     sheet = read_lot_sheet(CASE / "lots.csv")
     training = build_training_set(matrix, sheet, fast_config)
     result = train_model(training, fast_config, {})
+    return training, result
+
+
+@pytest.mark.slow
+def test_fasta_header_model_shows_drivers_by_gene(tmp_path: Path, fasta_model) -> None:
+    from PIL import Image
+
+    from exostab.bundle import ModelBundle
+    from exostab.explain import write_explanations
+
+    training, result = fasta_model
     bundle = ModelBundle.from_training(result)
     genes = set(bundle.proteins["gene"].dropna())
     assert genes, "the reader found no gene symbol in the FASTA headers"

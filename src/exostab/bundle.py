@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,17 +47,61 @@ OUTPUT_COLUMNS = (
 )
 
 
+def used_protein_features(model: PriorBoostedClassifier) -> list[str]:
+    """Return the protein features whose value can change the model's log-odds, in model order.
+
+    A feature counts when a tree of the booster splits on it or the linear part gives it a
+    nonzero coefficient (a ridge part gives every protein one). Protein features include
+    module scores (``module_*``) and missingness indicators (``missing_*``).
+    """
+    used: set[str] = set()
+    w_trees, w_linear = model.weights
+    if w_trees and model.booster_ is not None:
+        splits = model.booster_.feature_importance(importance_type="split")
+        used |= {str(name) for name, n in zip(model.tree_features_, splits, strict=True) if n > 0}
+    if w_linear:
+        coefficients = zip(model.protein_features_, model.linear_coef_, strict=True)
+        used |= {str(name) for name, c in coefficients if c != 0}
+    return [str(p) for p in model.protein_features_ if p in used]
+
+
+def domain_features(pipeline: Any, features: pd.DataFrame) -> pd.DataFrame:
+    """Keep the columns the applicability domain is fitted on: metadata and used proteins.
+
+    A protein the model does not use cannot move a prediction, and scoring does not ask for it
+    (it arrives as NaN), so the domain must not depend on it either.
+
+    Args:
+        pipeline: the fitted pipeline (last step a ``PriorBoostedClassifier``).
+        features: lots × the model's input features (the pipeline's steps but the last).
+    """
+    model = pipeline[-1]
+    keep = set(model.prior_columns_) | set(used_protein_features(model))
+    columns = [c for c in features.columns if c in keep]
+    return features[columns] if columns else features
+
+
 def required_proteins(pipeline: Any) -> list[str]:
     """Return the protein features that can change a prediction, in training order.
 
-    Those are the normalisation reference, the module-score members and what reaches the model;
-    every other protein is filtered out inside the pipeline, so scoring need not ask for it.
+    Those are the normalisation reference, the proteins the model uses
+    (``used_protein_features``: tree splits, nonzero linear coefficients), the members of the
+    module scores it uses and the proteins of the missingness indicators it uses. Every other
+    protein is filtered out or ignored inside the pipeline, so scoring (batch and HTTP) need not
+    ask for it.
     """
     steps = dict(pipeline.steps)
-    needed = set(steps["log2"].reference_) | set(pipeline[-1].protein_features_)
-    if "modules" in steps:
-        needed |= {p for members in steps["modules"].members_.values() for p in members}
     first = steps["log2"]
+    inputs = {str(c) for c in first.feature_names_in_}
+    needed = set(first.reference_)
+    members = steps["modules"].members_ if "modules" in steps else {}
+    for feature in used_protein_features(pipeline[-1]):
+        if feature in inputs:
+            needed.add(feature)
+        elif feature.startswith("module_") and feature[7:] in members:
+            needed |= set(members[feature[7:]])
+        elif feature.startswith("missing_"):
+            needed.add(feature[8:])
     return [str(c) for c in first.feature_names_in_ if c in needed and c not in first.metadata]
 
 
@@ -86,40 +132,59 @@ def shorten(text: str, length: int = READABLE_LENGTH) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-def readable_protein_names(proteins: pd.DataFrame) -> dict[str, str]:
+def readable_protein_names(
+    proteins: pd.DataFrame, reserved: Collection[str] = ()
+) -> dict[str, str]:
     """Name each protein as a person reads it: gene symbol, else short accession, else the id.
+
+    The names are also the model's HTTP column names (``short_name`` in ``bundle.json`` and
+    ``signature_columns.csv``), so they are unique and do not depend on the order of the rows.
 
     Args:
         proteins: index = feature name; ``input_name`` (group id), ``leading_accession``,
             ``gene`` (missing values allowed).
+        reserved: names no protein may take (``lot_id``, the metadata columns).
 
     Returns:
         feature → name: the gene symbol(s) (``CD9``, merged groups ``CD9;CD63``); proteins that
         share a symbol get their accession added (``CD9 (P21926-2)``, isoform kept); without a
-        gene the leading accession; else the group id cut to a readable length. Names are unique.
+        gene the leading accession; else the group id cut to a readable length. Whitespace runs
+        read as one space. Names still shared (or reserved) get ``_2``, ``_3``... in order of
+        name then feature, the first keeping the plain name.
     """
 
-    def text(value: Any) -> str:
-        return value.strip() if isinstance(value, str) else ""
+    def text(value: Any, length: int = READABLE_LENGTH) -> str:
+        return shorten(" ".join(value.split()), length) if isinstance(value, str) else ""
 
     first: dict[str, str] = {}
     for feature, row in proteins.iterrows():
-        gene, accession = text(row.get("gene")), text(row.get("leading_accession"))
-        first[str(feature)] = shorten(gene or accession or str(row.get("input_name", feature)))
-    counts = pd.Series(list(first.values()), dtype=object).value_counts()
+        first[str(feature)] = (
+            text(row.get("gene"))
+            or text(row.get("leading_accession"))
+            or text(row.get("input_name"))
+            or text(str(feature))
+            or str(feature)
+        )
+    counts = Counter(first.values())
     names: dict[str, str] = {}
     for feature, row in proteins.iterrows():
         name = first[str(feature)]
-        if counts.get(name, 0) > 1:
-            accession = text(row.get("leading_accession"))
-            name = f"{name} ({accession})" if accession and accession != name else str(feature)
+        accession = text(row.get("leading_accession"))
+        if counts[name] > 1 and accession and accession != name:
+            name = f"{name} ({accession})"
         names[str(feature)] = name
-    taken: set[str] = set()
-    for feature, name in names.items():
-        if name in taken:
-            names[feature] = shorten(feature, 2 * READABLE_LENGTH)
-        taken.add(names[feature])
-    return names
+    counts = Counter(names.values())
+    taken = set(reserved)
+    unique = {f: n for f, n in names.items() if counts[n] == 1 and n not in taken}
+    taken |= set(unique.values())
+    for feature in sorted((f for f in names if f not in unique), key=lambda f: (names[f], f)):
+        candidate, suffix = names[feature], 1
+        while candidate in taken:
+            suffix += 1
+            candidate = f"{names[feature]}_{suffix}"
+        taken.add(candidate)
+        unique[feature] = candidate
+    return {feature: unique[feature] for feature in names}
 
 
 def not_assessable_reasons(coverage: np.ndarray, domain_score: np.ndarray) -> list[str | None]:
@@ -152,8 +217,11 @@ class ModelBundle:
         calibrator: log-odds → calibrated risk.
         bands: cut-offs of the risk bands.
         domain: applicability domain of the training lots.
-        proteins: index = feature name; ``input_name`` (the column name a scoring table uses),
-            ``leading_accession``, ``gene``.
+        proteins: index = feature name; ``input_name`` (the column name of the training input,
+            which batch scoring tables use), ``leading_accession``, ``gene``, ``short_name``
+            (the readable, unique name: drivers show it and the HTTP signature lists it;
+            computed on load for bundles saved before it was stored). Only the proteins that
+            can change a prediction (``required_proteins``).
         metadata: metadata feature columns.
         model_version: registry version or run id, stamped on every answer.
         simulated_training: the model was trained on SIMULATED lots (said in every report).
@@ -199,15 +267,17 @@ class ModelBundle:
         """
         pipeline = result.pipeline
         scale = dict(pipeline.steps)["log2"].scale
+        proteins = result.proteins.loc[
+            required_proteins(pipeline), ["input_name", "leading_accession", "gene"]
+        ]
+        short = readable_protein_names(proteins, reserved=(LOT_ID, *result.metadata))
         return cls(
             steps=[step for _, step in pipeline.steps[:-1]],
             model=pipeline[-1],
             calibrator=result.calibrator,
             bands=result.bands,
             domain=result.domain,
-            proteins=result.proteins.loc[
-                required_proteins(pipeline), ["input_name", "leading_accession", "gene"]
-            ],
+            proteins=proteins.assign(short_name=[short[str(f)] for f in proteins.index]),
             metadata=tuple(result.metadata),
             model_version=model_version,
             simulated_training=simulated_training,
@@ -220,9 +290,9 @@ class ModelBundle:
         return replace(self, model_version=model_version)
 
     def save(self, directory: Path) -> Path:
-        """Write ``bundle.json`` (+ ``trajectory.json``) into ``directory``."""
+        """Write ``bundle.json``, ``signature_columns.csv`` (+ ``trajectory.json``) into it."""
         directory.mkdir(parents=True, exist_ok=True)
-        proteins = self.proteins.reset_index(names="feature").astype(object)
+        proteins = self.with_short_names.reset_index(names="feature").astype(object)
         payload = {
             "steps": [transformer_state(step) for step in self.steps],
             "model": self.model.to_state(),
@@ -238,6 +308,7 @@ class ModelBundle:
             "vocabulary": self.vocabulary.to_dict(),
         }
         (directory / "bundle.json").write_text(json.dumps(payload))
+        self.signature_columns.to_csv(directory / "signature_columns.csv", index=False)
         if self.trajectory is not None:
             (directory / "trajectory.json").write_text(json.dumps(self.trajectory.to_dict()))
         if self.model_card:
@@ -307,6 +378,12 @@ class ModelBundle:
 
     def predict(self, table: pd.DataFrame, top_k: int = 5) -> pd.DataFrame:
         """Score lots: one output row per input row, with an ``error`` for rows it cannot score.
+
+        Args:
+            table: lots × (``lot_id``, metadata, proteins). A protein column may be named by
+                its input name (the training input's column, as lab files and batch scoring
+                name it) or by its short name (the HTTP signature's, ``signature_columns``).
+            top_k: driver proteins reported per lot.
 
         Cells are read as a lot sheet reads them (``P5`` is passage 5, spaces trimmed, category
         spellings mapped through the vocabulary), so batch and HTTP answer alike. A category
@@ -385,7 +462,8 @@ class ModelBundle:
         """Read a scoring table's lot-sheet cells as the lot-sheet reader does; list problems.
 
         Args:
-            table: lots × (lot_id, metadata, proteins under their input names), any cell types.
+            table: lots × (lot_id, metadata, proteins under their input names or their short
+                names, see ``with_input_names``), any cell types.
 
         Returns:
             (the table with a RangeIndex and lot-sheet columns tidied, per row why it cannot be
@@ -393,7 +471,8 @@ class ModelBundle:
         """
         # One block per column (an HTTP request, a merged sheet) makes every column lookup
         # slow: consolidate once.
-        table = table.reset_index(drop=True).copy()
+        table, sent_as = self.with_input_names(table.reset_index(drop=True))
+        table = table.copy()
         problems = pd.Series([None] * len(table), index=table.index, dtype=object)
         if LOT_ID not in table or PASSAGE not in table:
             problems[:] = f"no {LOT_ID if LOT_ID not in table else PASSAGE} column"
@@ -416,7 +495,8 @@ class ModelBundle:
                 if text[row].any():
                     j = int(np.flatnonzero(text[row])[0])
                     value = block.iat[row, j]
-                    problems[row] = f"text {str(value)[:30]!r} in protein column '{names[j]}'"
+                    column = sent_as.get(names[j], names[j])
+                    problems[row] = f"text {str(value)[:30]!r} in protein column '{column}'"
                 else:
                     j = int(np.flatnonzero(bad[row])[0])
                     what = (
@@ -424,7 +504,7 @@ class ModelBundle:
                         if self.scale == "log2"
                         else "negative or infinite intensity"
                     )
-                    problems[row] = f"{what} in protein column '{names[j]}'"
+                    problems[row] = f"{what} in protein column '{sent_as.get(names[j], names[j])}'"
             detected = np.isfinite(values) if self.scale == "log2" else values > 0
             measured = pd.Series(detected.any(axis=1), index=table.index)
         else:
@@ -437,8 +517,8 @@ class ModelBundle:
         return self.checked_rows(table)[1]
 
     def coverage(self, X: pd.DataFrame) -> np.ndarray:
-        """Share of the model's proteins measured in each lot."""
-        used = [f for f in self.feature_names if f in self.proteins.index]
+        """Share of the model's proteins (``proteins``: all it reads) measured in each lot."""
+        used = [str(f) for f in self.proteins.index if f in X.columns]
         if not used:
             return np.ones(len(X))
         return X[used].notna().mean(axis=1).to_numpy()
@@ -491,8 +571,53 @@ class ModelBundle:
 
     @functools.cached_property
     def readable_names(self) -> dict[str, str]:
-        """Feature name → readable protein name (built once per bundle, unique)."""
-        return readable_protein_names(self.proteins)
+        """Feature name → readable protein name: the stored ``short_name`` (unique, stable)."""
+        if "short_name" in self.proteins:
+            return {str(k): str(v) for k, v in self.proteins["short_name"].items()}
+        return readable_protein_names(self.proteins, reserved=(LOT_ID, *self.metadata))
+
+    @property
+    def with_short_names(self) -> pd.DataFrame:
+        """``proteins`` with its ``short_name`` column (computed when an old bundle lacks it)."""
+        names = self.readable_names
+        return self.proteins.assign(short_name=[names[str(f)] for f in self.proteins.index])
+
+    @property
+    def signature_columns(self) -> pd.DataFrame:
+        """The HTTP signature's protein columns: one row per protein the model reads.
+
+        Columns ``short_name`` (the signature's column name), ``input_name`` (the column of
+        the training input, which batch scoring also accepts), ``feature``, ``gene`` and
+        ``leading_accession``. Logged with the model as ``signature_columns.csv``.
+        """
+        table = self.with_short_names.reset_index(names="feature")
+        return table[["short_name", "input_name", "feature", "gene", "leading_accession"]]
+
+    @functools.cached_property
+    def short_to_input(self) -> dict[str, str]:
+        """Short name → input column name, for requests that use the short names."""
+        names = self.readable_names
+        return {names[str(f)]: str(i) for f, i in self.proteins["input_name"].items()}
+
+    def with_input_names(self, table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+        """Rename the columns a request sent under short names to the input column names.
+
+        A column under a protein's input name wins over its short name, and a short name that
+        is also some protein's input name is read as that input name; other columns stay.
+
+        Returns:
+            (the table, input name → the short name it was sent as)
+        """
+        inputs = set(self.short_to_input.values())
+        columns = set(map(str, table.columns))
+        rename = {
+            short: name
+            for short, name in self.short_to_input.items()
+            if short != name and short in columns and name not in columns and short not in inputs
+        }
+        if not rename:
+            return table, {}
+        return table.rename(columns=rename), {name: short for short, name in rename.items()}
 
     @functools.cached_property
     def input_names(self) -> dict[str, str]:

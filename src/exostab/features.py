@@ -92,9 +92,11 @@ class LogNormalizer(ExostabTransformer):
 
     With ``normalisation="median"`` each lot is shifted so that the median of the reference
     proteins (detected in at least ``reference_min_rate`` of training lots; the
-    ``max_reference`` most consistently detected and most abundant of them) equals the training
-    median: a median over all detected proteins would drift with the lot's missingness, which
-    is not at random.
+    ``max_reference`` most consistently detected and most abundant of them; when none reaches
+    the rate, the ``max_reference`` most consistently detected) equals the training median: a
+    median over all detected proteins would drift with the lot's missingness, which is not at
+    random. The reference stays small, so scoring (and the HTTP signature) need only it and the
+    proteins the model uses.
     """
 
     state_attributes = ("reference_", "target_median_", "columns_out_")
@@ -132,14 +134,18 @@ class LogNormalizer(ExostabTransformer):
         # capped so that scoring needs only a few hundred of them.
         with _quiet_all_nan():
             abundance = np.nan_to_num(np.nanmedian(logged, axis=0), nan=-np.inf)
+        # When no protein reaches the rate (sparse data), the most consistently detected ones
+        # still make the reference: never the whole proteome, which scoring would then need.
+        eligible = [i for i, rate in enumerate(detected) if rate >= self.reference_min_rate]
         ranked = sorted(
-            (i for i, rate in enumerate(detected) if rate >= self.reference_min_rate),
+            eligible or [i for i, rate in enumerate(detected) if rate > 0] or range(len(proteins)),
             key=lambda i: (-detected[i], -abundance[i], proteins[i]),
         )[: self.max_reference]
-        reference = [proteins[i] for i in sorted(ranked)] or proteins
+        reference = [proteins[i] for i in sorted(ranked)]
         self.reference_ = reference
         idx = [proteins.index(p) for p in reference]
-        lot_medians = np.nanmedian(logged[:, idx], axis=1) if idx else np.zeros(len(frame))
+        with _quiet_all_nan():
+            lot_medians = np.nanmedian(logged[:, idx], axis=1) if idx else np.zeros(len(frame))
         self.target_median_ = (
             float(np.nanmedian(lot_medians)) if np.isfinite(lot_medians).any() else 0.0
         )

@@ -253,7 +253,7 @@ def model_table(
     annotations: pd.DataFrame,
 ) -> tuple[SparkFrame, int]:
     """Arrange lots as the model's signature (``scoring_table`` in Spark): lot_id, metadata,
-    proteins under the model's input names (missing ones null). Returns it and the number of
+    proteins under their short names (missing ones null). Returns it and the number of
     the model's proteins the file holds."""
     from pyspark.sql import functions as F
 
@@ -273,11 +273,19 @@ def model_table(
     joined = lots.join(F.broadcast(metadata_frame), on=LOT, how="left")
     columns = [F.col(LOT)]
     columns += [F.col(f"`{c}`").alias(c) for c in bundle.metadata]
+    # The signature names proteins by their short names (mlflow drops any other column).
     columns += [
-        (F.col(source[name]) if name in source else F.lit(None).cast("double")).alias(name)
-        for name in map(str, bundle.proteins["input_name"])
+        (F.col(source[name]) if name in source else F.lit(None).cast("double")).alias(short)
+        for short, name in bundle.short_to_input.items()
     ]
     return joined.select(*columns), len(matched)
+
+
+def quoted(name: str) -> Any:
+    """A Spark column by its exact name (short names may hold dots, spaces or backticks)."""
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def write_parquet(scores: SparkFrame, out: Path) -> None:
@@ -376,7 +384,7 @@ def score_on_spark(
     finally:
         quiet.setLevel(level)
     answers = (
-        table.select(predict(F.struct(*(F.col(f"`{c}`") for c in table.columns))).alias("a"))
+        table.select(predict(F.struct(*(quoted(c) for c in table.columns))).alias("a"))
         .select("a.*")
         # spark_udf casts a text column that mixes None and text with astype(str): the None
         # of a scored lot's ``error`` arrives as the text "None" (no error message reads so).

@@ -79,9 +79,12 @@ def model_signature(bundle: ModelBundle) -> ModelSignature:
     400, the good lots get nothing). With ``Any`` columns it passes cells through as sent (JSON
     numbers stay numbers) and ``ModelBundle.predict`` reads them as a lot sheet is read, giving
     one answer per lot: a risk, or an ``error`` naming the column. The column list still tells
-    clients which metadata and proteins the model uses.
+    clients which metadata and proteins the model uses: the proteins under their short names
+    (gene symbol, else accession, else the id cut short; ``bundle.signature_columns`` maps each
+    to its input column, logged as ``signature_columns.csv``), only those that can change a
+    prediction. mlflow drops columns the signature does not list, so HTTP clients use these.
     """
-    names = ["lot_id", *bundle.metadata, *map(str, bundle.proteins["input_name"])]
+    names = ["lot_id", *bundle.metadata, *bundle.short_to_input]
     columns: list[ColSpec | TensorSpec] = [
         ColSpec(AnyType(), name, required=False) for name in dict.fromkeys(names)
     ]
@@ -90,7 +93,11 @@ def model_signature(bundle: ModelBundle) -> ModelSignature:
 
 
 def signature_typed(example: pd.DataFrame, bundle: ModelBundle) -> pd.DataFrame:
-    """Cast an input example to the signature's types (integers become doubles)."""
+    """Arrange an input example (input column names) as the signature: its columns, under
+    their short names, integers as doubles."""
+    rename = {name: short for short, name in bundle.short_to_input.items()}
+    wanted = ["lot_id", *bundle.metadata, *rename]
+    example = example[[c for c in wanted if c in example.columns]].rename(columns=rename)
     numeric = [c for c in example.columns if c not in ("lot_id", *bundle.metadata)]
     numeric += [c for c in bundle.metadata if c in NUMERIC_METADATA and c in example.columns]
     return example.astype({c: float for c in numeric})
@@ -229,6 +236,7 @@ def log_training_run(
             mlflow.log_text(model_card, "model_card.md")
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
         mlflow.log_artifacts(str(artifacts_dir))
+        mlflow.log_text(bundle.signature_columns.to_csv(index=False), "signature_columns.csv")
         with tempfile.TemporaryDirectory() as scratch:
             bundle_dir = bundle.save(Path(scratch) / "bundle")
             # mlflow prints "Successfully registered model ..." to stderr; train says it better.

@@ -27,6 +27,7 @@ from joblib import Parallel, delayed
 from sklearn.pipeline import Pipeline
 
 from exostab.baselines import BASELINES, cross_validate_baselines
+from exostab.bundle import domain_features
 from exostab.config import TrainConfig
 from exostab.dataset import TrainingSet, panel_features
 from exostab.domain import DomainModel, fit_domain
@@ -148,7 +149,9 @@ def _fit_fold(
     X_train, X_test = training.X.iloc[train_idx], training.X.iloc[test_idx]
     pipeline.fit(X_train, y[train_idx])
     scores = log_odds(pipeline, X_test)
-    domain = fit_domain(preprocess(pipeline, X_train)).score(preprocess(pipeline, X_test))
+    # The domain sees what the model uses: scoring reads only those proteins (bundle.py).
+    domain_fit = fit_domain(domain_features(pipeline, preprocess(pipeline, X_train)))
+    domain = domain_fit.score(preprocess(pipeline, X_test))
     top = top_proteins(pipeline, X_train, cfg.explain.stability_k) if choose else []
     return choice, scores, domain, top
 
@@ -388,7 +391,7 @@ def train_model(
     metrics["gain_over_passage_ci_high"] = verdict.gain_high
     metrics["champion_eligible"] = float(verdict.champion_eligible)
     # Widen the in-sample limits so that 1% of new-donor lots (out of fold) fall outside.
-    domain = fit_domain(preprocess(final, training.X)).widened(
+    domain = fit_domain(domain_features(final, preprocess(final, training.X))).widened(
         float(np.nanquantile(oof_domain, 0.99)) if np.isfinite(oof_domain).any() else 1.0
     )
     bands = RiskBands.from_costs(
