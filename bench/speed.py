@@ -194,6 +194,29 @@ def post(url: str, payload: bytes) -> tuple[int, bytes]:
         return int(error.code), error.read()
 
 
+def signature_names(model_uri: str, env: dict[str, str]) -> dict[str, str]:
+    """Input column → the served signature's short name (``signature_columns.csv``)."""
+    script = (
+        "import sys, mlflow; print(mlflow.artifacts.download_artifacts(artifact_uri=sys.argv[1]))"
+    )
+    local = (
+        subprocess.run(
+            [sys.executable, "-c", script, model_uri],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    columns = Path(local) / "artifacts" / "bundle" / "signature_columns.csv"
+    if not columns.exists():  # models logged before short names: input names are the signature
+        return {}
+    table = pd.read_csv(columns)
+    return dict(zip(table["input_name"].astype(str), table["short_name"].astype(str), strict=True))
+
+
 def serve_latency(
     model_uri: str, data: Path, env: dict[str, str], n_requests: int, log: Path
 ) -> dict[str, Any]:
@@ -227,6 +250,7 @@ def serve_latency(
         )
         table = table.drop(columns="unstable", errors="ignore")
         table = table.astype({c: float for c in table.columns if table[c].dtype.kind in "iu"})
+        table = table.rename(columns=signature_names(model_uri, env))
         latencies, failures = [], 0
         for i in range(n_requests):
             split = json.loads(table.iloc[[i % len(table)]].to_json(orient="split", index=False))

@@ -238,6 +238,20 @@ def post(url: str, payload: bytes) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+def short_names(workspace: dict) -> dict[str, str]:
+    """Input column → the signature's short name, from the model's ``signature_columns.csv``."""
+    import mlflow
+
+    mlflow.set_tracking_uri(workspace["store"])
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri="models:/exostab/1"))
+    columns = pd.read_csv(local / "artifacts" / "bundle" / "signature_columns.csv")
+    signature = mlflow.models.get_model_info("models:/exostab/1").signature
+    proteins = [c for c in signature.inputs.input_names() if c not in ("lot_id", "passage")]
+    assert set(columns["short_name"]) <= set(proteins)
+    assert columns["short_name"].is_unique and columns["short_name"].str.len().max() <= 80
+    return dict(zip(columns["input_name"], columns["short_name"], strict=True))
+
+
 def test_served_model_answers_over_http_with_the_batch_risks(scored, workspace) -> None:
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": workspace["store"]}
@@ -267,6 +281,9 @@ def test_served_model_answers_over_http_with_the_batch_risks(scored, workspace) 
         table = lots.merge(proteins, on="lot_id").head(6)
         table = table.astype({c: float for c in table.columns if table[c].dtype.kind in "iu"})
         table.loc[5, "passage"] = -1.0  # answered with an error, not a failed batch
+        # mlflow passes only the signature's columns: proteins go by their short names
+        rename = short_names(workspace)
+        table = table.rename(columns=rename)
         split = json.loads(table.to_json(orient="split", index=False))
         status, body = post(f"http://127.0.0.1:{port}/invocations",
                             json.dumps({"dataframe_split": split}).encode())  # fmt: skip
@@ -311,7 +328,11 @@ def text_cell_requests_answer_per_lot_as_batch(port: int, workspace: dict) -> No
     signature = mlflow.models.get_model_info("models:/exostab/1").signature
     model_columns = set(signature.inputs.input_names())
     proteins = pd.read_csv(new / "proteins.csv").head(3)
-    first_model_protein = next(c for c in proteins.columns[1:] if c in model_columns)
+    rename = short_names(workspace)
+    # a protein whose short name is its input name: batch and HTTP then name it alike
+    first_model_protein = next(
+        c for c in proteins.columns[1:] if rename.get(c) == c and c in model_columns
+    )
     for name in (
         "request_passage_P5_in_row2.json",
         "request_nd_in_row2.json",
@@ -325,8 +346,9 @@ def text_cell_requests_answer_per_lot_as_batch(port: int, workspace: dict) -> No
         if "n.d." in case["data"][1]:
             block.loc[1, first_model_protein] = "n.d."
         request = pd.concat([request, block], axis=1)
-        payload = {"dataframe_split": {"columns": list(request.columns),
-                                       "data": request.to_numpy().tolist()}}  # fmt: skip
+        sent = request.rename(columns=rename)
+        payload = {"dataframe_split": {"columns": list(sent.columns),
+                                       "data": sent.to_numpy().tolist()}}  # fmt: skip
         status, body = post(f"http://127.0.0.1:{port}/invocations", json.dumps(payload).encode())
         assert status == 200, (name, body[:500])
         answer = pd.DataFrame(json.loads(body)["predictions"])

@@ -543,7 +543,7 @@ def score(
     from exostab.readers import detect_format, read_lot_sheet_lenient, read_proteins
     from exostab.readers.streaming import iter_wide_lenient
     from exostab.registry import resolve_model
-    from exostab.score import BatchScorer
+    from exostab.score import BatchScorer, compact_sheet
     from exostab.writers import AtomicTableWriter
 
     existing_file(proteins, "protein file")
@@ -554,6 +554,7 @@ def score(
     warn_if_ungated(bundle, uri)
     declared = checked_scale(scale) or bundle.scale
     sheet, sheet_quarantine = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
+    sheet = compact_sheet(sheet)  # memory flat in the number of lots
     from exostab.provenance import file_sha256, is_simulated
 
     input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
