@@ -196,3 +196,17 @@ def test_short_and_full_names_give_the_same_answers(fasta_bundle, tmp_path: Path
     assert saved["short_name"].tolist() == columns["short_name"].tolist()
     assert saved["input_name"].tolist() == columns["input_name"].tolist()
     assert loaded.readable_names == bundle.readable_names
+
+
+@pytest.mark.slow
+def test_bundles_from_before_short_names_keep_their_served_names(fasta_bundle) -> None:
+    from dataclasses import replace
+
+    bundle, table = fasta_bundle
+    old = replace(bundle, proteins=bundle.proteins.drop(columns="short_name"))
+    inputs = list(map(str, bundle.proteins["input_name"]))
+    assert list(old.signature_names) == inputs  # logged then under the input names
+    assert list(bundle.signature_names.values()) == inputs
+    assert list(bundle.signature_names) == list(bundle.proteins["short_name"])
+    assert old.readable_names == bundle.readable_names  # computed on load, the same rule
+    pd.testing.assert_frame_equal(old.predict(table), bundle.predict(table))

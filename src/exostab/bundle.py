@@ -599,6 +599,17 @@ class ModelBundle:
         names = self.readable_names
         return {names[str(f)]: str(i) for f, i in self.proteins["input_name"].items()}
 
+    @property
+    def signature_names(self) -> dict[str, str]:
+        """The served signature's protein column → input column name.
+
+        The short names for bundles that store them; models logged before short names existed
+        were served under their input names, and still are.
+        """
+        if "short_name" in self.proteins:
+            return self.short_to_input
+        return {str(name): str(name) for name in self.proteins["input_name"]}
+
     def with_input_names(self, table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
         """Rename the columns a request sent under short names to the input column names.
 

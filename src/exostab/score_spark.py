@@ -276,7 +276,7 @@ def model_table(
     # The signature names proteins by their short names (mlflow drops any other column).
     columns += [
         (F.col(source[name]) if name in source else F.lit(None).cast("double")).alias(short)
-        for short, name in bundle.short_to_input.items()
+        for short, name in bundle.signature_names.items()
     ]
     return joined.select(*columns), len(matched)
 
