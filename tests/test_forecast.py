@@ -18,6 +18,7 @@ from exostab.forecast import forecast_bank, parse_passages
 from exostab.train import train_model
 from exostab.trajectory import (
     X_DEGREE,
+    DonorPosterior,
     Trajectory,
     _Moments,
     _pooled_rss,
@@ -190,6 +191,35 @@ def test_the_fit_does_not_depend_on_the_order_of_the_lots() -> None:
     second = fit_trajectory(log2.iloc[order], passage.iloc[order], donor.iloc[order])
     for name in ("beta", "tau2", "sigma2", "unique2"):
         assert np.allclose(getattr(first, name), getattr(second, name), rtol=1e-6, atol=1e-9)
+
+
+def test_projected_lots_miss_about_as_often_as_the_training_lots() -> None:
+    """Detection falls off smoothly with abundance (as in DIA/DDA): the projection's NaN share
+    follows the training lots', not only the values below the lowest one ever detected."""
+    rng = np.random.default_rng(8)
+    n_donors, per_donor, n_proteins = 30, 8, 10
+    donor = np.repeat([f"D{d}" for d in range(n_donors)], per_donor)
+    passage = rng.integers(2, 13, len(donor)).astype(float)
+    log2 = (
+        np.linspace(17, 21, n_proteins)
+        - 0.1 * passage[:, None]
+        + np.repeat(rng.normal(0, 0.4, (n_donors, n_proteins)), per_donor, axis=0)
+        + rng.normal(0, 0.4, (len(donor), n_proteins))
+    )
+    detected = rng.random(log2.shape) < 1 / (1 + np.exp(-(log2 - 17.5) / 0.4))
+    frame = pd.DataFrame(np.where(detected, log2, np.nan), columns=[f"P{j}" for j in range(10)])
+    trajectory = fit_trajectory(frame, pd.Series(passage), pd.Series(donor))
+    prior = np.stack([np.diag(tau) for tau in trajectory.tau2])
+    population = DonorPosterior(mean=np.zeros((n_proteins, 2)), cov=prior)
+    _, draws = trajectory.project(
+        population, passage, 20, np.random.default_rng(0), lots_per_draw=1
+    )
+    missing = 1 - detected.mean(axis=0)
+    projected = np.isnan(draws).mean(axis=(0, 1, 2))
+    often = missing > 0.05
+    assert often.sum() >= 3
+    assert np.allclose(projected[often], missing[often], rtol=0.35)
+    assert np.all(np.isnan(trajectory.floor[missing < 0.01]))
 
 
 def test_a_single_lot_is_shrunk_toward_the_population_by_the_variance_ratio() -> None:
