@@ -132,6 +132,7 @@ def run_one(
         "n_train": len(train.X),
         "n_banks": int(lots["donor_id"].nunique()),
         "n_later": len(lots),
+        "largest_bank_share": float(lots["donor_id"].value_counts().max() / len(lots)),
         "later_prevalence": float(y.mean()),
         "auroc_forecast": auroc(y, lots["forecast_risk"].to_numpy()),
         "auroc_passage": auroc(y, lots["passage"].to_numpy(dtype=float)),

@@ -16,7 +16,16 @@ from exostab.dataset import TrainingSet, content_hash
 from exostab.errors import InputError
 from exostab.forecast import forecast_bank, parse_passages
 from exostab.train import train_model
-from exostab.trajectory import Trajectory, attach_trajectory, fit_trajectory
+from exostab.trajectory import (
+    X_DEGREE,
+    DonorPosterior,
+    Trajectory,
+    _Moments,
+    _pooled_rss,
+    attach_trajectory,
+    fit_trajectory,
+    passage_design,
+)
 
 PASSAGES = list(range(2, 16))
 
@@ -140,6 +149,77 @@ def test_em_recovers_planted_slopes_and_variances() -> None:
     assert np.median(np.sqrt(fitted.tau2[:, 0])) == pytest.approx(0.5, abs=0.08)
     assert np.median(np.sqrt(fitted.sigma2)) == pytest.approx(0.2, abs=0.03)
     assert np.median(fitted.tau2[:, 1]) < 0.01  # no donor slopes were planted
+
+
+def test_the_per_bank_sums_equal_the_lot_level_sums_with_missing_lots() -> None:
+    """The EM works on Σ over a bank's observed lots; they must equal the lot-level products."""
+    rng = np.random.default_rng(5)
+    n_lots, n_proteins = 30, 4
+    donor = rng.integers(0, 5, n_lots)
+    one_hot = np.eye(5)[donor]
+    t = rng.normal(0, 1, n_lots)
+    y = rng.normal(0, 1, (n_lots, n_proteins))
+    mask = rng.random((n_lots, n_proteins)) > 0.3
+    moments = _Moments.of(one_hot, mask, np.where(mask, y, 0.0), t)
+    X, Z = passage_design(t)
+    for d in range(5):
+        for j in range(n_proteins):
+            rows = (donor == d) & mask[:, j]
+            zx = Z[rows].T @ X[rows]
+            assert np.allclose(moments.block(np.array([0, 1]), X_DEGREE)[d, j], zx)
+            assert np.allclose(moments.y_power[d, j], X[rows].T @ y[rows, j])
+            assert moments.yy[d, j] == pytest.approx(float(y[rows, j] @ y[rows, j]))
+    beta = rng.normal(0, 1, (n_proteins, 3))
+    xtx = moments.block(X_DEGREE, X_DEGREE).sum(axis=0)
+    xy = moments.y_power.sum(axis=0)
+    direct = [np.sum((y[mask[:, j], j] - X[mask[:, j]] @ beta[j]) ** 2) for j in range(n_proteins)]
+    assert np.allclose(_pooled_rss(beta, xy, xtx, moments.yy.sum(axis=0)), direct)
+
+
+def test_the_fit_does_not_depend_on_the_order_of_the_lots() -> None:
+    rng = np.random.default_rng(11)
+    n_lots, n_proteins = 60, 12
+    donor = pd.Series(rng.integers(0, 10, n_lots).astype(str))
+    passage = pd.Series(rng.integers(2, 13, n_lots).astype(float))
+    log2 = pd.DataFrame(
+        20 + 0.2 * passage.to_numpy()[:, None] + rng.normal(0, 0.5, (n_lots, n_proteins)),
+        columns=[f"P{j}" for j in range(n_proteins)],
+    )
+    log2 = log2.mask(rng.random(log2.shape) < 0.1)
+    first = fit_trajectory(log2, passage, donor)
+    order = rng.permutation(n_lots)
+    second = fit_trajectory(log2.iloc[order], passage.iloc[order], donor.iloc[order])
+    for name in ("beta", "tau2", "sigma2", "unique2"):
+        assert np.allclose(getattr(first, name), getattr(second, name), rtol=1e-6, atol=1e-9)
+
+
+def test_projected_lots_miss_about_as_often_as_the_training_lots() -> None:
+    """Detection falls off smoothly with abundance (as in DIA/DDA): the projection's NaN share
+    follows the training lots', not only the values below the lowest one ever detected."""
+    rng = np.random.default_rng(8)
+    n_donors, per_donor, n_proteins = 30, 8, 10
+    donor = np.repeat([f"D{d}" for d in range(n_donors)], per_donor)
+    passage = rng.integers(2, 13, len(donor)).astype(float)
+    log2 = (
+        np.linspace(17, 21, n_proteins)
+        - 0.1 * passage[:, None]
+        + np.repeat(rng.normal(0, 0.4, (n_donors, n_proteins)), per_donor, axis=0)
+        + rng.normal(0, 0.4, (len(donor), n_proteins))
+    )
+    detected = rng.random(log2.shape) < 1 / (1 + np.exp(-(log2 - 17.5) / 0.4))
+    frame = pd.DataFrame(np.where(detected, log2, np.nan), columns=[f"P{j}" for j in range(10)])
+    trajectory = fit_trajectory(frame, pd.Series(passage), pd.Series(donor))
+    prior = np.stack([np.diag(tau) for tau in trajectory.tau2])
+    population = DonorPosterior(mean=np.zeros((n_proteins, 2)), cov=prior)
+    _, draws = trajectory.project(
+        population, passage, 20, np.random.default_rng(0), lots_per_draw=1
+    )
+    missing = 1 - detected.mean(axis=0)
+    projected = np.isnan(draws).mean(axis=(0, 1, 2))
+    often = missing > 0.05
+    assert often.sum() >= 3
+    assert np.allclose(projected[often], missing[often], rtol=0.35)
+    assert np.all(np.isnan(trajectory.floor[missing < 0.01]))
 
 
 def test_a_single_lot_is_shrunk_toward_the_population_by_the_variance_ratio() -> None:
