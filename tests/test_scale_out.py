@@ -115,8 +115,13 @@ def assert_same_answers(pandas_run, spark_run, same_files: bool = True) -> None:
     pd.testing.assert_index_equal(scores.index, spark_scores.index)
     assert list(scores.columns) == list(spark_scores.columns)
     compared = [c for c in scores.columns if same_files or c != "input_hash"]
-    for column in compared:  # exact: the same bundle answers in both engines
-        assert scores[column].astype(str).tolist() == spark_scores[column].astype(str).tolist()
+    for column in compared:  # the same bundle answers in both engines
+        if pd.api.types.is_float_dtype(scores[column]) and column != "risk":
+            # Distances of the domain check are matrix products whose summation order follows
+            # the batch shape (Arrow batches vs CSV chunks): equal to the last few bits.
+            np.testing.assert_allclose(scores[column], spark_scores[column], rtol=1e-12)
+        else:
+            assert scores[column].astype(str).tolist() == spark_scores[column].astype(str).tolist()
     np.testing.assert_array_equal(scores["risk"], spark_scores["risk"])
     pd.testing.assert_frame_equal(quarantine, spark_quarantine)
 
