@@ -124,6 +124,28 @@ def as_numbers(block: pd.DataFrame) -> np.ndarray:
     return values
 
 
+def booleans_as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy in which JSON ``true``/``false`` cells are the text ``True``/``False``.
+
+    pandas would read them as 1 and 0 (a passage of ``true`` would be passage 1); as text they
+    are refused with the reason any other text in a number column gets.
+    """
+    table = table.copy()
+    flags = [c for c in table.columns if pd.api.types.is_bool_dtype(table[c])]
+    objects = [c for c in table.columns if table[c].dtype == object]
+    if objects:
+        cells = table[objects].to_numpy(dtype=object)
+        is_flag = np.frompyfunc(lambda cell: isinstance(cell, (bool, np.bool_)), 1, 1)(cells)
+        found = is_flag.astype(bool).any(axis=0)
+        flags += [c for c, any_flag in zip(objects, found, strict=True) if any_flag]
+    for column in flags:
+        table[column] = [
+            str(bool(cell)) if isinstance(cell, (bool, np.bool_)) else cell
+            for cell in table[column].astype(object)
+        ]
+    return table
+
+
 READABLE_LENGTH = 32
 
 
@@ -472,7 +494,7 @@ class ModelBundle:
         # One block per column (an HTTP request, a merged sheet) makes every column lookup
         # slow: consolidate once.
         table, sent_as = self.with_input_names(table.reset_index(drop=True))
-        table = table.copy()
+        table = booleans_as_text(table)
         problems = pd.Series([None] * len(table), index=table.index, dtype=object)
         if LOT_ID not in table or PASSAGE not in table:
             problems[:] = f"no {LOT_ID if LOT_ID not in table else PASSAGE} column"
@@ -509,7 +531,9 @@ class ModelBundle:
             measured = pd.Series(detected.any(axis=1), index=table.index)
         else:
             measured = pd.Series(False, index=table.index)
-        problems[~measured & problems.isna()] = "no protein of the model measured"
+        problems[~measured & problems.isna()] = (
+            "no protein of the model measured (its protein names: signature_columns.csv)"
+        )
         return table, problems
 
     def row_problems(self, table: pd.DataFrame) -> pd.Series:
