@@ -552,7 +552,8 @@ class ModelBundle:
     ) -> list[str]:
         """Render each lot's top-k driver proteins as spreadsheet-friendly text.
 
-        Abundance effects read ``CD9 (21.04 log2) +0.394 raises risk``. Effects of a protein
+        Abundance effects read ``CD9 (21.04 log2) +0.394 raises risk`` (a module score in mean
+        z-score units: ``module_sasp (-1.40 z)``). Effects of a protein
         being *absent* (not detected in this lot) are listed apart, after ``absent:``, since
         they say something about detection, not about abundance.
         """
@@ -575,7 +576,8 @@ class ModelBundle:
                 if np.isnan(values[row, j]):
                     absent.append(f"{labels[j]} {effect}")
                 else:
-                    present.append(f"{labels[j]} ({values[row, j]:.2f} log2) {effect}")
+                    unit = "z" if names[j].startswith("module_") else "log2"  # module: mean z-score
+                    present.append(f"{labels[j]} ({values[row, j]:.2f} {unit}) {effect}")
             parts = present + ([f"absent: {', '.join(absent)}"] if absent else [])
             rendered.append("; ".join(parts))
         return rendered
