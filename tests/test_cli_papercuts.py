@@ -81,3 +81,28 @@ def test_score_warns_on_log_scale_input(tmp_path: Path, caplog: pytest.LogCaptur
     raw = table.assign(CD9=2.0 ** table["CD9"], CD63=2.0 ** table["CD63"])
     raw.to_csv(path, index=False)
     assert warn_on_scale(read_proteins(path)) is False
+
+
+@pytest.mark.parametrize("target", ["lots", "proteins", "lots_quarantine", "report_on_lots"])
+def test_score_refuses_to_overwrite_its_inputs(tmp_path: Path, target: str) -> None:
+    """--out (or its quarantine file, or --report) naming an input is refused before any read."""
+    proteins, lots = tmp_path / "proteins.csv", tmp_path / "lots.csv"
+    proteins.write_text("lot_id,CD9\nL1,5\n")
+    lots.write_text("lot_id,passage\nL1,3\n")
+    before = (proteins.read_bytes(), lots.read_bytes())
+    out = {
+        "lots": lots,
+        "proteins": proteins,
+        "lots_quarantine": tmp_path / "scores.csv",
+        "report_on_lots": tmp_path / "scores.csv",
+    }[target]
+    if target == "lots_quarantine":
+        # scores.quarantine.csv is where the quarantine would go: make it the lot sheet
+        lots = lots.rename(tmp_path / "scores.quarantine.csv")
+        before = (proteins.read_bytes(), lots.read_bytes())
+    extra = ["--report", str(lots)] if target == "report_on_lots" else []
+    arguments = ["--model", "runs:/nope/model", "--proteins", str(proteins), "--lots", str(lots)]
+    result = runner.invoke(app, ["score", *arguments, "--out", str(out), *extra])
+    assert result.exit_code == 2, result.output
+    assert "overwrite" in result.output and "Traceback" not in result.output
+    assert (proteins.read_bytes(), lots.read_bytes()) == before

@@ -271,7 +271,7 @@ def alive(pid: int) -> bool:
 @pytest.mark.skipif(
     not Path("/proc").is_dir(), reason="needs /proc to follow the server's children"
 )
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_serve_stops_with_its_children(workspace, stop: signal.Signals) -> None:
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": workspace["store"]}

@@ -210,3 +210,21 @@ def test_bundles_from_before_short_names_keep_their_served_names(fasta_bundle) -
     assert list(bundle.signature_names) == list(bundle.proteins["short_name"])
     assert old.readable_names == bundle.readable_names  # computed on load, the same rule
     pd.testing.assert_frame_equal(old.predict(table), bundle.predict(table))
+
+
+def test_json_booleans_are_not_numbers(fasta_bundle) -> None:
+    """A JSON ``true`` is refused as a passage or an intensity (pandas would read it as 1)."""
+    bundle, _ = fasta_bundle
+    protein = str(bundle.proteins["input_name"].iloc[0])
+    answer = bundle.predict(
+        pd.DataFrame(
+            {
+                "lot_id": ["A", "B", "C"],
+                "passage": [True, 3, "false"],
+                protein: [1e7, True, 1e7],
+            }
+        )
+    )
+    assert "passage" in answer.loc[0, "error"] and "passage" in answer.loc[2, "error"]
+    assert answer.loc[1, "error"] == f"text 'True' in protein column '{protein}'"
+    assert answer["risk"].isna().all()

@@ -98,3 +98,29 @@ def test_empty_lot_ids_are_named_by_their_file_row(tmp_path: Path) -> None:
     path.write_text("lot_id,P1\nL1,5\n,6\nL3,7\nL4,8\n,9\n")
     _, refused = read_all(path, 2)
     assert list(refused["lot_id"]) == ["(row 3: empty lot_id)", "(row 6: empty lot_id)"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    values=st.lists(
+        st.lists(st.floats(min_value=1.0, max_value=1e10, allow_nan=False), min_size=3, max_size=3),
+        min_size=1,
+        max_size=12,
+    ),
+    delimiter=st.sampled_from([";", "\t"]),
+    rows=st.integers(1, 5),
+)
+def test_a_decimal_comma_table_streams_as_its_decimal_point_twin(values, delimiter, rows) -> None:
+    """European exports (``;`` or tab, ``2150733947,5``) score as train reads them."""
+    import tempfile
+
+    ids = [f"L{i}" for i in range(len(values))]
+    point = pd.DataFrame(values, columns=["P1", "P2", "P3"], index=pd.Index(ids, name="lot_id"))
+    with tempfile.TemporaryDirectory() as folder:
+        dotted, comma = Path(folder) / "point.csv", Path(folder) / "comma.csv"
+        point.to_csv(dotted, float_format="%.4f")
+        point.to_csv(comma, sep=delimiter, decimal=",", float_format="%.4f")
+        expected, _ = read_all(dotted, rows)
+        got, refused = read_all(comma, rows)
+    assert refused.empty
+    pd.testing.assert_frame_equal(got, expected)

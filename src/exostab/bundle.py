@@ -124,6 +124,28 @@ def as_numbers(block: pd.DataFrame) -> np.ndarray:
     return values
 
 
+def booleans_as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy in which JSON ``true``/``false`` cells are the text ``True``/``False``.
+
+    pandas would read them as 1 and 0 (a passage of ``true`` would be passage 1); as text they
+    are refused with the reason any other text in a number column gets.
+    """
+    table = table.copy()
+    flags = [c for c in table.columns if pd.api.types.is_bool_dtype(table[c])]
+    objects = [c for c in table.columns if table[c].dtype == object]
+    if objects:
+        cells = table[objects].to_numpy(dtype=object)
+        is_flag = np.frompyfunc(lambda cell: isinstance(cell, (bool, np.bool_)), 1, 1)(cells)
+        found = is_flag.astype(bool).any(axis=0)
+        flags += [c for c, any_flag in zip(objects, found, strict=True) if any_flag]
+    for column in flags:
+        table[column] = [
+            str(bool(cell)) if isinstance(cell, (bool, np.bool_)) else cell
+            for cell in table[column].astype(object)
+        ]
+    return table
+
+
 READABLE_LENGTH = 32
 
 
@@ -472,7 +494,7 @@ class ModelBundle:
         # One block per column (an HTTP request, a merged sheet) makes every column lookup
         # slow: consolidate once.
         table, sent_as = self.with_input_names(table.reset_index(drop=True))
-        table = table.copy()
+        table = booleans_as_text(table)
         problems = pd.Series([None] * len(table), index=table.index, dtype=object)
         if LOT_ID not in table or PASSAGE not in table:
             problems[:] = f"no {LOT_ID if LOT_ID not in table else PASSAGE} column"
@@ -509,7 +531,9 @@ class ModelBundle:
             measured = pd.Series(detected.any(axis=1), index=table.index)
         else:
             measured = pd.Series(False, index=table.index)
-        problems[~measured & problems.isna()] = "no protein of the model measured"
+        problems[~measured & problems.isna()] = (
+            "no protein of the model measured (its protein names: signature_columns.csv)"
+        )
         return table, problems
 
     def row_problems(self, table: pd.DataFrame) -> pd.Series:
@@ -528,7 +552,8 @@ class ModelBundle:
     ) -> list[str]:
         """Render each lot's top-k driver proteins as spreadsheet-friendly text.
 
-        Abundance effects read ``CD9 (21.04 log2) +0.394 raises risk``. Effects of a protein
+        Abundance effects read ``CD9 (21.04 log2) +0.394 raises risk`` (a module score in mean
+        z-score units: ``module_sasp (-1.40 z)``). Effects of a protein
         being *absent* (not detected in this lot) are listed apart, after ``absent:``, since
         they say something about detection, not about abundance.
         """
@@ -551,7 +576,8 @@ class ModelBundle:
                 if np.isnan(values[row, j]):
                     absent.append(f"{labels[j]} {effect}")
                 else:
-                    present.append(f"{labels[j]} ({values[row, j]:.2f} log2) {effect}")
+                    unit = "z" if names[j].startswith("module_") else "log2"  # module: mean z-score
+                    present.append(f"{labels[j]} ({values[row, j]:.2f} {unit}) {effect}")
             parts = present + ([f"absent: {', '.join(absent)}"] if absent else [])
             rendered.append("; ".join(parts))
         return rendered

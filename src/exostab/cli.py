@@ -118,6 +118,19 @@ def existing_file(path: Path | None, what: str) -> Path | None:
     return path
 
 
+def refuse_overwriting(inputs: dict[str, Path], outputs: list[Path | None]) -> None:
+    """Refuse an output path that is one of the inputs (scores would replace the lot sheet)."""
+    for output in outputs:
+        if output is None:
+            continue
+        for what, given in inputs.items():
+            if output.resolve() == given.resolve():
+                raise ExostabError(
+                    f"this output would overwrite the {what}; choose another --out/--report",
+                    where=str(output),
+                )
+
+
 def warn_if_ungated(bundle: ModelBundle, uri: str) -> None:
     """Say so when the model did not pass the training gate (its risks may not beat passage)."""
     if bundle.gate_passed is False:
@@ -534,6 +547,10 @@ def score(
     """
     if engine not in ("pandas", "spark"):
         raise ExostabError(f"--engine must be pandas or spark, not {engine!r}")
+    refuse_overwriting(
+        {"protein file": proteins, "lot sheet": lots},
+        [out, out.with_name(f"{out.stem}.quarantine.csv"), report],
+    )
     if engine == "spark":
         score_spark(proteins, lots, out, model, top_k, format, report, spark_master)
         return

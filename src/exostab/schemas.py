@@ -118,17 +118,20 @@ def parse_number(value: Any, *, column: str, decimal_comma: bool = False) -> flo
     """Read one lot-sheet number cell; None when it is text that is not a number.
 
     ``passage`` also reads ``P5``, ``p5``, ``P 5`` and ``passage 5``. With ``decimal_comma`` (a
-    ``;`` or tab separated sheet from a European spreadsheet) ``44,0`` reads as 44.0.
+    ``;`` or tab separated sheet from a European spreadsheet) ``44,0`` reads as 44.0. A yes/no
+    cell (``True``, JSON ``true``) is 1/0 for a flag column but not a number for passage, ages,
+    cycles or weeks (``NUMERIC_METADATA``): a passage of ``true`` is refused, not passage 1.
     """
+    count = column in NUMERIC_METADATA
     if value is None or isinstance(value, bool | np.bool_):
-        return None if value is None else float(value)
+        return None if (value is None or count) else float(value)
     if isinstance(value, int | float | np.integer | np.floating):
         return float(value)
     text = str(value).strip()
     if not text:
         return np.nan
     if text.lower() in ("true", "false"):
-        return float(text.lower() == "true")
+        return None if count else float(text.lower() == "true")
     if column == PASSAGE:
         spelled = _PASSAGE_WORD.match(text)
         if spelled:

@@ -2,8 +2,10 @@
 
 mlflow starts the HTTP server as a tree of processes (mlflow → shell → uvicorn and its
 workers). Ending only the top one leaves uvicorn answering on the port, so the server runs in
-a process group of its own, and SIGTERM or SIGINT to ``exostab serve`` is passed to that whole
-group; whatever has not exited after a grace period is killed. A second signal kills at once.
+a process group of its own, and SIGTERM, SIGINT or SIGHUP (a closed terminal) to ``exostab
+serve`` is passed to that whole group; whatever has not exited after a grace period is killed.
+A second signal kills at once. SIGKILL cannot be caught by any process: after it, end the
+server's process group by hand (``kill -- -PGID``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from exostab.errors import ExostabError
 logger = logging.getLogger(__name__)
 
 GRACE_SECONDS = 10.0
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # HUP: the terminal closed
 
 
 @dataclass(frozen=True)

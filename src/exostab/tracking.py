@@ -86,7 +86,7 @@ def model_signature(bundle: ModelBundle) -> ModelSignature:
     """
     names = ["lot_id", *bundle.metadata, *bundle.short_to_input]
     columns: list[ColSpec | TensorSpec] = [
-        ColSpec(AnyType(), name, required=False) for name in dict.fromkeys(names)
+        ColSpec(AnyType(), name, required=name == "lot_id") for name in dict.fromkeys(names)
     ]
     params = ParamSchema([ParamSpec("top_k", "long", 5)])
     return ModelSignature(inputs=Schema(columns), params=params)

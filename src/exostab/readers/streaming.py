@@ -20,7 +20,15 @@ from pandas._libs.parsers import STR_NA_VALUES
 from exostab.errors import InputError
 from exostab.identity import annotate_names, is_unnamed, opaque_note
 from exostab.readers.base import ProteinMatrix
-from exostab.readers.common import Preview, listed, peek, scale_problem, unnamed, unnamed_label
+from exostab.readers.common import (
+    Preview,
+    listed,
+    peek,
+    scale_problem,
+    unnamed,
+    unnamed_label,
+    uses_decimal_comma,
+)
 from exostab.readers.tables import cell_text, find_id_column, wide_layout
 
 logger = logging.getLogger(__name__)
@@ -58,6 +66,24 @@ def _raw_chunks(
         yield from _csv_chunks(path, preview, id_column, proteins, rows)
 
 
+def decimal_comma(preview: Preview, id_column: str) -> bool:
+    """Tell whether a delimited table writes its numbers with a decimal comma (``2150733,5``).
+
+    Only a table whose delimiter is not a comma can; the cells of the previewed rows (lot id
+    left out) decide, by the same rule as the whole-file readers (``uses_decimal_comma``).
+    """
+    if preview.kind == "parquet" or preview.kind == "excel" or preview.delimiter in (None, ","):
+        return False
+    skip = preview.columns.index(id_column) if id_column in preview.columns else -1
+    cells = [
+        cell.strip().strip('"')
+        for line in preview.lines[1:]
+        for j, cell in enumerate(line.split(preview.delimiter))
+        if j != skip
+    ]
+    return uses_decimal_comma(pd.Series([cell or None for cell in cells], dtype=object))
+
+
 def _csv_chunks(
     path: Path, preview: Preview, id_column: str, proteins: list[str], rows: int
 ) -> Iterator[pd.DataFrame]:
@@ -72,6 +98,7 @@ def _csv_chunks(
     import pyarrow.csv as pa_csv
 
     done = 0
+    comma = decimal_comma(preview, id_column)
     if preview.encoding not in ("utf-8", "utf-8-sig"):  # pyarrow reads UTF-8 only
         yield from _pandas_csv_chunks(path, preview, id_column, rows)
         return
@@ -87,6 +114,7 @@ def _csv_chunks(
             convert_options=pa_csv.ConvertOptions(
                 column_types={id_column: pa.string(), **dict.fromkeys(proteins, pa.float64())},
                 include_columns=[id_column, *proteins],
+                decimal_point="," if comma else ".",
                 null_values=NA_TEXT,
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
@@ -132,6 +160,7 @@ def _pandas_csv_chunks(
         reader = pd.read_csv(
             path,
             sep=preview.delimiter or ",",
+            decimal="," if decimal_comma(preview, id_column) else ".",
             dtype={id_column: object},
             chunksize=rows,
             index_col=False,
