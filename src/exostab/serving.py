@@ -77,6 +77,9 @@ def plan_server(model: str, port: int) -> ServerPlan:
         # mlflow warns on every request that sends proteins outside the signature, listing
         # them all (thousands of names per request); errors still reach the log.
         "MLFLOW_LOGGING_LEVEL": "ERROR",
+        # A request without lot_id (the one required column) gets a short 400 instead of one
+        # that repeats the whole signature (thousands of columns, ~60 KB).
+        "MLFLOW_DISABLE_SCHEMA_DETAILS": "true",
     }
     command = [
         str(Path(bin_dir) / "mlflow"),
