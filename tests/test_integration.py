@@ -215,6 +215,9 @@ def test_explain_writes_tables_and_plots(trained, workspace) -> None:
     importance = pd.read_csv(out / "global_importance.csv")
     assert {"protein", "mean_abs_shap", "direction", "gene"} <= set(importance.columns)
     assert importance["mean_abs_shap"].is_monotonic_decreasing
+    by_feature = importance.set_index("feature")["direction"]
+    assert by_feature["tissue_source"] == "by category (no order)"  # categories have no order
+    assert by_feature["passage"] in ("higher raises risk", "higher lowers risk")
     long = pd.read_parquet(out / "lot_shap.parquet")
     assert list(long.columns) == ["lot_id", "feature", "value", "shap"]
     assert long["lot_id"].nunique() == 40

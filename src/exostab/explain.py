@@ -45,7 +45,8 @@ def global_importance(
     """Rank features by mean |attribution| (log-odds), with direction and stability.
 
     ``direction`` is ``higher raises risk`` when the feature's value and its attribution are
-    positively rank-correlated across lots, ``higher lowers risk`` when negatively.
+    positively rank-correlated across lots, ``higher lowers risk`` when negatively; a category
+    column (tissue source, medium) has no order: ``by category (no order)``.
     ``mean_abs_shap`` splits into ``from_abundance`` (lots where the protein was detected) and
     ``from_absence`` (lots where it was not: an effect of detection, not of abundance).
     ``top_k_frequency`` is the share of outer CV folds whose model had the feature among its
@@ -62,7 +63,9 @@ def global_importance(
                 pd.Series(shap_values[known, j]), method="spearman"
             )
         direction = (
-            "higher raises risk"
+            "by category (no order)"
+            if feature in bundle.training_categories
+            else "higher raises risk"
             if correlation > 0
             else "higher lowers risk"
             if correlation < 0
