@@ -83,7 +83,17 @@ def test_score_warns_on_log_scale_input(tmp_path: Path, caplog: pytest.LogCaptur
     assert warn_on_scale(read_proteins(path)) is False
 
 
-@pytest.mark.parametrize("target", ["lots", "proteins", "lots_quarantine", "report_on_lots"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "lots",
+        "proteins",
+        "lots_quarantine",
+        "report_on_lots",
+        "report_on_out",
+        "report_on_quarantine",
+    ],
+)
 def test_score_refuses_to_overwrite_its_inputs(tmp_path: Path, target: str) -> None:
     """--out (or its quarantine file, or --report) naming an input is refused before any read."""
     proteins, lots = tmp_path / "proteins.csv", tmp_path / "lots.csv"
@@ -95,14 +105,48 @@ def test_score_refuses_to_overwrite_its_inputs(tmp_path: Path, target: str) -> N
         "proteins": proteins,
         "lots_quarantine": tmp_path / "scores.csv",
         "report_on_lots": tmp_path / "scores.csv",
+        "report_on_out": tmp_path / "scores.csv",
+        "report_on_quarantine": tmp_path / "scores.csv",
     }[target]
     if target == "lots_quarantine":
         # scores.quarantine.csv is where the quarantine would go: make it the lot sheet
         lots = lots.rename(tmp_path / "scores.quarantine.csv")
         before = (proteins.read_bytes(), lots.read_bytes())
-    extra = ["--report", str(lots)] if target == "report_on_lots" else []
+    extra = {
+        "report_on_lots": ["--report", str(lots)],
+        "report_on_out": ["--report", str(out)],
+        "report_on_quarantine": ["--report", str(tmp_path / "scores.quarantine.csv")],
+    }.get(target, [])
     arguments = ["--model", "runs:/nope/model", "--proteins", str(proteins), "--lots", str(lots)]
     result = runner.invoke(app, ["score", *arguments, "--out", str(out), *extra])
     assert result.exit_code == 2, result.output
     assert "overwrite" in result.output and "Traceback" not in result.output
     assert (proteins.read_bytes(), lots.read_bytes()) == before
+
+
+@pytest.mark.parametrize("command", ["forecast", "explain"])
+def test_folder_outputs_refuse_to_overwrite_their_inputs(tmp_path: Path, command: str) -> None:
+    """forecast/explain --out DIR may not hold an input under a name they write."""
+    name = {"forecast": "quarantine.csv", "explain": "global_importance.csv"}[command]
+    proteins, lots = tmp_path / "proteins.csv", tmp_path / name
+    proteins.write_text("lot_id,CD9\nL1,5\n")
+    lots.write_text("lot_id,passage,donor_id\nL1,3,D1\n")
+    before = lots.read_bytes()
+    arguments = ["--model", "runs:/nope/model", "--proteins", str(proteins), "--lots", str(lots)]
+    result = runner.invoke(app, [command, *arguments, "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "overwrite the lot sheet" in result.output
+    assert lots.read_bytes() == before
+
+
+def test_serve_refuses_a_port_in_use() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", "--model", "runs:/nope/model", "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"port {port}" in result.output and "in use" in result.output
+    assert "Traceback" not in result.output

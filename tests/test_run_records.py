@@ -101,3 +101,24 @@ def test_registered_versions_explain_themselves(two_runs) -> None:
             "## Simulator assumptions",
         ):
             assert heading in card
+
+
+@pytest.mark.parametrize(
+    ("rows", "simulated"),
+    [
+        (["SIM-L0001,SIM-D001,3", "SIM-L0002,SIM-D001,4"], True),
+        (['"SIM-L0001";SIM-D001;3'], True),
+        (["SIM-L0001,SIM-D001,3", "EXO-24-002,D2,4"], False),
+        (["EXO-24-001,D01,3"], False),
+        ([], False),
+    ],
+)
+def test_simulated_lot_sheets_are_known_by_their_lot_ids(
+    tmp_path: Path, rows: list[str], simulated: bool
+) -> None:
+    """A simulated sheet copied away from its README (the shared cases) stays SIMULATED."""
+    from exostab.provenance import is_simulated
+
+    sheet = tmp_path / "lots.csv"
+    sheet.write_text("\n".join(["lot_id,donor_id,passage", *rows]) + "\n")
+    assert is_simulated(sheet) is simulated

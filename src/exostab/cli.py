@@ -10,7 +10,7 @@ import functools
 import logging
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -118,17 +118,27 @@ def existing_file(path: Path | None, what: str) -> Path | None:
     return path
 
 
-def refuse_overwriting(inputs: dict[str, Path], outputs: list[Path | None]) -> None:
-    """Refuse an output path that is one of the inputs (scores would replace the lot sheet)."""
+def refuse_overwriting(inputs: dict[str, Path], outputs: Sequence[Path | None]) -> None:
+    """Refuse an output path that is an input or another output (nothing may be overwritten).
+
+    Args:
+        inputs: what → input path (``protein file``, ``lot sheet``).
+        outputs: every file the command will write (None = not written).
+
+    Raises:
+        ExostabError: naming the output and what it would overwrite.
+    """
+    seen: dict[Path, str] = {given.resolve(): f"the {what}" for what, given in inputs.items()}
     for output in outputs:
         if output is None:
             continue
-        for what, given in inputs.items():
-            if output.resolve() == given.resolve():
-                raise ExostabError(
-                    f"this output would overwrite the {what}; choose another --out/--report",
-                    where=str(output),
-                )
+        resolved = output.resolve()
+        if resolved in seen:
+            raise ExostabError(
+                f"this output would overwrite {seen[resolved]}; choose another --out/--report",
+                where=str(output),
+            )
+        seen[resolved] = "another output of this command"
 
 
 def warn_if_ungated(bundle: ModelBundle, uri: str) -> None:
@@ -759,13 +769,21 @@ def forecast(
     population); projected lots are scored by the model. Lots that cannot be used are
     quarantined with the reason (OUT/quarantine.csv), as in `score`.
     """
-    from exostab.forecast import parse_passages, passage_text, run_forecast, write_forecast
+    from exostab.forecast import (
+        forecast_paths,
+        parse_passages,
+        passage_text,
+        run_forecast,
+        write_forecast,
+    )
     from exostab.provenance import is_simulated
     from exostab.registry import resolve_model
     from exostab.report import forecast_page
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
+    inputs = {"protein file": proteins, "lot sheet": lots}
+    refuse_overwriting(inputs, list(forecast_paths(out).values()))
     grid = parse_passages(passages)
     bundle, uri = resolve_model(model)
     warn_if_ungated(bundle, uri)
@@ -839,6 +857,11 @@ def explain(
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
+    inputs = {"protein file": proteins, "lot sheet": lots}
+    # the tables by name; the plots are PNGs whose names follow the features and lots
+    plots = [given for given in inputs.values() if given.suffix.lower() == ".png"]
+    tables = [out / "global_importance.csv", out / "lot_shap.parquet"]
+    refuse_overwriting(inputs, tables + [out / given.name for given in plots])
     bundle, _ = resolve_model(model)
     sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
     matrix = read_proteins(proteins, format=format, scale=checked_scale(scale) or bundle.scale)
@@ -858,7 +881,7 @@ def serve(
 ) -> None:
     """Serve a model over HTTP with ``mlflow models serve`` on 127.0.0.1 (POST /invocations).
 
-    SIGTERM or SIGINT (Ctrl-C) stops the server and all its processes, then exits 0.
+    SIGTERM, SIGINT (Ctrl-C) or SIGHUP stops the server and all its processes, then exits 0.
     """
     from exostab.serving import plan_server, run_server
 

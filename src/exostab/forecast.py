@@ -393,15 +393,20 @@ def run_forecast(
     )
 
 
-def write_forecast(result: ForecastResult, out: Path, page: str) -> dict[str, Path]:
-    """Write forecast.csv, banks.csv, quarantine.csv and the HTML page into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {
+def forecast_paths(out: Path) -> dict[str, Path]:
+    """The files ``write_forecast`` writes into the folder ``out``."""
+    return {
         "forecast": out / "forecast.csv",
         "banks": out / "banks.csv",
         "quarantine": out / "quarantine.csv",
         "html": out / "forecast.html",
     }
+
+
+def write_forecast(result: ForecastResult, out: Path, page: str) -> dict[str, Path]:
+    """Write forecast.csv, banks.csv, quarantine.csv and the HTML page into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = forecast_paths(out)
     result.curves[CURVE_COLUMNS].to_csv(paths["forecast"], index=False, float_format="%.4f")
     banks = result.banks.astype({"last_safe_passage": "Int64", "last_measured_passage": "Int64"})
     banks[BANK_COLUMNS].to_csv(paths["banks"], index=False)

@@ -56,14 +56,35 @@ class ServerPlan:
         return f"http://127.0.0.1:{self.port}/invocations"
 
 
+def require_free_port(port: int) -> None:
+    """Refuse a port another process listens on (mlflow would fail later with a traceback).
+
+    Raises:
+        ExostabError: the port is in use on 127.0.0.1.
+    """
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise ExostabError(
+                f"port {port} on 127.0.0.1 is in use (another exostab serve or make serve?); "
+                "stop it or pass --port"
+            ) from None
+
+
 def plan_server(model: str, port: int) -> ServerPlan:
     """Resolve the model and build the server's command line (nothing is started).
 
     Raises:
-        ExostabError: the model cannot be found or is not an exostab model.
+        ExostabError: the port is taken, or the model cannot be found or is not an exostab
+            model.
     """
     from exostab.registry import locate_model, resolve_model, store_uri
 
+    require_free_port(port)
     bundle, model_uri = resolve_model(model)
     located = locate_model(model)
     # A local folder spares the server a second registry look-up (and pins the alias now).
