@@ -98,10 +98,10 @@ def _csv_chunks(
     import pyarrow.csv as pa_csv
 
     done = 0
-    comma = decimal_comma(preview, id_column)
     if preview.encoding not in ("utf-8", "utf-8-sig"):  # pyarrow reads UTF-8 only
         yield from _pandas_csv_chunks(path, preview, id_column, rows)
         return
+    comma = decimal_comma(preview, id_column)
     try:
         reader = pa_csv.open_csv(
             path,
