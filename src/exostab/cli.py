@@ -10,7 +10,7 @@ import functools
 import logging
 import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -26,8 +26,6 @@ if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
     import pandas as pd
 
     from exostab.bundle import ModelBundle
-    from exostab.readers.base import ProteinMatrix
-    from exostab.score import BatchScorer
 
 app = typer.Typer(
     help=(
@@ -460,52 +458,6 @@ def inspect_file(
     console.print(table)
 
 
-def warn_on_scale(matrix: ProteinMatrix) -> bool:
-    """Warn, as ``inspect`` does, when the values contradict their declared scale."""
-    from exostab.readers.common import scale_problem
-
-    problem = scale_problem(matrix.intensities, matrix.scale)
-    if problem:
-        logging.getLogger(__name__).warning("%s: %s", matrix.source, problem)
-    return problem is not None
-
-
-def on_model_scale(matrix: ProteinMatrix, model_scale: str) -> ProteinMatrix:
-    """Bring the input to the scale the model was trained on, saying so when it converts."""
-    if matrix.scale == model_scale:
-        return matrix
-    logging.getLogger(__name__).warning(
-        "%s: declared %s but the model was trained on %s values: converted",
-        matrix.source,
-        matrix.scale,
-        model_scale,
-    )
-    return matrix.on_scale(model_scale)
-
-
-def set_aside_failed_runs(
-    matrix: ProteinMatrix, scorer: BatchScorer
-) -> tuple[ProteinMatrix, pd.DataFrame]:
-    """Take out runs that quantified no protein, to quarantine their lots with that reason.
-
-    A failed replicate of a lot that has another run is only left out (the lot is scored).
-    """
-    import pandas as pd
-
-    from exostab.readers.streaming import FAILED_RUN_REASON
-    from exostab.runs import failed_run_lots, match_run
-
-    kept, failed = failed_run_lots(matrix, scorer.claim)
-    scored_lots = {
-        match_run(str(run), scorer.by_ms_run, scorer.all_lots) for run in kept.intensities.index
-    }
-    refused = [run for run, lot in failed.items() if lot is None or lot not in scored_lots]
-    return kept, pd.DataFrame(
-        {"lot_id": refused, "reason": FAILED_RUN_REASON},
-        columns=["lot_id", "reason"],
-    )
-
-
 MODEL_OPTION = typer.Option(
     "--model",
     help=(
@@ -567,10 +519,9 @@ def score(
     import pandas as pd
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from exostab.readers import detect_format, read_lot_sheet_lenient, read_proteins
-    from exostab.readers.streaming import iter_wide_lenient
+    from exostab.readers import read_lot_sheet_lenient
     from exostab.registry import resolve_model
-    from exostab.score import BatchScorer, compact_sheet
+    from exostab.score import BatchScorer, checked_chunks, compact_sheet
     from exostab.writers import AtomicTableWriter
 
     existing_file(proteins, "protein file")
@@ -590,9 +541,7 @@ def score(
     kept_for_report: list[pd.DataFrame] = []
     n_out_of_domain = 0
     bands = {"high": 0, "review": 0, "low": 0, "not assessable": 0}
-    scale_warned = False
     quarantined: list[pd.DataFrame] = []
-    streamed = (format or detect_format(proteins)) == "wide"
     with (
         AtomicTableWriter(out) as scores_file,
         AtomicTableWriter(quarantine_path) as quarantine_file,
@@ -608,23 +557,10 @@ def score(
                 quarantined.append(refused_rows)
 
         book(scorer.start())
-        chunks: Iterator[tuple[ProteinMatrix, pd.DataFrame | None]]
-        if streamed:
-            chunks = (
-                (chunk.matrix, chunk.refused)
-                for chunk in iter_wide_lenient(proteins, rows=chunk_size, scale=declared)
-            )
-        else:
-            chunks = iter([(read_proteins(proteins, format=format, scale=declared), None)])
-        for matrix, refused in chunks:
-            if refused is not None and len(refused):
-                book(scorer.refuse(refused))
-            matrix, failed = set_aside_failed_runs(matrix, scorer)
-            if len(failed):
-                book(scorer.refuse(failed))
-            if not scale_warned:
-                scale_warned = warn_on_scale(matrix)
-            matrix = on_model_scale(matrix, bundle.scale)
+        for matrix, refused in checked_chunks(
+            scorer, proteins, format=format, scale=declared, rows=chunk_size
+        ):
+            book(refused)
             scores, bad = scorer.score(matrix)
             scores_file.write(scores.assign(model_uri=uri, input_hash=input_hash))
             book(bad)
@@ -848,27 +784,37 @@ def explain(
         typer.Option("--scale", help=SCALE_HELP + " Default: the scale the model was trained on."),
     ] = None,
 ) -> None:
-    """Explain a model on lots with SHAP: global_importance.csv, lot_shap.parquet and plots."""
+    """Explain a model on lots with SHAP: global_importance.csv, lot_shap.parquet and plots.
+
+    Lots that cannot be scored are left out with their reason (OUT/quarantine.csv), as in
+    `score`; the others are explained.
+    """
     from exostab.explain import write_explanations
-    from exostab.readers import read_lot_sheet_lenient, read_proteins
+    from exostab.readers import read_lot_sheet_lenient
     from exostab.registry import resolve_model
-    from exostab.runs import map_runs_to_lots
-    from exostab.score import scoring_table
+    from exostab.score import score_file
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
     inputs = {"protein file": proteins, "lot sheet": lots}
     # the tables by name; the plots are PNGs whose names follow the features and lots
     plots = [given for given in inputs.values() if given.suffix.lower() == ".png"]
-    tables = [out / "global_importance.csv", out / "lot_shap.parquet"]
+    tables = [out / "global_importance.csv", out / "lot_shap.parquet", out / "quarantine.csv"]
     refuse_overwriting(inputs, tables + [out / given.name for given in plots])
     bundle, _ = resolve_model(model)
     sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
-    matrix = read_proteins(proteins, format=format, scale=checked_scale(scale) or bundle.scale)
-    mapped, _ = map_runs_to_lots(on_model_scale(matrix, bundle.scale), sheet)
-    table, _ = scoring_table(bundle, mapped, sheet)
-    importance = write_explanations(bundle, table, out)
-    console.print(f"explained {len(table)} lots ({len(refused)} refused by the lot sheet) → {out}/")
+    scored = score_file(bundle, proteins, sheet, refused, format=format, scale=checked_scale(scale))
+    out.mkdir(parents=True, exist_ok=True)
+    scored.quarantine.to_csv(out / "quarantine.csv", index=False)
+    console.print(f"{scored.scorer.accounting()}; quarantine → {out / 'quarantine.csv'}")
+    for row in scored.quarantine.head(10).itertuples():
+        console.print(f"  left out {row.lot_id}: {row.reason}", highlight=False, markup=False)
+    if len(scored.quarantine) > 10:
+        console.print(f"  … and {len(scored.quarantine) - 10} more (see the quarantine file)")
+    if scored.table.empty:
+        raise ExostabError("no lot could be explained (see the quarantine file)", where=str(lots))
+    importance = write_explanations(bundle, scored.table, out)
+    console.print(f"explained {len(scored.table)} lots → {out}/")
     for row in importance.head(10).itertuples():
         console.print(f"  {row.protein:<24} {row.mean_abs_shap:.4f}  {row.direction}")
 
