@@ -87,9 +87,9 @@ def test_explain_leaves_out_a_bad_lot_as_score_quarantines_it(
     quarantine = pd.read_csv(out / "quarantine.csv", dtype=str)
     key = ["lot_id", "reason"]
     assert (
-        quarantine.sort_values(key).reset_index(drop=True).equals(
-            score_quarantine.sort_values(key).reset_index(drop=True)
-        )
+        quarantine.sort_values(key)
+        .reset_index(drop=True)
+        .equals(score_quarantine.sort_values(key).reset_index(drop=True))
     ), (quarantine, score_quarantine)
     for reason in quarantine["reason"].unique():
         assert reason in explained.stdout  # the summary names why

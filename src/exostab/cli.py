@@ -6,11 +6,12 @@ User errors (``ExostabError``) become one short message on stderr and exit code 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -105,6 +106,38 @@ def user_errors(command: F) -> F:
             raise typer.Exit(code=error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def held_warnings() -> Iterator[list[logging.LogRecord]]:
+    """Hold exostab's warnings back while a command gathers findings it shows itself.
+
+    ``inspect`` shows every finding of a file in its table; the same finding logged by the
+    reader would be said twice. Pass the held records to ``release_unshown`` afterwards.
+    """
+    held: list[logging.LogRecord] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING and record.name.startswith("exostab"):
+            held.append(record)
+            return False
+        return True
+
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(hold)
+    try:
+        yield held
+    finally:
+        for handler in handlers:
+            handler.removeFilter(hold)
+
+
+def release_unshown(held: list[logging.LogRecord], shown: Sequence[str]) -> None:
+    """Log the held warnings whose finding the command does not show itself."""
+    for record in held:
+        if not any(finding in record.getMessage() for finding in shown):
+            logging.getLogger(record.name).handle(record)
 
 
 def existing_file(path: Path | None, what: str) -> Path | None:
@@ -370,12 +403,13 @@ def inspect_file(
     from rich.table import Table
 
     from exostab.readers import read_lot_sheet_lenient, read_proteins
-    from exostab.readers.common import scale_problem
     from exostab.runs import map_runs_to_lots, named
 
     existing_file(file, "protein file")
     existing_file(lots, "lot sheet")
-    matrix = read_proteins(file, format=format, scale=checked_scale(scale) or "raw")
+    with held_warnings() as held:
+        matrix = read_proteins(file, format=format, scale=checked_scale(scale) or "raw")
+        sheet_read = read_lot_sheet_lenient(lots) if lots is not None else None
     values = matrix.intensities.to_numpy()
     finite = values[np.isfinite(values)]
     problems: list[str] = []
@@ -395,16 +429,9 @@ def inspect_file(
         "failed_runs": matrix.failed_runs,
         "notes": list(matrix.notes),
     }
-    scale_contradiction = scale_problem(matrix.intensities, matrix.scale)
-    if scale_contradiction:
-        problems.append(scale_contradiction)
-    if matrix.failed_runs:
-        problems.append(
-            f"{len(matrix.failed_runs)} run(s) quantified no protein (failed run?): "
-            f"{named(matrix.failed_runs)}"
-        )
-    if lots is not None:
-        sheet, quarantine = read_lot_sheet_lenient(lots)
+    problems += matrix.problems  # scale contradiction, failed runs: problems, not notes
+    if sheet_read is not None:
+        sheet, quarantine = sheet_read
         _, mapping = map_runs_to_lots(matrix, sheet)
         payload["run_to_lot"] = mapping.run_to_lot
         payload["replicates"] = mapping.replicates
@@ -422,6 +449,7 @@ def inspect_file(
                 f"{named(mapping.lots_without_run)}"
             )
     payload["problems"] = problems
+    release_unshown(held, [*problems, *matrix.notes])
     if as_json:
         print(json_module.dumps(payload))
         return
@@ -438,11 +466,7 @@ def inspect_file(
     table.add_row("missing", f"{matrix.missing_fraction:.1%} of run × protein cells")
     if finite.size:
         table.add_row("intensity range", f"{finite.min():.4g} – {finite.max():.4g}")
-    table.add_row(
-        "scale",
-        f"{matrix.scale} (declared)"
-        + (", values look log2" if matrix.looks_log_scale and matrix.scale == "raw" else ""),
-    )
+    table.add_row("scale", f"{matrix.scale} (declared)")  # a contradiction is a problem row
     for note in matrix.notes:
         table.add_row("note", note)
     if lots is not None:

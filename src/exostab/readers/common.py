@@ -704,9 +704,10 @@ def build_matrix(
     notes = list(notes)
     if scale == "log2":
         notes.append("scale: log2 (declared); values used as they are")
+    problems = []
     problem = scale_problem(intensities, scale)
     if problem:
-        notes.append(problem)
+        problems.append(problem)
         logger.warning("%s: %s", path, problem)
     opaque = opaque_note(proteins, path)
     if opaque:
@@ -724,7 +725,7 @@ def build_matrix(
     failed = matrix.failed_runs
     if failed:
         note = f"{len(failed)} run(s) quantified no protein (failed run?): {listed(failed, 10)}"
-        notes.append(note)
+        problems.append(note)
         logger.warning("%s: %s", path, note)
     logger.info(
         "read %s as %s: %d runs × %d protein groups (%d dropped of %d)",
@@ -735,7 +736,7 @@ def build_matrix(
         n_dropped,
         n_groups_before,
     )
-    return replace(matrix, notes=tuple(notes))
+    return replace(matrix, notes=tuple(notes), problems=tuple(problems))
 
 
 def pivot_long(
