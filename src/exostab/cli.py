@@ -21,7 +21,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from exostab.config import PROJECT_ROOT
-from exostab.errors import ExostabError
+from exostab.errors import ExostabError, shown
 
 if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
     import pandas as pd
@@ -133,10 +133,10 @@ def held_warnings() -> Iterator[list[logging.LogRecord]]:
             handler.removeFilter(hold)
 
 
-def release_unshown(held: list[logging.LogRecord], shown: Sequence[str]) -> None:
+def release_unshown(held: list[logging.LogRecord], findings: Sequence[str]) -> None:
     """Log the held warnings whose finding the command does not show itself."""
     for record in held:
-        if not any(finding in record.getMessage() for finding in shown):
+        if not any(finding in record.getMessage() for finding in findings):
             logging.getLogger(record.name).handle(record)
 
 
@@ -208,11 +208,11 @@ def default_simulated_data() -> tuple[Path, Path]:
 
     train_dir = DEFAULT_DATA / "train"
     proteins, lots = train_dir / "proteins.csv", train_dir / "lots.csv"
-    shown = DEFAULT_DATA.relative_to(PROJECT_ROOT)
+    folder = DEFAULT_DATA.relative_to(PROJECT_ROOT)
     if not (proteins.exists() and lots.exists()):
-        console.print(f"No input given: generating the built-in SIMULATED lots into {shown}/")
+        console.print(f"No input given: generating the built-in SIMULATED lots into {folder}/")
         write_simulation(DEFAULT_DATA, scenario="holdout", n_lots=310, n_donors=31)
-    console.print(f"No input given: training on the SIMULATED lots in {shown}/train/")
+    console.print(f"No input given: training on the SIMULATED lots in {folder}/train/")
     return proteins, lots
 
 
@@ -437,7 +437,9 @@ def inspect_file(
         payload["replicates"] = mapping.replicates
         payload["runs_without_lot"] = list(mapping.runs_without_lot)
         payload["lots_without_run"] = list(mapping.lots_without_run)
-        problems += [f"lot sheet: {row.lot_id}: {row.reason}" for row in quarantine.itertuples()]
+        problems += [
+            f"lot sheet: {shown(row.lot_id)}: {row.reason}" for row in quarantine.itertuples()
+        ]
         if mapping.runs_without_lot:
             problems.append(
                 f"{len(mapping.runs_without_lot)} run(s) match no lot: "
@@ -468,15 +470,15 @@ def inspect_file(
         table.add_row("intensity range", f"{finite.min():.4g} – {finite.max():.4g}")
     table.add_row("scale", f"{matrix.scale} (declared)")  # a contradiction is a problem row
     for note in matrix.notes:
-        table.add_row("note", note)
+        table.add_row("note", escape(note))
     if lots is not None:
-        shown = list(payload["run_to_lot"].items())[:10]
-        mapped = "\n".join(f"{run} → {lot}" for run, lot in shown)
+        first = list(payload["run_to_lot"].items())[:10]
+        mapped = "\n".join(f"{shown(run)} → {shown(lot)}" for run, lot in first)
         if len(payload["run_to_lot"]) > 10:
             mapped += f"\n… and {len(payload['run_to_lot']) - 10} more"
-        table.add_row("run → lot", mapped or "(none)")
+        table.add_row("run → lot", escape(mapped) or "(none)")
     for problem in problems[:10]:
-        table.add_row("[red]problem[/]", problem)
+        table.add_row("[red]problem[/]", escape(problem))
     if len(problems) > 10:
         table.add_row("[red]problem[/]", f"… and {len(problems) - 10} more")
     console.print(table)
@@ -625,7 +627,9 @@ def score(
                 model_card=bundle.model_card,
             )
         )
-    console.print(f"{scorer.accounting()}\nscores → {out}, quarantine → {quarantine_path}")
+    console.print(
+        f"{scorer.accounting()}\nscores → {out}, quarantine → {quarantine_path}", markup=False
+    )
     console.print(
         f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low, "
         f"{bands['not assessable']} not assessable; "
@@ -784,9 +788,13 @@ def forecast(
         f"P{grid[0]}-P{grid[-1]} → {out}/ (forecast.csv, banks.csv, forecast.html)"
     )
     for bank in result.banks.itertuples(index=False):
-        shown = passage_text(bank.last_safe_passage, missing="—")
+        safe = passage_text(bank.last_safe_passage, missing="—")
         note = str(bank.reason or bank.drivers)
-        console.print(f"  {bank.donor_id!s}: last safe passage {shown}  ({note})", highlight=False)
+        console.print(
+            f"  {shown(bank.donor_id)}: last safe passage {safe}  ({note})",
+            highlight=False,
+            markup=False,
+        )
     if bundle.simulated_training:
         console.print("The model was trained on SIMULATED lots: these forecasts are a demo.")
     if n_banks == 0:
@@ -830,9 +838,13 @@ def explain(
     scored = score_file(bundle, proteins, sheet, refused, format=format, scale=checked_scale(scale))
     out.mkdir(parents=True, exist_ok=True)
     scored.quarantine.to_csv(out / "quarantine.csv", index=False)
-    console.print(f"{scored.scorer.accounting()}; quarantine → {out / 'quarantine.csv'}")
+    console.print(
+        f"{scored.scorer.accounting()}; quarantine → {out / 'quarantine.csv'}", markup=False
+    )
     for row in scored.quarantine.head(10).itertuples():
-        console.print(f"  left out {row.lot_id}: {row.reason}", highlight=False, markup=False)
+        console.print(
+            f"  left out {shown(row.lot_id)}: {row.reason}", highlight=False, markup=False
+        )
     if len(scored.quarantine) > 10:
         console.print(f"  … and {len(scored.quarantine) - 10} more (see the quarantine file)")
     if scored.table.empty:

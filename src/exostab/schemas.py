@@ -23,7 +23,7 @@ from exostab.config import (
     Vocabulary,
     load_vocabulary,
 )
-from exostab.errors import InputError
+from exostab.errors import InputError, shown
 
 if TYPE_CHECKING:  # readers import this module: a runtime import would be circular
     from exostab.readers.base import ProteinMatrix
@@ -361,17 +361,17 @@ def lot_sheet_problems(
 
 def render_problems(problems: pd.DataFrame, *, source: str, limit: int = MAX_SHOWN) -> str:
     """Render problems (columns lot_id, column, problem) as a short aligned table."""
-    shown = problems.head(limit)
+    first = problems.head(limit)
     header = ("file", "lot/row", "column", "problem")
-    has_row = "row" in shown.columns
+    has_row = "row" in first.columns
     body = [
         (
             Path(source).name,
-            f"{r.lot_id} (row {int(str(r.row)) + 2})" if has_row else str(r.lot_id),
-            str(r.column),
+            f"{shown(r.lot_id)} (row {int(str(r.row)) + 2})" if has_row else shown(r.lot_id),
+            shown(r.column),
             str(r.problem),
         )
-        for r in shown.itertuples(index=False)
+        for r in first.itertuples(index=False)
     ]
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(3)]
     lines = [

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from exostab.errors import InputError
+from exostab.errors import InputError, shown
 from exostab.identity import (
     FLAGGED_MEMBER,
     is_unnamed,
@@ -67,11 +67,15 @@ class Preview:
         return any(column.endswith(suffix) for column in self.columns)
 
 
-def listed(items: Iterable[Any], limit: int = MAX_LISTED) -> str:
-    """Render a few items for a message, with '(and N more)' when there are more."""
+def listed(items: Iterable[Any], limit: int = MAX_LISTED, quote: bool = True) -> str:
+    """Render a few items for a message, with '(and N more)' when there are more.
+
+    Each item is shortened for the terminal (see ``shown``) and quoted unless ``quote`` is
+    False.
+    """
     items = [str(item) for item in items]
-    shown = ", ".join(repr(item) for item in items[:limit])
-    return shown + (f" (and {len(items) - limit} more)" if len(items) > limit else "")
+    text = ", ".join((f"'{shown(item)}'" if quote else shown(item)) for item in items[:limit])
+    return text + (f" (and {len(items) - limit} more)" if len(items) > limit else "")
 
 
 def file_kind(path: Path, head: bytes) -> FileKind:
