@@ -170,3 +170,39 @@ def test_serve_refuses_a_port_in_use() -> None:
     assert result.exit_code == 2
     assert f"port {port}" in result.output and "in use" in result.output
     assert "Traceback" not in result.output
+
+
+def test_reading_a_protein_file_reports_progress(simulated_model: dict[str, Path]) -> None:
+    """score/explain/forecast say what they read through the ``reading`` hook (a rich status
+    on a terminal); the hook is told before the file is read, and the rows still come."""
+    from exostab.bundle import ModelBundle
+    from exostab.readers import read_lot_sheet_lenient
+    from exostab.score import BatchScorer, checked_chunks
+
+    data = simulated_model["data"]
+    bundle = ModelBundle.load(simulated_model["model"] / "artifacts" / "bundle")
+    sheet, refused = read_lot_sheet_lenient(data / "lots.csv")
+    said: list[str] = []
+    for path in (data / "proteins.csv", data / "proteinGroups.txt"):
+        said.clear()
+        chunks = checked_chunks(BatchScorer(bundle, sheet, refused), path, reading=said.append)
+        first, _ = next(chunks)
+        assert said == [f"reading {path.name}"]
+        assert first.n_runs > 0
+
+
+@pytest.mark.parametrize("command", ["inspect", "explain"])
+def test_no_spinner_when_stderr_is_not_a_terminal(
+    simulated_model: dict[str, Path], tmp_path: Path, command: str
+) -> None:
+    data = simulated_model["data"]
+    arguments = {
+        "inspect": [str(data / "proteinGroups.txt")],
+        "explain": [
+            "--model", str(simulated_model["model"]), "--proteins", str(data / "proteins.csv"),
+            "--lots", str(data / "lots.csv"), "--out", str(tmp_path / "explain"),
+        ],
+    }[command]  # fmt: skip
+    result = runner.invoke(app, [command, *arguments])
+    assert result.exit_code == 0, result.output
+    assert "reading" not in result.stderr and "explaining" not in result.stderr

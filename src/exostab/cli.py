@@ -301,7 +301,7 @@ def train(
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
     ) as bar:
-        task = bar.add_task("nested grouped cross-validation", total=None)
+        task = bar.add_task(f"reading {proteins.name}", total=None)
         outcome = run_training(
             cfg,
             proteins,
@@ -407,7 +407,7 @@ def inspect_file(
 
     existing_file(file, "protein file")
     existing_file(lots, "lot sheet")
-    with held_warnings() as held:
+    with held_warnings() as held, err_console.status(f"reading {file.name}"):
         matrix = read_proteins(file, format=format, scale=checked_scale(scale) or "raw")
         sheet_read = read_lot_sheet_lenient(lots) if lots is not None else None
     values = matrix.intensities.to_numpy()
@@ -572,7 +572,10 @@ def score(
         AtomicTableWriter(out) as scores_file,
         AtomicTableWriter(quarantine_path) as quarantine_file,
         Progress(
-            TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), console=err_console
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err_console,
         ) as bar,
     ):
         task = bar.add_task("scoring", total=len(sheet) + len(sheet_quarantine))
@@ -584,8 +587,14 @@ def score(
 
         book(scorer.start())
         for matrix, refused in checked_chunks(
-            scorer, proteins, format=format, scale=declared, rows=chunk_size
+            scorer,
+            proteins,
+            format=format,
+            scale=declared,
+            rows=chunk_size,
+            reading=lambda message: bar.update(task, description=message),
         ):
+            bar.update(task, description="scoring")
             book(refused)
             scores, bad = scorer.score(matrix)
             scores_file.write(scores.assign(model_uri=uri, input_hash=input_hash))
@@ -756,7 +765,8 @@ def forecast(
             f"model {uri} has no passage trajectory (trained before forecasts existed): "
             "retrain it with exostab train"
         )
-    result = run_forecast(bundle, proteins, lots, grid, format=format, n_draws=draws, seed=seed)
+    with err_console.status(f"reading {proteins.name}, forecasting its banks"):
+        result = run_forecast(bundle, proteins, lots, grid, format=format, n_draws=draws, seed=seed)
     provenance = {
         "model": uri,
         "model version": bundle.model_version,
@@ -835,7 +845,16 @@ def explain(
     refuse_overwriting(inputs, tables + [out / given.name for given in plots])
     bundle, _ = resolve_model(model)
     sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
-    scored = score_file(bundle, proteins, sheet, refused, format=format, scale=checked_scale(scale))
+    with err_console.status(f"reading {proteins.name}") as status:
+        scored = score_file(
+            bundle,
+            proteins,
+            sheet,
+            refused,
+            format=format,
+            scale=checked_scale(scale),
+            reading=lambda message: status.update(message),
+        )
     out.mkdir(parents=True, exist_ok=True)
     scored.quarantine.to_csv(out / "quarantine.csv", index=False)
     console.print(
@@ -849,7 +868,8 @@ def explain(
         console.print(f"  … and {len(scored.quarantine) - 10} more (see the quarantine file)")
     if scored.table.empty:
         raise ExostabError("no lot could be explained (see the quarantine file)", where=str(lots))
-    importance = write_explanations(bundle, scored.table, out)
+    with err_console.status(f"explaining {len(scored.table)} lots"):
+        importance = write_explanations(bundle, scored.table, out)
     console.print(f"explained {len(scored.table)} lots → {out}/")
     for row in importance.head(10).itertuples():
         console.print(f"  {row.protein:<24} {row.mean_abs_shap:.4f}  {row.direction}")

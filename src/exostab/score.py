@@ -337,8 +337,11 @@ def score_file(
     format: str | None = None,
     scale: str | None = None,
     top_k: int = 5,
+    reading: Callable[[str], None] | None = None,
 ) -> ScoredFile:
     """Read and score a whole protein file with ``score``'s quarantine: a bad lot is left out.
+
+    ``reading`` is called with a short message while the file is read (progress).
 
     Raises:
         InputError: the file as a whole is unreadable (see ``checked_chunks``).
@@ -347,7 +350,8 @@ def score_file(
     quarantined = [scorer.start()]
     tables: list[pd.DataFrame] = []
     scored: list[pd.DataFrame] = []
-    for matrix, refused in checked_chunks(scorer, proteins, format=format, scale=scale):
+    chunks = checked_chunks(scorer, proteins, format=format, scale=scale, reading=reading)
+    for matrix, refused in chunks:
         table, unmatched = scorer.prepare(matrix)
         scores, failed = scorer.answer(table)
         quarantined += [refused, unmatched, failed]
