@@ -28,6 +28,7 @@ import pandas as pd
 from exostab.bundle import ModelBundle
 from exostab.errors import InputError
 from exostab.readers import read_lot_sheet_lenient
+from exostab.schemas import MAX_PASSAGE  # the lot sheet's bound: a projected lot is a lot
 from exostab.score import quarantine_rows, score_file
 from exostab.trajectory import Trajectory, normalised_log2
 
@@ -48,7 +49,6 @@ BANK_COLUMNS = [
 ]
 MEASURED_COLUMNS = ["donor_id", "lot_id", "passage", "risk", "risk_band"]
 PASSAGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
-MAX_PASSAGE = 100
 
 
 def parse_passages(text: str) -> list[int]:

@@ -36,6 +36,12 @@ TEXT_METADATA = tuple(c for c in METADATA_COLUMNS if c not in NUMERIC_METADATA)
 MAX_SHOWN = 10
 PROBLEM_COLUMNS = ("lot_id", "column", "problem")
 # ``P5``, ``p5``, ``P 5``, ``passage 5``, ``pass. 5``: how passage is written on a bench.
+# Passages are counted in passages (P0 = primary culture). MSC are expanded to about P15-P20
+# at most: clinical MSC-EV production runs mostly at P3-P6, research up to P8-P12, and UC-MSC
+# reach replicative arrest around P12-P15 (shared/docs/domain-research.md, section 5, "Passage /
+# cumulative population doublings": Lei 2017; Yang 2018; Wagner 2008). 50 is clearly above any
+# real culture, so a larger passage is a typing or unit error (population doublings, days).
+MAX_PASSAGE = 50
 _PASSAGE_WORD = re.compile(r"^(?:p|pass\.?|passage)\s*(\d+)$", re.IGNORECASE)
 _DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
 
@@ -50,6 +56,9 @@ def _not_blank(series: pd.Series) -> pd.Series:
 
 def lot_sheet_schema(label: str | None = None, group: str | None = None) -> pa.DataFrameSchema:
     """Build the lot-sheet contract for a tidy frame: ``lot_id`` a column, numbers float64.
+
+    ``passage`` is a whole number from 0 to ``MAX_PASSAGE`` (50): MSC are expanded to about
+    P15-P20 at most (see ``MAX_PASSAGE`` and shared/docs/domain-research.md, section 5).
 
     Categories are not checked here: a value outside the vocabulary is kept (and warned about).
 
@@ -69,6 +78,11 @@ def lot_sheet_schema(label: str | None = None, group: str | None = None) -> pa.D
             nullable=False,
             checks=[
                 pa.Check.ge(0, error="passage must be >= 0"),
+                pa.Check.le(
+                    MAX_PASSAGE,
+                    error=f"passage must be <= {MAX_PASSAGE}: no MSC culture is passaged that "
+                    "far (population doublings or days entered as passage?)",
+                ),
                 pa.Check(_whole_number, error="passage must be a whole number"),
             ],
         ),
