@@ -99,3 +99,36 @@ def tracking_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
+
+
+@pytest.fixture(scope="session")
+def simulated_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A model trained on 60 SIMULATED lots, saved as a local model folder the CLI can load.
+
+    Returns ``model`` (the folder: ``MLmodel`` + ``artifacts/bundle``, what ``--model``
+    accepts besides registry URIs) and ``data`` (the simulator's output folder).
+    """
+    from exostab.bundle import ModelBundle
+    from exostab.dataset import build_training_set
+    from exostab.readers import read_lot_sheet, read_proteins
+    from exostab.simulate import write_simulation
+    from exostab.train import train_model
+
+    root = tmp_path_factory.mktemp("simulated_model")
+    data = write_simulation(root / "sim", n_lots=60, n_donors=8, n_proteins=200, seed=3).out
+    cfg = TrainConfig.model_validate(
+        {
+            "data": {"metadata_features": ["passage", "tissue_source"]},
+            "search": {"candidates": [{"learner": "prior"}, {"learner": "linear"}]},
+            "cv": {"n_splits": 3, "naive_gap": False, "baselines": False},
+            "explain": {"n_dependence": 0, "n_waterfall": 0},
+        }
+    )
+    training = build_training_set(
+        read_proteins(data / "proteins.csv"), read_lot_sheet(data / "lots.csv"), cfg
+    )
+    bundle = ModelBundle.from_training(train_model(training, cfg, {}), simulated_training=True)
+    model = root / "model"
+    bundle.save(model / "artifacts" / "bundle")
+    (model / "MLmodel").write_text("flavors: {}\n")  # marks the folder as a model folder
+    return {"model": model, "data": data}

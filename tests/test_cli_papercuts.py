@@ -8,11 +8,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from exostab.cli import app, warn_on_scale
+from exostab.cli import app
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,20 +68,39 @@ def test_simulated_readme_has_no_blanks(tmp_path: Path) -> None:
     assert "docs/domain-research" not in (tmp_path / "train" / "README.txt").read_text()
 
 
-def test_score_warns_on_log_scale_input(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from exostab.readers import read_proteins
+@pytest.mark.parametrize("command", ["score", "explain", "inspect"])
+def test_log_scale_warning_is_said_once(
+    simulated_model: dict[str, Path],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    command: str,
+) -> None:
+    """Values that look log2 while declared raw: said once per command, not once per layer.
 
-    table = pd.DataFrame(
-        {"lot_id": ["A", "B", "C"], "CD9": [21.0, 22.5, 20.1], "CD63": [18.2, 19.0, 18.7]}
-    )
-    path = tmp_path / "log_values.csv"
-    table.to_csv(path, index=False)
+    What a user sees is the command's output plus its logged warnings (on stderr).
+    """
+    data = simulated_model["data"]
+    proteins = pd.read_csv(data / "proteins.csv", dtype={"lot_id": str}).set_index("lot_id")
+    log2 = tmp_path / "log2.csv"
+    pd.DataFrame(
+        np.log2(proteins.to_numpy()), proteins.index, proteins.columns
+    ).reset_index().to_csv(log2, index=False)
+    model, lots = str(simulated_model["model"]), str(data / "lots.csv")
+    arguments = {
+        "score": ["--model", model, "--lots", lots, "--out", str(tmp_path / "s.csv")],
+        "explain": ["--model", model, "--lots", lots, "--out", str(tmp_path / "explain")],
+        "inspect": ["--lots", lots],
+    }[command]
+    proteins_option = [str(log2)] if command == "inspect" else ["--proteins", str(log2)]
     with caplog.at_level(logging.WARNING):
-        assert warn_on_scale(read_proteins(path)) is True
-    assert "look log2 already" in caplog.text
-    raw = table.assign(CD9=2.0 ** table["CD9"], CD63=2.0 ** table["CD63"])
-    raw.to_csv(path, index=False)
-    assert warn_on_scale(read_proteins(path)) is False
+        result = runner.invoke(app, [command, *proteins_option, *arguments, "--scale", "raw"])
+    assert result.exit_code == 0, result.output
+    said = " ".join([*result.output.split(), *caplog.messages])  # rich wraps lines
+    assert said.count("look log2 already") == 1, said
+    raw = runner.invoke(app, [command, *(["--proteins"] if command != "inspect" else []),
+                              str(data / "proteins.csv"), *arguments])  # fmt: skip
+    assert raw.exit_code == 0, raw.output
+    assert "look log2" not in raw.output
 
 
 @pytest.mark.parametrize(
@@ -150,3 +170,39 @@ def test_serve_refuses_a_port_in_use() -> None:
     assert result.exit_code == 2
     assert f"port {port}" in result.output and "in use" in result.output
     assert "Traceback" not in result.output
+
+
+def test_reading_a_protein_file_reports_progress(simulated_model: dict[str, Path]) -> None:
+    """score/explain/forecast say what they read through the ``reading`` hook (a rich status
+    on a terminal); the hook is told before the file is read, and the rows still come."""
+    from exostab.bundle import ModelBundle
+    from exostab.readers import read_lot_sheet_lenient
+    from exostab.score import BatchScorer, checked_chunks
+
+    data = simulated_model["data"]
+    bundle = ModelBundle.load(simulated_model["model"] / "artifacts" / "bundle")
+    sheet, refused = read_lot_sheet_lenient(data / "lots.csv")
+    said: list[str] = []
+    for path in (data / "proteins.csv", data / "proteinGroups.txt"):
+        said.clear()
+        chunks = checked_chunks(BatchScorer(bundle, sheet, refused), path, reading=said.append)
+        first, _ = next(chunks)
+        assert said == [f"reading {path.name}"]
+        assert first.n_runs > 0
+
+
+@pytest.mark.parametrize("command", ["inspect", "explain"])
+def test_no_spinner_when_stderr_is_not_a_terminal(
+    simulated_model: dict[str, Path], tmp_path: Path, command: str
+) -> None:
+    data = simulated_model["data"]
+    arguments = {
+        "inspect": [str(data / "proteinGroups.txt")],
+        "explain": [
+            "--model", str(simulated_model["model"]), "--proteins", str(data / "proteins.csv"),
+            "--lots", str(data / "lots.csv"), "--out", str(tmp_path / "explain"),
+        ],
+    }[command]  # fmt: skip
+    result = runner.invoke(app, [command, *arguments])
+    assert result.exit_code == 0, result.output
+    assert "reading" not in result.stderr and "explaining" not in result.stderr

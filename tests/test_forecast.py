@@ -279,7 +279,7 @@ def test_donor_slopes_are_learnt_where_the_data_support_them(bundle: ModelBundle
     assert slope_sd["SASP1"] > 5 * noise and slope_sd["SASP1"] > 0.1
 
 
-@pytest.mark.parametrize("text", ["2-", "15-2", "a-b", "2-500", ""])
+@pytest.mark.parametrize("text", ["2-", "15-2", "a-b", "2-500", "2-51", ""])
 def test_bad_passage_ranges_are_refused(text: str) -> None:
     with pytest.raises(InputError, match="--passages"):
         parse_passages(text)
@@ -288,6 +288,7 @@ def test_bad_passage_ranges_are_refused(text: str) -> None:
 def test_passage_ranges_are_read() -> None:
     assert parse_passages("2-5") == [2, 3, 4, 5]
     assert parse_passages(" 8 ") == [8]
+    assert parse_passages("45-50")[-1] == 50  # the lot sheet's bound: a projected lot is a lot
 
 
 # --- forecast: model tier ------------------------------------------------------------------

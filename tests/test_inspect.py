@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,28 @@ def test_inspect_never_shows_a_traceback(tmp_path: Path, content: bytes) -> None
     assert result.exit_code in (0, 2)
     if result.exit_code == 2:
         assert_user_error(result, path)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_inspect_says_each_finding_once_in_its_category(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, as_json: bool
+) -> None:
+    """A scale contradiction and a failed run are problems, said once: not also a note, nor
+    a logged warning beside the table; a plain remark stays a note."""
+    path = tmp_path / "wide.csv"
+    path.write_text("lot_id,CD9,CD63,CON__P02768\nL1,20.1,18,5\nL2,21,,6\nL3,0,0,0\n")
+    with caplog.at_level(logging.WARNING):
+        result = runner.invoke(app, ["inspect", str(path), *(["--json"] if as_json else [])])
+    assert result.exit_code == 0, result.output
+    findings = ("look log2 already", "quantified no protein")
+    said = " ".join([*result.stdout.split(), *caplog.messages])  # rich wraps table cells
+    for finding in findings:
+        assert said.count(finding) == 1, (finding, said)
+    if as_json:
+        payload = json.loads(result.stdout)
+        assert all(any(f in problem for problem in payload["problems"]) for f in findings)
+        assert not any(f in note for note in payload["notes"] for f in findings)
+        assert any("contaminant" in note or "decoy" in note for note in payload["notes"])
+    else:
+        problems = [line for line in result.stdout.splitlines() if "problem" in line]
+        assert len(problems) == 2, result.stdout

@@ -301,6 +301,8 @@ def test_served_model_answers_over_http_with_the_batch_risks(scored, workspace) 
         expected = scored.set_index("lot_id").loc[answer["lot_id"], "risk"].to_numpy()
         np.testing.assert_allclose(answer["risk"].to_numpy(float), expected, rtol=1e-9)
         assert (answer["model_version"].astype(str) == "1").all()
+        # trained on SIMULATED lots: every answer says so, the lot with an error too
+        assert {p["model_trained_on"] for p in predictions} == {"SIMULATED lots"}
         status, body = post(f"http://127.0.0.1:{port}/invocations", b'{"dataframe_split": 7}')
         assert 400 <= status < 500
         assert len(body) < 2000, body[:300]

@@ -295,7 +295,7 @@ def test_log_scale_is_flagged_not_exponentiated(
     matrix = read_proteins(path)
     assert matrix.looks_log_scale
     assert matrix.intensities.loc["L1", "CD9"] == 20.5
-    assert any("--scale log2" in note for note in matrix.notes)
+    assert any("--scale log2" in problem for problem in matrix.problems)
     assert "look log2 already" in caplog.text
 
 

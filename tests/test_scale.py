@@ -30,7 +30,7 @@ def test_log2_file_keeps_zero_and_negative_values(tmp_path: Path) -> None:
     assert matrix.intensities.loc["L1", "CD63"] == 0.0  # a log2 ratio of 0 is a value
     assert math.isnan(matrix.intensities.loc["L2", "CD63"])
     assert matrix.failed_runs == ["L3"]
-    assert any("quantified no protein" in note for note in matrix.notes)
+    assert any("quantified no protein" in problem for problem in matrix.problems)
     with pytest.raises(InputError, match=r"negative intensity \(-1\.5\).*--scale log2"):
         read_proteins(path)
 
@@ -41,7 +41,7 @@ def test_log2_declared_on_raw_values_is_warned(
     path = tmp_path / "raw.csv"
     path.write_text("lot_id,CD9,CD63\nL1,1000,2000\nL2,3000,4000\n")
     matrix = read_proteins(path, scale="log2")
-    assert any("look like raw intensities" in note for note in matrix.notes)
+    assert any("look like raw intensities" in problem for problem in matrix.problems)
     assert "look like raw intensities" in caplog.text
     with pytest.raises(InputError, match="unknown scale"):
         read_proteins(path, scale="ln")

@@ -75,6 +75,7 @@ BAD_ROWS = {
         "not a number in column 'passage': 'three'",
     ),
     "negative_passage": ("L9,-1,D1,BM,34,hPL,0,4,0,x\n", "L9", "passage must be >= 0"),
+    "implausible_passage": ("L9,4000,D1,BM,34,hPL,0,4,0,x\n", "L9", r"passage must be <= 50"),
     "fraction_passage": ("L9,2.5,D1,BM,34,hPL,0,4,0,x\n", "L9", "whole number"),
     "missing_passage": ("L9,,D1,BM,34,hPL,0,4,0,x\n", "L9", "empty passage"),
     "bad_label": ("L9,3,D1,BM,34,hPL,0,4,2,x\n", "L9", "unstable must be 0 or 1"),
@@ -198,3 +199,32 @@ def test_protein_matrix_contract_groups_by_lot() -> None:
     mismatched = replace(good, proteins=good.proteins.iloc[:2])
     with pytest.raises(InputError, match="annotations"):
         validate_protein_matrix(mismatched)
+
+
+@given(passage=st.integers(min_value=0, max_value=10_000))
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_passage_bound_refuses_train_quarantines_score_and_http(
+    tmp_path: Path, simulated_model: dict[str, Path], passage: int
+) -> None:
+    """Passages 0-50 are read; above MAX_PASSAGE training refuses the sheet naming lot, row,
+    column and bound, scoring quarantines the lot, and the model answers it with an error."""
+    from exostab.bundle import ModelBundle
+    from exostab.schemas import MAX_PASSAGE
+
+    path = write(tmp_path, GOOD + f"L9,{passage},D1,BM,34,hPL,0,4,0,x\n")
+    good, quarantine = read_lot_sheet_lenient(path, label="unstable")
+    bundle = ModelBundle.load(simulated_model["model"] / "artifacts" / "bundle")
+    answer = bundle.predict(pd.DataFrame({"lot_id": ["L9"], "passage": [passage], "CD9": [1e9]}))
+    if passage <= MAX_PASSAGE:
+        assert good.loc["L9", "passage"] == passage
+        read_lot_sheet(path, label="unstable")
+        assert answer["error"].isna().all()
+        return
+    message = f"passage must be <= {MAX_PASSAGE}"
+    assert quarantine["lot_id"].tolist() == ["L9"]
+    assert quarantine["reason"].str.startswith(message).all()
+    with pytest.raises(InputError, match=message) as error:
+        read_lot_sheet(path, label="unstable")
+    row = next(line for line in str(error.value).splitlines() if line.startswith("lots.csv"))
+    assert "L9 (row 5)" in row and "passage" in row and f"got {float(passage)}" in row
+    assert answer["error"].str.startswith(message).all()

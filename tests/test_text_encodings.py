@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from exostab.config import load_vocabulary, spelling_key
 from exostab.errors import ConfigError, InputError
@@ -31,7 +33,8 @@ SHEET = (
         ("utf-8", "utf-8"),
         ("utf-8-sig", "utf-8-sig"),
         ("utf-16", "utf-16"),
-        ("utf-16-le", None),  # no BOM: not promised, refused as binary below
+        ("utf-16-le", "utf-16-le"),  # no BOM: recognised by its NUL bytes
+        ("utf-16-be", "utf-16-be"),
         ("cp1252", "cp1252"),
     ],
 )
@@ -52,11 +55,73 @@ def test_lot_sheet_in_each_encoding_reads_the_same(tmp_path: Path, encoding: str
     assert sheet["passage"].tolist() == [3, 7]
 
 
-def test_utf16_without_bom_is_refused_as_binary(tmp_path: Path) -> None:
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_read_not_called_binary(tmp_path: Path, encoding: str) -> None:
     path = tmp_path / "lots.txt"
-    path.write_bytes(SHEET.encode("utf-16-le"))
+    path.write_bytes(SHEET.replace("\n", "\r\n").encode(encoding))
+    sheet = read_lot_sheet(path)
+    assert sheet["donor_id"].tolist() == ["Müller", "Dø2"]
+    assert sheet["passage"].tolist() == [3, 7]
+
+
+def test_binary_with_nul_bytes_is_still_refused(tmp_path: Path) -> None:
+    path = tmp_path / "lots.csv"
+    path.write_bytes(b"lot_id,passage\n" + bytes(range(256)) * 8)
     with pytest.raises(InputError, match="binary"):
         read_lot_sheet(path)
+
+
+UTF16_WRITINGS = {
+    "utf-16-le": lambda text: text.encode("utf-16-le"),
+    "utf-16-be": lambda text: text.encode("utf-16-be"),
+    "utf-16-le with BOM": lambda text: codecs.BOM_UTF16_LE + text.encode("utf-16-le"),
+    "utf-16-be with BOM": lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be"),
+}
+lot_ids = st.text(
+    alphabet=st.sampled_from("ABCLMSxyz0123456789-_ .éüøµλΩ"), min_size=1, max_size=12
+).filter(lambda text: text.strip() != "" and text == text.strip())
+
+
+@given(
+    ids=st.lists(lot_ids, min_size=1, max_size=8, unique=True),
+    values=st.lists(st.floats(100.0, 1e11, allow_nan=False), min_size=16, max_size=16),
+    writing=st.sampled_from(sorted(UTF16_WRITINGS)),
+    delimiter=st.sampled_from([",", "\t", ";"]),
+    newline=st.sampled_from(["\n", "\r\n"]),
+)
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_table_in_utf16_reads_as_its_utf8_twin(
+    tmp_path: Path,
+    ids: list[str],
+    values: list[float],
+    writing: str,
+    delimiter: str,
+    newline: str,
+) -> None:
+    """A wide protein table and a lot sheet, written as UTF-16 LE/BE with or without a BOM,
+    read exactly as the same text in UTF-8 (whole-file readers and the streaming reader)."""
+    from exostab.readers import read_proteins
+    from exostab.readers.streaming import iter_wide_lenient
+
+    proteins = pd.DataFrame(
+        {"lot_id": ids, "CD9": values[: len(ids)], "CD63": values[8 : 8 + len(ids)]}
+    )
+    sheet = pd.DataFrame({"lot_id": ids, "passage": range(len(ids)), "donor_id": "Dø"})
+    for name, table in (("proteins", proteins), ("lots", sheet)):
+        text = table.to_csv(sep=delimiter, index=False, lineterminator=newline)
+        (tmp_path / f"{name}_utf8.csv").write_bytes(text.encode("utf-8"))
+        (tmp_path / f"{name}_utf16.csv").write_bytes(UTF16_WRITINGS[writing](text))
+    twin = read_proteins(tmp_path / "proteins_utf8.csv").intensities
+    pd.testing.assert_frame_equal(read_proteins(tmp_path / "proteins_utf16.csv").intensities, twin)
+    streamed = [
+        pd.concat(chunk.matrix.intensities for chunk in iter_wide_lenient(tmp_path / name))
+        for name in ("proteins_utf16.csv", "proteins_utf8.csv")
+    ]
+    # the twin streams through pyarrow (UTF-8 only), UTF-16 through pandas: same cells
+    pd.testing.assert_frame_equal(*streamed, check_index_type=False, check_column_type=False)
+    pd.testing.assert_frame_equal(
+        read_lot_sheet(tmp_path / "lots_utf16.csv"), read_lot_sheet(tmp_path / "lots_utf8.csv")
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ User errors (``ExostabError``) become one short message on stderr and exit code 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -20,14 +21,12 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from exostab.config import PROJECT_ROOT
-from exostab.errors import ExostabError
+from exostab.errors import ExostabError, shown
 
 if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
     import pandas as pd
 
     from exostab.bundle import ModelBundle
-    from exostab.readers.base import ProteinMatrix
-    from exostab.score import BatchScorer
 
 app = typer.Typer(
     help=(
@@ -109,6 +108,38 @@ def user_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@contextlib.contextmanager
+def held_warnings() -> Iterator[list[logging.LogRecord]]:
+    """Hold exostab's warnings back while a command gathers findings it shows itself.
+
+    ``inspect`` shows every finding of a file in its table; the same finding logged by the
+    reader would be said twice. Pass the held records to ``release_unshown`` afterwards.
+    """
+    held: list[logging.LogRecord] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING and record.name.startswith("exostab"):
+            held.append(record)
+            return False
+        return True
+
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(hold)
+    try:
+        yield held
+    finally:
+        for handler in handlers:
+            handler.removeFilter(hold)
+
+
+def release_unshown(held: list[logging.LogRecord], findings: Sequence[str]) -> None:
+    """Log the held warnings whose finding the command does not show itself."""
+    for record in held:
+        if not any(finding in record.getMessage() for finding in findings):
+            logging.getLogger(record.name).handle(record)
+
+
 def existing_file(path: Path | None, what: str) -> Path | None:
     """Check that a path given on the command line exists, with a clear message if not."""
     if path is not None and not path.exists():
@@ -177,11 +208,11 @@ def default_simulated_data() -> tuple[Path, Path]:
 
     train_dir = DEFAULT_DATA / "train"
     proteins, lots = train_dir / "proteins.csv", train_dir / "lots.csv"
-    shown = DEFAULT_DATA.relative_to(PROJECT_ROOT)
+    folder = DEFAULT_DATA.relative_to(PROJECT_ROOT)
     if not (proteins.exists() and lots.exists()):
-        console.print(f"No input given: generating the built-in SIMULATED lots into {shown}/")
+        console.print(f"No input given: generating the built-in SIMULATED lots into {folder}/")
         write_simulation(DEFAULT_DATA, scenario="holdout", n_lots=310, n_donors=31)
-    console.print(f"No input given: training on the SIMULATED lots in {shown}/train/")
+    console.print(f"No input given: training on the SIMULATED lots in {folder}/train/")
     return proteins, lots
 
 
@@ -270,7 +301,7 @@ def train(
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
     ) as bar:
-        task = bar.add_task("nested grouped cross-validation", total=None)
+        task = bar.add_task(f"reading {proteins.name}", total=None)
         outcome = run_training(
             cfg,
             proteins,
@@ -372,12 +403,13 @@ def inspect_file(
     from rich.table import Table
 
     from exostab.readers import read_lot_sheet_lenient, read_proteins
-    from exostab.readers.common import scale_problem
     from exostab.runs import map_runs_to_lots, named
 
     existing_file(file, "protein file")
     existing_file(lots, "lot sheet")
-    matrix = read_proteins(file, format=format, scale=checked_scale(scale) or "raw")
+    with held_warnings() as held, err_console.status(f"reading {file.name}"):
+        matrix = read_proteins(file, format=format, scale=checked_scale(scale) or "raw")
+        sheet_read = read_lot_sheet_lenient(lots) if lots is not None else None
     values = matrix.intensities.to_numpy()
     finite = values[np.isfinite(values)]
     problems: list[str] = []
@@ -397,22 +429,17 @@ def inspect_file(
         "failed_runs": matrix.failed_runs,
         "notes": list(matrix.notes),
     }
-    scale_contradiction = scale_problem(matrix.intensities, matrix.scale)
-    if scale_contradiction:
-        problems.append(scale_contradiction)
-    if matrix.failed_runs:
-        problems.append(
-            f"{len(matrix.failed_runs)} run(s) quantified no protein (failed run?): "
-            f"{named(matrix.failed_runs)}"
-        )
-    if lots is not None:
-        sheet, quarantine = read_lot_sheet_lenient(lots)
+    problems += matrix.problems  # scale contradiction, failed runs: problems, not notes
+    if sheet_read is not None:
+        sheet, quarantine = sheet_read
         _, mapping = map_runs_to_lots(matrix, sheet)
         payload["run_to_lot"] = mapping.run_to_lot
         payload["replicates"] = mapping.replicates
         payload["runs_without_lot"] = list(mapping.runs_without_lot)
         payload["lots_without_run"] = list(mapping.lots_without_run)
-        problems += [f"lot sheet: {row.lot_id}: {row.reason}" for row in quarantine.itertuples()]
+        problems += [
+            f"lot sheet: {shown(row.lot_id)}: {row.reason}" for row in quarantine.itertuples()
+        ]
         if mapping.runs_without_lot:
             problems.append(
                 f"{len(mapping.runs_without_lot)} run(s) match no lot: "
@@ -424,6 +451,7 @@ def inspect_file(
                 f"{named(mapping.lots_without_run)}"
             )
     payload["problems"] = problems
+    release_unshown(held, [*problems, *matrix.notes])
     if as_json:
         print(json_module.dumps(payload))
         return
@@ -440,70 +468,20 @@ def inspect_file(
     table.add_row("missing", f"{matrix.missing_fraction:.1%} of run × protein cells")
     if finite.size:
         table.add_row("intensity range", f"{finite.min():.4g} – {finite.max():.4g}")
-    table.add_row(
-        "scale",
-        f"{matrix.scale} (declared)"
-        + (", values look log2" if matrix.looks_log_scale and matrix.scale == "raw" else ""),
-    )
+    table.add_row("scale", f"{matrix.scale} (declared)")  # a contradiction is a problem row
     for note in matrix.notes:
-        table.add_row("note", note)
+        table.add_row("note", escape(note))
     if lots is not None:
-        shown = list(payload["run_to_lot"].items())[:10]
-        mapped = "\n".join(f"{run} → {lot}" for run, lot in shown)
+        first = list(payload["run_to_lot"].items())[:10]
+        mapped = "\n".join(f"{shown(run)} → {shown(lot)}" for run, lot in first)
         if len(payload["run_to_lot"]) > 10:
             mapped += f"\n… and {len(payload['run_to_lot']) - 10} more"
-        table.add_row("run → lot", mapped or "(none)")
+        table.add_row("run → lot", escape(mapped) or "(none)")
     for problem in problems[:10]:
-        table.add_row("[red]problem[/]", problem)
+        table.add_row("[red]problem[/]", escape(problem))
     if len(problems) > 10:
         table.add_row("[red]problem[/]", f"… and {len(problems) - 10} more")
     console.print(table)
-
-
-def warn_on_scale(matrix: ProteinMatrix) -> bool:
-    """Warn, as ``inspect`` does, when the values contradict their declared scale."""
-    from exostab.readers.common import scale_problem
-
-    problem = scale_problem(matrix.intensities, matrix.scale)
-    if problem:
-        logging.getLogger(__name__).warning("%s: %s", matrix.source, problem)
-    return problem is not None
-
-
-def on_model_scale(matrix: ProteinMatrix, model_scale: str) -> ProteinMatrix:
-    """Bring the input to the scale the model was trained on, saying so when it converts."""
-    if matrix.scale == model_scale:
-        return matrix
-    logging.getLogger(__name__).warning(
-        "%s: declared %s but the model was trained on %s values: converted",
-        matrix.source,
-        matrix.scale,
-        model_scale,
-    )
-    return matrix.on_scale(model_scale)
-
-
-def set_aside_failed_runs(
-    matrix: ProteinMatrix, scorer: BatchScorer
-) -> tuple[ProteinMatrix, pd.DataFrame]:
-    """Take out runs that quantified no protein, to quarantine their lots with that reason.
-
-    A failed replicate of a lot that has another run is only left out (the lot is scored).
-    """
-    import pandas as pd
-
-    from exostab.readers.streaming import FAILED_RUN_REASON
-    from exostab.runs import failed_run_lots, match_run
-
-    kept, failed = failed_run_lots(matrix, scorer.claim)
-    scored_lots = {
-        match_run(str(run), scorer.by_ms_run, scorer.all_lots) for run in kept.intensities.index
-    }
-    refused = [run for run, lot in failed.items() if lot is None or lot not in scored_lots]
-    return kept, pd.DataFrame(
-        {"lot_id": refused, "reason": FAILED_RUN_REASON},
-        columns=["lot_id", "reason"],
-    )
 
 
 MODEL_OPTION = typer.Option(
@@ -567,10 +545,9 @@ def score(
     import pandas as pd
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from exostab.readers import detect_format, read_lot_sheet_lenient, read_proteins
-    from exostab.readers.streaming import iter_wide_lenient
+    from exostab.readers import read_lot_sheet_lenient
     from exostab.registry import resolve_model
-    from exostab.score import BatchScorer, compact_sheet
+    from exostab.score import BatchScorer, checked_chunks, compact_sheet
     from exostab.writers import AtomicTableWriter
 
     existing_file(proteins, "protein file")
@@ -590,14 +567,15 @@ def score(
     kept_for_report: list[pd.DataFrame] = []
     n_out_of_domain = 0
     bands = {"high": 0, "review": 0, "low": 0, "not assessable": 0}
-    scale_warned = False
     quarantined: list[pd.DataFrame] = []
-    streamed = (format or detect_format(proteins)) == "wide"
     with (
         AtomicTableWriter(out) as scores_file,
         AtomicTableWriter(quarantine_path) as quarantine_file,
         Progress(
-            TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), console=err_console
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err_console,
         ) as bar,
     ):
         task = bar.add_task("scoring", total=len(sheet) + len(sheet_quarantine))
@@ -608,23 +586,16 @@ def score(
                 quarantined.append(refused_rows)
 
         book(scorer.start())
-        chunks: Iterator[tuple[ProteinMatrix, pd.DataFrame | None]]
-        if streamed:
-            chunks = (
-                (chunk.matrix, chunk.refused)
-                for chunk in iter_wide_lenient(proteins, rows=chunk_size, scale=declared)
-            )
-        else:
-            chunks = iter([(read_proteins(proteins, format=format, scale=declared), None)])
-        for matrix, refused in chunks:
-            if refused is not None and len(refused):
-                book(scorer.refuse(refused))
-            matrix, failed = set_aside_failed_runs(matrix, scorer)
-            if len(failed):
-                book(scorer.refuse(failed))
-            if not scale_warned:
-                scale_warned = warn_on_scale(matrix)
-            matrix = on_model_scale(matrix, bundle.scale)
+        for matrix, refused in checked_chunks(
+            scorer,
+            proteins,
+            format=format,
+            scale=declared,
+            rows=chunk_size,
+            reading=lambda message: bar.update(task, description=message),
+        ):
+            bar.update(task, description="scoring")
+            book(refused)
             scores, bad = scorer.score(matrix)
             scores_file.write(scores.assign(model_uri=uri, input_hash=input_hash))
             book(bad)
@@ -665,7 +636,9 @@ def score(
                 model_card=bundle.model_card,
             )
         )
-    console.print(f"{scorer.accounting()}\nscores → {out}, quarantine → {quarantine_path}")
+    console.print(
+        f"{scorer.accounting()}\nscores → {out}, quarantine → {quarantine_path}", markup=False
+    )
     console.print(
         f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low, "
         f"{bands['not assessable']} not assessable; "
@@ -792,7 +765,8 @@ def forecast(
             f"model {uri} has no passage trajectory (trained before forecasts existed): "
             "retrain it with exostab train"
         )
-    result = run_forecast(bundle, proteins, lots, grid, format=format, n_draws=draws, seed=seed)
+    with err_console.status(f"reading {proteins.name}, forecasting its banks"):
+        result = run_forecast(bundle, proteins, lots, grid, format=format, n_draws=draws, seed=seed)
     provenance = {
         "model": uri,
         "model version": bundle.model_version,
@@ -824,9 +798,13 @@ def forecast(
         f"P{grid[0]}-P{grid[-1]} → {out}/ (forecast.csv, banks.csv, forecast.html)"
     )
     for bank in result.banks.itertuples(index=False):
-        shown = passage_text(bank.last_safe_passage, missing="—")
+        safe = passage_text(bank.last_safe_passage, missing="—")
         note = str(bank.reason or bank.drivers)
-        console.print(f"  {bank.donor_id!s}: last safe passage {shown}  ({note})", highlight=False)
+        console.print(
+            f"  {shown(bank.donor_id)}: last safe passage {safe}  ({note})",
+            highlight=False,
+            markup=False,
+        )
     if bundle.simulated_training:
         console.print("The model was trained on SIMULATED lots: these forecasts are a demo.")
     if n_banks == 0:
@@ -848,27 +826,51 @@ def explain(
         typer.Option("--scale", help=SCALE_HELP + " Default: the scale the model was trained on."),
     ] = None,
 ) -> None:
-    """Explain a model on lots with SHAP: global_importance.csv, lot_shap.parquet and plots."""
+    """Explain a model on lots with SHAP: global_importance.csv, lot_shap.parquet and plots.
+
+    Lots that cannot be scored are left out with their reason (OUT/quarantine.csv), as in
+    `score`; the others are explained.
+    """
     from exostab.explain import write_explanations
-    from exostab.readers import read_lot_sheet_lenient, read_proteins
+    from exostab.readers import read_lot_sheet_lenient
     from exostab.registry import resolve_model
-    from exostab.runs import map_runs_to_lots
-    from exostab.score import scoring_table
+    from exostab.score import score_file
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
     inputs = {"protein file": proteins, "lot sheet": lots}
     # the tables by name; the plots are PNGs whose names follow the features and lots
     plots = [given for given in inputs.values() if given.suffix.lower() == ".png"]
-    tables = [out / "global_importance.csv", out / "lot_shap.parquet"]
+    tables = [out / "global_importance.csv", out / "lot_shap.parquet", out / "quarantine.csv"]
     refuse_overwriting(inputs, tables + [out / given.name for given in plots])
     bundle, _ = resolve_model(model)
     sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
-    matrix = read_proteins(proteins, format=format, scale=checked_scale(scale) or bundle.scale)
-    mapped, _ = map_runs_to_lots(on_model_scale(matrix, bundle.scale), sheet)
-    table, _ = scoring_table(bundle, mapped, sheet)
-    importance = write_explanations(bundle, table, out)
-    console.print(f"explained {len(table)} lots ({len(refused)} refused by the lot sheet) → {out}/")
+    with err_console.status(f"reading {proteins.name}") as status:
+        scored = score_file(
+            bundle,
+            proteins,
+            sheet,
+            refused,
+            format=format,
+            scale=checked_scale(scale),
+            reading=lambda message: status.update(message),
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    scored.quarantine.to_csv(out / "quarantine.csv", index=False)
+    console.print(
+        f"{scored.scorer.accounting()}; quarantine → {out / 'quarantine.csv'}", markup=False
+    )
+    for row in scored.quarantine.head(10).itertuples():
+        console.print(
+            f"  left out {shown(row.lot_id)}: {row.reason}", highlight=False, markup=False
+        )
+    if len(scored.quarantine) > 10:
+        console.print(f"  … and {len(scored.quarantine) - 10} more (see the quarantine file)")
+    if scored.table.empty:
+        raise ExostabError("no lot could be explained (see the quarantine file)", where=str(lots))
+    with err_console.status(f"explaining {len(scored.table)} lots"):
+        importance = write_explanations(bundle, scored.table, out)
+    console.print(f"explained {len(scored.table)} lots → {out}/")
     for row in importance.head(10).itertuples():
         console.print(f"  {row.protein:<24} {row.mean_abs_shap:.4f}  {row.direction}")
 

@@ -27,9 +27,9 @@ import pandas as pd
 
 from exostab.bundle import ModelBundle
 from exostab.errors import InputError
-from exostab.readers import read_lot_sheet_lenient, read_proteins
-from exostab.runs import map_runs_to_lots
-from exostab.score import BatchScorer, quarantine_rows, scoring_table
+from exostab.readers import read_lot_sheet_lenient
+from exostab.schemas import MAX_PASSAGE  # the lot sheet's bound: a projected lot is a lot
+from exostab.score import quarantine_rows, score_file
 from exostab.trajectory import Trajectory, normalised_log2
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,6 @@ BANK_COLUMNS = [
 ]
 MEASURED_COLUMNS = ["donor_id", "lot_id", "passage", "risk", "risk_band"]
 PASSAGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
-MAX_PASSAGE = 100
 
 
 def parse_passages(text: str) -> list[int]:
@@ -335,17 +334,8 @@ def run_forecast(
     refused = quarantine_rows(list(sheet.index[no_donor].astype(str)), f"no {DONOR}")
     sheet_quarantine = pd.concat([sheet_quarantine, refused], ignore_index=True)
     sheet = sheet.loc[~no_donor]
-    scorer = BatchScorer(bundle, sheet, sheet_quarantine)
-    quarantined = [scorer.start()]
-    matrix = read_proteins(proteins, format=format)
-    scores, bad = scorer.score(matrix)
-    quarantined += [bad, scorer.finish()]
-    quarantine = pd.concat(quarantined, ignore_index=True)
-
-    mapped, _ = map_runs_to_lots(matrix, sheet)
-    table, _ = scoring_table(bundle, mapped, sheet)
-    usable = set(scores["lot_id"].astype(str))
-    table = table.loc[table["lot_id"].astype(str).isin(usable)].reset_index(drop=True)
+    scored = score_file(bundle, proteins, sheet, sheet_quarantine, format=format)
+    scores, quarantine, table = scored.scores, scored.quarantine, scored.table
     donors = sheet[DONOR].astype(str)
     curves, banks = forecast_table(
         bundle, table, donors, passages, n_draws=n_draws, seed=seed, interval=interval
@@ -389,7 +379,7 @@ def run_forecast(
         quarantine=quarantine,
         threshold=bundle.bands.threshold,
         low=bundle.bands.low,
-        n_lots_in=scorer.n_in,
+        n_lots_in=scored.scorer.n_in,
     )
 
 

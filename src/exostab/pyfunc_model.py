@@ -32,6 +32,9 @@ class ExostabPyfunc(PythonModel):
     ) -> pd.DataFrame:
         top_k = int((params or {}).get("top_k", 5))
         answer = self.bundle.predict(pd.DataFrame(model_input), top_k=top_k)
+        # Served answers say SIMULATED as score's summary and report do ("model trained on").
+        trained_on = "SIMULATED lots" if self.bundle.simulated_training else "real lots"
+        answer = answer.assign(model_trained_on=trained_on)
         # None, not NaN, for the lots answered with an error: NaN is not valid JSON.
         return answer.astype(object).where(answer.notna(), None)
 

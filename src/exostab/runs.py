@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from exostab.errors import shown
 from exostab.identity import strip_run_name
 from exostab.readers.base import ProteinMatrix
 
@@ -35,10 +36,13 @@ class RunMapping:
 
 
 def named(items: list[str] | tuple[str, ...], limit: int = 10) -> str:
-    """Name the first ``limit`` items, then how many more: ``a, b, c and 12 more``."""
+    """Name the first ``limit`` items, then how many more: ``a, b, c and 12 more``.
+
+    Each is shortened for the terminal as every message does (``readers.common.shown``).
+    """
     items = [str(item) for item in items]
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+    text = ", ".join(shown(item) for item in items[:limit])
+    return text + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def failed_run_lots(

@@ -23,7 +23,7 @@ from exostab.config import (
     Vocabulary,
     load_vocabulary,
 )
-from exostab.errors import InputError
+from exostab.errors import InputError, shown
 
 if TYPE_CHECKING:  # readers import this module: a runtime import would be circular
     from exostab.readers.base import ProteinMatrix
@@ -36,6 +36,12 @@ TEXT_METADATA = tuple(c for c in METADATA_COLUMNS if c not in NUMERIC_METADATA)
 MAX_SHOWN = 10
 PROBLEM_COLUMNS = ("lot_id", "column", "problem")
 # ``P5``, ``p5``, ``P 5``, ``passage 5``, ``pass. 5``: how passage is written on a bench.
+# Passages are counted in passages (P0 = primary culture). MSC are expanded to about P15-P20
+# at most: clinical MSC-EV production runs mostly at P3-P6, research up to P8-P12, and UC-MSC
+# reach replicative arrest around P12-P15 (shared/docs/domain-research.md, section 5, "Passage /
+# cumulative population doublings": Lei 2017; Yang 2018; Wagner 2008). 50 is clearly above any
+# real culture, so a larger passage is a typing or unit error (population doublings, days).
+MAX_PASSAGE = 50
 _PASSAGE_WORD = re.compile(r"^(?:p|pass\.?|passage)\s*(\d+)$", re.IGNORECASE)
 _DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
 
@@ -50,6 +56,9 @@ def _not_blank(series: pd.Series) -> pd.Series:
 
 def lot_sheet_schema(label: str | None = None, group: str | None = None) -> pa.DataFrameSchema:
     """Build the lot-sheet contract for a tidy frame: ``lot_id`` a column, numbers float64.
+
+    ``passage`` is a whole number from 0 to ``MAX_PASSAGE`` (50): MSC are expanded to about
+    P15-P20 at most (see ``MAX_PASSAGE`` and shared/docs/domain-research.md, section 5).
 
     Categories are not checked here: a value outside the vocabulary is kept (and warned about).
 
@@ -69,6 +78,11 @@ def lot_sheet_schema(label: str | None = None, group: str | None = None) -> pa.D
             nullable=False,
             checks=[
                 pa.Check.ge(0, error="passage must be >= 0"),
+                pa.Check.le(
+                    MAX_PASSAGE,
+                    error=f"passage must be <= {MAX_PASSAGE}: no MSC culture is passaged that "
+                    "far (population doublings or days entered as passage?)",
+                ),
                 pa.Check(_whole_number, error="passage must be a whole number"),
             ],
         ),
@@ -361,17 +375,17 @@ def lot_sheet_problems(
 
 def render_problems(problems: pd.DataFrame, *, source: str, limit: int = MAX_SHOWN) -> str:
     """Render problems (columns lot_id, column, problem) as a short aligned table."""
-    shown = problems.head(limit)
+    first = problems.head(limit)
     header = ("file", "lot/row", "column", "problem")
-    has_row = "row" in shown.columns
+    has_row = "row" in first.columns
     body = [
         (
             Path(source).name,
-            f"{r.lot_id} (row {int(str(r.row)) + 2})" if has_row else str(r.lot_id),
-            str(r.column),
+            f"{shown(r.lot_id)} (row {int(str(r.row)) + 2})" if has_row else shown(r.lot_id),
+            shown(r.column),
             str(r.problem),
         )
-        for r in shown.itertuples(index=False)
+        for r in first.itertuples(index=False)
     ]
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(3)]
     lines = [

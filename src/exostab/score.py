@@ -9,7 +9,9 @@ Lots arrive in chunks (a wide table is streamed), so memory stays flat as batche
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -17,7 +19,7 @@ from exostab.bundle import ModelBundle
 from exostab.identity import match_features
 from exostab.readers.base import ProteinMatrix
 from exostab.readers.common import listed
-from exostab.runs import map_runs_to_lots, match_run, ms_run_table
+from exostab.runs import failed_run_lots, map_runs_to_lots, match_run, ms_run_table
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +151,16 @@ class BatchScorer:
 
     def score(self, matrix: ProteinMatrix) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Score one chunk of runs; return (scores, quarantined rows)."""
+        table, unmatched = self.prepare(matrix)
+        scores, failed = self.answer(table)
+        return scores, pd.concat([unmatched, failed], ignore_index=True).astype(str)
+
+    def prepare(self, matrix: ProteinMatrix) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Match one chunk of runs to its lots; return (model input table, quarantined rows).
+
+        The table holds one row per lot seen for the first time (``lot_id``, metadata,
+        proteins under the model's input names); runs of no sheet lot are quarantined.
+        """
         # Match against the lots this chunk names only: the whole sheet per chunk is quadratic.
         named = {match_run(str(r), self.by_ms_run, self.all_lots) for r in matrix.intensities.index}
         claim = self.claim.loc[self.claim.index.isin(named - {None})]
@@ -169,20 +181,21 @@ class BatchScorer:
             n_groups_before=lots.n_groups_before,
         )
         table, self.n_proteins_matched = scoring_table(self.bundle, chunk, self.sheet)
+        return table, pd.concat(quarantined, ignore_index=True).astype(str)
+
+    def answer(self, table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Score a model input table; return (scores, lots the model answered with an error)."""
         answers = [
             self.bundle.predict(table.iloc[start : start + self.predict_rows], top_k=self.top_k)
             for start in range(0, len(table), self.predict_rows)
         ] or [self.bundle.predict(table.head(0), top_k=self.top_k)]
         answer = pd.concat(answers, ignore_index=True)
         failed = answer["error"].notna()
-        quarantined.append(
-            answer.loc[failed, ["lot_id", "error"]].set_axis(QUARANTINE_COLUMNS, axis=1)
-        )
+        refused = answer.loc[failed, ["lot_id", "error"]].set_axis(QUARANTINE_COLUMNS, axis=1)
         scores = answer.loc[~failed].drop(columns="error").reset_index(drop=True)
-        out = pd.concat(quarantined, ignore_index=True).astype(str)
         self.n_scored += len(scores)
         self._book_lots(int(failed.sum()))
-        return scores, out
+        return scores, refused.astype(str).reset_index(drop=True)
 
     def finish(self) -> pd.DataFrame:
         """Quarantine the lot-sheet lots no protein profile ever came for."""
@@ -215,3 +228,139 @@ class BatchScorer:
                 f"or repeating a lot: {listed(self.extra_rows, limit=10)}"
             )
         return text
+
+
+def on_model_scale(matrix: ProteinMatrix, model_scale: str) -> ProteinMatrix:
+    """Bring the input to the scale the model was trained on, saying so when it converts."""
+    if matrix.scale == model_scale:
+        return matrix
+    logger.warning(
+        "%s: declared %s but the model was trained on %s values: converted",
+        matrix.source,
+        matrix.scale,
+        model_scale,
+    )
+    return matrix.on_scale(model_scale)
+
+
+def set_aside_failed_runs(
+    matrix: ProteinMatrix, scorer: BatchScorer
+) -> tuple[ProteinMatrix, pd.DataFrame]:
+    """Take out runs that quantified no protein, to quarantine their lots with that reason.
+
+    A failed replicate of a lot that has another run is only left out (the lot is scored).
+    """
+    from exostab.readers.streaming import FAILED_RUN_REASON
+
+    kept, failed = failed_run_lots(matrix, scorer.claim)
+    scored_lots = {
+        match_run(str(run), scorer.by_ms_run, scorer.all_lots) for run in kept.intensities.index
+    }
+    refused = [run for run, lot in failed.items() if lot is None or lot not in scored_lots]
+    return kept, quarantine_rows(refused, FAILED_RUN_REASON)
+
+
+def checked_chunks(
+    scorer: BatchScorer,
+    proteins: Path,
+    *,
+    format: str | None = None,
+    scale: str | None = None,
+    rows: int = 2000,
+    reading: Callable[[str], None] | None = None,
+) -> Iterator[tuple[ProteinMatrix, pd.DataFrame]]:
+    """Read a protein file for scoring: its runs chunk by chunk, bad rows refused, not lost.
+
+    A wide table is streamed in chunks of ``rows`` lots and its bad rows (a duplicate or empty
+    lot id, text, a negative or infinite value) are refused one by one; a search-engine file
+    is read whole and must be valid as a file. Runs that quantified no protein are set aside.
+    Every refused row is booked on ``scorer`` (its lot quarantined with the reason), and each
+    chunk comes on the model's scale (converted, with a warning, when declared otherwise).
+
+    Args:
+        scorer: the books of this batch (lot sheet and model).
+        proteins: the protein file.
+        format: its format (None = detect).
+        scale: how its values are declared (None = the model's scale).
+        rows: lots per chunk of a streamed wide table.
+        reading: called with a short message while the file is read (progress).
+
+    Yields:
+        (runs × proteins on the model's scale, quarantine rows refused with this chunk).
+    """
+    from exostab.readers import detect_format, read_proteins
+    from exostab.readers.streaming import iter_wide_lenient
+
+    declared = scale or scorer.bundle.scale
+    if reading is not None:
+        reading(f"reading {Path(proteins).name}")
+    chunks: Iterator[tuple[ProteinMatrix, pd.DataFrame | None]]
+    if (format or detect_format(proteins)) == "wide":
+        chunks = (
+            (chunk.matrix, chunk.refused)
+            for chunk in iter_wide_lenient(proteins, rows=rows, scale=declared)
+        )
+    else:
+        chunks = iter([(read_proteins(proteins, format=format, scale=declared), None)])
+    for matrix, refused in chunks:
+        booked = [scorer.refuse(refused)] if refused is not None and len(refused) else []
+        kept, failed = set_aside_failed_runs(matrix, scorer)
+        if len(failed):
+            booked.append(scorer.refuse(failed))
+        refused_rows = pd.concat(booked, ignore_index=True) if booked else quarantine_rows([], [])
+        yield on_model_scale(kept, scorer.bundle.scale), refused_rows
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    """A whole protein file scored against a lot sheet (explain and forecast hold it all).
+
+    Attributes:
+        table: model input of the scored lots (``lot_id``, metadata, proteins; lots × columns).
+        scores: one row per scored lot (as ``ModelBundle.predict`` answers).
+        quarantine: every lot and protein-file row left out, with its reason.
+        scorer: the books (``accounting()``, counts).
+    """
+
+    table: pd.DataFrame
+    scores: pd.DataFrame
+    quarantine: pd.DataFrame
+    scorer: BatchScorer
+
+
+def score_file(
+    bundle: ModelBundle,
+    proteins: Path,
+    sheet: pd.DataFrame,
+    sheet_quarantine: pd.DataFrame,
+    *,
+    format: str | None = None,
+    scale: str | None = None,
+    top_k: int = 5,
+    reading: Callable[[str], None] | None = None,
+) -> ScoredFile:
+    """Read and score a whole protein file with ``score``'s quarantine: a bad lot is left out.
+
+    ``reading`` is called with a short message while the file is read (progress).
+
+    Raises:
+        InputError: the file as a whole is unreadable (see ``checked_chunks``).
+    """
+    scorer = BatchScorer(bundle, sheet, sheet_quarantine, top_k=top_k)
+    quarantined = [scorer.start()]
+    tables: list[pd.DataFrame] = []
+    scored: list[pd.DataFrame] = []
+    chunks = checked_chunks(scorer, proteins, format=format, scale=scale, reading=reading)
+    for matrix, refused in chunks:
+        table, unmatched = scorer.prepare(matrix)
+        scores, failed = scorer.answer(table)
+        quarantined += [refused, unmatched, failed]
+        tables.append(table.loc[table["lot_id"].isin(scores["lot_id"])])
+        scored.append(scores)
+    quarantined.append(scorer.finish())
+    return ScoredFile(
+        table=pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["lot_id"]),
+        scores=pd.concat(scored, ignore_index=True) if scored else pd.DataFrame(columns=["lot_id"]),
+        quarantine=pd.concat(quarantined, ignore_index=True).astype(str),
+        scorer=scorer,
+    )

@@ -139,9 +139,13 @@ def run_training(
 
     started = time.perf_counter()
     started_ms = int(time.time() * 1000)
+    if progress:
+        progress(f"reading {Path(proteins).name}")
     matrix = read_proteins(proteins, format=format, scale=cfg.data.scale)
     sheet = read_lot_sheet(lots, label=cfg.data.label, group=cfg.data.group)
     training = build_training_set(matrix, sheet, cfg)
+    if progress:
+        progress("nested grouped cross-validation")
     fingerprint = {
         **training.fingerprint,
         "simulated": simulated or is_simulated(lots),

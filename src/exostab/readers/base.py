@@ -26,6 +26,8 @@ class ProteinMatrix:
         n_groups_before: protein groups in the file before dropping decoys and contaminants.
         n_dropped: protein groups dropped (decoy, contaminant, only identified by site).
         notes: human-readable remarks for ``inspect`` (e.g. which quantity column was used).
+        problems: findings a user must act on (values that contradict the declared scale,
+            runs that quantified no protein), each said once: here, not also in ``notes``.
         looks_log_scale: every finite value is below 50, so the file probably holds
             log-transformed intensities; readers never exponentiate, the caller decides.
         scale: ``raw`` (intensities, > 0) or ``log2`` (declared by the user: log2
@@ -39,6 +41,7 @@ class ProteinMatrix:
     n_groups_before: int
     n_dropped: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    problems: tuple[str, ...] = field(default_factory=tuple)
     looks_log_scale: bool = False
     scale: str = "raw"
 

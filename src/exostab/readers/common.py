@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from exostab.errors import InputError
+from exostab.errors import InputError, shown
 from exostab.identity import (
     FLAGGED_MEMBER,
     is_unnamed,
@@ -67,11 +67,15 @@ class Preview:
         return any(column.endswith(suffix) for column in self.columns)
 
 
-def listed(items: Iterable[Any], limit: int = MAX_LISTED) -> str:
-    """Render a few items for a message, with '(and N more)' when there are more."""
+def listed(items: Iterable[Any], limit: int = MAX_LISTED, quote: bool = True) -> str:
+    """Render a few items for a message, with '(and N more)' when there are more.
+
+    Each item is shortened for the terminal (see ``shown``) and quoted unless ``quote`` is
+    False.
+    """
     items = [str(item) for item in items]
-    shown = ", ".join(repr(item) for item in items[:limit])
-    return shown + (f" (and {len(items) - limit} more)" if len(items) > limit else "")
+    text = ", ".join((f"'{shown(item)}'" if quote else shown(item)) for item in items[:limit])
+    return text + (f" (and {len(items) - limit} more)" if len(items) > limit else "")
 
 
 def file_kind(path: Path, head: bytes) -> FileKind:
@@ -82,8 +86,12 @@ def file_kind(path: Path, head: bytes) -> FileKind:
         if path.suffix.lower() in EXCEL_SUFFIXES or path.suffix.lower() not in TEXT_SUFFIXES:
             return "excel"
         raise InputError("is a zip archive, not a table; unzip it first", where=str(path))
-    if b"\x00" in head and not head.startswith(
-        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+    if (
+        b"\x00" in head
+        and not head.startswith(
+            (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+        )
+        and utf16_without_bom(head, final=False) is None
     ):
         raise InputError(
             "is a binary file, not a table (expected CSV, TSV, Parquet or XLSX)", where=str(path)
@@ -102,14 +110,50 @@ _ENCODING_NAMES = {
     "utf-8-sig": "UTF-8 with BOM",
     "utf-8": "UTF-8",
     "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16 LE (no BOM)",
+    "utf-16-be": "UTF-16 BE (no BOM)",
     "utf-32": "UTF-32",
     "cp1252": "Windows-1252 (Latin-1)",
     "latin-1": "Latin-1",
 }
 
 
+UTF16_WITHOUT_BOM = ("utf-16-le", "utf-16-be")
+
+
+def utf16_without_bom(raw: bytes, *, final: bool = True) -> str | None:
+    """Recognise UTF-16 text written without a byte-order mark; None when it is not.
+
+    A table is mostly ASCII (digits, separators, names), and each ASCII character in UTF-16 is
+    one code unit whose high byte is zero: every other byte is NUL, the odd ones in
+    little-endian, the even ones in big-endian. UTF-8 and Windows-1252 text holds no NUL at
+    all. So the bytes are UTF-16 LE (or BE) when at least half of their code units read that
+    way fall below U+0100, none is U+0000 (a binary file's zero runs), and they decode
+    strictly (surrogates paired) to printable text, tabs and line ends.
+
+    Args:
+        raw: the file's bytes, or its first bytes.
+        final: ``False`` when ``raw`` is only the start of a file (a cut character is fine).
+    """
+    usable = len(raw) - len(raw) % 2
+    if usable < 4 or b"\x00" not in raw:
+        return None
+    for encoding, layout in (("utf-16-le", "<u2"), ("utf-16-be", ">u2")):
+        units = np.frombuffer(raw[:usable], dtype=layout)
+        if (units == 0).any() or (units < 0x100).mean() < 0.5:
+            continue
+        try:
+            text = codecs.getincrementaldecoder(encoding)().decode(raw, final=final)
+        except UnicodeDecodeError:
+            continue
+        if all(c.isprintable() or c in "\t\r\n" for c in set(text)):
+            return encoding
+    return None
+
+
 def text_encoding(raw: bytes, *, final: bool = True) -> str:
-    """Decide the encoding of text from its bytes: a byte-order mark, else UTF-8, else cp1252.
+    """Decide the encoding of text from its bytes: a byte-order mark, else UTF-16 without one
+    (its NUL bytes, see ``utf16_without_bom``), else UTF-8, else cp1252.
 
     Nothing is guessed from replacement characters: UTF-8 is chosen only when every byte
     decodes strictly. Windows-1252 (Excel's "CSV" on Western-European Windows) is a superset of
@@ -123,6 +167,9 @@ def text_encoding(raw: bytes, *, final: bool = True) -> str:
     for bom, encoding in _BOMS:
         if raw.startswith(bom):
             return encoding
+    utf16 = utf16_without_bom(raw, final=final)
+    if utf16 is not None:
+        return utf16
     try:
         codecs.getincrementaldecoder("utf-8")().decode(raw, final=final)
         return "utf-8"
@@ -141,7 +188,8 @@ def encoding_name(encoding: str) -> str:
 
 
 def decode(path: Path, raw: bytes, *, final: bool = True) -> str:
-    """Decode text by its bytes (see ``text_encoding``): UTF-8 ± BOM, UTF-16/32 with BOM, cp1252.
+    """Decode text by its bytes (see ``text_encoding``): UTF-8 ± BOM, UTF-16 ± BOM, UTF-32 with
+    BOM, cp1252.
 
     Raises:
         InputError: the bytes break the encoding their byte-order mark announces; the message
@@ -213,8 +261,10 @@ def whole_lines(head: bytes) -> bytes:
     """Cut the start of a text file after its last line end, so no character is cut in two."""
     if head.startswith((PARQUET_MAGIC, ZIP_MAGIC)):
         return head
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16: line ends on an even byte
-        newline = b"\n\x00" if head.startswith(b"\xff\xfe") else b"\x00\n"
+    utf16 = utf16_without_bom(head, final=False)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or utf16:  # UTF-16: ends on an even byte
+        little = head.startswith(b"\xff\xfe") or utf16 == "utf-16-le"
+        newline = b"\n\x00" if little else b"\x00\n"
         end = head.rfind(newline)
         while end > 0 and end % 2:
             end = head.rfind(newline, 0, end)
@@ -704,9 +754,10 @@ def build_matrix(
     notes = list(notes)
     if scale == "log2":
         notes.append("scale: log2 (declared); values used as they are")
+    problems = []
     problem = scale_problem(intensities, scale)
     if problem:
-        notes.append(problem)
+        problems.append(problem)
         logger.warning("%s: %s", path, problem)
     opaque = opaque_note(proteins, path)
     if opaque:
@@ -724,7 +775,7 @@ def build_matrix(
     failed = matrix.failed_runs
     if failed:
         note = f"{len(failed)} run(s) quantified no protein (failed run?): {listed(failed, 10)}"
-        notes.append(note)
+        problems.append(note)
         logger.warning("%s: %s", path, note)
     logger.info(
         "read %s as %s: %d runs × %d protein groups (%d dropped of %d)",
@@ -735,7 +786,7 @@ def build_matrix(
         n_dropped,
         n_groups_before,
     )
-    return replace(matrix, notes=tuple(notes))
+    return replace(matrix, notes=tuple(notes), problems=tuple(problems))
 
 
 def pivot_long(
