@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -547,3 +548,32 @@ def test_runs_map_by_ms_run_then_lot_id_and_average_in_log2() -> None:
     assert x.loc["LOT-1", "CD63"] == 50.0  # NaN-aware: the one replicate that saw it
     assert x.loc["LOT-2", "CD9"] == 7.0
     assert (x.dtypes == "float64").all()
+
+
+TEXT_FIXTURES = [name for name, fmt, *_ in REAL if fmt != "mztab"]
+
+
+@needs_fixtures
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.sampled_from(TEXT_FIXTURES), pick=st.integers(min_value=0))
+def test_a_column_named_twice_is_refused_by_name(name: str, pick: int, tmp_path: Path) -> None:
+    """pandas renames a second copy (``A`` → ``A.1``); every reader must refuse it instead."""
+    path = FIXTURES / name
+    text = path.read_bytes().decode("utf-8-sig")
+    lines = text.splitlines()
+    delimiter = "," if path.suffix == ".csv" else "\t"
+    header = next(csv.reader([lines[0]], delimiter=delimiter))
+    column = pick % len(header)
+    if not header[column].strip():
+        return  # an unnamed column: nothing to duplicate by name
+    rows = list(csv.reader(lines, delimiter=delimiter))
+    doubled = tmp_path / path.name
+    with doubled.open("w", newline="") as handle:
+        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+        for row in rows:
+            writer.writerow([*row, row[column] if column < len(row) else ""])
+    with pytest.raises(InputError, match="duplicate column") as raised:
+        read_proteins(doubled)
+    assert header[column].strip()[:20] in str(raised.value)

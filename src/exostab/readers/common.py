@@ -380,6 +380,10 @@ def read_text(
         raise InputError(f"cannot read ({error.strerror})", where=str(path)) from None
     raw = as_utf8(path, raw)
     check_field_counts(path, raw, delimiter, strict=strict_width)
+    first_line = raw.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0]
+    refuse_duplicate_header(
+        path, next(csv.reader([decode(path, first_line)], delimiter=delimiter), [])
+    )
     try:
         frame = pd.read_csv(
             io.BytesIO(raw),
@@ -450,6 +454,26 @@ def drop_blank_rows_and_columns(table: pd.DataFrame) -> pd.DataFrame:
     return table.iloc[np.flatnonzero(~blank_rows), keep_columns]
 
 
+def refuse_duplicate_header(path: Path, header: Iterable[str]) -> None:
+    """Raise an InputError when the header names a column twice.
+
+    pandas renames the second copy (``A.raw`` → ``A.raw.1``), which would turn a duplicated run
+    into a run of its own, or a duplicated annotation into a silent choice between two columns.
+
+    Raises:
+        InputError: naming the duplicated column(s) and the file.
+    """
+    names = [str(name).strip() for name in header]
+    named = [name for name in names if name and not unnamed(name)]
+    duplicated = sorted({name for name in named if named.count(name) > 1})
+    if duplicated:
+        raise InputError(
+            f"duplicate column(s) {listed(duplicated)} in the header "
+            "(which copy holds the values is ambiguous)",
+            where=str(path),
+        )
+
+
 def read_excel(path: Path, *, nrows: int | None = None) -> pd.DataFrame:
     """Read the first sheet of an Excel workbook, turning failures into an InputError."""
     try:
@@ -483,6 +507,7 @@ def read_table(path: Path, preview: Preview | None = None, **text_options: Any) 
     if preview.kind == "parquet":
         return read_parquet(path, text_options.get("usecols"))
     if preview.kind == "excel":
+        refuse_duplicate_header(path, preview.columns)
         frame = read_excel(path)
         usecols = text_options.get("usecols")
         return frame[list(usecols)] if usecols is not None else frame
