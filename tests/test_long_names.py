@@ -113,3 +113,11 @@ def test_every_command_shortens_a_huge_lot_id_on_the_terminal_not_in_files(
     if quarantine is not None:
         kept = set(pd.read_csv(quarantine, dtype=str, keep_default_na=False)["lot_id"])
         assert {odd_id + "-run", odd_id + "-sheet"} <= kept  # files keep the full ids
+
+
+@given(st.text(min_size=200, max_size=3000).filter(lambda text: text.strip() != ""))
+def test_a_huge_bad_cell_is_shortened_in_the_lot_sheet_message(cell: str) -> None:
+    from exostab.schemas import _problem
+
+    message = _problem("greater_than_or_equal_to(0)", cell, "passage", None)
+    assert len(message) <= MAX_SHOWN_CHARS + 60

@@ -117,7 +117,7 @@ def _problem(check: Any, failure: Any, column: str, group: str | None) -> str:
         return f"empty {column}"
     if check == "field_uniqueness":
         return "duplicate lot_id"
-    return f"{check} (got {failure!r})"
+    return f"{check} (got {shown(repr(failure))})"
 
 
 def tidy_text(value: Any) -> Any:
