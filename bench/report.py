@@ -223,8 +223,9 @@ def speed_section(speed: pd.DataFrame, sizes: SpeedSizes, quick: bool) -> str:
     return "\n".join(lines)
 
 
-def forecast_section(forecast: pd.DataFrame, sizes: ForecastSizes, seeds: tuple[int, ...]) -> str:
+def forecast_section(forecast: pd.DataFrame, sizes: ForecastSizes) -> str:
     """Render the cell-bank forecast part: AUROC on later lots and the release error."""
+    seeds = sorted(int(seed) for seed in forecast["seed"].unique())
     lines = [
         "## Cell-bank forecast from two early lots",
         "",
@@ -277,9 +278,11 @@ def forecast_section(forecast: pd.DataFrame, sizes: ForecastSizes, seeds: tuple[
         )
     for scenario in dict.fromkeys(forecast["scenario"]):
         runs = forecast[forecast["scenario"] == scenario]
+        difference = runs["auroc_forecast"] - runs["auroc_passage"]
+        se = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(runs) > 1 else np.nan
         lines.append(
-            f"| {scenario} | mean ± sd | | | | | | "
-            f"{mean_sd(runs['auroc_forecast'] - runs['auroc_passage'])} | |"
+            f"| {scenario} | mean ± sd (se of the mean) | | | | | | "
+            f"{mean_sd(difference)} (se {se:.3f}) | |"
         )
     return "\n".join(lines)
 
@@ -323,5 +326,5 @@ def render(
     if not speed.empty:
         parts += [speed_section(speed, speed_sizes, quick), ""]
     if forecast is not None and not forecast.empty:
-        parts += [forecast_section(forecast, forecast_sizes or ForecastSizes(), seeds), ""]
+        parts += [forecast_section(forecast, forecast_sizes or ForecastSizes()), ""]
     return "\n".join(parts)

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 from forecast import (
     FORECAST_SCENARIOS,
+    FORECAST_SEEDS,
     QUICK_FORECAST_SCENARIOS,
     ForecastSizes,
     run_forecast_bench,
@@ -109,6 +110,7 @@ def main() -> None:
     forecast = earlier.get("forecast", pd.DataFrame())
     forecast_sizes = QUICK_FORECAST if args.quick else ForecastSizes()
     forecast_scenarios = QUICK_FORECAST_SCENARIOS if args.quick else FORECAST_SCENARIOS
+    forecast_seeds = SEEDS[:1] if args.quick else FORECAST_SEEDS
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -151,10 +153,10 @@ def main() -> None:
             )
             speed.to_csv(BENCH / CSV["speed"], index=False)
         if wanted("forecast"):
-            task = bar.add_task("forecast", total=len(forecast_scenarios) * len(seeds))
+            task = bar.add_task("forecast", total=len(forecast_scenarios) * len(forecast_seeds))
             forecast = run_forecast_bench(
                 forecast_scenarios,
-                seeds,
+                forecast_seeds,
                 forecast_sizes,
                 work / "forecast",
                 args.config,
@@ -165,7 +167,7 @@ def main() -> None:
             forecast.to_csv(BENCH / CSV["forecast"], index=False)
             (BENCH / "forecast.md").write_text(
                 f"# exostab cell-bank forecast benchmark\n\ncommand: `{command}`\n\n"
-                + forecast_section(forecast, forecast_sizes, seeds)
+                + forecast_section(forecast, forecast_sizes)
                 + "\n"
             )
     seconds = time.perf_counter() - started
