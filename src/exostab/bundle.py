@@ -138,7 +138,7 @@ def booleans_as_text(table: pd.DataFrame) -> pd.DataFrame:
     """
     columns = table.columns
     flags = list(columns[dtype_mask(table, pd.api.types.is_bool_dtype)])
-    objects = np.flatnonzero(dtype_mask(table, lambda kind: kind == object))
+    objects = np.flatnonzero(dtype_mask(table, pd.api.types.is_object_dtype))
     if len(objects):
         cells = table.iloc[:, objects].to_numpy(dtype=object)
         is_flag = np.frompyfunc(lambda cell: isinstance(cell, (bool, np.bool_)), 1, 1)(cells)
