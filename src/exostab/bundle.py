@@ -21,6 +21,7 @@ import pandas as pd
 
 from exostab.config import NUMERIC_METADATA, Vocabulary, load_vocabulary
 from exostab.domain import DomainModel
+from exostab.errors import InputError
 from exostab.features import (
     ExostabTransformer,
     dtype_mask,
@@ -716,6 +717,38 @@ class ModelBundle:
         if "short_name" in self.proteins:
             return self.short_to_input
         return {str(name): str(name) for name in self.proteins["input_name"]}
+
+    @functools.cached_property
+    def served_columns(self) -> list[str]:
+        """The columns an HTTP request is read by, in order: lot_id, metadata, proteins.
+
+        Proteins go by their served names (``signature_names``). Models logged before the
+        columns were gated here listed exactly these in their mlflow signature.
+        """
+        return list(dict.fromkeys([LOT_ID, *self.metadata, *self.signature_names]))
+
+    def served_request(self, request: pd.DataFrame) -> pd.DataFrame:
+        """Keep a request's ``served_columns``, in their order; drop every other column.
+
+        This is what mlflow's column signature did for models logged with one (every column
+        optional and of type ``Any``, ``lot_id`` required), in one selection instead of
+        mlflow's column-by-column rebuild (~0.1 ms a column: ~0.25 s for a one-lot request of
+        ~2,850 proteins). Cells are left as sent; ``predict`` reads them.
+
+        Args:
+            request: lots × columns as mlflow parsed the request (any cell types).
+
+        Raises:
+            InputError: the request has no ``lot_id`` column.
+        """
+        sent = set(request.columns.tolist())
+        if LOT_ID not in sent:
+            raise InputError(
+                f"the request has no {LOT_ID} column ({LOT_ID} is required; the model's other "
+                "columns: its metadata and signature_columns.csv)"
+            )
+        keep = [column for column in self.served_columns if column in sent]
+        return request if request.columns.tolist() == keep else request[keep]
 
     def with_input_names(self, table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
         """Rename the columns a request sent under short names to the input column names.
