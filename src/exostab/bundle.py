@@ -114,9 +114,9 @@ def required_proteins(pipeline: Any) -> list[str]:
 def as_numbers(block: pd.DataFrame) -> np.ndarray:
     """Return a block of cells as floats, text becoming NaN.
 
-    Number columns convert as one block; the others (every column of an HTTP request, whose
-    signature lets text through) are parsed in one ``to_numeric`` call over all their cells,
-    not column by column (3,000 calls cost ~0.3 s a request).
+    Number columns convert as one block; the others (text, or cells of mixed kinds as an HTTP
+    request may send them) are parsed in one ``to_numeric`` call over all their cells, not
+    column by column (3,000 calls cost ~0.3 s a request).
     """
     values = np.full(block.shape, np.nan)
     numeric = dtype_mask(block, pd.api.types.is_numeric_dtype)
