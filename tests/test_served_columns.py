@@ -138,6 +138,17 @@ def test_only_served_columns_pass_in_served_order(linear_bundle: ModelBundle) ->
     assert kept.loc[0, short[3]] == 1e6
     assert linear_bundle.served_columns[:3] == ["lot_id", "passage", "medium"]
     assert linear_bundle.served_columns[3:] == short
+    # a served column sent twice is refused (mlflow's column rebuild failed on one lot and
+    # read the column's name as its cells on several); an unread one is dropped as ever
+    twice = pd.DataFrame(
+        [["L1", 1e6, 2e6, "x", "y"]], columns=["lot_id", *[short[0]] * 2, "c", "c"]
+    )
+    with pytest.raises(InputError, match=f"names column '{short[0]}' more than once"):
+        linear_bundle.served_request(twice)
+    assert linear_bundle.served_request(twice.iloc[:, [0, 1, 3, 4]]).columns.tolist() == [
+        "lot_id",
+        short[0],
+    ]
 
 
 def test_the_pyfunc_refuses_a_request_without_lot_id_in_one_line(

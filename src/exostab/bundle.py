@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -250,6 +250,24 @@ def not_assessable_reasons(coverage: np.ndarray, domain_score: np.ndarray) -> li
     return reasons
 
 
+class InputLayout(NamedTuple):
+    """Where a bundle's proteins sit in the pipeline's X (``ModelBundle.model_frame``).
+
+    Attributes:
+        columns: the first step's input columns, in training order.
+        proteins: its protein columns, in that order.
+        positions: the position among ``proteins`` of each of the bundle's proteins it has.
+        known: per bundle protein (``ModelBundle.proteins`` order), whether it has it.
+        ordered: metadata then ``proteins`` is already ``columns``.
+    """
+
+    columns: list[str]
+    proteins: list[str]
+    positions: np.ndarray
+    known: np.ndarray
+    ordered: bool
+
+
 @dataclass(frozen=True)
 class ModelBundle:
     """A trained model in the form that scores lots.
@@ -404,14 +422,8 @@ class ModelBundle:
         return [str(name) for name in self.proteins["input_name"]]
 
     @functools.cached_property
-    def input_layout(self) -> tuple[list[str], list[str], np.ndarray, np.ndarray, bool]:
-        """How ``model_frame`` lays out the pipeline's X, worked out once per bundle.
-
-        Returns:
-            (the first step's input columns in training order, its protein columns, the
-            positions among them of the ``proteins`` it has, which of ``proteins`` those are,
-            whether metadata then protein columns is already the training order)
-        """
+    def input_layout(self) -> InputLayout:
+        """How ``model_frame`` lays out the pipeline's X, worked out once per bundle."""
         metadata = list(self.metadata)
         features = [str(f) for f in self.proteins.index]
         columns = (
@@ -424,7 +436,7 @@ class ModelBundle:
         position = {name: j for j, name in enumerate(proteins)}
         known = np.array([f in position for f in features], dtype=bool)
         positions = np.array([position[f] for f in features if f in position], dtype=int)
-        return columns, proteins, positions, known, columns == [*metadata, *proteins]
+        return InputLayout(columns, proteins, positions, known, columns == [*metadata, *proteins])
 
     def model_frame(self, table: pd.DataFrame, protein_values: np.ndarray) -> pd.DataFrame:
         """Assemble the pipeline's X from a table's metadata cells and its protein values.
@@ -439,17 +451,17 @@ class ModelBundle:
             reads a protein it is not sent. One block, not one column at a time: a request
             has ~3,000 of them.
         """
-        columns, proteins, positions, known, ordered = self.input_layout
-        block = np.full((len(table), len(proteins)), np.nan)
-        block[:, positions] = protein_values[:, known]
+        layout = self.input_layout
+        block = np.full((len(table), len(layout.proteins)), np.nan)
+        block[:, layout.positions] = protein_values[:, layout.known]
         X = pd.concat(
             [
                 table.reindex(columns=list(self.metadata)),
-                pd.DataFrame(block, index=table.index, columns=proteins),
+                pd.DataFrame(block, index=table.index, columns=layout.proteins),
             ],
             axis=1,
         )
-        return X if ordered else X.reindex(columns=columns)
+        return X if layout.ordered else X.reindex(columns=layout.columns)
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         for step in self.steps:
@@ -748,6 +760,9 @@ class ModelBundle:
                 "columns: its metadata and signature_columns.csv)"
             )
         keep = [column for column in self.served_columns if column in sent]
+        twice = request.columns[request.columns.duplicated()].unique().tolist()
+        if twice := [column for column in keep if column in set(twice)]:
+            raise InputError(f"the request names column {twice[0]!r} more than once")
         return request if request.columns.tolist() == keep else request[keep]
 
     def with_input_names(self, table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
