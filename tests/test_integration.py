@@ -248,9 +248,9 @@ def short_names(workspace: dict) -> dict[str, str]:
     mlflow.set_tracking_uri(workspace["store"])
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri="models:/exostab/1"))
     columns = pd.read_csv(local / "artifacts" / "bundle" / "signature_columns.csv")
+    # the served pyfunc gates the columns itself: the signature holds top_k, no column list
     signature = mlflow.models.get_model_info("models:/exostab/1").signature
-    proteins = [c for c in signature.inputs.input_names() if c not in ("lot_id", "passage")]
-    assert set(columns["short_name"]) <= set(proteins)
+    assert signature.inputs is None and [p.name for p in signature.params] == ["top_k"]
     assert columns["short_name"].is_unique and columns["short_name"].str.len().max() <= 80
     return dict(zip(columns["input_name"], columns["short_name"], strict=True))
 
@@ -335,8 +335,9 @@ def text_cell_requests_answer_per_lot_as_batch(port: int, workspace: dict) -> No
 
     root, new = workspace["root"], workspace["new"]
     mlflow.set_tracking_uri(workspace["store"])
-    signature = mlflow.models.get_model_info("models:/exostab/1").signature
-    model_columns = set(signature.inputs.input_names())
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri="models:/exostab/1"))
+    served = pd.read_csv(local / "artifacts" / "bundle" / "signature_columns.csv")
+    model_columns = set(served["short_name"])
     proteins = pd.read_csv(new / "proteins.csv").head(3)
     rename = short_names(workspace)
     # a protein whose short name is its input name: batch and HTTP then name it alike

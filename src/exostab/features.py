@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -20,6 +20,17 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 logger = logging.getLogger(__name__)
+
+
+def dtype_mask(frame: pd.DataFrame, test: Callable[[Any], bool]) -> np.ndarray:
+    """Return, per column, ``test(dtype)``, asking once per distinct dtype.
+
+    A wide frame has thousands of columns but a handful of dtypes; asking pandas per column
+    (``is_numeric_dtype`` ~5 µs) costs ~15 ms per call on a 3,000-protein request.
+    """
+    kinds = frame.dtypes.tolist()
+    verdict = {kind: bool(test(kind)) for kind in set(kinds)}
+    return np.array([verdict[kind] for kind in kinds], dtype=bool)
 
 
 def as_frame(X: Any) -> pd.DataFrame:
@@ -40,7 +51,8 @@ class ExostabTransformer(TransformerMixin, BaseEstimator):
 
     def _protein_columns(self, frame: pd.DataFrame) -> list[str]:
         metadata = set(self.metadata)
-        return [c for c in frame.columns if c not in metadata]
+        # tolist() first: iterating a str Index (pandas 3) costs ~0.6 µs a name
+        return [c for c in frame.columns.tolist() if c not in metadata]
 
     def _remember_input(self, frame: pd.DataFrame) -> None:
         self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
@@ -56,7 +68,8 @@ class ExostabTransformer(TransformerMixin, BaseEstimator):
         frame = as_frame(X)
         expected = list(self.feature_names_in_)
         if isinstance(X, pd.DataFrame):
-            return frame if list(frame.columns) == expected else frame.reindex(columns=expected)
+            same = frame.columns.tolist() == expected
+            return frame if same else frame.reindex(columns=expected)
         if frame.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
@@ -163,9 +176,12 @@ class LogNormalizer(ExostabTransformer):
             shift = np.where(np.isfinite(lot_medians), self.target_median_ - lot_medians, 0.0)
             logged = logged + shift[:, None]
         protein_set = set(proteins)
-        metadata = [c for c in frame.columns if c not in protein_set]
+        columns = frame.columns.tolist()
+        metadata = [c for c in columns if c not in protein_set]
         logged_frame = pd.DataFrame(logged, index=frame.index, columns=proteins)
-        return pd.concat([frame[metadata], logged_frame], axis=1)[list(frame.columns)]
+        out = pd.concat([frame[metadata], logged_frame], axis=1)
+        # metadata come first in training (and in scoring): reorder only when they do not
+        return out if out.columns.tolist() == columns else out[columns]
 
 
 class DetectionFilter(ExostabTransformer):
@@ -371,15 +387,16 @@ class MetadataEncoder(ExostabTransformer):
 
     def _transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         values = np.empty(frame.shape, dtype=float)
+        is_number = dtype_mask(frame, pd.api.types.is_numeric_dtype)
         numeric = [
             j
-            for j, (column, kind) in enumerate(zip(frame.columns, frame.dtypes, strict=True))
-            if column not in self.categories_ and pd.api.types.is_numeric_dtype(kind)
+            for j, column in enumerate(frame.columns.tolist())
+            if is_number[j] and column not in self.categories_
         ]
         # One block copy for the (many) numeric columns; only the few others go one by one.
         values[:, numeric] = frame.iloc[:, numeric].to_numpy(dtype=float)
         numeric_set = set(numeric)
-        for j, column in enumerate(frame.columns):
+        for j, column in enumerate(frame.columns.tolist()):
             if column in self.categories_:
                 codes = {value: float(i) for i, value in enumerate(self.categories_[column])}
                 values[:, j] = [

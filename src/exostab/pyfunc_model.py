@@ -11,9 +11,11 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from exostab.bundle import ModelBundle
+from exostab.errors import InputError
 
 
 class ExostabPyfunc(PythonModel):
@@ -31,7 +33,16 @@ class ExostabPyfunc(PythonModel):
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
         top_k = int((params or {}).get("top_k", 5))
-        answer = self.bundle.predict(pd.DataFrame(model_input), top_k=top_k)
+        # The signature declares no input columns (mlflow would rebuild the request column by
+        # column); the columns are gated here, with the rules that signature had.
+        try:
+            request = self.bundle.served_request(pd.DataFrame(model_input))
+        except InputError as error:
+            raise MlflowException.invalid_parameter_value(
+                f"Failed to enforce model input schema: {error}",
+                error_class="SCHEMA_ENFORCEMENT_FAILED",
+            ) from None
+        answer = self.bundle.predict(request, top_k=top_k)
         # Served answers say SIMULATED as score's summary and report do ("model trained on").
         trained_on = "SIMULATED lots" if self.bundle.simulated_training else "real lots"
         answer = answer.assign(model_trained_on=trained_on)

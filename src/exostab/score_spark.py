@@ -252,7 +252,7 @@ def model_table(
     sheet: pd.DataFrame,
     annotations: pd.DataFrame,
 ) -> tuple[SparkFrame, int]:
-    """Arrange lots as the model's signature (``scoring_table`` in Spark): lot_id, metadata,
+    """Arrange lots as the served model reads them (``scoring_table`` in Spark): lot_id, metadata,
     proteins under their short names (missing ones null). Returns it and the number of
     the model's proteins the file holds."""
     from pyspark.sql import functions as F
@@ -273,7 +273,7 @@ def model_table(
     joined = lots.join(F.broadcast(metadata_frame), on=LOT, how="left")
     columns = [F.col(LOT)]
     columns += [F.col(f"`{c}`").alias(c) for c in bundle.metadata]
-    # The signature names proteins by their short names (mlflow drops any other column).
+    # The served model reads proteins by their short names (and drops any other column).
     columns += [
         (F.col(source[name]) if name in source else F.lit(None).cast("double")).alias(short)
         for short, name in bundle.signature_names.items()

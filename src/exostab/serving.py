@@ -95,11 +95,12 @@ def plan_server(model: str, port: int) -> ServerPlan:
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
         "MLFLOW_TRACKING_URI": store_uri(),
         "EXOSTAB_MODEL_VERSION": bundle.model_version,
-        # mlflow warns on every request that sends proteins outside the signature, listing
-        # them all (thousands of names per request); errors still reach the log.
+        # Both for models logged with a column signature (before the pyfunc read its columns
+        # itself): mlflow warns on every request that sends proteins outside the signature,
+        # listing them all (thousands of names per request); errors still reach the log.
         "MLFLOW_LOGGING_LEVEL": "ERROR",
-        # A request without lot_id (the one required column) gets a short 400 instead of one
-        # that repeats the whole signature (thousands of columns, ~60 KB).
+        # And a request without lot_id gets a short 400 instead of one that repeats the whole
+        # signature (thousands of columns, ~60 KB).
         "MLFLOW_DISABLE_SCHEMA_DETAILS": "true",
     }
     command = [

@@ -1,0 +1,212 @@
+"""HTTP requests: the pyfunc's own column rules answer as mlflow's column signature did.
+
+Models are logged with no input columns in their signature (mlflow rebuilt a request column
+by column to enforce one: most of a one-lot request's time with ~2,850 proteins). The served
+pyfunc keeps the columns itself (``ModelBundle.served_request``). These tests parse random
+requests with mlflow's own parser, once as the server did with the old column signature
+(``column_signature``: every column ``Any``, ``lot_id`` required) and once as it does now, and
+demand identical answers, and the same refusal of a request without ``lot_id``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exostab.bundle import ModelBundle
+from exostab.config import Candidate, TrainConfig
+from exostab.dataset import TrainingSet
+from exostab.errors import InputError
+
+N_PROTEINS = 24
+
+
+@pytest.fixture(scope="module")
+def linear_bundle(fast_config: TrainConfig) -> ModelBundle:
+    """A prior + ridge bundle (every protein read) whose proteins have long input names."""
+    from conftest import planted_lots
+    from exostab.train import train_model
+
+    planted = planted_lots(n_proteins=N_PROTEINS, seed=3)
+    names = list(planted.proteins.index)
+    long_names = [f"sp|Q{j:05d}|{name}_HUMAN {name} protein" for j, name in enumerate(names)]
+    proteins = planted.proteins.assign(input_name=long_names, gene=names)
+    training: TrainingSet = replace(planted, proteins=proteins)
+    cfg = fast_config.model_copy(
+        update={
+            "search": fast_config.search.model_copy(
+                update={"candidates": (Candidate(learner="linear", linear_c=0.05),)}
+            )
+        }
+    )
+    bundle = ModelBundle.from_training(train_model(training, cfg, {}))
+    assert len(bundle.proteins) == N_PROTEINS, "a ridge part reads every protein"
+    assert (bundle.proteins["short_name"] != bundle.proteins["input_name"]).all()
+    return bundle
+
+
+CELLS = st.one_of(
+    st.none(),
+    st.floats(min_value=1e3, max_value=1e9),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.integers(min_value=-5, max_value=10**9),
+    st.booleans(),
+    st.sampled_from(["n.d.", "P5", " 7 ", "1e7", "44,0", "", "NaN", "hPL", "FBS", " fbs "]),
+)
+LOT_IDS = st.one_of(st.sampled_from(["L1", "L2", "SIM-L0001", " L3 ", ""]), st.integers(0, 9))
+EXTRA = ["donor_age", "storage_weeks", "comment", "lot", "CD9"]
+
+
+@st.composite
+def requests(draw: Any, bundle: ModelBundle) -> pd.DataFrame:
+    """A request as a client might send it: short or input names, extra and missing columns,
+    any column order, cells of every JSON kind (numbers, text, true/false, null)."""
+    n_lots = draw(st.integers(1, 4))
+    short = bundle.proteins["short_name"].tolist()
+    full = bundle.proteins["input_name"].tolist()
+    proteins = draw(st.lists(st.integers(0, N_PROTEINS - 1), unique=True, max_size=N_PROTEINS))
+    columns = [short[j] if draw(st.booleans()) else full[j] for j in proteins]
+    columns += draw(st.lists(st.sampled_from(["passage", "medium", *EXTRA]), unique=True))
+    if draw(st.integers(0, 9)) > 0:  # now and then no lot_id
+        columns.append("lot_id")
+    columns = draw(st.permutations(columns))
+    table: dict[str, list[Any]] = {}
+    for column in columns:
+        kind = LOT_IDS if column == "lot_id" else CELLS
+        table[column] = draw(st.lists(kind, min_size=n_lots, max_size=n_lots))
+    return pd.DataFrame(table, columns=list(columns), dtype=object)
+
+
+def as_parsed(request: pd.DataFrame, orient: str, schema: Any) -> pd.DataFrame:
+    """The frame mlflow's scoring server hands to the model, after a JSON round trip."""
+    from mlflow.utils.proto_json_utils import dataframe_from_parsed_json
+
+    if orient == "split":
+        body: Any = {"columns": list(request.columns), "data": request.to_numpy().tolist()}
+    else:
+        body = request.to_dict(orient="records")
+    return dataframe_from_parsed_json(json.loads(json.dumps(body)), orient, schema=schema)
+
+
+def answers_before(bundle: ModelBundle, request: pd.DataFrame, orient: str) -> pd.DataFrame:
+    """The answer of a model logged with the column signature (mlflow enforces it)."""
+    from mlflow.models.utils import _enforce_schema
+
+    from exostab.tracking import column_signature
+
+    schema = column_signature(bundle).inputs
+    return bundle.predict(_enforce_schema(as_parsed(request, orient, schema), schema))
+
+
+@pytest.mark.parametrize("orient", ["split", "records"])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_served_columns_answer_as_the_column_signature_did(
+    linear_bundle: ModelBundle, orient: str, data: st.DataObject
+) -> None:
+    from mlflow.exceptions import MlflowException
+
+    request = data.draw(requests(linear_bundle))
+    if orient == "records" and request.shape[1] == 0:
+        return  # no columns: records hold nothing to parse
+    try:
+        expected = answers_before(linear_bundle, request, orient)
+    except MlflowException:
+        with pytest.raises(InputError, match="no lot_id column"):
+            linear_bundle.served_request(as_parsed(request, orient, None))
+        assert "lot_id" not in request.columns
+        return
+    answer = linear_bundle.predict(linear_bundle.served_request(as_parsed(request, orient, None)))
+    pd.testing.assert_frame_equal(answer, expected)
+
+
+def test_only_served_columns_pass_in_served_order(linear_bundle: ModelBundle) -> None:
+    short = linear_bundle.proteins["short_name"].tolist()
+    full = linear_bundle.proteins["input_name"].tolist()
+    request = pd.DataFrame(
+        {short[3]: [1e6], full[0]: [2e6], "comment": ["x"], "lot_id": ["L1"], "passage": [4]}
+    )
+    kept = linear_bundle.served_request(request)
+    assert kept.columns.tolist() == ["lot_id", "passage", short[3]]
+    assert kept.loc[0, short[3]] == 1e6
+    assert linear_bundle.served_columns[:3] == ["lot_id", "passage", "medium"]
+    assert linear_bundle.served_columns[3:] == short
+    # a served column sent twice is refused (mlflow's column rebuild failed on one lot and
+    # read the column's name as its cells on several); an unread one is dropped as ever
+    twice = pd.DataFrame(
+        [["L1", 1e6, 2e6, "x", "y"]], columns=["lot_id", *[short[0]] * 2, "c", "c"]
+    )
+    with pytest.raises(InputError, match=f"names column '{short[0]}' more than once"):
+        linear_bundle.served_request(twice)
+    assert linear_bundle.served_request(twice.iloc[:, [0, 1, 3, 4]]).columns.tolist() == [
+        "lot_id",
+        short[0],
+    ]
+
+
+def test_the_pyfunc_refuses_a_request_without_lot_id_in_one_line(
+    linear_bundle: ModelBundle,
+) -> None:
+    from mlflow.exceptions import MlflowException
+
+    from exostab.pyfunc_model import ExostabPyfunc
+
+    model = ExostabPyfunc()
+    model.bundle = linear_bundle
+    with pytest.raises(MlflowException, match="input schema: the request has no lot_id") as info:
+        model.predict(None, pd.DataFrame({"foo": [1, 2, 3]}))
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert len(info.value.message) < 300
+    short = linear_bundle.proteins["short_name"].tolist()
+    answer = model.predict(
+        None,
+        pd.DataFrame({"lot_id": ["A", "B"], "passage": [3, -1], short[0]: [1e7, 1e7]}),
+        params={"top_k": 2},
+    )
+    assert answer.loc[0, "error"] is None and 0 < answer.loc[0, "risk"] < 1
+    assert "passage" in answer.loc[1, "error"] and answer.loc[1, "risk"] is None
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_predict_reads_proteins_once_as_model_inputs_reads_them(
+    linear_bundle: ModelBundle, data: st.DataObject
+) -> None:
+    """``predict`` lays out the protein values it checked; explain/forecast use
+    ``model_inputs``: both must give the pipeline the same X, so the same log-odds."""
+    n_lots = data.draw(st.integers(1, 5))
+    full = linear_bundle.proteins["input_name"].tolist()
+    sent = data.draw(st.lists(st.sampled_from(full), unique=True, min_size=1))
+    values = data.draw(
+        st.lists(
+            st.one_of(st.none(), st.floats(1e3, 1e9)),
+            min_size=n_lots * len(sent),
+            max_size=n_lots * len(sent),
+        )
+    )
+    table = pd.DataFrame(
+        np.array(values, dtype=float).reshape(n_lots, len(sent)), columns=sent
+    ).assign(lot_id=[f"L{i}" for i in range(n_lots)], passage=4.0, medium="hPL")
+    answer = linear_bundle.predict(table)
+    checked, problems = linear_bundle.checked_rows(table)
+    ok = problems.isna().to_numpy()
+    assert (answer["error"].isna().to_numpy() == ok).all()
+    if not ok.any():
+        return
+    features = linear_bundle.transform(linear_bundle.model_inputs(checked.loc[ok]))
+    raw, _ = linear_bundle.raw_and_contributions(features)
+    np.testing.assert_allclose(
+        answer.loc[ok, "risk"].to_numpy(float), linear_bundle.calibrator.risk(raw), rtol=1e-12
+    )
+    X = linear_bundle.model_inputs(checked.loc[ok])
+    assert X.columns.tolist() == [str(c) for c in linear_bundle.steps[0].feature_names_in_]
+    np.testing.assert_allclose(
+        answer.loc[ok, "coverage"].to_numpy(float), linear_bundle.coverage(X), rtol=0
+    )
