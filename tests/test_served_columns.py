@@ -4,7 +4,7 @@ Models are logged with no input columns in their signature (mlflow rebuilt a req
 by column to enforce one: most of a one-lot request's time with ~2,850 proteins). The served
 pyfunc keeps the columns itself (``ModelBundle.served_request``). These tests parse random
 requests with mlflow's own parser, once as the server did with the old column signature
-(``column_signature``: every column ``Any``, ``lot_id`` required) and once as it does now, and
+(``column_schema``: every column ``Any``, ``lot_id`` required) and once as it does now, and
 demand identical answers, and the same refusal of a request without ``lot_id``.
 """
 
@@ -95,13 +95,21 @@ def as_parsed(request: pd.DataFrame, orient: str, schema: Any) -> pd.DataFrame:
     return dataframe_from_parsed_json(json.loads(json.dumps(body)), orient, schema=schema)
 
 
+def column_schema(bundle: ModelBundle) -> Any:
+    """The column signature models were logged with before: every served column optional and
+    of type ``Any``, ``lot_id`` required (the reference the served pyfunc's rules must match)."""
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    return Schema(
+        [ColSpec(AnyType(), name, required=name == "lot_id") for name in bundle.served_columns]
+    )
+
+
 def answers_before(bundle: ModelBundle, request: pd.DataFrame, orient: str) -> pd.DataFrame:
     """The answer of a model logged with the column signature (mlflow enforces it)."""
     from mlflow.models.utils import _enforce_schema
 
-    from exostab.tracking import column_signature
-
-    schema = column_signature(bundle).inputs
+    schema = column_schema(bundle)
     return bundle.predict(_enforce_schema(as_parsed(request, orient, schema), schema))
 
 

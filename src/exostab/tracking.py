@@ -17,8 +17,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
-from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
-from mlflow.types.schema import AnyType
+from mlflow.types import ParamSchema, ParamSpec
 
 from exostab.bundle import ModelBundle
 from exostab.config import NUMERIC_METADATA, PROJECT_ROOT, TrainConfig
@@ -86,20 +85,6 @@ def model_signature() -> ModelSignature:
     (``signature_columns.csv``: short name, input column, feature, gene, accession).
     """
     return ModelSignature(params=ParamSchema([ParamSpec("top_k", "long", 5)]))
-
-
-def column_signature(bundle: ModelBundle) -> ModelSignature:
-    """The column signature models were logged with before ``model_signature`` dropped it.
-
-    Every served column (``ModelBundle.served_columns``) optional and of type ``Any``,
-    ``lot_id`` required. Kept as the reference the served pyfunc's own column rules are tested
-    against.
-    """
-    columns: list[ColSpec | TensorSpec] = [
-        ColSpec(AnyType(), name, required=name == "lot_id") for name in bundle.served_columns
-    ]
-    params = ParamSchema([ParamSpec("top_k", "long", 5)])
-    return ModelSignature(inputs=Schema(columns), params=params)
 
 
 def signature_typed(example: pd.DataFrame, bundle: ModelBundle) -> pd.DataFrame:
