@@ -206,3 +206,36 @@ def test_no_spinner_when_stderr_is_not_a_terminal(
     result = runner.invoke(app, [command, *arguments])
     assert result.exit_code == 0, result.output
     assert "reading" not in result.stderr and "explaining" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "output"),
+    [
+        (["score", "--out", "{blocker}/scores.csv"], "is a file, not a folder"),
+        (["score", "--out", "{folder}.csv"], "give a file name"),
+        (["score", "--out", "{tmp}/s.csv", "--report", "{blocker}/r.html"], "is a file"),
+        (["explain", "--out", "{blocker}"], "must be a folder"),
+        (["explain", "--out", "{blocker}/sub"], "is a file, not a folder"),
+        (["forecast", "--out", "{blocker}"], "must be a folder"),
+        (["train", "--summary", "{blocker}/summary.json"], "is a file, not a folder"),
+    ],
+)
+def test_an_output_that_cannot_be_created_is_one_line_before_any_work(
+    tmp_path: Path, command: list[str], output: str
+) -> None:
+    """An --out under a file, or a file where a folder goes: exit 2, no OSError traceback."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder\n")
+    (tmp_path / "folder.csv").mkdir()
+    proteins, lots = tmp_path / "proteins.csv", tmp_path / "lots.csv"
+    proteins.write_text("lot_id,CD9\nL1,100\n")
+    lots.write_text("lot_id,passage,donor_id,unstable\nL1,3,D1,0\n")
+    names = {"blocker": str(blocker), "folder": str(tmp_path / "folder"), "tmp": str(tmp_path)}
+    args = [part.format(**names) for part in command]
+    args += ["--proteins", str(proteins), "--lots", str(lots)]
+    if args[0] != "train":
+        args += ["--model", "models:/no-such-model@champion"]  # never reached
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert output in " ".join(result.output.split())
+    assert "Traceback" not in result.output

@@ -111,6 +111,8 @@ def test_registered_versions_explain_themselves(two_runs) -> None:
         (["SIM-L0001,SIM-D001,3", "EXO-24-002,D2,4"], False),
         (["EXO-24-001,D01,3"], False),
         ([], False),
+        (["SIM-L0001,SIM-D001,3,", ",,,,", ",,,,"], True),
+        (["SIM-L0001;SIM-D001;3", ";;;"], True),
     ],
 )
 def test_simulated_lot_sheets_are_known_by_their_lot_ids(
@@ -122,3 +124,14 @@ def test_simulated_lot_sheets_are_known_by_their_lot_ids(
     sheet = tmp_path / "lots.csv"
     sheet.write_text("\n".join(["lot_id,donor_id,passage", *rows]) + "\n")
     assert is_simulated(sheet) is simulated
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-8-sig"])
+def test_simulated_lot_sheets_are_known_in_any_encoding(tmp_path: Path, encoding: str) -> None:
+    """Excel's "Unicode text" (UTF-16, tab-separated) of a simulated sheet stays SIMULATED."""
+    from exostab.provenance import is_simulated
+
+    sheet = tmp_path / "lots.txt"
+    text = "lot_id\tdonor_id\tpassage\nSIM-L0001\tSIM-D001\t3\nSIM-L0002\tSIM-D001\t4\n"
+    sheet.write_bytes(text.encode(encoding))
+    assert is_simulated(sheet) is True

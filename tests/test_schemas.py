@@ -228,3 +228,18 @@ def test_passage_bound_refuses_train_quarantines_score_and_http(
     row = next(line for line in str(error.value).splitlines() if line.startswith("lots.csv"))
     assert "L9 (row 5)" in row and "passage" in row and f"got {float(passage)}" in row
     assert answer["error"].str.startswith(message).all()
+
+
+def test_mixed_json_lot_ids_are_compared_as_the_text_they_are_answered_by() -> None:
+    """An HTTP request's ids 1 (number), 1.0 and "1": the two answered '1' are the duplicates.
+
+    Compared as Python values, 1 == 1.0 flagged the first two while the third, answered under
+    the same id '1' as the first, was scored: two answers for '1', one an error, one a risk.
+    """
+    from exostab.config import load_vocabulary
+    from exostab.schemas import lot_sheet_row_problems
+
+    sheet = pd.DataFrame({"lot_id": [1, 1.0, "1", " 2 "], "passage": [3, 3, 3, 3]}, dtype=object)
+    tidy, reasons = lot_sheet_row_problems(sheet, vocabulary=load_vocabulary())
+    assert tidy["lot_id"].tolist() == ["1", "1.0", "1", "2"]
+    assert reasons.tolist() == ["duplicate lot_id", None, "duplicate lot_id", None]

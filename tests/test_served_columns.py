@@ -182,6 +182,20 @@ def test_the_pyfunc_refuses_a_request_without_lot_id_in_one_line(
     assert "passage" in answer.loc[1, "error"] and answer.loc[1, "risk"] is None
 
 
+@pytest.mark.parametrize("top_k", [0, -1])
+def test_the_pyfunc_refuses_a_top_k_below_one(linear_bundle: ModelBundle, top_k: int) -> None:
+    """As score's --top-k (min 1): -1 used to list every driver but the last, 0 none."""
+    from mlflow.exceptions import MlflowException
+
+    from exostab.pyfunc_model import ExostabPyfunc
+
+    model = ExostabPyfunc()
+    model.bundle = linear_bundle
+    request = pd.DataFrame({"lot_id": ["A"], "passage": [3]})
+    with pytest.raises(MlflowException, match=f"top_k must be at least 1 \\(got {top_k}\\)"):
+        model.predict(None, request, params={"top_k": top_k})
+
+
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_predict_reads_proteins_once_as_model_inputs_reads_them(

@@ -172,6 +172,36 @@ def refuse_overwriting(inputs: dict[str, Path], outputs: Sequence[Path | None]) 
         seen[resolved] = "another output of this command"
 
 
+def refuse_unwritable(files: Sequence[Path | None] = (), folders: Sequence[Path] = ()) -> None:
+    """Refuse, before any work is done, an output path that cannot be created.
+
+    A file output must not be a folder, a folder output not a file, and neither may sit under
+    a path that is a file (``--out notes.txt/scores.csv``): said in one line, not as an
+    ``OSError`` after the lots were read and scored.
+
+    Args:
+        files: every file the command will write (None = not written).
+        folders: every folder the command will write into.
+
+    Raises:
+        ExostabError: naming the output and what is in the way.
+    """
+    wanted = [(given, False) for given in files if given is not None]
+    wanted += [(given, True) for given in folders]
+    for given, folder in wanted:
+        if folder and given.exists() and not given.is_dir():
+            raise ExostabError("--out must be a folder, but this is a file", where=str(given))
+        if not folder and given.is_dir():
+            raise ExostabError("this output is a folder; give a file name", where=str(given))
+        parent = given.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise ExostabError(
+                f"cannot create this output: {parent} is a file, not a folder", where=str(given)
+            )
+
+
 def warn_if_ungated(bundle: ModelBundle, uri: str) -> None:
     """Say so when the model did not pass the training gate (its risks may not beat passage)."""
     if bundle.gate_passed is False:
@@ -293,6 +323,7 @@ def train(
     )
     if (proteins is None) != (lots is None):
         raise ExostabError("give both --proteins and --lots, or neither (built-in simulated lots)")
+    refuse_unwritable([summary])
     simulated = proteins is None
     if proteins is None or lots is None:
         proteins, lots = default_simulated_data()
@@ -539,6 +570,9 @@ def score(
         {"protein file": proteins, "lot sheet": lots},
         [out, out.with_name(f"{out.stem}.quarantine.csv"), report],
     )
+    refuse_unwritable(
+        [out, out.with_name(f"{out.stem}.quarantine.csv"), report] if engine == "pandas" else []
+    )
     if engine == "spark":
         score_spark(proteins, lots, out, model, top_k, format, report, spark_master)
         return
@@ -757,6 +791,7 @@ def forecast(
     existing_file(lots, "lot sheet")
     inputs = {"protein file": proteins, "lot sheet": lots}
     refuse_overwriting(inputs, list(forecast_paths(out).values()))
+    refuse_unwritable(folders=[out])
     grid = parse_passages(passages)
     bundle, uri = resolve_model(model)
     warn_if_ungated(bundle, uri)
@@ -843,6 +878,7 @@ def explain(
     plots = [given for given in inputs.values() if given.suffix.lower() == ".png"]
     tables = [out / "global_importance.csv", out / "lot_shap.parquet", out / "quarantine.csv"]
     refuse_overwriting(inputs, tables + [out / given.name for given in plots])
+    refuse_unwritable(folders=[out])
     bundle, _ = resolve_model(model)
     sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
     with err_console.status(f"reading {proteins.name}") as status:

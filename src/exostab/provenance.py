@@ -34,8 +34,16 @@ def is_simulated(lot_sheet: Path) -> bool:
             block = handle.read(1 << 16)
     except OSError:
         return False
-    lines = block.decode("utf-8", errors="replace").splitlines()[1:]
+    from exostab.readers.common import text_encoding
+
+    # Decoded as the readers decode it (Excel's "Unicode text" is UTF-16): read as UTF-8, no
+    # line of a UTF-16 sheet would start with a simulator lot id.
+    encoding = text_encoding(block, final=len(block) < 1 << 16)
+    text = block.decode(encoding, errors="replace")
+    lines = text.splitlines()[1:]
     if len(block) == 1 << 16:
         lines = lines[:-1]  # the last line may be cut
-    rows = [line for line in lines if line.strip()]
+    # Rows of only separators (Excel's ",,,,," below the data) are blank rows, as the readers
+    # treat them, not lots with another id scheme.
+    rows = [line for line in lines if line.strip(' \t,;"\ufeff')]
     return bool(rows) and all(SIMULATED_LOT_ID.match(line) for line in rows)

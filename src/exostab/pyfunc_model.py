@@ -33,6 +33,8 @@ class ExostabPyfunc(PythonModel):
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
         top_k = int((params or {}).get("top_k", 5))
+        if top_k < 1:  # as score's --top-k; a negative one sliced off all drivers but the last
+            raise MlflowException.invalid_parameter_value(f"top_k must be at least 1 (got {top_k})")
         # The signature declares no input columns (mlflow would rebuild the request column by
         # column); the columns are gated here, with the rules that signature had.
         try:

@@ -203,7 +203,12 @@ def tidy_lot_sheet(
                 [np.nan if n is None else n for n in parsed], index=sheet.index, dtype="float64"
             )
         elif column.dtype == object or pd.api.types.is_string_dtype(column):
-            text = column.astype("object").map(tidy_text)
+            cells = column.astype("object")
+            if name == LOT_ID:
+                # A lot id is text, compared as the answers name it: JSON 1 and "1" are one id
+                # (both answered as '1'), 1 and 1.0 two ('1', '1.0'), as a file's text reads.
+                cells = cells.map(lambda v: v if _missing(v) or isinstance(v, str) else str(v))
+            text = cells.map(tidy_text)
             if name in vocabulary.spellings:
                 text = text.map(
                     lambda v, n=name: (vocabulary.canonical(n, v) or v) if isinstance(v, str) else v
