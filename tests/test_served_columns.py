@@ -106,7 +106,8 @@ def column_schema(bundle: ModelBundle) -> Any:
 
 
 def answers_before(bundle: ModelBundle, request: pd.DataFrame, orient: str) -> pd.DataFrame:
-    """The answer of a model logged with the column signature (mlflow enforces it)."""
+    """The answer of a model logged with a column signature of the served columns (mlflow
+    enforces it; the former signature listed the short names only)."""
     from mlflow.models.utils import _enforce_schema
 
     schema = column_schema(bundle)
@@ -142,10 +143,10 @@ def test_only_served_columns_pass_in_served_order(linear_bundle: ModelBundle) ->
         {short[3]: [1e6], full[0]: [2e6], "comment": ["x"], "lot_id": ["L1"], "passage": [4]}
     )
     kept = linear_bundle.served_request(request)
-    assert kept.columns.tolist() == ["lot_id", "passage", short[3]]
+    assert kept.columns.tolist() == ["lot_id", "passage", short[3], full[0]]
     assert kept.loc[0, short[3]] == 1e6
     assert linear_bundle.served_columns[:3] == ["lot_id", "passage", "medium"]
-    assert linear_bundle.served_columns[3:] == short
+    assert linear_bundle.served_columns[3:] == [*short, *full]
     # a served column sent twice is refused (mlflow's column rebuild failed on one lot and
     # read the column's name as its cells on several); an unread one is dropped as ever
     twice = pd.DataFrame(
@@ -232,3 +233,28 @@ def test_predict_reads_proteins_once_as_model_inputs_reads_them(
     np.testing.assert_allclose(
         answer.loc[ok, "coverage"].to_numpy(float), linear_bundle.coverage(X), rtol=0
     )
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_lab_may_send_its_own_column_names_or_the_short_names(
+    linear_bundle: ModelBundle, data: st.DataObject
+) -> None:
+    """Over HTTP, a protein sent under its input name (the lab file's column) is read as the
+    same protein under its short name: same risk, drivers and errors (an error names the
+    column as it was sent)."""
+    short = linear_bundle.proteins["short_name"].tolist()
+    full = linear_bundle.proteins["input_name"].tolist()
+    picked = data.draw(st.lists(st.integers(0, N_PROTEINS - 1), unique=True, min_size=1))
+    n_lots = data.draw(st.integers(1, 3))
+    cells = {j: data.draw(st.lists(CELLS, min_size=n_lots, max_size=n_lots)) for j in picked}
+    sheet = {"lot_id": [f"L{i}" for i in range(n_lots)], "passage": [4] * n_lots}
+    by_short = pd.DataFrame({**sheet, **{short[j]: cells[j] for j in picked}}, dtype=object)
+    by_input = pd.DataFrame({**sheet, **{full[j]: cells[j] for j in picked}}, dtype=object)
+    answers = [
+        linear_bundle.predict(linear_bundle.served_request(as_parsed(request, "split", None)))
+        for request in (by_short, by_input)
+    ]
+    for j in picked:
+        answers[1]["error"] = answers[1]["error"].str.replace(f"'{full[j]}'", f"'{short[j]}'")
+    pd.testing.assert_frame_equal(answers[0], answers[1])

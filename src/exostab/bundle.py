@@ -734,10 +734,16 @@ class ModelBundle:
     def served_columns(self) -> list[str]:
         """The columns an HTTP request is read by, in order: lot_id, metadata, proteins.
 
-        Proteins go by their served names (``signature_names``). Models logged before the
-        columns were gated here listed exactly these in their mlflow signature.
+        Proteins go by their served names (``signature_names``: short names, as models logged
+        before the columns were gated here listed them in their mlflow signature) and also by
+        their input names, the columns of the lab's own file (``predict`` reads either; the
+        input name wins when both are sent).
         """
-        return list(dict.fromkeys([LOT_ID, *self.metadata, *self.signature_names]))
+        return list(
+            dict.fromkeys(
+                [LOT_ID, *self.metadata, *self.signature_names, *self.signature_names.values()]
+            )
+        )
 
     def served_request(self, request: pd.DataFrame) -> pd.DataFrame:
         """Keep a request's ``served_columns``, in their order; drop every other column.
