@@ -191,7 +191,7 @@ def test_reading_a_protein_file_reports_progress(simulated_model: dict[str, Path
         assert first.n_runs > 0
 
 
-@pytest.mark.parametrize("command", ["inspect", "explain"])
+@pytest.mark.parametrize("command", ["inspect", "explain", "score"])
 def test_no_spinner_when_stderr_is_not_a_terminal(
     simulated_model: dict[str, Path], tmp_path: Path, command: str
 ) -> None:
@@ -202,10 +202,15 @@ def test_no_spinner_when_stderr_is_not_a_terminal(
             "--model", str(simulated_model["model"]), "--proteins", str(data / "proteins.csv"),
             "--lots", str(data / "lots.csv"), "--out", str(tmp_path / "explain"),
         ],
+        "score": [
+            "--model", str(simulated_model["model"]), "--proteins", str(data / "proteins.csv"),
+            "--lots", str(data / "lots.csv"), "--out", str(tmp_path / "scores.csv"),
+        ],
     }[command]  # fmt: skip
     result = runner.invoke(app, [command, *arguments])
     assert result.exit_code == 0, result.output
-    assert "reading" not in result.stderr and "explaining" not in result.stderr
+    for word in ("reading", "explaining", "scoring", "━"):
+        assert word not in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize(

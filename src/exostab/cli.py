@@ -330,7 +330,11 @@ def train(
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not err_console.is_terminal,  # a pipe or log file gets no bar frames
     ) as bar:
         task = bar.add_task(f"reading {proteins.name}", total=None)
         outcome = run_training(
@@ -610,6 +614,7 @@ def score(
             BarColumn(),
             MofNCompleteColumn(),
             console=err_console,
+            disable=not err_console.is_terminal,
         ) as bar,
     ):
         task = bar.add_task("scoring", total=len(sheet) + len(sheet_quarantine))

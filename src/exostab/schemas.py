@@ -490,7 +490,7 @@ def split_lot_sheet(
     warn_unknown_categories(good, vocabulary, source=source)
     if bad_rows:
         logger.warning(
-            "%s: quarantined %d of %d lot-sheet rows (see the quarantine table)",
+            "%s: quarantined %d of %d lot-sheet rows (reasons in the quarantine file)",
             source,
             len(bad_rows),
             len(sheet),
