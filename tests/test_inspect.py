@@ -175,3 +175,5 @@ def test_inspect_says_each_finding_once_in_its_category(
     else:
         problems = [line for line in result.stdout.splitlines() if "problem" in line]
         assert len(problems) == 2, result.stdout
+        # the dropped contaminant is counted once, in the protein-groups row
+        assert said.count("dropped") == 1, said

@@ -495,17 +495,21 @@ def inspect_file(
     table.add_column("value")
     table.add_row("format", matrix.format)
     table.add_row("runs", f"{matrix.n_runs}")
+    # The reader's "dropped N …" notes say what the count is: said here, not again as notes.
+    dropped = [note for note in matrix.notes if note.startswith("dropped ")]
     table.add_row(
         "protein groups",
-        f"{matrix.n_groups_before} in file → {matrix.n_groups} kept "
-        f"({matrix.n_dropped} contaminant/decoy/site-only dropped)",
+        f"{matrix.n_groups_before} in file → {matrix.n_groups} kept ("
+        + ("; ".join(dropped) or f"{matrix.n_dropped} contaminant/decoy/site-only dropped")
+        + ")",
     )
     table.add_row("missing", f"{matrix.missing_fraction:.1%} of run × protein cells")
     if finite.size:
         table.add_row("intensity range", f"{finite.min():.4g} – {finite.max():.4g}")
     table.add_row("scale", f"{matrix.scale} (declared)")  # a contradiction is a problem row
     for note in matrix.notes:
-        table.add_row("note", escape(note))
+        if note not in dropped:
+            table.add_row("note", escape(note))
     if lots is not None:
         first = list(payload["run_to_lot"].items())[:10]
         mapped = "\n".join(f"{shown(run)} → {shown(lot)}" for run, lot in first)
