@@ -199,6 +199,8 @@ def test_train_leaves_out_the_failed_run_naming_run_and_lot(
     assert lot not in training.X.index
     assert len(training.X) == len(sheet) - 1
     assert "SIM_run_0040" in caplog.text and lot in caplog.text
+    assert caplog.text.count("quantified no protein") == 1, caplog.text  # said once
+    assert "its only run: lot left out" in caplog.text
     assert training.fingerprint["failed_runs"] == 1
 
 

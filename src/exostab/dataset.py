@@ -115,12 +115,6 @@ def build_training_set(
             f"the protein file was read as {matrix.scale} but data.scale is {cfg.data.scale}"
         )
     matrix, failed = failed_run_lots(matrix, lot_sheet)
-    if failed:
-        logger.warning(
-            "left out %d run(s) that quantified no protein (failed runs): %s",
-            len(failed),
-            listed([f"{run} (lot {lot or 'none'})" for run, lot in failed.items()]),
-        )
     lots, mapping = map_runs_to_lots(matrix, lot_sheet)
     failed_lots = {lot for lot in failed.values() if lot is not None}
     without_run = [lot for lot in mapping.lots_without_run if lot not in failed_lots]
@@ -130,10 +124,18 @@ def build_training_set(
             f"{listed(without_run)}",
             where=where,
         )
-    failed_only = [lot for lot in mapping.lots_without_run if lot in failed_lots]
-    if failed_only:
+    if failed:  # said once, here (the reader only notes it): run, lot, and what became of it
+        failed_only = set(mapping.lots_without_run) & failed_lots
         logger.warning(
-            "left out %d lot(s) whose only run failed: %s", len(failed_only), listed(failed_only)
+            "left out %d run(s) that quantified no protein (failed runs): %s",
+            len(failed),
+            listed(
+                [
+                    f"{run} (lot {lot or 'none'}"
+                    + (", its only run: lot left out)" if lot in failed_only else ")")
+                    for run, lot in failed.items()
+                ]
+            ),
         )
     unmatched = [run for run in mapping.runs_without_lot if run not in failed]
     if unmatched:

@@ -801,7 +801,9 @@ def build_matrix(
     if failed:
         note = f"{len(failed)} run(s) quantified no protein (failed run?): {listed(failed, 10)}"
         problems.append(note)
-        logger.warning("%s: %s", path, note)
+        # Said by the stage that acts on it (train leaves the run out, score quarantines its
+        # lot, inspect shows the problem), not also here.
+        logger.info("%s: %s", path, note)
     logger.info(
         "read %s as %s: %d runs × %d protein groups (%d dropped of %d)",
         path,
