@@ -380,7 +380,7 @@ def read_text(
         raise InputError(f"cannot read ({error.strerror})", where=str(path)) from None
     raw = as_utf8(path, raw)
     check_field_counts(path, raw, delimiter, strict=strict_width)
-    first_line = raw.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0]
+    first_line = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0]
     refuse_duplicate_header(
         path, next(csv.reader([decode(path, first_line)], delimiter=delimiter), [])
     )
