@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from exostab.baselines import BASELINES
 from exostab.config import load_train_config
 from exostab.dataset import build_training_set
+from exostab.evaluate import paired_gain_interval
 from exostab.readers import read_lot_sheet, read_proteins
 from exostab.train import train_model
 from exostab.training_run import load_panels
@@ -80,7 +82,18 @@ def run_cohort(cohort: Cohort, config: Path) -> list[dict[str, Any]]:
             "train_seconds": seconds,
         }
     ]
+    y = training.y.to_numpy()
     for name in BASELINES:
+        scores = result.baseline_oof[name].to_numpy(dtype=float)
+        tested = np.isfinite(scores) & np.isfinite(result.oof_log_odds.to_numpy())
+        gain, low, high = paired_gain_interval(
+            y[tested],
+            result.oof_log_odds.to_numpy()[tested],
+            scores[tested],
+            training.groups.to_numpy()[tested],
+            n_boot=1000,
+            seed=cfg.seed,
+        )
         rows.append(
             {
                 **common,
@@ -88,6 +101,9 @@ def run_cohort(cohort: Cohort, config: Path) -> list[dict[str, Any]]:
                 "roc_auc": m[f"baseline_{name}_cv_roc_auc"],
                 "brier": m[f"baseline_{name}_cv_brier"],
                 "ece": m[f"baseline_{name}_cv_ece"],
+                "model_gain": gain,
+                "model_gain_low": low,
+                "model_gain_high": high,
             }
         )
     logger.info("%s: model %.3f (%s)", cohort.name, m["cv_roc_auc"], result.choice.label)

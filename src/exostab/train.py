@@ -95,6 +95,7 @@ class TrainResult:
     calibration_brier: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     seconds: float = 0.0
+    baseline_oof: dict[str, pd.Series] = field(default_factory=dict)
 
     @property
     def model(self) -> Any:
@@ -423,6 +424,10 @@ def train_model(
         calibration_brier=calibration_brier,
         intervals=intervals,
         seconds=seconds,
+        baseline_oof={
+            name: pd.Series(scores, index=training.X.index, name=name)
+            for name, scores in baseline_oof.items()
+        },
     )
 
 
