@@ -347,73 +347,11 @@ def train(
             register=register,
             progress=lambda message: bar.update(task, description=message),
         )
-    result, fingerprint = outcome.result, outcome.fingerprint
-    m = result.metrics
-    payload = {
-        "run_id": outcome.run_id,
-        "run_name": outcome.run_name,
-        "model_uri": outcome.model_uri,
-        "model_version": outcome.model_version,
-        "aliases": list(outcome.aliases),
-        **{k: m[k] for k in ("cv_roc_auc", "cv_pr_auc", "cv_brier", "cv_log_loss", "cv_ece")},
-        "gain_over_passage": result.verdict.gain,
-        "gain_over_passage_ci": [result.verdict.gain_low, result.verdict.gain_high],
-        "champion_eligible": result.verdict.champion_eligible,
-        "constant_risk": result.verdict.constant,
-        "chosen_structure": result.choice.label,
-        "n_lots": fingerprint["n_lots"],
-        "n_donors": fingerprint["n_groups"],
-        "n_proteins_in": fingerprint["n_proteins"],
-        "n_features_used": result.n_features_used,
-        "seconds": round(outcome.seconds, 2),
-        "simulated_data": fingerprint["simulated"],
-        "tracking_uri": store_uri(),
-    }
     if summary:
         summary.parent.mkdir(parents=True, exist_ok=True)
-        summary.write_text(json.dumps(payload, indent=2))
-    console.print(
-        f"[bold]Trained[/] on {payload['n_lots']} lots of {payload['n_donors']} donors × "
-        f"{payload['n_proteins_in']} proteins"
-        f"{' (SIMULATED)' if fingerprint['simulated'] else ''} in {outcome.seconds:.1f} s; "
-        f"chosen by inner CV: {result.choice.label}."
-    )
-    console.print(
-        f"Donor-grouped CV ({len(result.plan.folds)} folds, calibration cross-fitted): "
-        f"AUROC {m['cv_roc_auc']:.3f}, PR-AUC {m['cv_pr_auc']:.3f}, Brier {m['cv_brier']:.3f}, "
-        f"ECE {m['cv_ece']:.3f}."
-    )
-    baselines = sorted({k.split("_cv_")[0][9:] for k in m if k.startswith("baseline_")})
-    if baselines:
-        console.print(
-            "Baselines (same folds, AUROC): "
-            + ", ".join(
-                f"{name} {m[f'baseline_{name}_cv_roc_auc']:.3f}"
-                + ("" if m[f"beats_{name}"] else " [bold red](not beaten)[/]")
-                for name in baselines
-            )
-        )
-    for line in result.verdict.lines:
-        style = "bold yellow" if line.startswith(("warning", "verdict: not")) else "bold"
-        console.print(f"[{style}]{escape(line)}[/]")
-    importance = outcome.importance
-    proteins_only = importance[importance["kind"] == "protein"].head(5)
-    if len(proteins_only) and proteins_only["mean_abs_shap"].iloc[0] > 0:
-        console.print(
-            "Top protein drivers (mean |attribution|, share of CV folds in the top "
-            f"{cfg.explain.stability_k}): "
-            + ", ".join(
-                f"{escape(str(row.protein))} "
-                f"({'↑' if 'raises' in str(row.direction) else '↓'}, {row.top_k_frequency:.0%})"
-                for row in proteins_only.itertuples()
-            )
-        )
-    version = (
-        f"registered {outcome.model_uri} (aliases: {', '.join(outcome.aliases) or 'none'})"
-        if outcome.model_version
-        else "not registered"
-    )
-    console.print(f"mlflow run {outcome.run_id} ({escape(outcome.run_name)}); {version}.")
+        summary.write_text(json.dumps(outcome.summary(store_uri()), indent=2))
+    for line in outcome.report_lines(cfg.explain.stability_k):
+        console.print(line)
     console.print("Compare runs: [bold]make ui[/] → http://127.0.0.1:5000")
 
 

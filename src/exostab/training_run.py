@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from rich.markup import escape
 
 from exostab.bundle import ModelBundle
 from exostab.config import CONFIG_DIR, TrainConfig, read_yaml
@@ -38,6 +39,80 @@ class TrainingOutcome:
     model_version: str | None
     aliases: tuple[str, ...]
     seconds: float
+
+    def summary(self, tracking_uri: str) -> dict[str, Any]:
+        """Return the run's JSON summary (``exostab train --summary``): ids, CV metrics, verdict."""
+        result, fingerprint, m = self.result, self.fingerprint, self.result.metrics
+        return {
+            "run_id": self.run_id,
+            "run_name": self.run_name,
+            "model_uri": self.model_uri,
+            "model_version": self.model_version,
+            "aliases": list(self.aliases),
+            **{k: m[k] for k in ("cv_roc_auc", "cv_pr_auc", "cv_brier", "cv_log_loss", "cv_ece")},
+            "gain_over_passage": result.verdict.gain,
+            "gain_over_passage_ci": [result.verdict.gain_low, result.verdict.gain_high],
+            "champion_eligible": result.verdict.champion_eligible,
+            "constant_risk": result.verdict.constant,
+            "chosen_structure": result.choice.label,
+            "n_lots": fingerprint["n_lots"],
+            "n_donors": fingerprint["n_groups"],
+            "n_proteins_in": fingerprint["n_proteins"],
+            "n_features_used": result.n_features_used,
+            "seconds": round(self.seconds, 2),
+            "simulated_data": fingerprint["simulated"],
+            "tracking_uri": tracking_uri,
+        }
+
+    def report_lines(self, stability_k: int) -> list[str]:
+        """Return what ``exostab train`` prints, one rich-markup line each (names escaped).
+
+        Lines: data and chosen structure; CV metrics; baselines on the same folds; the verdict
+        (gain over passage alone, champion or not); the top protein drivers with the share of
+        CV folds that had each in their top ``stability_k``; the mlflow run and version.
+        """
+        result, fingerprint, m = self.result, self.fingerprint, self.result.metrics
+        lines = [
+            f"[bold]Trained[/] on {fingerprint['n_lots']} lots of {fingerprint['n_groups']} "
+            f"donors × {fingerprint['n_proteins']} proteins"
+            f"{' (SIMULATED)' if fingerprint['simulated'] else ''} in {self.seconds:.1f} s; "
+            f"chosen by inner CV: {result.choice.label}.",
+            f"Donor-grouped CV ({len(result.plan.folds)} folds, calibration cross-fitted): "
+            f"AUROC {m['cv_roc_auc']:.3f}, PR-AUC {m['cv_pr_auc']:.3f}, "
+            f"Brier {m['cv_brier']:.3f}, ECE {m['cv_ece']:.3f}.",
+        ]
+        baselines = sorted({k.split("_cv_")[0][9:] for k in m if k.startswith("baseline_")})
+        if baselines:
+            lines.append(
+                "Baselines (same folds, AUROC): "
+                + ", ".join(
+                    f"{name} {m[f'baseline_{name}_cv_roc_auc']:.3f}"
+                    + ("" if m[f"beats_{name}"] else " [bold red](not beaten)[/]")
+                    for name in baselines
+                )
+            )
+        for line in result.verdict.lines:
+            style = "bold yellow" if line.startswith(("warning", "verdict: not")) else "bold"
+            lines.append(f"[{style}]{escape(line)}[/]")
+        top = self.importance[self.importance["kind"] == "protein"].head(5)
+        if len(top) and top["mean_abs_shap"].iloc[0] > 0:
+            lines.append(
+                "Top protein drivers (mean |attribution|, share of CV folds in the top "
+                f"{stability_k}): "
+                + ", ".join(
+                    f"{escape(str(row.protein))} "
+                    f"({'↑' if 'raises' in str(row.direction) else '↓'}, "
+                    f"{row.top_k_frequency:.0%})"
+                    for row in top.itertuples()
+                )
+            )
+        version = (
+            f"registered {self.model_uri} (aliases: {', '.join(self.aliases) or 'none'})"
+            if self.model_version
+            else "not registered"
+        )
+        lines.append(f"mlflow run {self.run_id} ({escape(self.run_name)}); {version}.")
+        return lines
 
 
 def load_panels(cfg: TrainConfig) -> dict[str, list[str]]:
