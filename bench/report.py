@@ -56,7 +56,8 @@ def scenario_section(quality: pd.DataFrame, scenario: str) -> tuple[list[str], d
         f"~{int(first['n_test'])} held-out lots from other donors "
         f"(held-out prevalence {mean_sd(runs.drop_duplicates('seed')['test_prevalence'], 2)}).",
         "",
-        "| method | held-out AUROC | PR-AUC | Brier | ECE | model AUROC higher? |",
+        "| method | held-out AUROC | PR-AUC | Brier | ECE | model AUROC higher? (seeds won; "
+        "mean paired difference, its standard error) |",
         "|---|---|---|---|---|---|",
     ]
     model_auc = per_seed(quality, scenario, "model", "roc_auc")
@@ -69,7 +70,14 @@ def scenario_section(quality: pd.DataFrame, scenario: str) -> tuple[list[str], d
             better = model_auc.mean() > other.mean()
             if not better:
                 lost_to.append(method)
-            compare = f"{'yes' if better else '**no**'} ({wins}/{len(model_auc)} seeds)"
+            paired = model_auc - other
+            spread = (
+                f", se {paired.std(ddof=1) / np.sqrt(len(paired)):.3f}" if len(paired) > 1 else ""
+            )
+            compare = (
+                f"{'yes' if better else '**no**'} ({wins}/{len(model_auc)} seeds; "
+                f"{paired.mean():+.3f}{spread})"
+            )
         else:
             compare = "—" if method == "model" else "(ceiling)"
         lines.append(f"| {method} | {' | '.join(values)} | {compare} |")
