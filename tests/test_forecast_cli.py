@@ -202,6 +202,32 @@ def test_a_grid_below_every_banks_measured_lots_forecasts_nothing_and_says_so(
     assert not curves["beyond_measured"].any()
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (not Linux)")
+def test_a_full_disk_leaves_none_of_the_forecast_files(trained, tmp_path: Path) -> None:
+    """banks.csv is a symlink to /dev/full (every write: ENOSPC): one line, exit 2, and
+    forecast.csv, written before it under a temporary name, is not left behind."""
+    test, out = trained["data"] / "test", tmp_path / "out"
+    out.mkdir()
+    (out / "banks.csv").symlink_to("/dev/full")
+    root = trained["root"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+        result = invoke(
+            "forecast",
+            "--model", trained["model"],
+            "--proteins", str(test / "proteins.csv"),
+            "--lots", str(test / "lots.csv"),
+            "--out", str(out),
+            "--draws", "10",
+        )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "Traceback" not in said
+    assert f"{out / 'banks.csv'}: could not write it: No space left on device (ENOSPC)" in said
+    assert said.endswith("not written either: forecast.csv")  # the two after it: not begun
+    assert sorted(p.name for p in out.iterdir()) == ["banks.csv"]
+
+
 def test_the_batch_report_shows_lot_trends_per_donor(trained, tmp_path: Path) -> None:
     root, test = trained["root"], trained["data"] / "test"
     with pytest.MonkeyPatch.context() as patch:

@@ -48,7 +48,9 @@ class OutputError(ExostabError):
 def system_reason(error: OSError) -> str:
     """The operating system's words for a failed call: ``No space left on device (ENOSPC)``."""
     code = errno.errorcode.get(error.errno or 0)
-    reason = error.strerror or str(error) or type(error).__name__
+    # the system's own words: pyarrow puts its words around them in ``strerror``
+    reason = os.strerror(error.errno or 0) if code else error.strerror or str(error)
+    reason = reason or type(error).__name__
     return f"{reason} ({code})" if code else reason
 
 
