@@ -14,7 +14,7 @@ from exostab.bundle import ModelBundle
 from exostab.config import TrainConfig
 from exostab.dataset import TrainingSet, content_hash
 from exostab.errors import InputError
-from exostab.forecast import forecast_bank, parse_passages
+from exostab.forecast import bank_line, forecast_bank, parse_passages
 from exostab.train import train_model
 from exostab.trajectory import (
     X_DEGREE,
@@ -348,3 +348,40 @@ def test_same_seed_same_forecast_other_seed_other_draws(bundle: ModelBundle) -> 
     pd.testing.assert_frame_equal(first.curve, again.curve)
     assert first.summary == again.summary
     assert not np.allclose(first.curve["risk_high"], other.curve["risk_high"])
+
+
+def test_a_grid_that_ends_at_or_below_the_latest_measured_passage_is_no_forecast(
+    bundle: ModelBundle,
+) -> None:
+    """`--passages 3-3` for a bank measured up to P10 said "last safe passage P3" as if the
+    bank could still be expanded to P3: a passage it has passed is not a forecast."""
+    table = bank_table(input_names(bundle), [3, 6, 10], rate=0.2)
+    for grid in ([3], list(range(2, 11))):
+        bank = forecast_bank(bundle, "X", table, grid, n_draws=10)
+        assert bank.summary["last_safe_passage"] is None
+        assert bank.summary["last_measured_passage"] == 10
+        reason = str(bank.summary["reason"])
+        assert reason.startswith("measured up to P10") and "nothing to forecast" in reason
+        assert not bank.curve["beyond_measured"].any()
+        row = pd.Series(bank.summary).to_frame().T.itertuples(index=False)
+        assert bank_line(next(row)).startswith("last safe passage —  (measured up to P10")
+    ahead = forecast_bank(bundle, "X", table, PASSAGES, n_draws=10)
+    assert ahead.curve["beyond_measured"].tolist() == [p > 10 for p in PASSAGES]
+    assert ahead.summary["reason"] == "" or ahead.summary["last_safe_passage"] is None
+
+
+@pytest.mark.parametrize(("rate", "measured"), [(0.5, [3, 8, 12]), (0.15, [3, 5, 7])])
+def test_a_bank_measured_past_the_hold_line_is_said_to_be_past_its_last_safe_passage(
+    bundle: ModelBundle, rate: float, measured: list[int]
+) -> None:
+    bank = forecast_bank(bundle, "X", bank_table(input_names(bundle), measured, rate), PASSAGES)
+    curve = bank.curve.set_index("passage")
+    over = curve.index[curve["risk_high"] >= bundle.bands.threshold]
+    past = len(over) > 0 and over[0] <= max(measured)
+    assert past == (rate == 0.5)  # the fast bank is over the line by P12, the slow one is not
+    note = str(bank.summary["note"])
+    if past:
+        assert note.startswith(f"already measured at P{max(measured)}: past its last safe")
+        assert f"hold line at P{over[0]}" in note
+    else:
+        assert note == ""

@@ -95,6 +95,7 @@ def test_forecast_writes_one_row_per_bank_and_passage(forecast) -> None:
         measured = set(sheet.loc[sheet["donor_id"] == donor, "passage"])
         expected = [p in measured for p in rows["passage"]]
         assert rows["measured"].tolist() == expected
+        assert rows["beyond_measured"].tolist() == [p > max(measured) for p in rows["passage"]]
 
 
 def test_last_safe_passage_follows_the_upper_risk_and_the_hold_threshold(forecast) -> None:
@@ -105,7 +106,9 @@ def test_last_safe_passage_follows_the_upper_risk_and_the_hold_threshold(forecas
     for bank in banks.dropna(subset=["last_measured_passage"]).itertuples():
         rows = curves[curves["donor_id"] == bank.donor_id].sort_values("passage")
         over = rows.loc[rows["risk_high"] >= threshold, "passage"]
-        if over.empty:
+        if bank.last_measured_passage >= 12:  # the grid ends at P12: nothing ahead
+            assert pd.isna(bank.last_safe_passage) and "nothing to forecast" in bank.reason
+        elif over.empty:
             assert bank.last_safe_passage == 12
         elif over.iloc[0] == 2:
             assert pd.isna(bank.last_safe_passage)
@@ -165,6 +168,64 @@ def test_a_bad_passage_range_exits_2(trained, tmp_path: Path) -> None:
         "--passages", "12-3",
     )  # fmt: skip
     assert result.exit_code == 2 and "--passages" in result.output
+
+
+def test_a_grid_below_every_banks_measured_lots_forecasts_nothing_and_says_so(
+    trained, tmp_path: Path
+) -> None:
+    """`--passages 3-3` for banks measured beyond P3 printed "last safe passage P3"."""
+    test = trained["data"] / "test"
+    sheet = pd.read_csv(test / "lots.csv")
+    latest = sheet.groupby("donor_id")["passage"].max()
+    assert (latest > 3).all()
+    root = trained["root"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+        result = invoke(
+            "forecast",
+            "--model", trained["model"],
+            "--proteins", str(test / "proteins.csv"),
+            "--lots", str(test / "lots.csv"),
+            "--out", str(tmp_path / "out"),
+            "--passages", "3-3",
+            "--draws", "10",
+        )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "no bank was forecast" in result.output and "Traceback" not in result.output
+    assert "last safe passage P3" not in result.output
+    assert "0 bank(s) forecast over P3-P3" in result.output
+    banks = pd.read_csv(tmp_path / "out" / "banks.csv").set_index("donor_id")
+    assert banks["last_safe_passage"].isna().all()
+    for donor, passage in latest.items():
+        assert banks.loc[donor, "reason"].startswith(f"measured up to P{passage}")
+    curves = pd.read_csv(tmp_path / "out" / "forecast.csv")
+    assert not curves["beyond_measured"].any()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (not Linux)")
+def test_a_full_disk_leaves_none_of_the_forecast_files(trained, tmp_path: Path) -> None:
+    """banks.csv is a symlink to /dev/full (every write: ENOSPC): one line, exit 2, and
+    forecast.csv, written before it under a temporary name, is not left behind."""
+    test, out = trained["data"] / "test", tmp_path / "out"
+    out.mkdir()
+    (out / "banks.csv").symlink_to("/dev/full")
+    root = trained["root"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+        result = invoke(
+            "forecast",
+            "--model", trained["model"],
+            "--proteins", str(test / "proteins.csv"),
+            "--lots", str(test / "lots.csv"),
+            "--out", str(out),
+            "--draws", "10",
+        )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "Traceback" not in said
+    assert f"{out / 'banks.csv'}: could not write it: No space left on device (ENOSPC)" in said
+    assert said.endswith("not written either: forecast.csv")  # the two after it: not begun
+    assert sorted(p.name for p in out.iterdir()) == ["banks.csv"]
 
 
 def test_the_batch_report_shows_lot_trends_per_donor(trained, tmp_path: Path) -> None:

@@ -60,7 +60,15 @@ CELLS = st.one_of(
     st.booleans(),
     st.sampled_from(["n.d.", "P5", " 7 ", "1e7", "44,0", "", "NaN", "hPL", "FBS", " fbs "]),
 )
-LOT_IDS = st.one_of(st.sampled_from(["L1", "L2", "SIM-L0001", " L3 ", ""]), st.integers(0, 9))
+LOT_IDS = st.one_of(
+    st.sampled_from(["L1", "L2", "SIM-L0001", " L3 ", ""]), st.integers(0, 9), st.booleans()
+)
+# JSON values that are neither text, a number nor null: no text column can read them
+NOT_TEXT = st.one_of(
+    st.booleans(),
+    st.lists(st.one_of(st.integers(0, 9), st.just("hPL")), max_size=2),
+    st.dictionaries(st.sampled_from(["code", "name"]), st.just("hPL"), min_size=1, max_size=2),
+)
 EXTRA = ["donor_age", "storage_weeks", "comment", "lot", "CD9"]
 
 
@@ -258,3 +266,69 @@ def test_a_lab_may_send_its_own_column_names_or_the_short_names(
     for j in picked:
         answers[1]["error"] = answers[1]["error"].str.replace(f"'{full[j]}'", f"'{short[j]}'")
     pd.testing.assert_frame_equal(answers[0], answers[1])
+
+
+@pytest.mark.parametrize("orient", ["split", "records"])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_json_value_that_is_not_text_is_an_error_for_its_lot_alone(
+    linear_bundle: ModelBundle, orient: str, data: st.DataObject
+) -> None:
+    """JSON true, an array or an object as lot_id or as a category (medium) was read as the
+    text 'True' (a category never seen, silently missing). Now that lot gets an error naming
+    the column, and the other lots of the request get the risks they get without it. A lot_id
+    that is not text names no lot: its answer row carries lot_id null."""
+    from exostab.pyfunc_model import ExostabPyfunc
+
+    model = ExostabPyfunc()
+    model.bundle = linear_bundle
+    n_lots = data.draw(st.integers(2, 4))
+    full = linear_bundle.proteins["input_name"].tolist()
+    values = data.draw(
+        st.lists(st.floats(1e5, 1e9), min_size=n_lots * len(full), max_size=n_lots * len(full))
+    )
+    request = pd.DataFrame(np.array(values).reshape(n_lots, len(full)), columns=full, dtype=object)
+    request.insert(
+        0,
+        "medium",
+        data.draw(
+            st.lists(st.sampled_from(["hPL", "FBS", None]), min_size=n_lots, max_size=n_lots)
+        ),
+    )
+    request.insert(0, "passage", 4)
+    request.insert(0, "lot_id", [f"L{i}" for i in range(n_lots)])
+    bad = data.draw(st.integers(0, n_lots - 1))
+    column = data.draw(st.sampled_from(["lot_id", "medium"]))
+    value = data.draw(NOT_TEXT)
+    request = request.astype(object)
+    request.at[bad, column] = value
+    answer = model.predict(None, as_parsed(request, orient, None))
+    assert len(answer) == n_lots
+    error = answer.loc[bad, "error"]
+    assert error is not None and error.startswith(f"{column} is ")
+    kind = "the JSON value" if isinstance(value, bool) else "a JSON"
+    assert kind in error and "send it as text" in error
+    assert answer.loc[bad, "risk"] is None and answer.loc[bad, "risk_band"] is None
+    assert answer.loc[bad, "lot_id"] == (None if column == "lot_id" else f"L{bad}")
+    if column == "lot_id":
+        assert f"row {bad + 1} of the request" in error
+    others = model.predict(None, as_parsed(request.drop(index=bad), orient, None))
+    pd.testing.assert_frame_equal(answer.drop(index=bad).reset_index(drop=True), others)
+    assert others["risk"].notna().all()
+
+
+@pytest.mark.parametrize(("code", "text"), [(3, "3"), (3.0, "3"), (2.5, "2.5")])
+def test_a_number_sent_as_a_category_is_read_as_its_text(
+    linear_bundle: ModelBundle, code: float, text: str
+) -> None:
+    """A number is a category code, read as a lot sheet file reads it (3 and 3.0 are '3'):
+    a code the model never saw is treated as missing and named in the warning (it used to
+    pass as the number 3 with no warning)."""
+    full = linear_bundle.proteins["input_name"].tolist()
+    sheet = {"lot_id": ["A", "B"], "passage": [4, 4], "medium": [code, None]}
+    request = pd.DataFrame({**sheet, **{name: [2e7, 2e7] for name in full}})
+    answer = linear_bundle.predict(linear_bundle.served_request(as_parsed(request, "split", None)))
+    assert answer["error"].isna().all()
+    assert answer.loc[0, "risk"] == answer.loc[1, "risk"]
+    assert answer.loc[0, "warning"] == f"medium {text!r} not seen in training: treated as missing"
+    assert answer.loc[1, "warning"] is None

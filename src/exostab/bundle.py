@@ -29,7 +29,7 @@ from exostab.features import (
     transformer_state,
 )
 from exostab.model import Calibrator, PriorBoostedClassifier, RiskBands
-from exostab.schemas import LOT_ID, PASSAGE, lot_sheet_row_problems
+from exostab.schemas import LOT_ID, PASSAGE, lot_sheet_row_problems, present
 from exostab.trajectory import Trajectory
 
 logger = logging.getLogger(__name__)
@@ -154,6 +154,79 @@ def booleans_as_text(table: pd.DataFrame) -> pd.DataFrame:
             for cell in table[column].astype(object)
         ]
     return table
+
+
+def json_kind(value: Any) -> str | None:
+    """Name a cell that no text or number column can read: JSON ``true``/``false``, an array
+    or an object (None for text, numbers and missing cells)."""
+    if isinstance(value, (bool, np.bool_)):
+        return f"the JSON value {str(bool(value)).lower()}"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "a JSON array"
+    if isinstance(value, dict):
+        return "a JSON object"
+    return None
+
+
+def category_text(value: Any) -> Any:
+    """Read a number sent for a category as a lot-sheet file reads it: ``3`` and ``3.0`` are
+    the text ``'3'``, ``2.5`` is ``'2.5'``; text and missing cells stay as they are."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    ):
+        if not np.isfinite(value):
+            return np.nan
+        number = float(value)
+        return str(int(number)) if number.is_integer() else str(value)
+    return value
+
+
+def text_cell_problems(
+    table: pd.DataFrame, columns: Collection[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Refuse cells of text columns (``lot_id``, categories) that are not text or a number.
+
+    Over HTTP a cell arrives as any JSON value. A number in a category column is a code and
+    is read as its text (``category_text``), as a lot sheet file gives it; a number
+    ``lot_id`` is read by the lot-sheet rules (``1`` is ``'1'``). JSON ``true``/``false``, an
+    array or an object is none of these: pandas would make ``true`` the text ``'True'`` (a
+    ``tissue_source`` the model never saw, treated as missing), so the lot is refused with
+    the column named. A refused category cell becomes missing; a refused ``lot_id`` becomes
+    a placeholder that keeps the row apart from the others (``predict`` answers it with
+    ``lot_id`` null: it names no lot).
+
+    Args:
+        table: rows × columns with a RangeIndex, any cell types.
+        columns: the columns that hold text.
+
+    Returns:
+        (the table, a copy when a cell changed; rows × the text columns it has: the problem
+        of each cell or None)
+    """
+    held = [column for column in columns if column in table.columns]
+    problems = pd.DataFrame(None, index=table.index, columns=held, dtype=object)
+    changed: dict[str, pd.Series] = {}
+    for column in held:
+        cells = table[column].tolist()
+        fixed = list(cells) if column == LOT_ID else [category_text(cell) for cell in cells]
+        dirty = any(a is not b for a, b in zip(fixed, cells, strict=True))
+        for row, cell in enumerate(cells):
+            kind = json_kind(cell)
+            if kind is None:
+                continue
+            dirty = True
+            if column == LOT_ID:
+                fixed[row] = f"(request row {row + 1})"
+                problems.at[row, LOT_ID] = (
+                    f"lot_id is {kind}, not a lot id: send it as text (this answer is for row "
+                    f"{row + 1} of the request, counted from 1)"
+                )
+            else:
+                fixed[row] = np.nan
+                problems.at[row, column] = f"{column} is {kind}, not a category: send it as text"
+        if dirty:
+            changed[column] = pd.Series(fixed, index=table.index, dtype=object)
+    return (table.assign(**changed) if changed else table), problems
 
 
 READABLE_LENGTH = 32
@@ -496,7 +569,14 @@ class ModelBundle:
         table, errors, protein_values = self.read_rows(table)
         answer = pd.DataFrame(
             {
-                "lot_id": table["lot_id"].astype(str) if "lot_id" in table else "",
+                # a row whose lot_id is missing or refused names no lot: null, not 'nan'
+                "lot_id": pd.Series(
+                    [str(v) if present(v) else None for v in table[LOT_ID]]
+                    if LOT_ID in table
+                    else [None] * len(table),
+                    index=table.index,
+                    dtype=object,
+                ),
                 "risk": np.nan,
                 "risk_band": None,
                 "top_drivers": None,
@@ -534,6 +614,11 @@ class ModelBundle:
                 answer.at[row, "warning"] = f"{reason}; {previous}" if previous else reason
         answer.loc[~ok, "warning"] = None
         return answer[list(OUTPUT_COLUMNS)]
+
+    @property
+    def text_columns(self) -> list[str]:
+        """The columns read as text: ``lot_id`` and the categorical metadata."""
+        return [LOT_ID, *(c for c in self.metadata if c not in NUMERIC_METADATA)]
 
     @functools.cached_property
     def training_categories(self) -> dict[str, frozenset[str]]:
@@ -584,6 +669,7 @@ class ModelBundle:
         # One block per column (an HTTP request, a merged sheet) makes every column lookup
         # slow: consolidate once.
         table, sent_as = self.with_input_names(table.reset_index(drop=True))
+        table, refused = text_cell_problems(table, self.text_columns)
         table = booleans_as_text(table)
         problems = pd.Series([None] * len(table), index=table.index, dtype=object)
         protein_values = np.full((len(table), len(self.proteins)), np.nan)
@@ -593,6 +679,11 @@ class ModelBundle:
         sheet = {LOT_ID, PASSAGE, *self.metadata, *NUMERIC_METADATA}
         sheet_columns = [c for c in table.columns.tolist() if c in sheet]
         tidy, problems = lot_sheet_row_problems(table[sheet_columns], vocabulary=self.vocabulary)
+        for row in np.flatnonzero(refused.notna().any(axis=1).to_numpy()).tolist():
+            said = "; ".join(refused.iloc[row].dropna())
+            problems.iat[row] = f"{said}; {problems.iat[row]}" if problems.iat[row] else said
+        if LOT_ID in refused:
+            tidy.loc[refused[LOT_ID].notna(), LOT_ID] = None  # the placeholder names no lot
         table = table.assign(**{column: tidy[column] for column in sheet_columns})
         sent = set(table.columns.tolist())
         found = [j for j, name in enumerate(self.protein_inputs) if name in sent]
@@ -611,7 +702,8 @@ class ModelBundle:
                     j = int(np.flatnonzero(text[row])[0])
                     value = block.iat[row, j]
                     column = sent_as.get(names[j], names[j])
-                    problems[row] = f"text {str(value)[:30]!r} in protein column '{column}'"
+                    what = json_kind(value) or f"text {str(value)[:30]!r}"
+                    problems[row] = f"{what} in protein column '{column}'"
                 else:
                     j = int(np.flatnonzero(bad[row])[0])
                     what = (

@@ -93,7 +93,11 @@ def main(
 
 
 def user_errors(command: F) -> F:
-    """Turn ExostabError into one short message and exit code 2 (no traceback)."""
+    """Turn ExostabError into one short message and exit code 2 (no traceback).
+
+    An ``OSError`` that no stage turned into one (a file the system refuses to read or
+    write: permission, disk full) is said the same way, with the file and the system's reason.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -104,6 +108,16 @@ def user_errors(command: F) -> F:
                 f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(code=error.exit_code) from None
+        except OSError as error:
+            from exostab.writers import system_reason
+
+            where = f"{error.filename}: " if error.filename is not None else ""
+            err_console.print(
+                f"[bold red]error:[/] {escape(where + system_reason(error))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(code=ExostabError.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -348,8 +362,9 @@ def train(
             progress=lambda message: bar.update(task, description=message),
         )
     if summary:
-        summary.parent.mkdir(parents=True, exist_ok=True)
-        summary.write_text(json.dumps(outcome.summary(store_uri()), indent=2))
+        from exostab.writers import write_text
+
+        write_text(summary, json.dumps(outcome.summary(store_uri()), indent=2))
     for line in outcome.report_lines(cfg.explain.stability_k):
         console.print(line)
     console.print("Compare runs: [bold]make ui[/] → http://127.0.0.1:5000")
@@ -528,7 +543,7 @@ def score(
     from exostab.readers import read_lot_sheet_lenient
     from exostab.registry import resolve_model
     from exostab.score import BatchScorer, checked_chunks, compact_sheet
-    from exostab.writers import AtomicTableWriter
+    from exostab.writers import OutputFiles
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
@@ -548,9 +563,9 @@ def score(
     n_out_of_domain = 0
     bands = {"high": 0, "review": 0, "low": 0, "not assessable": 0}
     quarantined: list[pd.DataFrame] = []
+    # The scores, the quarantine and the report appear together, each complete, or none does.
     with (
-        AtomicTableWriter(out) as scores_file,
-        AtomicTableWriter(quarantine_path) as quarantine_file,
+        OutputFiles() as outputs,
         Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -560,6 +575,8 @@ def score(
         ) as bar,
     ):
         task = bar.add_task("scoring", total=len(sheet) + len(sheet_quarantine))
+        scores_file = outputs.table(out, unit="lot")
+        quarantine_file = outputs.table(quarantine_path, unit="lot")
 
         def book(refused_rows: pd.DataFrame) -> None:
             quarantine_file.write(refused_rows)
@@ -588,25 +605,25 @@ def score(
             bar.update(task, completed=scorer.n_scored + scorer.n_lots_quarantined)
         book(scorer.finish())
         bar.update(task, completed=scorer.n_lots_in)
-    if report:
-        from exostab.report import batch_report, lot_trends_section  # matplotlib: only here
+        if report:
+            from exostab.report import batch_report, lot_trends_section  # matplotlib: only here
 
-        provenance = {
-            "model": uri,
-            "model version": bundle.model_version,
-            "protein file": proteins,
-            "lot sheet": lots,
-            "input hash": input_hash,
-            "proteins of the model matched": f"{scorer.n_proteins_matched}/{len(bundle.proteins)}",
-            "model trained on": "SIMULATED lots" if bundle.simulated_training else "real lots",
-            "scored lots": "SIMULATED" if is_simulated(lots) else "as given",
-        }
-        report.parent.mkdir(parents=True, exist_ok=True)
-        quarantine = pd.concat(quarantined, ignore_index=True)
-        scored = pd.concat(kept_for_report)
-        trends = lot_trends_section(scored, sheet, bundle.bands.threshold, bundle.bands.low)
-        report.write_text(
-            batch_report(
+            provenance = {
+                "model": uri,
+                "model version": bundle.model_version,
+                "protein file": proteins,
+                "lot sheet": lots,
+                "input hash": input_hash,
+                "proteins of the model matched": (
+                    f"{scorer.n_proteins_matched}/{len(bundle.proteins)}"
+                ),
+                "model trained on": "SIMULATED lots" if bundle.simulated_training else "real lots",
+                "scored lots": "SIMULATED" if is_simulated(lots) else "as given",
+            }
+            quarantine = pd.concat(quarantined, ignore_index=True)
+            scored = pd.concat(kept_for_report)
+            trends = lot_trends_section(scored, sheet, bundle.bands.threshold, bundle.bands.low)
+            page = batch_report(
                 scored,
                 quarantine,
                 provenance,
@@ -616,7 +633,7 @@ def score(
                 sheet=sheet,
                 model_card=bundle.model_card,
             )
-        )
+            outputs.text(report, page)
     console.print(
         f"{scorer.accounting()}\nscores → {out}, quarantine → {quarantine_path}", markup=False
     )
@@ -683,7 +700,7 @@ def score_spark(
         if ours:
             spark.stop()
     quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
-    with AtomicTableWriter(quarantine_path) as quarantine_file:
+    with AtomicTableWriter(quarantine_path, unit="lot") as quarantine_file:
         quarantine_file.write(outcome.quarantine)
     bands = outcome.bands
     console.print(
@@ -724,9 +741,9 @@ def forecast(
     quarantined with the reason (OUT/quarantine.csv), as in `score`.
     """
     from exostab.forecast import (
+        bank_line,
         forecast_paths,
         parse_passages,
-        passage_text,
         run_forecast,
         write_forecast,
     )
@@ -773,24 +790,19 @@ def forecast(
         provenance,
     )
     paths = write_forecast(result, out, page)
-    n_banks = int(result.curves["donor_id"].nunique()) if len(result.curves) else 0
     console.print(
         f"{result.n_lots_in} lots in: {len(result.measured)} used, {len(result.quarantine)} "
-        f"quarantined → {paths['quarantine']}; {n_banks} bank(s) forecast over "
+        f"quarantined → {paths['quarantine']}; {result.n_forecast} bank(s) forecast over "
         f"P{grid[0]}-P{grid[-1]} → {out}/ (forecast.csv, banks.csv, forecast.html)"
     )
     for bank in result.banks.itertuples(index=False):
-        safe = passage_text(bank.last_safe_passage, missing="—")
-        note = str(bank.reason or bank.drivers)
-        console.print(
-            f"  {shown(bank.donor_id)}: last safe passage {safe}  ({note})",
-            highlight=False,
-            markup=False,
-        )
+        console.print(f"  {shown(bank.donor_id)}: {bank_line(bank)}", highlight=False, markup=False)
     if bundle.simulated_training:
         console.print("The model was trained on SIMULATED lots: these forecasts are a demo.")
-    if n_banks == 0:
+    if result.n_banks == 0:
         raise ExostabError("no bank could be forecast (see the quarantine file)", where=str(lots))
+    if (why := result.nothing_forecast()) is not None:
+        raise ExostabError(why, where=str(lots))
 
 
 @app.command()
@@ -817,6 +829,7 @@ def explain(
     from exostab.readers import read_lot_sheet_lenient
     from exostab.registry import resolve_model
     from exostab.score import score_file
+    from exostab.writers import AtomicTableWriter
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
@@ -838,8 +851,8 @@ def explain(
             scale=checked_scale(scale),
             reading=lambda message: status.update(message),
         )
-    out.mkdir(parents=True, exist_ok=True)
-    scored.quarantine.to_csv(out / "quarantine.csv", index=False)
+    with AtomicTableWriter(out / "quarantine.csv", unit="lot") as quarantine_file:
+        quarantine_file.write(scored.quarantine)
     console.print(
         f"{scored.scorer.accounting()}; quarantine → {out / 'quarantine.csv'}", markup=False
     )

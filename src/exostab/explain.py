@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from exostab.bundle import ModelBundle
+from exostab.writers import OutputFiles
 
 logger = logging.getLogger(__name__)
 
@@ -128,15 +129,17 @@ def write_explanations(
     n_top: int = 20,
     stability: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Write ``global_importance.csv``, ``lot_shap.parquet`` and the SHAP plots into ``out``."""
+    """Write ``global_importance.csv``, ``lot_shap.parquet`` and the SHAP plots into ``out``.
+
+    The files appear together, each complete, or none does (``OutputFiles``).
+
+    Raises:
+        OutputError: a file could not be written (disk full, permission).
+    """
     import shap  # only here: importing shap costs seconds and scoring never needs it
 
-    out.mkdir(parents=True, exist_ok=True)
     features, contributions = explain_lots(bundle, table)
     importance = global_importance(bundle, features, contributions, stability)
-    importance.to_csv(out / "global_importance.csv", index=False)
-    lot_shap_long(features, contributions).to_parquet(out / "lot_shap.parquet", index=False)
-
     names = [bundle.display_name(f) for f in bundle.feature_names]
     explanation = shap.Explanation(
         values=contributions[:, :-1],
@@ -144,27 +147,30 @@ def write_explanations(
         data=features.to_numpy(dtype=float),
         feature_names=names,
     )
-    _save(
-        lambda: shap.plots.beeswarm(explanation, max_display=n_top, show=False),
-        out / "shap_beeswarm.png",
-    )
-    _save(lambda: shap.plots.bar(explanation, max_display=n_top, show=False), out / "shap_bar.png")
     top = importance[importance["kind"] != "metadata"]["feature"].head(n_dependence).tolist()
     dependence = (["passage"] if "passage" in bundle.feature_names else []) + top
     position = {f: i for i, f in enumerate(bundle.feature_names)}
-    for feature in dependence:
-        j = position[feature]
-        _save(
-            lambda j=j: shap.plots.scatter(explanation[:, j], show=False),
-            out / f"shap_dependence_{_file_safe(feature)}.png",
-        )
     riskiest = np.argsort(-contributions.sum(axis=1), kind="stable")[:n_waterfall]
-    for i in riskiest:
-        lot = str(features.index[i])
-        _save(
-            lambda i=i: shap.plots.waterfall(explanation[i], max_display=12, show=False),
-            out / f"shap_waterfall_{_file_safe(lot)}.png",
-        )
+    with OutputFiles() as outputs:
+        with outputs.file(out / "global_importance.csv") as path:
+            importance.to_csv(path, index=False)
+        with outputs.file(out / "lot_shap.parquet") as path:
+            lot_shap_long(features, contributions).to_parquet(path, index=False)
+        with outputs.file(out / "shap_beeswarm.png") as path:
+            _save(lambda: shap.plots.beeswarm(explanation, max_display=n_top, show=False), path)
+        with outputs.file(out / "shap_bar.png") as path:
+            _save(lambda: shap.plots.bar(explanation, max_display=n_top, show=False), path)
+        for feature in dependence:
+            j = position[feature]
+            with outputs.file(out / f"shap_dependence_{_file_safe(feature)}.png") as path:
+                _save(lambda j=j: shap.plots.scatter(explanation[:, j], show=False), path)
+        for i in riskiest:
+            lot = str(features.index[i])
+            with outputs.file(out / f"shap_waterfall_{_file_safe(lot)}.png") as path:
+                _save(
+                    lambda i=i: shap.plots.waterfall(explanation[i], max_display=12, show=False),
+                    path,
+                )
     logger.info("explanations of %d lots written to %s", len(features), out)
     return importance
 
@@ -196,11 +202,14 @@ def _save(draw: object, path: Path) -> None:
             axes.set_xlabel(axes.get_xlabel()[: 2 * MAX_LABEL_CHARS - 1] + "…")
     width, height = figure.get_size_inches()
     figure.set_size_inches(min(max(width, 7), MAX_PLOT_PX / PLOT_DPI * 0.9), height)
-    figure.savefig(path, dpi=PLOT_DPI, bbox_inches="tight")
+    # format named: the path may be a temporary name without the .png suffix
+    figure.savefig(path, dpi=PLOT_DPI, bbox_inches="tight", format="png")
     with Image.open(path) as image:
         pixels = image.size[0]
     if pixels > MAX_PLOT_PX:
-        figure.savefig(path, dpi=PLOT_DPI * MAX_PLOT_PX / pixels * 0.98, bbox_inches="tight")
+        figure.savefig(
+            path, dpi=PLOT_DPI * MAX_PLOT_PX / pixels * 0.98, bbox_inches="tight", format="png"
+        )
     plt.close("all")
 
 

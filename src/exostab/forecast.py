@@ -12,6 +12,12 @@ bank follows that trajectory). Per passage, ``risk`` is the mean over draws and
 ``risk_low``/``risk_high`` the interval over draws: the uncertainty about the bank's trajectory,
 carried through the classifier. The last safe passage is the highest passage before the first
 one whose upper risk reaches the hold threshold of the cost-weighted bands.
+
+A passage at or below the bank's latest measured one is not a forecast: the bank has already
+been expanded that far. The curve says which passages lie beyond the measured lots
+(``beyond_measured``); a bank whose grid ends at or below its latest measured passage gets no
+last safe passage (the reason says so), and one whose grid reaches the hold line at or below
+its latest measured passage gets a note: it is already past its last safe passage.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +38,7 @@ from exostab.readers import read_lot_sheet_lenient
 from exostab.schemas import MAX_PASSAGE  # the lot sheet's bound: a projected lot is a lot
 from exostab.score import quarantine_rows, score_file
 from exostab.trajectory import Trajectory, normalised_log2
+from exostab.writers import OutputFiles
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +46,16 @@ DONOR = "donor_id"
 N_DRAWS = 50
 LOTS_PER_DRAW = 4
 INTERVAL = 0.9
-CURVE_COLUMNS = ["donor_id", "passage", "risk", "risk_low", "risk_high", "band", "measured"]
+CURVE_COLUMNS = [
+    "donor_id",
+    "passage",
+    "risk",
+    "risk_low",
+    "risk_high",
+    "band",
+    "measured",
+    "beyond_measured",
+]
 BANK_COLUMNS = [
     "donor_id",
     "n_lots",
@@ -46,6 +63,7 @@ BANK_COLUMNS = [
     "last_safe_passage",
     "drivers",
     "reason",
+    "note",
 ]
 MEASURED_COLUMNS = ["donor_id", "lot_id", "passage", "risk", "risk_band"]
 PASSAGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
@@ -82,6 +100,7 @@ class ForecastResult:
         quarantine: lots that could not be used (``lot_id``, ``reason``).
         threshold, low: the hold and review cut-offs of the model's bands.
         n_lots_in: input lots (every lot-sheet row plus protein rows of unknown lots).
+        passages: the passages asked for (``--passages``), ascending.
     """
 
     curves: pd.DataFrame
@@ -91,6 +110,45 @@ class ForecastResult:
     threshold: float
     low: float
     n_lots_in: int
+    passages: tuple[int, ...] = ()
+
+    @property
+    def n_banks(self) -> int:
+        """Banks with a curve (at least one usable lot)."""
+        return int(self.curves["donor_id"].nunique()) if len(self.curves) else 0
+
+    @property
+    def n_forecast(self) -> int:
+        """Banks with a passage of the grid beyond their latest measured lot: a forecast."""
+        ahead = self.curves.loc[self.curves["beyond_measured"].astype(bool), "donor_id"]
+        return int(ahead.nunique())
+
+    def nothing_forecast(self) -> str | None:
+        """Say why no bank was forecast although some had usable lots (None otherwise)."""
+        if self.n_banks == 0 or self.n_forecast > 0 or not self.passages:
+            return None
+        latest = int(pd.to_numeric(self.banks["last_measured_passage"]).max())
+        return (
+            f"no bank was forecast: every bank is measured up to or beyond P{self.passages[-1]}, "
+            f"the end of --passages {self.passages[0]}-{self.passages[-1]} (the latest at "
+            f"P{latest}); ask for passages above the banks' latest measured ones"
+        )
+
+
+def said(value: object) -> str:
+    """A text cell of ``banks`` as text ('' when empty)."""
+    return "" if value is None or pd.isna(value) else str(value)  # type: ignore[call-overload]
+
+
+def bank_line(bank: Any) -> str:
+    """One bank's summary for a person: last safe passage, then its note and why.
+
+    Args:
+        bank: a row of ``ForecastResult.banks`` (from ``itertuples``).
+    """
+    safe = passage_text(bank.last_safe_passage, missing="—")
+    parts = [said(bank.note), said(bank.reason) or said(bank.drivers)]
+    return f"last safe passage {safe}  ({'; '.join(part for part in parts if part)})"
 
 
 def passage_text(value: object, missing: str = "none in range") -> str:
@@ -175,6 +233,7 @@ def forecast_bank(
     low = np.quantile(risk_draws, tail, axis=0)
     high = np.quantile(risk_draws, 1 - tail, axis=0)
     measured = set(measured_passages.astype(int).tolist())
+    latest = int(measured_passages.max())
     curve = pd.DataFrame(
         {
             "donor_id": donor,
@@ -184,6 +243,7 @@ def forecast_bank(
             "risk_high": high,
             "band": bundle.bands.band(risk),
             "measured": [p in measured for p in passages],
+            "beyond_measured": [p > latest for p in passages],
         }
     )
     over = np.flatnonzero(high >= bundle.bands.threshold)
@@ -199,13 +259,30 @@ def forecast_bank(
         pushed = rising_drivers(bundle, expected_table, 0, first)
         what = f"log-odds change P{passages[0]}→P{passages[first]}" if first else "log-odds"
         drivers = f"over the hold line at P{passages[first]}; {what}: {pushed}"
+    reason = "" if last_safe is not None else "no passage of the range is safe"
+    note = ""
+    if passages[-1] <= latest:
+        # Nothing of the grid lies ahead of the bank: a "last safe passage" would only say
+        # which passage of its past the trajectory puts under the hold line.
+        last_safe = None
+        reason = (
+            f"measured up to P{latest}, at or beyond the end of the passages asked "
+            f"(P{passages[0]}-P{passages[-1]}): nothing to forecast; ask for passages above "
+            f"P{latest}"
+        )
+    elif over.size and passages[int(over[0])] <= latest:
+        note = (
+            f"already measured at P{latest}: past its last safe passage, the upper risk reaches "
+            f"the hold line at P{passages[int(over[0])]}"
+        )
     summary: dict[str, object] = {
         "donor_id": donor,
         "n_lots": len(lots),
-        "last_measured_passage": int(measured_passages.max()),
+        "last_measured_passage": latest,
         "last_safe_passage": last_safe,
         "drivers": drivers,
-        "reason": "" if last_safe is not None else "no passage of the range is safe",
+        "reason": reason,
+        "note": note,
     }
     return BankForecast(curve=curve, summary=summary)
 
@@ -361,6 +438,7 @@ def run_forecast(
                     "last_safe_passage": None,
                     "drivers": "",
                     "reason": "no usable lot: " + "; ".join(dict.fromkeys(why)),
+                    "note": "",
                 }
             )
         banks = pd.concat([banks, pd.DataFrame(rows, columns=BANK_COLUMNS)], ignore_index=True)
@@ -380,6 +458,7 @@ def run_forecast(
         threshold=bundle.bands.threshold,
         low=bundle.bands.low,
         n_lots_in=scored.scorer.n_in,
+        passages=tuple(passages),
     )
 
 
@@ -394,12 +473,21 @@ def forecast_paths(out: Path) -> dict[str, Path]:
 
 
 def write_forecast(result: ForecastResult, out: Path, page: str) -> dict[str, Path]:
-    """Write forecast.csv, banks.csv, quarantine.csv and the HTML page into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write forecast.csv, banks.csv, quarantine.csv and the HTML page into ``out``.
+
+    The four appear together, each complete, or none does (``OutputFiles``).
+
+    Raises:
+        OutputError: a file could not be written (disk full, permission).
+    """
     paths = forecast_paths(out)
-    result.curves[CURVE_COLUMNS].to_csv(paths["forecast"], index=False, float_format="%.4f")
     banks = result.banks.astype({"last_safe_passage": "Int64", "last_measured_passage": "Int64"})
-    banks[BANK_COLUMNS].to_csv(paths["banks"], index=False)
-    result.quarantine.to_csv(paths["quarantine"], index=False)
-    paths["html"].write_text(page)
+    with OutputFiles() as outputs:
+        with outputs.file(paths["forecast"]) as path:
+            result.curves[CURVE_COLUMNS].to_csv(path, index=False, float_format="%.4f")
+        with outputs.file(paths["banks"]) as path:
+            banks[BANK_COLUMNS].to_csv(path, index=False)
+        with outputs.file(paths["quarantine"]) as path:
+            result.quarantine.to_csv(path, index=False)
+        outputs.text(paths["html"], page)
     return paths

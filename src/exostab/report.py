@@ -348,7 +348,12 @@ def forecast_page(
         sections.append(
             f"<h3>{html.escape(donor)}</h3><p>{bank.n_lots} measured lot(s), last at "
             f"{passage_text(bank.last_measured_passage)}; <b>last safe passage {safe_text}</b>. "
-            f"Drivers: {html.escape(str(bank.drivers))}</p>"
+            + "".join(
+                f"<span class='flag'>{html.escape(str(text))}.</span> "
+                for text in (getattr(bank, "reason", ""), getattr(bank, "note", ""))
+                if isinstance(text, str) and text
+            )
+            + f"Drivers: {html.escape(str(bank.drivers))}</p>"
             f'<img alt="forecast of bank {html.escape(donor)}" '
             f'src="data:image/png;base64,{image}">'
         )

@@ -297,7 +297,7 @@ def _checked_rows(
     rows = [
         {
             "row": row,
-            "lot_id": ids.iloc[row] if _present(ids.iloc[row]) else f"(row {row + 2})",
+            "lot_id": ids.iloc[row] if present(ids.iloc[row]) else f"(row {row + 2})",
             "column": column,
             "problem": problem,
         }
@@ -330,7 +330,8 @@ def lot_sheet_row_problems(
     return tidy, reasons
 
 
-def _present(value: Any) -> bool:
+def present(value: Any) -> bool:
+    """Tell whether a cell holds something: not None, NaN, empty or only spaces."""
     return not (value is None or (isinstance(value, float) and np.isnan(value))) and bool(
         str(value).strip()
     )
