@@ -103,7 +103,7 @@ def oracle_risk(directory: Path, lot_ids: pd.Index, column: str = "p_fail") -> n
 
 
 def oracle_drivers(train: TrainingSet, latent: np.ndarray, seed: int) -> list[str]:
-    """Rank proteins as an analyst who could see the TRUE latent potency would (a ceiling).
+    """Rank proteins as an analyst who could see the TRUE latent potency would (for scale).
 
     Lasso (``LassoCV``, 5 donor-grouped folds) of the simulator's true latent potency of the
     training lots on their measured proteins (log2, median-normalised per lot, missing values

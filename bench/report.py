@@ -97,7 +97,8 @@ def scenario_section(quality: pd.DataFrame, scenario: str) -> tuple[list[str], d
         f"{k}: {mean_sd(model_rows['passenger_share'], 2)}; causal set "
         f"{int(model_rows['n_causal'].iloc[0])} proteins, of which "
         f"{mean_sd(model_rows['n_causal_measurable'], 1)} detected in ≥ 50% of training lots "
-        f"(recall cap {mean_sd(model_rows['recall_cap'], 2)}); ceiling: a lasso of the TRUE "
+        f"(recall cap {mean_sd(model_rows['recall_cap'], 2)}); for scale, with a perfect label: "
+        f"a lasso of the TRUE "
         f"latent potency on the same proteins (`oracle_drivers`) gets recall@{k} "
         f"{mean_sd(model_rows['oracle_recall_at_k'], 2)}, passengers "
         f"{mean_sd(model_rows['oracle_passenger_share'], 2)}",
