@@ -402,3 +402,32 @@ def test_a_small_linear_signal_gives_a_non_constant_model() -> None:
     assert not result.verdict.constant
     assert result.verdict.too_few
     assert result.metrics["cv_roc_auc"] > 0.65
+
+
+def test_repeated_inner_cv_averages_the_losses_of_its_donor_splits(
+    planted: TrainingSet, fast_config: TrainConfig
+) -> None:
+    from exostab.selection import choose_structure
+
+    linear_only = {"candidates": [{"learner": "prior"}, {"learner": "linear", "linear_c": 0.05}]}
+    single = fast_config.model_copy(
+        update={"search": fast_config.search.model_validate(linear_only)}
+    )
+    repeated = single.model_copy(
+        update={"search": single.search.model_copy(update={"inner_repeats": 3})}
+    )
+    rows = np.arange(len(planted.y))
+    choice = choose_structure(planted, rows, repeated, {})
+    # repeat r splits the donors as a single-split run whose seed is 10 r higher
+    splits = [
+        choose_structure(
+            planted, rows, single.model_copy(update={"seed": single.seed + 10 * r}), {}
+        )
+        for r in range(3)
+    ]
+    assert len({round(s.inner_loss["prior"], 9) for s in splits}) > 1  # the splits differ
+    assert set(choice.inner_loss) == {"prior", single.search.candidates[1].label}
+    for label, loss in choice.inner_loss.items():
+        assert loss == pytest.approx(np.mean([s.inner_loss[label] for s in splits]))
+    assert choice.inner_loss[choice.label] == min(choice.inner_loss.values())
+    assert "3 repeats" in choice.reason

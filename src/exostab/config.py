@@ -105,6 +105,7 @@ class SearchConfig(Frozen):
     """The structures chosen by inner donor-grouped CV, nested in each outer fold."""
 
     inner_splits: int = Field(3, ge=2)
+    inner_repeats: int = Field(1, ge=1)
     metric: Literal["roc_auc", "log_loss"] = "roc_auc"
     candidates: tuple[Candidate, ...] = DEFAULT_CANDIDATES
     min_lots_for_trees: int = Field(30, ge=1)

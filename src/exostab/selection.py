@@ -21,7 +21,7 @@ from exostab.config import Candidate, TrainConfig
 from exostab.dataset import TrainingSet
 from exostab.evaluate import rank_auroc
 from exostab.model import PriorBoostedClassifier, booster_params, build_pipeline, train_booster
-from exostab.splits import grouped_folds
+from exostab.splits import FoldPlan, grouped_folds
 
 ROUND_STEP = 5
 
@@ -103,47 +103,21 @@ def _boosted(
     return boosted
 
 
-def choose_structure(
+def _candidate_losses(
     training: TrainingSet,
     rows: np.ndarray,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    plan: FoldPlan,
+    candidates: list[Candidate],
     cfg: TrainConfig,
     panels: dict[str, list[str]],
-) -> Choice:
-    """Choose the candidate and its rounds by inner grouped CV on the lots ``rows`` only.
-
-    Args:
-        training: all lots; only ``rows`` are looked at.
-        rows: positions of the lots to choose on (an outer fold's training lots).
-        cfg: the training config (``search`` section).
-        panels: module name → protein feature names.
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Score every candidate on one inner fold plan of the lots ``rows``.
 
     Returns:
-        The chosen structure; the fallback (linear) when the lots cannot be split into inner
-        folds that each hold both classes and at least two groups.
+        (loss per candidate label, lower is better; boosting rounds per trees/blend label).
     """
-    candidates = eligible_candidates(cfg, len(rows))
-    if len(candidates) == 1 and candidates[0].learner not in ("trees", "blend"):
-        return Choice(candidate=candidates[0], n_rounds=0, reason="only candidate")
-    y = training.y.iloc[rows].to_numpy()
-    groups = training.groups.iloc[rows]
-    X = training.X.iloc[rows]
-    n_groups = groups.nunique()
-    if n_groups < 3:
-        return fallback_choice(
-            candidates, f"{n_groups} groups: too few for an inner CV", cfg.model.max_rounds
-        )
-    plan = grouped_folds(
-        training.y.iloc[rows],
-        groups,
-        scheme="group_kfold",
-        n_splits=min(cfg.search.inner_splits, n_groups),
-        seed=cfg.seed + 1,
-    )
-    if any(len(np.unique(y[train])) < 2 for train, _ in plan.folds):
-        return fallback_choice(
-            candidates, "an inner training fold holds one class", cfg.model.max_rounds
-        )
-
     max_rounds = cfg.model.max_rounds
     by_log_loss = cfg.search.metric == "log_loss"
     valid_folds = [valid for _, valid in plan.folds]
@@ -246,7 +220,66 @@ def choose_structure(
                     + (1 - w) * (linear_oof[candidate.linear_c] - prior_oof)
                 )
 
-    losses = {label: loss(y, oof) for label, oof in pooled.items()}
+    return {label: loss(y, oof) for label, oof in pooled.items()}, rounds_of
+
+
+def choose_structure(
+    training: TrainingSet,
+    rows: np.ndarray,
+    cfg: TrainConfig,
+    panels: dict[str, list[str]],
+) -> Choice:
+    """Choose the candidate and its rounds by inner grouped CV on the lots ``rows`` only.
+
+    Args:
+        training: all lots; only ``rows`` are looked at.
+        rows: positions of the lots to choose on (an outer fold's training lots).
+        cfg: the training config (``search`` section).
+        panels: module name → protein feature names.
+
+    Returns:
+        The chosen structure; the fallback (linear) when the lots cannot be split into inner
+        folds that each hold both classes and at least two groups.
+    """
+    candidates = eligible_candidates(cfg, len(rows))
+    if len(candidates) == 1 and candidates[0].learner not in ("trees", "blend"):
+        return Choice(candidate=candidates[0], n_rounds=0, reason="only candidate")
+    y = training.y.iloc[rows].to_numpy()
+    groups = training.groups.iloc[rows]
+    X = training.X.iloc[rows]
+    n_groups = groups.nunique()
+    if n_groups < 3:
+        return fallback_choice(
+            candidates, f"{n_groups} groups: too few for an inner CV", cfg.model.max_rounds
+        )
+    # Repeated inner CV (Krstajic et al. 2014, J Cheminform 6:10): each repeat splits the
+    # donors differently and the candidates' losses are averaged, so the choice depends less on
+    # one split. Repeat r uses fold seed cfg.seed + 1 + 10 r (repeat 0 is the single-split seed).
+    per_repeat: list[tuple[dict[str, float], dict[str, int]]] = []
+    for repeat in range(cfg.search.inner_repeats):
+        plan = grouped_folds(
+            training.y.iloc[rows],
+            groups,
+            scheme="group_kfold",
+            n_splits=min(cfg.search.inner_splits, n_groups),
+            seed=cfg.seed + 1 + 10 * repeat,
+        )
+        if any(len(np.unique(y[train])) < 2 for train, _ in plan.folds):
+            continue
+        per_repeat.append(_candidate_losses(training, rows, X, y, plan, candidates, cfg, panels))
+    if not per_repeat:
+        return fallback_choice(
+            candidates, "an inner training fold holds one class", cfg.model.max_rounds
+        )
+    # A label counts only when every repeat scored it (a blend whose trees never beat the prior
+    # in some repeat is not a choice); its rounds are the median over repeats.
+    labels = [c.label for c in candidates if all(c.label in lo for lo, _ in per_repeat)]
+    losses = {label: float(np.mean([lo[label] for lo, _ in per_repeat])) for label in labels}
+    rounds_of = {
+        label: int(np.median([ro[label] for _, ro in per_repeat]))
+        for label in labels
+        if all(label in ro for _, ro in per_repeat)
+    }
     scored = [c for c in candidates if c.label in losses]
     best = min(scored, key=lambda c: (round(losses[c.label], 9), scored.index(c)))
     rounds = rounds_of.get(best.label, 0)
@@ -263,7 +296,8 @@ def choose_structure(
         candidate=best,
         n_rounds=rounds,
         inner_loss=losses,
-        reason=f"best inner grouped-CV {cfg.search.metric}",
+        reason=f"best inner grouped-CV {cfg.search.metric}"
+        + (f", {len(per_repeat)} repeats" if len(per_repeat) > 1 else ""),
     )
 
 
