@@ -244,3 +244,26 @@ def test_an_output_that_cannot_be_created_is_one_line_before_any_work(
     assert result.exit_code == 2, result.output
     assert output in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_printed_lines_are_not_cut_at_the_console_width(tmp_path: Path) -> None:
+    # Under CliRunner stdout is no terminal: rich would cut at 80 columns, and a log file
+    # would hold the summary line in pieces (grep for '20.0% unstable' finds half a line).
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--out",
+            str(tmp_path / "sim"),
+            "--lots",
+            "30",
+            "--donors",
+            "6",
+            "--proteins",
+            "120",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert len(first) > 80
+    assert first.startswith("SIMULATED data") and first.endswith("% unstable")

@@ -38,8 +38,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-console = Console()
-err_console = Console(stderr=True)
+# Lines are not cut at the console's width: a pipe or log file (80 columns to rich) would get
+# a summary line broken mid-number; a terminal wraps them itself. Tables still fit the width.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
