@@ -303,7 +303,11 @@ def train(
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option(help="Random seed (CV folds, LightGBM). Default: the config's (7)."),
+        typer.Option(
+            help="Random seed (CV folds, LightGBM). Default: the config's (7).",
+            min=0,
+            max=2**32 - 1,
+        ),
     ] = None,
     summary: Annotated[
         Path | None, typer.Option(help="Write a JSON summary of the run to this path.")
@@ -731,7 +735,10 @@ def forecast(
     draws: Annotated[
         int, typer.Option(help="Trajectories drawn per bank (4 projected lots each).", min=10)
     ] = 50,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same forecast).")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(help="Random seed (same seed, same forecast).", min=0, max=2**32 - 1),
+    ] = 0,
     format: Annotated[
         str | None, typer.Option("--format", help="Force the protein file format.")
     ] = None,

@@ -6,10 +6,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from exostab.errors import ConfigError
 
@@ -35,10 +44,32 @@ METADATA_COLUMNS = (
 NUMERIC_METADATA = ("passage", "donor_age", "freeze_thaw_cycles", "storage_weeks")
 
 
+# numpy, sklearn and LightGBM take seeds in 0..2**32 - 1; a larger or negative one is refused
+# here, not by a traceback from a worker process.
+MAX_SEED = 2**32 - 1
+
+
+def takes_yes_no(annotation: Any) -> bool:
+    """Whether a field's type admits ``true``/``false`` (``bool``, ``bool | None``, ``Any``)."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(takes_yes_no(arg) for arg in get_args(annotation))
+
+
 class Frozen(BaseModel):
     """Base of every config model: immutable, unknown keys rejected."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_yes_no_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads YAML `true` as 1 (and 1.0) where a number belongs: `inner_repeats: true`
+        # or `learning_rate: yes` would train silently on a value nobody wrote.
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and not takes_yes_no(field.annotation):
+            raise ValueError(f"{str(value).lower()} is a yes/no value, not a number")
+        return value
 
 
 class DataConfig(Frozen):
@@ -105,7 +136,7 @@ class SearchConfig(Frozen):
     """The structures chosen by inner donor-grouped CV, nested in each outer fold."""
 
     inner_splits: int = Field(3, ge=2)
-    inner_repeats: int = Field(1, ge=1)
+    inner_repeats: int = Field(1, ge=1, le=50)
     metric: Literal["roc_auc", "log_loss"] = "roc_auc"
     candidates: tuple[Candidate, ...] = DEFAULT_CANDIDATES
     min_lots_for_trees: int = Field(30, ge=1)
@@ -169,7 +200,7 @@ class TrainConfig(Frozen):
 
     experiment: str = "exostab"
     model_name: str = "exostab"
-    seed: int = 7
+    seed: int = Field(7, ge=0, le=MAX_SEED)
     data: DataConfig = DataConfig()
     features: FeatureConfig = FeatureConfig()
     model: ModelConfig = ModelConfig()
@@ -212,6 +243,7 @@ def format_validation_error(error: ValidationError) -> str:
     for item in error.errors():
         location = ".".join(str(p) for p in item["loc"]) or "(top level)"
         message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        message = message.removeprefix("Value error, ")  # our own validators' words stand alone
         parts.append(f"{location}: {message}")
     return "; ".join(parts)
 

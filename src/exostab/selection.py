@@ -17,7 +17,7 @@ import lightgbm
 import numpy as np
 import pandas as pd
 
-from exostab.config import Candidate, TrainConfig
+from exostab.config import MAX_SEED, Candidate, TrainConfig
 from exostab.dataset import TrainingSet
 from exostab.evaluate import rank_auroc
 from exostab.model import PriorBoostedClassifier, booster_params, build_pipeline, train_booster
@@ -254,16 +254,24 @@ def choose_structure(
         )
     # Repeated inner CV (Krstajic et al. 2014, J Cheminform 6:10): each repeat splits the
     # donors differently and the candidates' losses are averaged, so the choice depends less on
-    # one split. Repeat r uses fold seed cfg.seed + 1 + 10 r (repeat 0 is the single-split seed).
+    # one split. Repeat r uses fold seed cfg.seed + 1 + 10 r (repeat 0 is the single-split seed),
+    # wrapped into the seeds numpy takes (a config seed may be up to 2**32 - 1).
+    # A split met again is skipped: few donors have few ways to be split, and averaging one
+    # split twice would weigh it double.
     per_repeat: list[tuple[dict[str, float], dict[str, int]]] = []
+    seen: set[frozenset[tuple[int, ...]]] = set()
     for repeat in range(cfg.search.inner_repeats):
         plan = grouped_folds(
             training.y.iloc[rows],
             groups,
             scheme="group_kfold",
             n_splits=min(cfg.search.inner_splits, n_groups),
-            seed=cfg.seed + 1 + 10 * repeat,
+            seed=(cfg.seed + 1 + 10 * repeat) % (MAX_SEED + 1),
         )
+        split = frozenset(tuple(sorted(test.tolist())) for _, test in plan.folds)
+        if split in seen:
+            continue
+        seen.add(split)
         if any(len(np.unique(y[train])) < 2 for train, _ in plan.folds):
             continue
         per_repeat.append(_candidate_losses(training, rows, X, y, plan, candidates, cfg, panels))
@@ -297,7 +305,12 @@ def choose_structure(
         n_rounds=rounds,
         inner_loss=losses,
         reason=f"best inner grouped-CV {cfg.search.metric}"
-        + (f", {len(per_repeat)} repeats" if len(per_repeat) > 1 else ""),
+        + (f", {len(per_repeat)} repeats" if len(per_repeat) > 1 else "")
+        + (
+            f" ({cfg.search.inner_repeats - len(seen)} repeated a donor split: skipped)"
+            if len(seen) < cfg.search.inner_repeats
+            else ""
+        ),
     )
 
 
