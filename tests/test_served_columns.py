@@ -317,6 +317,52 @@ def test_a_json_value_that_is_not_text_is_an_error_for_its_lot_alone(
     assert others["risk"].notna().all()
 
 
+@pytest.mark.parametrize("orient", ["split", "records"])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_json_value_that_is_not_a_number_is_named_as_sent(
+    linear_bundle: ModelBundle, orient: str, data: st.DataObject
+) -> None:
+    """JSON true, an array or an object as passage or an intensity is an error for
+    that lot naming the column and what was sent; it was named as the text pandas made of it
+    ('True', '[4]', "{'p': 4}"), which the client never sent."""
+    from exostab.pyfunc_model import ExostabPyfunc
+
+    model = ExostabPyfunc()
+    model.bundle = linear_bundle
+    n_lots = data.draw(st.integers(2, 4))
+    short = linear_bundle.proteins["short_name"].tolist()
+    full = linear_bundle.proteins["input_name"].tolist()
+    request = pd.DataFrame(np.full((n_lots, len(full)), 2e7), columns=full, dtype=object).astype(
+        object
+    )
+    request.insert(0, "passage", 4)
+    request.insert(0, "lot_id", [f"L{i}" for i in range(n_lots)])
+    request = request.astype(object)
+    bad = data.draw(st.integers(0, n_lots - 1))
+    j = data.draw(st.integers(0, len(full) - 1))
+    column = data.draw(st.sampled_from(["passage", full[j]]))
+    value = data.draw(NOT_TEXT)
+    request.at[bad, column] = value
+    answer = model.predict(None, as_parsed(request, orient, None))
+    error = answer.loc[bad, "error"]
+    kind = f"the JSON value {str(value).lower()}" if isinstance(value, bool) else "a JSON"
+    if column == full[j]:
+        assert error.startswith(f"{kind}") and error.endswith(f" in protein column '{full[j]}'")
+    else:
+        assert error.startswith(f"{column} is {kind}") and error.endswith(
+            "not a number: send a number"
+        )
+    assert "True" not in error and "[" not in error and "{" not in error
+    assert answer.loc[bad, "risk"] is None and answer.loc[bad, "lot_id"] == f"L{bad}"
+    others = model.predict(None, as_parsed(request.drop(index=bad), orient, None))
+    pd.testing.assert_frame_equal(answer.drop(index=bad).reset_index(drop=True), others)
+    if column == full[j]:  # under its short name the protein is named as sent
+        renamed = request.rename(columns={full[j]: short[j]})
+        again = model.predict(None, as_parsed(renamed, orient, None))
+        assert again.loc[bad, "error"] == error.replace(f"'{full[j]}'", f"'{short[j]}'")
+
+
 @pytest.mark.parametrize(("code", "text"), [(3, "3"), (3.0, "3"), (2.5, "2.5")])
 def test_a_number_sent_as_a_category_is_read_as_its_text(
     linear_bundle: ModelBundle, code: float, text: str

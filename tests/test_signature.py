@@ -226,5 +226,6 @@ def test_json_booleans_are_not_numbers(fasta_bundle) -> None:
         )
     )
     assert "passage" in answer.loc[0, "error"] and "passage" in answer.loc[2, "error"]
-    assert answer.loc[1, "error"] == f"text 'True' in protein column '{protein}'"
+    assert answer.loc[1, "error"] == f"the JSON value true in protein column '{protein}'"
+    assert answer.loc[0, "error"] == "passage is the JSON value true, not a number: send a number"
     assert answer["risk"].isna().all()

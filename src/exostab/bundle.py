@@ -29,7 +29,14 @@ from exostab.features import (
     transformer_state,
 )
 from exostab.model import Calibrator, PriorBoostedClassifier, RiskBands
-from exostab.schemas import LOT_ID, PASSAGE, lot_sheet_row_problems, present
+from exostab.schemas import (
+    LOT_ID,
+    PASSAGE,
+    JsonValue,
+    json_kind,
+    lot_sheet_row_problems,
+    present,
+)
 from exostab.trajectory import Trajectory
 
 logger = logging.getLogger(__name__)
@@ -130,42 +137,46 @@ def as_numbers(block: pd.DataFrame) -> np.ndarray:
     return values
 
 
-def booleans_as_text(table: pd.DataFrame) -> pd.DataFrame:
-    """Return the table with JSON ``true``/``false`` cells as the text ``True``/``False``.
+def json_cells_marked(
+    table: pd.DataFrame, text_columns: Collection[str], counted_columns: Collection[str]
+) -> pd.DataFrame:
+    """Return the table with the JSON values of its number columns marked (``JsonValue``).
 
-    pandas would read them as 1 and 0 (a passage of ``true`` would be passage 1); as text they
-    are refused with the reason any other text in a number column gets. A table without such
-    cells comes back as it is (not copied); otherwise a copy comes back.
+    pandas would read ``true``/``false`` as 1 and 0 (a passage of ``true`` would be passage 1,
+    an intensity of ``true`` 1.0). An array or an object in any number column, and ``true`` or
+    ``false`` in a counted one (passage, ages, cycles, weeks, the proteins), become a
+    ``JsonValue``: refused and named as sent. In other number columns (yes/no flags of the lot
+    sheet) ``true``/``false`` become the text ``True``/``False``, which the lot-sheet reader
+    takes as 1/0. A table without such cells comes back as it is (not copied); otherwise a copy.
+
+    Args:
+        table: rows × columns, any cell types.
+        text_columns: ``lot_id`` and the categories (``text_cell_problems`` reads them).
+        counted_columns: the number columns where a yes/no value is no number.
     """
+    skip, counted = set(text_columns), set(counted_columns)
     columns = table.columns
-    flags = list(columns[dtype_mask(table, pd.api.types.is_bool_dtype)])
-    objects = np.flatnonzero(dtype_mask(table, pd.api.types.is_object_dtype))
-    if len(objects):
-        cells = table.iloc[:, objects].to_numpy(dtype=object)
-        is_flag = np.frompyfunc(lambda cell: isinstance(cell, (bool, np.bool_)), 1, 1)(cells)
-        found = is_flag.astype(bool).any(axis=0)
-        flags += list(columns[objects[found]])
-    if not flags:
+    held = dtype_mask(table, pd.api.types.is_bool_dtype) | dtype_mask(
+        table, pd.api.types.is_object_dtype
+    )
+    positions = [int(j) for j in np.flatnonzero(held) if str(columns[int(j)]) not in skip]
+    if not positions:
         return table
-    table = table.copy()
-    for column in flags:
-        table[column] = [
-            str(bool(cell)) if isinstance(cell, (bool, np.bool_)) else cell
-            for cell in table[column].astype(object)
+    cells = table.iloc[:, positions].to_numpy(dtype=object)
+    kinds = np.frompyfunc(json_kind, 1, 1)(cells)
+    changed: dict[str, pd.Series] = {}
+    for k in np.flatnonzero(pd.notna(kinds).any(axis=0)).tolist():
+        column = columns[positions[k]]
+        marked = [
+            cell
+            if kind is None
+            else str(bool(cell))
+            if column not in counted and isinstance(cell, (bool, np.bool_))
+            else JsonValue(kind)
+            for cell, kind in zip(cells[:, k], kinds[:, k], strict=True)
         ]
-    return table
-
-
-def json_kind(value: Any) -> str | None:
-    """Name a cell that no text or number column can read: JSON ``true``/``false``, an array
-    or an object (None for text, numbers and missing cells)."""
-    if isinstance(value, (bool, np.bool_)):
-        return f"the JSON value {str(bool(value)).lower()}"
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return "a JSON array"
-    if isinstance(value, dict):
-        return "a JSON object"
-    return None
+        changed[column] = pd.Series(marked, index=table.index, dtype=object)
+    return table.assign(**changed) if changed else table
 
 
 def category_text(value: Any) -> Any:
@@ -670,7 +681,9 @@ class ModelBundle:
         # slow: consolidate once.
         table, sent_as = self.with_input_names(table.reset_index(drop=True))
         table, refused = text_cell_problems(table, self.text_columns)
-        table = booleans_as_text(table)
+        table = json_cells_marked(
+            table, self.text_columns, {PASSAGE, *NUMERIC_METADATA, *self.protein_inputs}
+        )
         problems = pd.Series([None] * len(table), index=table.index, dtype=object)
         protein_values = np.full((len(table), len(self.proteins)), np.nan)
         if LOT_ID not in table or PASSAGE not in table:

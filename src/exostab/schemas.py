@@ -137,6 +137,8 @@ def parse_number(value: Any, *, column: str, decimal_comma: bool = False) -> flo
     cycles or weeks (``NUMERIC_METADATA``): a passage of ``true`` is refused, not passage 1.
     """
     count = column in NUMERIC_METADATA
+    if isinstance(value, JsonValue):
+        return None
     if value is None or isinstance(value, bool | np.bool_):
         return None if (value is None or count) else float(value)
     if isinstance(value, int | float | np.integer | np.floating):
@@ -158,8 +160,44 @@ def parse_number(value: Any, *, column: str, decimal_comma: bool = False) -> flo
         return None
 
 
+class JsonValue:
+    """A JSON ``true``/``false``, array or object sent where a number belongs (over HTTP).
+
+    It is kept as this marker, not as pandas' text ``'True'``, so the message names what was
+    sent (``the JSON value true``), as it does for text columns; it never reads as a number.
+    """
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return self.kind
+
+    def __repr__(self) -> str:
+        return self.kind
+
+
+def json_kind(value: Any) -> str | None:
+    """Name a cell that no text or number column can read: JSON ``true``/``false``, an array
+    or an object (None for text, numbers and missing cells)."""
+    if isinstance(value, JsonValue):
+        return value.kind
+    if isinstance(value, (bool, np.bool_)):
+        return f"the JSON value {str(bool(value)).lower()}"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "a JSON array"
+    if isinstance(value, dict):
+        return "a JSON object"
+    return None
+
+
 def not_a_number(column: str, value: Any) -> str:
     """The message for text in a number column (the lot is named beside it)."""
+    kind = json_kind(value)
+    if kind is not None:
+        return f"{column} is {kind}, not a number: send a number"
     return f"not a number in column '{column}': {str(value)[:40]!r}"
 
 
