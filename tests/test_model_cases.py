@@ -39,4 +39,6 @@ def test_ten_lots_without_signal_make_no_champion(tmp_path: Path, tracking_store
     assert not payload["champion_eligible"]
     output = " ".join(result.output.split())
     assert "10 lots of 5 donors are too few" in output
+    # "treat every number below as unreliable": the CV metrics and baselines come after it
+    assert output.index("are too few") < output.index("Donor-grouped CV")
     assert "verdict: not champion" in output or "not registered" in output

@@ -72,11 +72,14 @@ class TrainingOutcome:
         CV folds that had each in their top ``stability_k``; the mlflow run and version.
         """
         result, fingerprint, m = self.result, self.fingerprint, self.result.metrics
+        # A warning about the data (too few lots) comes before the numbers it qualifies.
+        data_warnings = [line for line in result.verdict.lines if line.startswith("warning")]
         lines = [
             f"[bold]Trained[/] on {fingerprint['n_lots']} lots of {fingerprint['n_groups']} "
             f"donors × {fingerprint['n_proteins']} proteins"
             f"{' (SIMULATED)' if fingerprint['simulated'] else ''} in {self.seconds:.1f} s; "
             f"chosen by inner CV: {result.choice.label}.",
+            *(f"[bold yellow]{escape(line)}[/]" for line in data_warnings),
             f"Donor-grouped CV ({len(result.plan.folds)} folds, calibration cross-fitted): "
             f"AUROC {m['cv_roc_auc']:.3f}, PR-AUC {m['cv_pr_auc']:.3f}, "
             f"Brier {m['cv_brier']:.3f}, ECE {m['cv_ece']:.3f}.",
@@ -92,7 +95,9 @@ class TrainingOutcome:
                 )
             )
         for line in result.verdict.lines:
-            style = "bold yellow" if line.startswith(("warning", "verdict: not")) else "bold"
+            if line in data_warnings:
+                continue
+            style = "bold yellow" if line.startswith("verdict: not") else "bold"
             lines.append(f"[{style}]{escape(line)}[/]")
         top = self.importance[self.importance["kind"] == "protein"].head(5)
         if len(top) and top["mean_abs_shap"].iloc[0] > 0:
