@@ -42,3 +42,6 @@ def test_ten_lots_without_signal_make_no_champion(tmp_path: Path, tracking_store
     # "treat every number below as unreliable": the CV metrics and baselines come after it
     assert output.index("are too few") < output.index("Donor-grouped CV")
     assert "verdict: not champion" in output or "not registered" in output
+    # the summary's path, and the store the runs went to (not the project's `make ui` store)
+    assert f"Run summary (JSON): {summary}" in output
+    assert f"mlflow ui --backend-store-uri {tracking_store}" in output

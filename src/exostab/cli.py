@@ -373,7 +373,13 @@ def train(
         write_text(summary, json.dumps(outcome.summary(store_uri()), indent=2))
     for line in outcome.report_lines(cfg.explain.stability_k):
         console.print(line)
-    console.print("Compare runs: [bold]make ui[/] → http://127.0.0.1:5000")
+    if summary:
+        console.print(f"Run summary (JSON): {escape(str(summary))}")
+    uri = store_uri()
+    if os.environ.get("MLFLOW_TRACKING_URI"):  # another store than the one `make ui` opens
+        console.print(f"Compare runs: mlflow ui --backend-store-uri {escape(uri)}")
+    else:
+        console.print("Compare runs: [bold]make ui[/] → http://127.0.0.1:5000")
 
 
 @app.command("inspect")
