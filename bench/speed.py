@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 logger = logging.getLogger(__name__)
 
@@ -346,9 +347,21 @@ def score_rows(
         logs / "simulate_score.log",
     )  # fmt: skip
     summary = work / "score_model.json"
+    # The scored model always holds the protein part (prior + ridge on every protein): the inner
+    # CV could otherwise choose the prior alone on these lots, and scoring would be timed on a
+    # model that reads no protein.
+    config = work / "score_model.yaml"
+    settings = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "configs" / "train.yaml").read_text()
+    )
+    settings["search"]["candidates"] = [
+        c for c in settings["search"]["candidates"] if c["learner"] == "linear"
+    ]
+    config.write_text(yaml.safe_dump(settings))
     training = run_child(
         [EXOSTAB, "train", "--proteins", str(data / "proteins.csv"),
-         "--lots", str(data / "lots.csv"), "--no-register", "--summary", str(summary)],
+         "--lots", str(data / "lots.csv"), "--no-register", "--summary", str(summary),
+         "--config", str(config)],
         logs / "train_score_model.log",
         env=env,
     )  # fmt: skip
