@@ -53,6 +53,21 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
         yield {"root": root, "data": data, "model": json.loads(summary.read_text())["model_uri"]}
 
 
+def forecast_in_store(trained: dict, lots: Path, out: Path, *extra: str) -> Result:
+    """Run ``exostab forecast`` of the module's model on the held-out proteins, in its store."""
+    root = trained["root"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+        return invoke(
+            "forecast",
+            "--model", trained["model"],
+            "--proteins", str(trained["data"] / "test" / "proteins.csv"),
+            "--lots", str(lots),
+            "--out", str(out),
+            *extra,
+        )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def forecast(trained):
     """Forecast the held-out donors plus a bad lot-sheet row and a lot with no profile."""
@@ -66,17 +81,7 @@ def forecast(trained):
     lots = root / "lots_with_problems.csv"
     pd.concat([sheet, extra]).to_csv(lots, index=False)
     out = root / "forecast"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
-        result = invoke(
-            "forecast",
-            "--model", trained["model"],
-            "--proteins", str(test / "proteins.csv"),
-            "--lots", str(lots),
-            "--out", str(out),
-            "--passages", "2-12",
-            "--draws", "12",
-        )  # fmt: skip
+    result = forecast_in_store(trained, lots, out, "--passages", "2-12", "--draws", "12")
     assert result.exit_code == 0, result.output
     return {"out": out, "sheet": sheet, "output": result.output}
 
@@ -178,18 +183,9 @@ def test_a_grid_below_every_banks_measured_lots_forecasts_nothing_and_says_so(
     sheet = pd.read_csv(test / "lots.csv")
     latest = sheet.groupby("donor_id")["passage"].max()
     assert (latest > 3).all()
-    root = trained["root"]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
-        result = invoke(
-            "forecast",
-            "--model", trained["model"],
-            "--proteins", str(test / "proteins.csv"),
-            "--lots", str(test / "lots.csv"),
-            "--out", str(tmp_path / "out"),
-            "--passages", "3-3",
-            "--draws", "10",
-        )  # fmt: skip
+    result = forecast_in_store(
+        trained, test / "lots.csv", tmp_path / "out", "--passages", "3-3", "--draws", "10"
+    )
     assert result.exit_code == 2, result.output
     assert "no bank was forecast" in result.output and "Traceback" not in result.output
     assert "last safe passage P3" not in result.output
@@ -209,17 +205,7 @@ def test_a_full_disk_leaves_none_of_the_forecast_files(trained, tmp_path: Path) 
     test, out = trained["data"] / "test", tmp_path / "out"
     out.mkdir()
     (out / "banks.csv").symlink_to("/dev/full")
-    root = trained["root"]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
-        result = invoke(
-            "forecast",
-            "--model", trained["model"],
-            "--proteins", str(test / "proteins.csv"),
-            "--lots", str(test / "lots.csv"),
-            "--out", str(out),
-            "--draws", "10",
-        )  # fmt: skip
+    result = forecast_in_store(trained, test / "lots.csv", out, "--draws", "10")
     assert result.exit_code == 2, result.output
     said = " ".join(result.output.split())
     assert "Traceback" not in said

@@ -154,10 +154,8 @@ def test_score_on_a_full_disk_exits_2_in_one_line_and_leaves_no_output(
     )  # fmt: skip
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
-    assert f"{out}: could not write it: No space left on device (ENOSPC)" in " ".join(
-        result.output.split()
-    )
     said = " ".join(result.output.split())
+    assert f"{out}: could not write it: No space left on device (ENOSPC)" in said
     assert said.endswith("not written either: scores.quarantine.csv")  # the report: not begun
     assert left_in(tmp_path / "out") == ["scores.csv"]  # the link itself, nothing else
 

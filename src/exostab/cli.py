@@ -375,9 +375,8 @@ def train(
         console.print(line)
     if summary:
         console.print(f"Run summary (JSON): {escape(str(summary))}")
-    uri = store_uri()
     if os.environ.get("MLFLOW_TRACKING_URI"):  # another store than the one `make ui` opens
-        console.print(f"Compare runs: mlflow ui --backend-store-uri {escape(uri)}")
+        console.print(f"Compare runs: mlflow ui --backend-store-uri {escape(store_uri())}")
     else:
         console.print("Compare runs: [bold]make ui[/] → http://127.0.0.1:5000")
 
