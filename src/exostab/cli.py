@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from exostab.config import PROJECT_ROOT
+from exostab.config import work_folder
 from exostab.errors import ExostabError, shown
 
 if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
@@ -65,8 +65,20 @@ def main(
             "--version", help="Print the version and exit.", callback=print_version, is_eager=True
         ),
     ] = False,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            envvar="MLFLOW_TRACKING_URI",
+            help="mlflow store (runs, models, registry). Default: the SQLite file "
+            "mlruns/mlflow.db in the working folder.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Configure logging once for every command."""
+    """Configure logging and the mlflow store once for every command."""
+    if tracking_uri:  # every stage reads the store from here (registry.store_uri)
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     # pandera imports pyspark.pandas whenever the [spark] extra is installed; its pandas-3
     # warning says nothing about exostab's own use of Spark (plain DataFrames, spark_udf).
     warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
@@ -229,7 +241,8 @@ def warn_if_ungated(bundle: ModelBundle, uri: str) -> None:
         )
 
 
-DEFAULT_DATA = PROJECT_ROOT / "data" / "simulated"
+# Under the working folder, as the store: `make train` in a checkout writes data/simulated/ there.
+DEFAULT_DATA = Path("data") / "simulated"
 SCALE_HELP = (
     "Scale of the protein values: raw (intensities; 0 = not quantified) or log2 (already "
     "log2: Perseus exports, log2 ratios such as CPTAC's; negative values allowed)."
@@ -252,12 +265,12 @@ def default_simulated_data() -> tuple[Path, Path]:
     """
     from exostab.simulate import write_simulation
 
-    train_dir = DEFAULT_DATA / "train"
+    folder = DEFAULT_DATA
+    train_dir = work_folder() / folder / "train"
     proteins, lots = train_dir / "proteins.csv", train_dir / "lots.csv"
-    folder = DEFAULT_DATA.relative_to(PROJECT_ROOT)
     if not (proteins.exists() and lots.exists()):
         console.print(f"No input given: generating the built-in SIMULATED lots into {folder}/")
-        write_simulation(DEFAULT_DATA, scenario="holdout", n_lots=310, n_donors=31)
+        write_simulation(work_folder() / folder, scenario="holdout", n_lots=310, n_donors=31)
     console.print(f"No input given: training on the SIMULATED lots in {folder}/train/")
     return proteins, lots
 
@@ -375,7 +388,8 @@ def train(
         console.print(line)
     if summary:
         console.print(f"Run summary (JSON): {escape(str(summary))}")
-    if os.environ.get("MLFLOW_TRACKING_URI"):  # another store than the one `make ui` opens
+    if os.environ.get("MLFLOW_TRACKING_URI") or not Path("Makefile").is_file():
+        # another store than the one `make ui` opens, or no checkout (installed from a wheel)
         console.print(f"Compare runs: mlflow ui --backend-store-uri {escape(store_uri())}")
     else:
         console.print("Compare runs: [bold]make ui[/] → http://127.0.0.1:5000")

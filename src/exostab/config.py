@@ -22,8 +22,14 @@ from pydantic import (
 
 from exostab.errors import ConfigError
 
+# The default configs are package data: ``exostab/configs/`` holds them in an installed wheel;
+# in a checkout it is a symbolic link to the top-level ``configs/`` (one copy of each file,
+# edited where the project layout puts it; the wheel build copies the files themselves).
+CONFIG_DIR = Path(__file__).with_name("configs")
+# The checkout this module runs from (for the git commit a run records); meaningless once
+# installed from a wheel. Stores and generated data go under the working folder instead
+# (``registry.store_uri``, ``work_folder``).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CONFIG_DIR = PROJECT_ROOT / "configs"
 DEFAULT_TRAIN_CONFIG = CONFIG_DIR / "train.yaml"
 DEFAULT_VOCABULARY = CONFIG_DIR / "vocabulary.yaml"
 
@@ -218,6 +224,13 @@ class TrainConfig(Frozen):
         if self.cv.scheme == "time_ordered" and not self.cv.time_column:
             raise ValueError("cv.scheme time_ordered needs cv.time_column (a lot-sheet column)")
         return self
+
+
+def work_folder() -> Path:
+    """The folder exostab keeps its store (``mlruns/``) and built-in data (``data/``) in: the
+    current working folder, so an installed ``exostab`` works from any folder and ``make train``
+    in a checkout keeps writing to the checkout."""
+    return Path.cwd()
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

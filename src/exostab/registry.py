@@ -1,12 +1,18 @@
 """Model URIs → the exostab model folder, without starting mlflow when the URI allows it.
 
 Opening the project's SQLite store through mlflow costs about 1.3 s (SQLAlchemy, migrations
-check) on top of importing mlflow (about 1.5 s); looking a model up is one indexed SQL query.
-So a local model folder, ``runs:/<id>/<name>``, ``models:/<name>/<version>``,
-``models:/<name>@<alias>`` and ``models:/m-<id>`` are read here with :mod:`sqlite3` from a
-``sqlite:///`` store whose artifacts sit on the local disk. Anything else (a tracking server,
-remote artifacts, registry stages, an unexpected schema) goes through mlflow as before
-(``tracking.resolve_model``), which also gives the user mlflow's own error messages.
+check) on top of importing mlflow (about 1.5 s), which would triple ``exostab score``'s
+start-up; looking a model up is one indexed SQL query. So a local model folder,
+``runs:/<id>/<name>``, ``models:/<name>/<version>``, ``models:/<name>@<alias>`` and
+``models:/m-<id>`` are read here with :mod:`sqlite3` from a ``sqlite:///`` store whose
+artifacts sit on the local disk, with the rules of mlflow's own ``SqlAlchemyStore``: deleted
+versions (``current_stage = 'Deleted_Internal'``) and deleted logged models do not resolve,
+rows belong to the ``default`` workspace. The queries are trusted only on the schema revisions
+they were checked against (``CHECKED_SCHEMAS``; ``tests/test_registry_client.py`` compares every
+answer with ``MlflowClient``'s and fails when mlflow's schema moves on). Anything else (another
+schema revision, workspaces, the ``latest`` alias, a tracking server, remote artifacts, registry
+stages) goes through ``MlflowClient`` (``tracking.resolve_model``), which also gives the user
+mlflow's own error messages.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from exostab.config import PROJECT_ROOT
+from exostab.config import work_folder
 
 if TYPE_CHECKING:
     from exostab.bundle import ModelBundle
@@ -31,10 +37,16 @@ ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)/?$")
 VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)/?$")
 LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[0-9a-f]+)/?$")
 RUN_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]+)/(?P<path>[^?#]+?)/?$")
+# mlflow's alembic revisions (``alembic_version``) whose tables the queries below were checked
+# against, answer for answer, with MlflowClient. Another revision: mlflow answers instead.
+CHECKED_SCHEMAS = frozenset({"dc11669786a5"})  # mlflow 3.17
+WORKSPACE = "default"  # mlflow's DEFAULT_WORKSPACE_NAME; other workspaces go through mlflow
 
 
-def store_uri(root: Path = PROJECT_ROOT) -> str:
-    """Return the project's SQLite store under ``mlruns/``; a user's MLFLOW_TRACKING_URI wins."""
+def store_uri(root: Path | None = None) -> str:
+    """Return the store: a user's ``MLFLOW_TRACKING_URI`` (or ``--tracking-uri``), else the
+    SQLite file ``mlruns/mlflow.db`` under ``root`` (default: the working folder)."""
+    root = (root or work_folder()).absolute()
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
 
 
@@ -83,14 +95,29 @@ def _located(artifact_uri: object, version: object = None) -> LocatedModel | Non
     return LocatedModel(path, None if version is None else str(version))
 
 
+# A live version of a registered model of the default workspace (mlflow's own filters).
+LIVE_VERSION = (
+    f"v.workspace = '{WORKSPACE}' AND v.status = 'READY' "
+    "AND COALESCE(v.current_stage, '') != 'Deleted_Internal' "
+    "AND EXISTS (SELECT 1 FROM registered_models r "
+    "WHERE r.workspace = v.workspace AND r.name = v.name)"
+)
+
+
 def _from_store(uri: str, database: Path) -> LocatedModel | None:
+    schema = _query(database, "SELECT version_num FROM alembic_version")
+    if len(schema) != 1 or schema[0][0] not in CHECKED_SCHEMAS:
+        return None
     if match := ALIAS_URI.match(uri):
+        if match["alias"].lower() == "latest":  # mlflow's built-in alias: mlflow answers
+            return None
         row = _one(
             _query(
                 database,
                 "SELECT v.storage_location, v.version FROM registered_model_aliases a "
-                "JOIN model_versions v ON v.name = a.name AND v.version = a.version "
-                "WHERE a.name = ? AND a.alias = ? AND v.status = 'READY'",
+                "JOIN model_versions v ON v.workspace = a.workspace AND v.name = a.name "
+                f"AND v.version = a.version WHERE a.workspace = '{WORKSPACE}' "
+                f"AND a.name = ? AND a.alias = ? AND {LIVE_VERSION}",
                 match["name"],
                 match["alias"],
             )
@@ -100,10 +127,10 @@ def _from_store(uri: str, database: Path) -> LocatedModel | None:
         row = _one(
             _query(
                 database,
-                "SELECT storage_location, version FROM model_versions "
-                "WHERE name = ? AND version = ? AND status = 'READY'",
+                "SELECT v.storage_location, v.version FROM model_versions v "
+                f"WHERE v.name = ? AND v.version = ? AND {LIVE_VERSION}",
                 match["name"],
-                match["version"],
+                str(int(match["version"])),
             )
         )
         return _located(*row) if row else None
@@ -147,6 +174,10 @@ def locate_model(uri: str, tracking_uri: str | None = None) -> LocatedModel | No
         return None
     tracking_uri = tracking_uri or store_uri()
     if not tracking_uri.startswith("sqlite:///") or "?" in tracking_uri:
+        return None
+    if os.environ.get("MLFLOW_WORKSPACE") or os.environ.get(
+        "MLFLOW_ENABLE_WORKSPACES", ""
+    ).lower() in ("true", "1"):
         return None
     database = Path(tracking_uri.removeprefix("sqlite:///"))
     if not database.is_file():

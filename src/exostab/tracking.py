@@ -27,10 +27,11 @@ from exostab.registry import store_uri
 logger = logging.getLogger(__name__)
 
 CHAMPION, CHALLENGER = "champion", "challenger"
-PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
+PACKAGE_DIR = Path(__file__).resolve().parent
+PYFUNC_FILE = PACKAGE_DIR / "pyfunc_model.py"
 
 
-def configure_tracking(root: Path = PROJECT_ROOT) -> str:
+def configure_tracking(root: Path | None = None) -> str:
     """Point mlflow's tracking and registry at the store, explicitly (the defaults are traps)."""
     uri = store_uri(root)
     if uri.startswith("sqlite:///"):
@@ -98,14 +99,31 @@ def signature_typed(example: pd.DataFrame, bundle: ModelBundle) -> pd.DataFrame:
     return example.astype({c: float for c in numeric})
 
 
+# The distributions the pyfunc imports (``pyfunc_model.py`` → ``exostab.bundle`` and what it
+# imports), pinned at logging time. A served model's own environment (``mlflow models serve
+# --env-manager uv``, ``spark_udf(env_manager=...)``, a Docker image) is built from these alone;
+# ``tests/test_self_contained_model.py`` checks the list against what loading the model imports.
+PYFUNC_DISTRIBUTIONS = (
+    "mlflow",
+    "lightgbm",
+    "pandas",
+    "numpy",
+    "scikit-learn",
+    "scipy",
+    "pandera",
+    "pydantic",
+    "pyyaml",
+    "rich",
+    "threadpoolctl",
+)
+
+
 def pip_requirements() -> list[str]:
-    """Pin what the pyfunc imports; explicit requirements spare mlflow a slow inference."""
+    """Pin what the pyfunc imports, at the installed versions (explicit requirements also spare
+    mlflow a slow inference). exostab itself travels with the model as code (``code_paths``)."""
     from importlib.metadata import version
 
-    return [
-        f"{name}=={version(name)}"
-        for name in ("mlflow", "lightgbm", "pandas", "numpy", "scikit-learn")
-    ]
+    return [f"{name}=={version(name)}" for name in PYFUNC_DISTRIBUTIONS]
 
 
 @dataclass(frozen=True)
@@ -240,6 +258,9 @@ def log_training_run(
                     name="model",
                     python_model=str(PYFUNC_FILE),
                     artifacts={"bundle": str(bundle_dir)},
+                    # the package travels with the model (mlflow copies it to code/exostab,
+                    # configs/ as files, no __pycache__, and puts code/ first on sys.path)
+                    code_paths=[str(PACKAGE_DIR)],
                     signature=model_signature(),
                     input_example=signature_typed(input_example, bundle),
                     pip_requirements=pip_requirements(),

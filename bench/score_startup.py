@@ -1,0 +1,66 @@
+"""Start-up time of `exostab score`: wall time of scoring a few lots, by the kind of model URI.
+
+Usage (from a checkout; the store must hold a registered exostab model, e.g. after `make train`):
+
+    python bench/score_startup.py --store sqlite:///$PWD/mlruns/mlflow.db \
+        --proteins data/simulated/test/proteins.csv --lots data/simulated/test/lots.csv
+
+It scores the first 5 lots with each URI (`models:/NAME@challenger`, `models:/NAME/<version>`,
+the model's local folder) `--repeats` times in fresh processes and prints the median seconds.
+Run it with PYTHONPATH pointing at the code to measure (before/after a change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", required=True, help="tracking URI (sqlite:///...)")
+    parser.add_argument("--proteins", type=Path, required=True)
+    parser.add_argument("--lots", type=Path, required=True)
+    parser.add_argument("--name", default="exostab", help="registered model name")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    os.environ["MLFLOW_TRACKING_URI"] = args.store
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(args.store)
+    client = MlflowClient()
+    challenger = client.get_model_version_by_alias(args.name, "challenger")
+    folder = Path(mlflow.artifacts.download_artifacts(f"models:/{args.name}/{challenger.version}"))
+    uris = {
+        "alias": f"models:/{args.name}@challenger",
+        "version": f"models:/{args.name}/{challenger.version}",
+        "folder": str(folder),
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        lots = pd.read_csv(args.lots).head(5)
+        lots.to_csv(Path(scratch) / "lots.csv", index=False)
+        for kind, uri in uris.items():
+            seconds = []
+            for i in range(args.repeats):
+                out = Path(scratch) / f"{kind}{i}.csv"
+                command = [sys.executable, "-m", "exostab.cli", "score", "--proteins",
+                           str(args.proteins), "--lots", str(Path(scratch) / "lots.csv"),
+                           "--out", str(out), "--model", uri]  # fmt: skip
+                started = time.perf_counter()
+                subprocess.run(command, check=True, capture_output=True)
+                seconds.append(time.perf_counter() - started)
+            print(f"{kind:8s} {uri}: median {statistics.median(seconds):.2f} s "
+                  f"(min {min(seconds):.2f}, max {max(seconds):.2f}, n={args.repeats})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
