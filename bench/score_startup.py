@@ -24,6 +24,12 @@ from pathlib import Path
 import pandas as pd
 
 
+VIA_CLIENT = (
+    "import sys; import exostab.registry as r; r.locate_model = lambda *a, **k: None; "
+    "from exostab.cli import app; sys.argv[0] = 'exostab'; app()"
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True, help="tracking URI (sqlite:///...)")
@@ -31,6 +37,11 @@ def main() -> None:
     parser.add_argument("--lots", type=Path, required=True)
     parser.add_argument("--name", default="exostab", help="registered model name")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--via-client",
+        action="store_true",
+        help="disable the SQLite fast path: every look-up through MlflowClient (for comparison)",
+    )
     args = parser.parse_args()
     os.environ["MLFLOW_TRACKING_URI"] = args.store
     import mlflow
@@ -52,7 +63,8 @@ def main() -> None:
             seconds = []
             for i in range(args.repeats):
                 out = Path(scratch) / f"{kind}{i}.csv"
-                command = [sys.executable, "-m", "exostab.cli", "score", "--proteins",
+                launcher = ["-m", "exostab.cli"] if not args.via_client else ["-c", VIA_CLIENT]
+                command = [sys.executable, *launcher, "score", "--proteins",
                            str(args.proteins), "--lots", str(Path(scratch) / "lots.csv"),
                            "--out", str(out), "--model", uri]  # fmt: skip
                 started = time.perf_counter()
