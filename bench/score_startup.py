@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pandas as pd
 
-
 VIA_CLIENT = (
     "import sys; import exostab.registry as r; r.locate_model = lambda *a, **k: None; "
     "from exostab.cli import app; sys.argv[0] = 'exostab'; app()"
@@ -70,8 +69,8 @@ def main() -> None:
                 started = time.perf_counter()
                 subprocess.run(command, check=True, capture_output=True)
                 seconds.append(time.perf_counter() - started)
-            print(f"{kind:8s} {uri}: median {statistics.median(seconds):.2f} s "
-                  f"(min {min(seconds):.2f}, max {max(seconds):.2f}, n={args.repeats})")  # fmt: skip
+            spread = f"min {min(seconds):.2f}, max {max(seconds):.2f}, n={args.repeats}"
+            print(f"{kind:8s} {uri}: median {statistics.median(seconds):.2f} s ({spread})")
 
 
 if __name__ == "__main__":

@@ -51,15 +51,35 @@ def test_two_trainings_are_told_apart(two_runs) -> None:
         duration = (run.info.end_time - run.info.start_time) / 1000
         assert duration >= outcome.result.seconds
         inputs = run.inputs.dataset_inputs
-        by_context = {
-            next(t.value for t in i.tags if t.key == "mlflow.data.context"): i.dataset
-            for i in inputs
-        }
-        assert set(by_context) == {"proteins", "lot_sheet"}
-        assert by_context["proteins"].name == "proteins.csv"
-        assert by_context["lot_sheet"].name == "lots.csv"
+        tags = [{t.key: t.value for t in i.tags} for i in inputs]
+        by_role = {t["role"]: i.dataset for t, i in zip(tags, inputs, strict=True) if "role" in t}
+        contexts = {t["mlflow.data.context"] for t in tags}
+        assert set(by_role) == {"proteins", "lot_sheet"}
+        assert contexts == {"training", "evaluation"}
+        assert by_role["proteins"].name == "proteins.csv"
+        assert by_role["lot_sheet"].name == "lots.csv"
+        # the lot sheet names its label (mlflow keeps a pandas dataset's targets in memory only)
+        assert [t.get("targets") for t in tags if t.get("role") == "lot_sheet"] == ["unstable"]
+        # MLflow 3 links: the CV metrics belong to the logged model and to the evaluation
+        # dataset of out-of-fold predictions they were computed on
+        (evaluation,) = [i.dataset for t, i in zip(tags, inputs, strict=True)
+                         if t["mlflow.data.context"] == "evaluation"]  # fmt: skip
+        assert evaluation.name == "cv_out_of_fold"
+        version = client.get_model_version("exostab", outcome.model_version)
+        model_id = version.source.removeprefix("models:/")
+        linked = {m.key: m for m in client.get_logged_model(model_id).metrics}
+        assert linked["cv_roc_auc"].value == run.data.metrics["cv_roc_auc"]
+        assert linked["cv_roc_auc"].dataset_name == "cv_out_of_fold"
+        assert linked["n_lots"].dataset_name is None
+        # the run describes itself in the UI, and the verdict tag says "verdict" once
+        note = run.data.tags["mlflow.note.content"]
+        assert note.startswith("SIMULATED data.") and "Verdict: " in note
+        assert f"AUROC {run.data.metrics['cv_roc_auc']:.3f}" in note
+        assert not run.data.tags["verdict"].startswith("verdict")
+        experiment = client.get_experiment(run.info.experiment_id)
+        assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
         for path, sha in outcome.fingerprint["inputs"].items():
-            dataset = by_context["proteins" if path.endswith("proteins.csv") else "lot_sheet"]
+            dataset = by_role["proteins" if path.endswith("proteins.csv") else "lot_sheet"]
             assert dataset.digest == sha[:16]
             assert str(Path(path).resolve()) in dataset.source
             assert "num_rows" in dataset.profile

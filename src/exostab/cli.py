@@ -326,8 +326,22 @@ def train(
         Path | None, typer.Option(help="Write a JSON summary of the run to this path.")
     ] = None,
     register: Annotated[
-        bool, typer.Option("--register/--no-register", help="Register the model as 'exostab'.")
+        bool,
+        typer.Option(
+            "--register/--no-register",
+            help="Register a model version (moves the challenger alias, maybe champion). "
+            "--no-register for experiments: the run is logged, the registry is untouched.",
+        ),
     ] = True,
+    model_name: Annotated[
+        str | None,
+        typer.Option(
+            "--model-name",
+            help="Registered model name. Default: the config's (exostab); a model trained on "
+            "other data (another label, scale or protein space) goes under a name of its own "
+            "(e.g. exostab-heart-lfq) and never moves exostab's aliases.",
+        ),
+    ] = None,
     scale: Annotated[
         str | None, typer.Option("--scale", help=SCALE_HELP + " Default: config (raw).")
     ] = None,
@@ -379,6 +393,7 @@ def train(
             name=run_name,
             register=register,
             progress=lambda message: bar.update(task, description=message),
+            model_name=model_name,
         )
     if summary:
         from exostab.writers import write_text
@@ -393,6 +408,29 @@ def train(
         console.print(f"Compare runs: mlflow ui --backend-store-uri {escape(store_uri())}")
     else:
         console.print("Compare runs: [bold]make ui[/] → http://127.0.0.1:5000")
+
+
+@app.command()
+@user_errors
+def promote(
+    name: Annotated[str, typer.Argument(help="Registered model name, e.g. exostab.")],
+    version: Annotated[str, typer.Argument(help="The version to point the alias at, e.g. 3.")],
+    alias: Annotated[
+        str,
+        typer.Option(
+            help="The alias to move: champion (make serve's and make score's "
+            "MODEL=models:/exostab@champion) or challenger (their default)."
+        ),
+    ] = "champion",
+) -> None:
+    """Move a registry alias to a version (the one deliberate way to change what scores)."""
+    from exostab.tracking import configure_tracking
+    from exostab.tracking import promote as move_alias
+
+    configure_tracking()
+    before = move_alias(name, version, alias)
+    was = f" (was version {before})" if before and before != version else ""
+    console.print(f"models:/{escape(name)}@{escape(alias)} → version {escape(version)}{was}.")
 
 
 @app.command("inspect")

@@ -214,3 +214,55 @@ def resolve_model(uri: str) -> tuple[ModelBundle, str]:
         raise ExostabError(f"{uri} is not an exostab model (no bundle in its artifacts)")
     bundle = ModelBundle.load(bundle_dir)
     return (bundle.with_version(located.version) if located.version else bundle), uri
+
+
+# --- Data contracts: which models may share a registered name and its aliases ---------------
+
+# Two models read the same protein space when at least this share of the smaller one's protein
+# groups is in the other (a retrain on new lots loses or gains a few groups, not half).
+MIN_SHARED_PROTEINS = 0.5
+
+
+@dataclass(frozen=True)
+class DataContract:
+    """What a model predicts and reads: the label, the value scale and the protein groups.
+
+    Attributes:
+        label: the lot-sheet label column it predicts (e.g. ``unstable``).
+        scale: ``raw`` intensities or ``log2`` values.
+        proteins: the protein groups it reads (input column names).
+    """
+
+    label: str
+    scale: str
+    proteins: frozenset[str]
+
+    def differences(self, current: DataContract) -> list[str]:
+        """Why this model (new) cannot take the aliases of ``current``; empty when it can."""
+        reasons = []
+        if self.label != current.label:
+            reasons.append(f"it predicts {self.label!r}, the current model {current.label!r}")
+        if self.scale != current.scale:
+            reasons.append(f"its values are {self.scale}, the current model's {current.scale}")
+        shared = len(self.proteins & current.proteins)
+        smaller = min(len(self.proteins), len(current.proteins))
+        if smaller and shared < MIN_SHARED_PROTEINS * smaller:
+            reasons.append(
+                f"it reads {len(self.proteins)} protein groups, {shared} of them among the "
+                f"current model's {len(current.proteins)}"
+            )
+        return reasons
+
+    def describe(self) -> str:
+        """One line for a registry tag: ``label unstable, raw values, 303 protein groups``."""
+        return f"label {self.label}, {self.scale} values, {len(self.proteins)} protein groups"
+
+
+def derived_model_name(base: str, data_folder: str) -> str:
+    """A registered-model name of its own for another data contract: ``exostab-heart-lfq``.
+
+    Made of the base name and the folder the lot sheet sits in, reduced to letters, digits,
+    ``-`` and ``_`` (mlflow's names allow more, URIs and shells like these).
+    """
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", data_folder).strip("-_").lower()
+    return f"{base}-{slug}" if slug else f"{base}-other"

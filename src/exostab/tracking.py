@@ -22,11 +22,14 @@ from mlflow.types import ParamSchema, ParamSpec
 from exostab.bundle import ModelBundle
 from exostab.config import NUMERIC_METADATA, PROJECT_ROOT, TrainConfig
 from exostab.errors import ExostabError
-from exostab.registry import store_uri
+from exostab.registry import DataContract, derived_model_name, store_uri
 
 logger = logging.getLogger(__name__)
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+# mlflow 3.17's UI opens an experiment without this tag on its GenAI view (traces, no runs);
+# ``custom_model_development`` opens it on the training runs.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 PACKAGE_DIR = Path(__file__).resolve().parent
 PYFUNC_FILE = PACKAGE_DIR / "pyfunc_model.py"
 
@@ -49,6 +52,10 @@ def ensure_experiment(name: str) -> str:
     client = MlflowClient()
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        # experiments made before the tag existed open on the GenAI view until they get it
+        for key, value in EXPERIMENT_KIND.items():
+            if experiment.tags.get(key) != value:
+                client.set_experiment_tag(experiment.experiment_id, key, value)
         return str(experiment.experiment_id)
     uri = mlflow.get_tracking_uri()
     location = None
@@ -56,7 +63,7 @@ def ensure_experiment(name: str) -> str:
         artifacts = Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
         artifacts.mkdir(parents=True, exist_ok=True)
         location = artifacts.as_uri()
-    return str(client.create_experiment(name, artifact_location=location))
+    return str(client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND))
 
 
 def git_commit(root: Path = PROJECT_ROOT) -> str:
@@ -134,13 +141,16 @@ class InputDataset:
         table: what exostab read from it (lots × columns), for mlflow's schema and profile.
         path: the file (the dataset's source).
         sha256: the file's content hash (the dataset's digest is its first 16 characters).
-        context: ``proteins`` or ``lot_sheet``.
+        role: ``proteins`` or ``lot_sheet`` (the input tag ``role``; both are logged in
+            mlflow's ``training`` context).
+        targets: the label column, for the lot sheet (mlflow's dataset ``targets``).
     """
 
     table: pd.DataFrame
     path: Path
     sha256: str
-    context: str
+    role: str
+    targets: str | None = None
 
 
 # mlflow keeps a dataset's schema in one database field of at most 1 MiB: a wide protein file
@@ -171,8 +181,35 @@ def log_dataset(dataset: InputDataset) -> None:
             source=str(dataset.path.resolve()),
             name=dataset.path.name,
             digest=dataset.sha256[:16],
+            targets=dataset.targets if dataset.targets in frame.columns else None,
         )
-    mlflow.log_input(logged, context=dataset.context, tags={"sha256": dataset.sha256})
+    mlflow.log_input(
+        logged,
+        context="training",
+        tags={
+            "role": dataset.role,
+            "sha256": dataset.sha256,
+            # mlflow keeps a pandas dataset's targets in memory only: the tag shows them
+            **({"targets": dataset.targets} if dataset.targets else {}),
+        },
+    )
+
+
+def evaluation_dataset(predictions: pd.DataFrame, name: str) -> Any:
+    """The cross-validated out-of-fold predictions as an mlflow evaluation dataset.
+
+    Args:
+        predictions: one row per training lot with ``label`` (0/1) and ``oof_risk`` (the
+            calibrated risk from the fold that did not train on the lot; NaN when untested).
+        name: the dataset's name.
+    """
+    from mlflow.data.pandas_dataset import from_pandas
+
+    frame = predictions.reset_index()
+    frame.columns = frame.columns.astype(str)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return from_pandas(frame, name=name, targets="label", predictions="oof_risk")
 
 
 def describe_version(
@@ -188,13 +225,135 @@ def describe_version(
 
 @dataclass(frozen=True)
 class RunRecord:
-    """What a training run left in mlflow."""
+    """What a training run left in mlflow.
+
+    Attributes:
+        model_name: the registered model the version went to (None: not registered).
+        notes: what the user should know about the registration (another name, no alias
+            moved), one sentence each.
+    """
 
     run_id: str
     model_uri: str | None
     model_version: str | None
     aliases: tuple[str, ...]
     experiment_id: str
+    model_name: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def version_contract(client: MlflowClient, name: str, version: str) -> DataContract | None:
+    """The data contract of a registered version: its run's ``data.label``/``data.scale``
+    params and the protein groups of its ``signature_columns.csv``; None when unreadable."""
+    try:
+        model_version = client.get_model_version(name, version)
+        run = client.get_run(str(model_version.run_id))
+        with tempfile.TemporaryDirectory() as scratch:
+            columns = pd.read_csv(
+                client.download_artifacts(run.info.run_id, "signature_columns.csv", scratch)
+            )
+    except (MlflowException, OSError, ValueError) as error:
+        logger.info("no data contract for %s/%s (%s)", name, version, error)
+        return None
+    params = run.data.params
+    return DataContract(
+        label=params.get("data.label", "unstable"),
+        scale=params.get("data.scale", "raw"),
+        proteins=frozenset(map(str, columns["input_name"])),
+    )
+
+
+def alias_holder(client: MlflowClient, name: str) -> tuple[str, str] | None:
+    """(alias, version) of the version ``make score``/``make serve`` would use: the champion,
+    else the challenger; None for a name with no alias (or no registered model)."""
+    for alias in (CHAMPION, CHALLENGER):
+        try:
+            return alias, str(client.get_model_version_by_alias(name, alias).version)
+        except MlflowException:
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Where a new version goes: the registered name, and whether it may move aliases there."""
+
+    name: str
+    move_aliases: bool
+    notes: tuple[str, ...] = ()
+
+
+def plan_registration(
+    contract: DataContract, base: str, explicit: bool, data_folder: str
+) -> Registration:
+    """Choose the registered name so that no alias moves to a model of another data contract.
+
+    The version goes under ``base`` when the version holding ``base``'s aliases (champion,
+    else challenger) reads the same data (``DataContract.differences``) or none exists. When
+    it does not: a name the user chose (``explicit``) still gets the version, with no alias
+    moved; otherwise the version goes under a name of its own (``derived_model_name``), whose
+    aliases it may move under the same rule.
+    """
+    client = MlflowClient()
+    reasons: list[str] = []
+    holder = alias_holder(client, base)
+    if holder is not None:
+        current = version_contract(client, base, holder[1])
+        reasons = contract_reasons(contract, current)
+        if not reasons:
+            return Registration(base, True)
+        why = f"its data differ from models:/{base}@{holder[0]} (version {holder[1]}): " + (
+            "; ".join(reasons)
+        )
+        if explicit:
+            return Registration(
+                base,
+                False,
+                (
+                    f"No alias of {base} moved: {why}.",
+                    f"To use it anyway: exostab promote {base} <version> --alias {CHAMPION}.",
+                ),
+            )
+    else:
+        return Registration(base, True)
+    own = derived_model_name(base, data_folder)
+    holder = alias_holder(client, own)
+    if holder is not None and contract_reasons(contract, version_contract(client, own, holder[1])):
+        return Registration(own, False, (f"Registered under {own}, {why}; no alias moved.",))
+    return Registration(
+        own,
+        True,
+        (
+            f"Registered under its own name {own}: {why}. models:/{base} (what make score "
+            f"and make serve use) is unchanged; score with --model models:/{own}@{CHALLENGER}, "
+            "or choose a name with --model-name.",
+        ),
+    )
+
+
+def contract_reasons(new: DataContract, current: DataContract | None) -> list[str]:
+    return [] if current is None else new.differences(current)
+
+
+def promote(name: str, version: str, alias: str) -> str | None:
+    """Point ``models:/NAME@ALIAS`` at a version; return the version it held before (or None).
+
+    Raises:
+        ExostabError: no such registered model or version (deleted versions included).
+    """
+    client = MlflowClient()
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as error:
+        raise ExostabError(
+            f"cannot promote {name} version {version}: {first_line(str(error))}"
+        ) from None
+    try:
+        before: str | None = str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        before = None
+    client.set_registered_model_alias(name, alias, version)
+    return before
 
 
 def log_training_run(
@@ -214,6 +373,10 @@ def log_training_run(
     model_card: str | None = None,
     version_description: str | None = None,
     version_tags: dict[str, str] | None = None,
+    description: str | None = None,
+    oof_predictions: pd.DataFrame | None = None,
+    model_name: str | None = None,
+    data_folder: str = "",
 ) -> RunRecord:
     """Log one training run (config, fingerprint, metrics, files, model) and register the model.
 
@@ -222,11 +385,31 @@ def log_training_run(
         params: extra parameters (e.g. the structure chosen by inner CV).
         register: register the model (never for a model with constant risks: the caller says).
         metrics: headline metrics; ``champion_eligible`` = 1 lets the version become champion.
-        datasets: the protein file and the lot sheet, logged as mlflow datasets (inputs).
+            Logged against the LoggedModel (``model_id``) and, for the ``cv_*`` ones, the
+            out-of-fold evaluation dataset.
+        datasets: the protein file and the lot sheet, logged as mlflow datasets (inputs,
+            context ``training``).
         model_card: markdown logged as ``model_card.md`` with the run.
         version_description, version_tags: written on the registered version.
+        description: the run's description in the mlflow UI (``mlflow.note.content``).
+        oof_predictions: lots × (``label``, ``oof_risk``, ...): logged as the evaluation dataset
+            ``cv_out_of_fold`` (context ``evaluation``) the CV metrics were computed on.
+        model_name: the registered name the user chose (``--model-name``); None: the
+            config's, or a name of its own for another data contract (``plan_registration``).
+        data_folder: the folder of the lot sheet (names a registered model of its own).
     """
     experiment_id = ensure_experiment(cfg.experiment)
+    contract = DataContract(
+        label=cfg.data.label,
+        scale=cfg.data.scale,
+        proteins=frozenset(map(str, bundle.signature_columns["input_name"])),
+    )
+    registration = (
+        plan_registration(contract, model_name or cfg.model_name, model_name is not None,
+                          data_folder)
+        if register
+        else None
+    )  # fmt: skip
     created = MlflowClient().create_run(experiment_id, start_time=started_ms, run_name=run_name)
     with mlflow.start_run(run_id=created.info.run_id) as run:
         mlflow.log_params(flatten(cfg.model_dump(mode="json")))
@@ -238,7 +421,9 @@ def log_training_run(
                 "git_commit": git_commit(),
                 "data_hash": str(fingerprint.get("data_hash")),
                 "simulated_data": str(fingerprint.get("simulated", False)).lower(),
+                "data_contract": contract.describe(),
                 **(tags or {}),
+                **({"mlflow.note.content": description} if description else {}),
             }
         )
         mlflow.log_dict(cfg.model_dump(mode="json"), "config/train.yaml")
@@ -247,7 +432,6 @@ def log_training_run(
             log_dataset(dataset)
         if model_card is not None:
             mlflow.log_text(model_card, "model_card.md")
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
         mlflow.log_artifacts(str(artifacts_dir))
         mlflow.log_text(bundle.signature_columns.to_csv(index=False), "signature_columns.csv")
         with tempfile.TemporaryDirectory() as scratch:
@@ -264,20 +448,44 @@ def log_training_run(
                     signature=model_signature(),
                     input_example=signature_typed(input_example, bundle),
                     pip_requirements=pip_requirements(),
-                    registered_model_name=cfg.model_name if register else None,
+                    registered_model_name=registration.name if registration else None,
                 )
-        if not register:
+        # Metrics after the model, so that they belong to it (its page in the UI lists them).
+        finite = {k: float(v) for k, v in metrics.items() if v == v}
+        evaluation = None
+        if oof_predictions is not None:
+            evaluation = evaluation_dataset(oof_predictions, "cv_out_of_fold")
+            mlflow.log_input(evaluation, context="evaluation")
+        cv = {k: v for k, v in finite.items() if k.startswith("cv_")}
+        mlflow.log_metrics(cv, model_id=info.model_id, dataset=evaluation)
+        rest = {k: v for k, v in finite.items() if k not in cv}
+        mlflow.log_metrics(rest, model_id=info.model_id)
+        if registration is None:
             return RunRecord(run.info.run_id, info.model_uri, None, (), experiment_id)
+        name = registration.name
         version = str(info.registered_model_version)
-        describe_version(cfg.model_name, version, version_description, version_tags)
-        aliases = assign_aliases(cfg, version, metrics, str(fingerprint.get("data_hash")))
+        describe_version(
+            name, version, version_description,
+            {**(version_tags or {}), "data_contract": contract.describe()},
+        )  # fmt: skip
+        aliases = (
+            assign_aliases(name, version, metrics, str(fingerprint.get("data_hash")))
+            if registration.move_aliases
+            else ()
+        )
         return RunRecord(
-            run.info.run_id, f"models:/{cfg.model_name}/{version}", version, aliases, experiment_id
+            run.info.run_id,
+            f"models:/{name}/{version}",
+            version,
+            aliases,
+            experiment_id,
+            name,
+            registration.notes,
         )
 
 
 def assign_aliases(
-    cfg: TrainConfig, version: str, metrics: dict[str, float], data_hash: str
+    name: str, version: str, metrics: dict[str, float], data_hash: str
 ) -> tuple[str, ...]:
     """Make the new version the challenger; promote it to champion when it earns it.
 
@@ -286,7 +494,6 @@ def assign_aliases(
     ``cv_roc_auc`` on the same data fingerprint.
     """
     client = MlflowClient()
-    name = cfg.model_name
     client.set_registered_model_alias(name, CHALLENGER, version)
     aliases = [CHALLENGER]
     score = metrics.get("cv_roc_auc", float("nan"))

@@ -39,6 +39,8 @@ class TrainingOutcome:
     model_version: str | None
     aliases: tuple[str, ...]
     seconds: float
+    model_name: str | None = None
+    registry_notes: tuple[str, ...] = ()
 
     def summary(self, tracking_uri: str) -> dict[str, Any]:
         """Return the run's JSON summary (``exostab train --summary``): ids, CV metrics, verdict."""
@@ -47,6 +49,7 @@ class TrainingOutcome:
             "run_id": self.run_id,
             "run_name": self.run_name,
             "model_uri": self.model_uri,
+            "model_name": self.model_name,
             "model_version": self.model_version,
             "aliases": list(self.aliases),
             **{k: m[k] for k in ("cv_roc_auc", "cv_pr_auc", "cv_brier", "cv_log_loss", "cv_ece")},
@@ -117,6 +120,12 @@ class TrainingOutcome:
             else "not registered"
         )
         lines.append(f"mlflow run {self.run_id} ({escape(self.run_name)}); {version}.")
+        lines += [f"[bold yellow]{escape(note)}[/]" for note in self.registry_notes]
+        if self.model_version:
+            lines.append(
+                "An experiment, not a candidate for scoring? Train it with --no-register: "
+                "the run is logged, no model version or alias changes."
+            )
         return lines
 
 
@@ -128,6 +137,30 @@ def load_panels(cfg: TrainConfig) -> dict[str, list[str]]:
     if not path.is_absolute() and not path.exists():
         path = CONFIG_DIR.parent / path
     return read_yaml(path)
+
+
+def run_description(
+    fingerprint: dict[str, Any], result: TrainResult, validation: str, data_line: str
+) -> str:
+    """The run's description in the mlflow UI: the data, the verdict, the headline metrics."""
+    m = result.metrics
+    verdict = verdict_text(result)
+    simulated = "SIMULATED data. " if fingerprint.get("simulated") else ""
+    return (
+        f"{simulated}Trained on {data_line}; structure {result.choice.label}.\n\n"
+        f"Verdict: {verdict}.\n\n"
+        f"{validation} CV: AUROC {m['cv_roc_auc']:.3f}, PR-AUC {m['cv_pr_auc']:.3f}, "
+        f"Brier {m['cv_brier']:.3f}, ECE {m['cv_ece']:.3f}; gain over passage alone "
+        f"{result.verdict.gain:+.3f} (95% CI {result.verdict.gain_low:+.3f} to "
+        f"{result.verdict.gain_high:+.3f})."
+    )
+
+
+def verdict_text(result: TrainResult) -> str:
+    """The verdict without its ``verdict:`` label (a tag named ``verdict`` holds it)."""
+    lines = [line for line in result.verdict.lines if line.startswith("verdict:")]
+    last = lines[-1] if lines else (result.verdict.lines[-1] if result.verdict.lines else "")
+    return last.removeprefix("verdict:").strip()
 
 
 def run_name(fingerprint: dict[str, Any], result: TrainResult) -> str:
@@ -197,6 +230,7 @@ def run_training(
     name: str | None = None,
     register: bool = True,
     progress: Progress | None = None,
+    model_name: str | None = None,
 ) -> TrainingOutcome:
     """Read the inputs, train, explain, log the run to mlflow and register the model.
 
@@ -208,12 +242,14 @@ def run_training(
         simulated: the lots are SIMULATED (also detected from the simulator's README).
         name: mlflow run name (default: named after the data and the chosen model).
         register: register the model (a model with constant risks never is).
+        model_name: the registered model name (default: the config's, or a name of its own
+            when the data differ from that model's; see ``tracking.plan_registration``).
         progress: called with a short message after each step.
 
     Raises:
         InputError: for unreadable or inconsistent inputs (one message, naming the file).
     """
-    from exostab.model_card import model_card, version_description, version_tags
+    from exostab.model_card import data_line, model_card, version_description, version_tags
     from exostab.readers import read_lot_sheet, read_proteins
     from exostab.tracking import InputDataset, configure_tracking, log_training_run
 
@@ -236,7 +272,9 @@ def run_training(
         InputDataset(
             matrix.intensities, proteins, fingerprint["inputs"][str(proteins)], "proteins"
         ),
-        InputDataset(sheet, lots, fingerprint["inputs"][str(lots)], "lot_sheet"),
+        InputDataset(
+            sheet, lots, fingerprint["inputs"][str(lots)], "lot_sheet", targets=cfg.data.label
+        ),
     ]
     result = train_model(training, cfg, load_panels(cfg), progress=progress)
     bundle = ModelBundle.from_training(result, simulated_training=bool(fingerprint["simulated"]))
@@ -271,8 +309,17 @@ def run_training(
                 "data_format": str(matrix.format),
                 "validation": validation,
                 "chosen_structure": result.choice.label,
-                "verdict": result.verdict.lines[-1] if result.verdict.lines else "",
+                "verdict": verdict_text(result),
             },
+            description=run_description(
+                result=result,
+                fingerprint=fingerprint,
+                validation=validation,
+                data_line=data_line(fingerprint),
+            ),
+            oof_predictions=pd.read_csv(artifacts / "oof_predictions.csv", index_col=0),
+            model_name=model_name,
+            data_folder=Path(lots).resolve().parent.name,
             started_ms=started_ms,
             datasets=datasets,
             model_card=card,
@@ -292,4 +339,6 @@ def run_training(
         model_version=record.model_version,
         aliases=record.aliases,
         seconds=time.perf_counter() - started,
+        model_name=record.model_name,
+        registry_notes=record.notes,
     )
