@@ -215,3 +215,62 @@ def _save(draw: object, path: Path) -> None:
 
 def _file_safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
+
+
+# Two proteins whose abundances have |Spearman| >= this across the explained lots are one module.
+MODULE_CORRELATION = 0.7
+# Only the most important proteins are grouped (the rest are reported as they are).
+MODULE_SCAN = 100
+
+
+def group_modules(
+    importance: pd.DataFrame,
+    features: pd.DataFrame,
+    threshold: float = MODULE_CORRELATION,
+    scan: int = MODULE_SCAN,
+) -> pd.DataFrame:
+    """Group correlated proteins into modules, each under its most important protein.
+
+    Proteins that move together (|Spearman| ≥ ``threshold`` over the lots of ``features``,
+    pairwise-complete) carry the same information, and SHAP spreads the credit among them: a
+    protein that only follows a driver (a passenger of senescence, say) can outrank the driver
+    itself. Walking down the importance table, a protein joins the module of the first more
+    important lead it correlates with, else it leads a module of its own. The list of leads
+    is then the list of distinct drivers, and each lead names the members it stands for.
+
+    Args:
+        importance: ``global_importance`` output, sorted by ``mean_abs_shap``.
+        features: lots × model features (log2 abundances as the model sees them).
+        threshold: the |Spearman| correlation that makes two proteins one module.
+        scan: how many of the most important proteins are grouped.
+
+    Returns:
+        ``importance`` with ``module_lead`` (the readable name of the protein's lead; itself for
+        a lead; empty for proteins beyond ``scan`` and for non-proteins), ``is_module_lead``
+        and ``module_members`` (for a lead: its members' readable names, ``; ``-joined).
+    """
+    table = importance.copy()
+    table["module_lead"] = None
+    table["is_module_lead"] = False
+    table["module_members"] = ""
+    proteins = table.index[table["kind"] == "protein"][:scan]
+    if not len(proteins):
+        return table
+    columns = table.loc[proteins, "feature"].tolist()
+    correlation = features[columns].rank().corr(min_periods=10).abs().fillna(0.0).to_numpy()
+    leads: list[int] = []
+    members: dict[int, list[int]] = {}
+    for i in range(len(columns)):
+        lead = next((j for j in leads if correlation[i, j] >= threshold), None)
+        if lead is None:
+            leads.append(i)
+            members[i] = []
+        else:
+            members[lead].append(i)
+    names = table.loc[proteins, "protein"].astype(str).tolist()
+    for lead in leads:
+        table.loc[proteins[lead], ["module_lead", "is_module_lead"]] = [names[lead], True]
+        table.loc[proteins[lead], "module_members"] = "; ".join(names[m] for m in members[lead])
+        for m in members[lead]:
+            table.loc[proteins[m], "module_lead"] = names[lead]
+    return table
