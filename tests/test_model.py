@@ -481,9 +481,44 @@ def test_a_passage_prior_leaves_the_other_metadata_out_of_the_model(
 def test_too_few_lots_for_trees_turn_each_blend_into_its_linear_part() -> None:
     from exostab.selection import eligible_candidates
 
-    cfg = TrainConfig()
+    blends = [
+        {"learner": "blend", "prior": "passage", "linear_c": 0.1},
+        {"learner": "blend", "prior": "metadata", "linear_c": 0.1},
+    ]
+    cfg = TrainConfig.model_validate({"search": {"candidates": blends}})
     few = eligible_candidates(cfg, cfg.search.min_lots_for_trees - 1)
     assert [c.learner for c in few] == ["linear", "linear"]
     assert [c.prior for c in few] == ["passage", "metadata"]
     many = eligible_candidates(cfg, cfg.search.min_lots_for_trees)
     assert [c.learner for c in many] == ["blend", "blend"]
+
+
+def test_a_passenger_that_follows_a_driver_joins_its_module() -> None:
+    """Proteins moving together are one module under the more important one; others stay apart."""
+    from exostab.explain import group_modules
+
+    rng = np.random.default_rng(0)
+    driver = rng.normal(size=200)
+    features = pd.DataFrame(
+        {
+            "DRIVER": driver,
+            "PASSENGER": driver + rng.normal(scale=0.2, size=200),  # follows the driver
+            "OTHER": rng.normal(size=200),
+            "passage": rng.integers(2, 12, 200).astype(float),
+        }
+    )
+    importance = pd.DataFrame(
+        {
+            "feature": ["PASSENGER", "passage", "DRIVER", "OTHER"],
+            "protein": ["PASSENGER", "passage", "DRIVER", "OTHER"],
+            "kind": ["protein", "metadata", "protein", "protein"],
+            "mean_abs_shap": [0.9, 0.8, 0.5, 0.4],
+        }
+    )
+    modules = group_modules(importance, features, threshold=0.7).set_index("feature")
+    assert modules.loc["PASSENGER", "is_module_lead"]
+    assert modules.loc["PASSENGER", "module_members"] == "DRIVER"
+    assert not modules.loc["DRIVER", "is_module_lead"]
+    assert modules.loc["DRIVER", "module_lead"] == "PASSENGER"
+    assert modules.loc["OTHER", "is_module_lead"] and modules.loc["OTHER", "module_members"] == ""
+    assert modules.loc["passage", "module_lead"] is None  # metadata is not grouped

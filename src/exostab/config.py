@@ -130,11 +130,11 @@ class Candidate(Frozen):
         return (self.normalisation, self.detection_min_rate, self.screen_top_k)
 
 
-# The shipped default (configs/train.yaml): the mean of trees and ridge from a prior whose
-# inputs (passage alone first, so a tie keeps it) the inner donor-grouped CV chooses.
 DEFAULT_CANDIDATES = (
-    Candidate(learner="blend", prior="passage", linear_c=0.1),
-    Candidate(learner="blend", prior="metadata", linear_c=0.1),
+    Candidate(learner="prior"),
+    Candidate(learner="trees"),
+    Candidate(learner="linear"),
+    Candidate(learner="blend"),
 )
 
 

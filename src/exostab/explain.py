@@ -139,7 +139,9 @@ def write_explanations(
     import shap  # only here: importing shap costs seconds and scoring never needs it
 
     features, contributions = explain_lots(bundle, table)
-    importance = global_importance(bundle, features, contributions, stability)
+    importance = group_modules(
+        global_importance(bundle, features, contributions, stability), features
+    )
     names = [bundle.display_name(f) for f in bundle.feature_names]
     explanation = shap.Explanation(
         values=contributions[:, :-1],

@@ -2,10 +2,9 @@
 
 Called on an outer fold's training lots only, so the outer fold's test lots never influence
 the choice (nested CV). A handful of candidates (``configs/train.yaml`` ``search.candidates``)
-are compared on pooled inner out-of-fold predictions; the trees' number of rounds is chosen on the
-same inner folds (0 rounds = the prior alone). ``search.metric`` says how: mean inner AUROC
-(within inner folds, the default: what the model is judged on) or log loss (LightGBM's
-validation curve).
+are compared on inner out-of-fold predictions by ``search.metric``: mean AUROC within inner folds
+(the default: what the model is judged on) or log loss. The trees' number of rounds is chosen on
+the same inner folds by LightGBM's validation log-loss curve (0 rounds = the prior alone).
 """
 
 from __future__ import annotations
@@ -28,8 +27,6 @@ from exostab.model import (
     train_booster,
 )
 from exostab.splits import FoldPlan, grouped_folds
-
-ROUND_STEP = 5
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +206,6 @@ def _candidate_losses(
                     max_rounds,
                     cfg.seed,
                     valid=(valid_values, y[valid], offset_valid),
-                    early_stopping=by_log_loss,
                 )
                 curve_sum += len(valid) * booster.valid_curve  # type: ignore[attr-defined]
                 parts.append((valid, booster, valid_values))
@@ -223,18 +219,15 @@ def _candidate_losses(
                     linear_c=c,
                 ).fit(train_frame, y[train])
                 linear_oof[c][valid] = linear.decision_function(valid_frame)
+        # Rounds by the pooled inner validation log loss (LightGBM's early-stopping curve),
+        # whatever search.metric compares candidates by: AUROC ignores the scale of the trees'
+        # log-odds, and an over-boosted, overconfident tree part would outweigh the ridge part
+        # in the blend and shift from fold to fold.
         best_rounds = 0
-        if parts and by_log_loss:
+        if parts:
             curve = curve_sum / len(rows)
             if curve.min() < _log_loss(y, prior_oof):
                 best_rounds = int(np.argmin(curve)) + 1
-        elif parts:
-            # Pooled inner AUROC every ROUND_STEP rounds; the fewest rounds of the best wins.
-            lowest = loss(y, prior_oof)
-            for rounds in range(ROUND_STEP, max_rounds + 1, ROUND_STEP):
-                value = loss(y, _boosted(prior_oof, parts, rounds))
-                if value < lowest - 1e-9:
-                    lowest, best_rounds = value, rounds
         tree_oof = _boosted(prior_oof, parts, best_rounds) if best_rounds else prior_oof.copy()
         for candidate in group:
             if candidate.learner in ("trees", "blend"):
