@@ -44,7 +44,8 @@ def read_top_k(params: dict[str, Any] | None) -> int:
 def _cell(value: Any) -> Any:
     """A request cell as JSON sent it: mlflow wraps ``inputs``/``instances`` cells in numpy."""
     if isinstance(value, np.ndarray):
-        return value.item() if value.ndim == 0 else value.tolist()
+        # an object array may hold 0-d arrays (mlflow wraps a null among numbers so)
+        return value.item() if value.ndim == 0 else [_cell(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     return value
