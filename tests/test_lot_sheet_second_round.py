@@ -351,3 +351,27 @@ def test_two_trains_at_once_on_a_new_store_both_register(tmp_path: Path) -> None
         if "registered models:/exostab/" in line
     )
     assert versions == ["1", "2"]
+
+
+# --- model columns: found under any spelling, or their absence named ----------------------
+
+
+def test_a_missing_model_column_is_named_on_every_lot(simulated_model: dict[str, Path]) -> None:
+    """Typed headers give the same risks; a column the model uses but the input lacks is
+    named in every lot's warning (batch and HTTP share ``ModelBundle.predict``)."""
+    from exostab.bundle import ModelBundle
+
+    bundle = ModelBundle.load(simulated_model["model"] / "artifacts" / "bundle")
+    data = simulated_model["data"]
+    table = pd.read_csv(data / "lots.csv").merge(pd.read_csv(data / "proteins.csv")).head(8)
+    assert "tissue_source" in bundle.metadata
+    plain = bundle.predict(table)
+    typed_headers = table.rename(
+        columns={"lot_id": "Lot ID", "tissue_source": "Tissue source", "passage": "PASSAGE"}
+    )
+    pd.testing.assert_series_equal(bundle.predict(typed_headers)["risk"], plain["risk"])
+    assert plain["warning"].isna().all() or not plain["warning"].str.contains("not in").any()
+    without = bundle.predict(table.drop(columns="tissue_source"))
+    note = "model column(s) not in the input, treated as missing: tissue_source"
+    assert without["warning"].str.startswith(note).all()
+    assert without["risk"].notna().all()
