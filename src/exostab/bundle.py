@@ -33,6 +33,7 @@ from exostab.schemas import (
     LOT_ID,
     PASSAGE,
     JsonValue,
+    canonical_headers,
     json_kind,
     lot_sheet_row_problems,
     present,
@@ -578,6 +579,7 @@ class ModelBundle:
         is still shown) and the reason in ``warning``.
         """
         table, errors, protein_values = self.read_rows(table)
+        not_sent = self.missing_metadata(table.columns)
         answer = pd.DataFrame(
             {
                 # a row whose lot_id is missing or refused names no lot: null, not 'nan'
@@ -599,6 +601,10 @@ class ModelBundle:
                 "warning": self.unseen_categories(table),
             }
         )
+        if not_sent:
+            # said on every lot: the risk of each was computed without these columns
+            note = f"model column(s) not in the input, treated as missing: {', '.join(not_sent)}"
+            answer["warning"] = [f"{note}; {w}" if w else note for w in answer["warning"]]
         ok = errors.isna().to_numpy()
         if ok.any():
             X = self.model_frame(table.loc[ok], protein_values[ok])
@@ -625,6 +631,15 @@ class ModelBundle:
                 answer.at[row, "warning"] = f"{reason}; {previous}" if previous else reason
         answer.loc[~ok, "warning"] = None
         return answer[list(OUTPUT_COLUMNS)]
+
+    def missing_metadata(self, columns: Collection[Any]) -> list[str]:
+        """The model's metadata columns that an input (lot sheet, request) does not hold.
+
+        Headers are matched as ``canonical_headers`` matches them (``Donor age`` is
+        ``donor_age``); the model reads a missing column as missing for every lot.
+        """
+        held = {str(c) for c in columns}
+        return [c for c in self.metadata if c not in held]
 
     @property
     def text_columns(self) -> list[str]:
@@ -679,7 +694,8 @@ class ModelBundle:
         """
         # One block per column (an HTTP request, a merged sheet) makes every column lookup
         # slow: consolidate once.
-        table, sent_as = self.with_input_names(table.reset_index(drop=True))
+        table, _ = canonical_headers(table.reset_index(drop=True), tuple(self.metadata))
+        table, sent_as = self.with_input_names(table)
         table, refused = text_cell_problems(table, self.text_columns)
         table = json_cells_marked(
             table, self.text_columns, {PASSAGE, *NUMERIC_METADATA, *self.protein_inputs}
@@ -861,9 +877,13 @@ class ModelBundle:
         Args:
             request: lots × columns as mlflow parsed the request (any cell types).
 
+        Lot-sheet headers are matched as a lot sheet's are (``Lot ID``, ``Tissue source``:
+        ``canonical_headers``).
+
         Raises:
-            InputError: the request has no ``lot_id`` column.
+            InputError: the request has no ``lot_id`` column, or two columns mean one.
         """
+        request, _ = canonical_headers(request, tuple(self.metadata))
         sent = set(request.columns.tolist())
         if LOT_ID not in sent:
             raise InputError(

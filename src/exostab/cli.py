@@ -318,6 +318,14 @@ def train(
     scale: Annotated[
         str | None, typer.Option("--scale", help=SCALE_HELP + " Default: config (raw).")
     ] = None,
+    dayfirst: Annotated[
+        bool | None,
+        typer.Option(
+            "--dayfirst/--no-dayfirst",
+            help="Dates of cv.time_column are dd/mm/yyyy (default: the config's cv.dayfirst; "
+            "otherwise only ISO yyyy-mm-dd is read, and 09/05/2023 is refused, never guessed).",
+        ),
+    ] = None,
 ) -> None:
     """Train the risk model with nested donor-grouped CV, explain it, log and register it.
 
@@ -339,6 +347,7 @@ def train(
             "experiment": experiment,
             "seed": seed,
             "data.scale": checked_scale(scale),
+            "cv.dayfirst": dayfirst,
         },
     )
     if (proteins is None) != (lots is None):

@@ -174,6 +174,7 @@ class CVConfig(Frozen):
     scheme: Literal["group_kfold", "leave_one_group_out", "time_ordered"] = "group_kfold"
     n_splits: int = Field(5, ge=2)
     time_column: str | None = None
+    dayfirst: bool = False  # dates in time_column as dd/mm/yyyy (default: ISO yyyy-mm-dd only)
     naive_gap: bool = True
     baselines: bool = True
 

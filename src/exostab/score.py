@@ -57,7 +57,10 @@ def scoring_table(
     block = lots.intensities[matched.to_numpy()].set_axis(
         bundle.proteins.loc[matched.index, "input_name"].to_numpy(), axis=1
     )
-    metadata = sheet.reindex(index=lots.intensities.index, columns=list(bundle.metadata))
+    # Only the metadata the sheet holds: a column it lacks stays absent, so ``predict`` names
+    # it in every lot's warning (a column of blanks would pass silently as "not measured").
+    held = [c for c in bundle.metadata if c in sheet.columns]
+    metadata = sheet.reindex(index=lots.intensities.index, columns=held)
     metadata = metadata.astype(
         {c: object for c in metadata.columns if isinstance(metadata[c].dtype, pd.StringDtype)}
     )
@@ -347,6 +350,12 @@ def score_file(
         InputError: the file as a whole is unreadable (see ``checked_chunks``).
     """
     scorer = BatchScorer(bundle, sheet, sheet_quarantine, top_k=top_k)
+    if not_held := bundle.missing_metadata(sheet.columns):
+        logger.warning(
+            "the lot sheet lacks the model's metadata column(s) %s: read as missing for every "
+            "lot (named in each lot's warning)",
+            ", ".join(not_held),
+        )
     quarantined = [scorer.start()]
     tables: list[pd.DataFrame] = []
     scored: list[pd.DataFrame] = []

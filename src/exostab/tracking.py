@@ -30,14 +30,48 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
 
 
+STORE_LOCK_SECONDS = 300.0
+
+
 def configure_tracking(root: Path = PROJECT_ROOT) -> str:
-    """Point mlflow's tracking and registry at the store, explicitly (the defaults are traps)."""
+    """Point mlflow's tracking and registry at the store, explicitly (the defaults are traps).
+
+    A SQLite store is opened once under a file lock (``mlflow.db.lock`` beside it): mlflow
+    creates a new database's schema on first open, and two commands opening one new store at
+    the same moment both ran that creation (the second died with ``table alembic_version
+    already exists``). The lock makes the second wait until the first has made the schema.
+
+    Raises:
+        ExostabError: the lock is still held after ``STORE_LOCK_SECONDS``.
+    """
     uri = store_uri(root)
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///"))
+        database.parent.mkdir(parents=True, exist_ok=True)
+        open_store_once(uri, database)
     return uri
+
+
+def open_store_once(uri: str, database: Path) -> None:
+    """Open (and, when new, create) the SQLite tracking and registry store under a file lock.
+
+    mlflow caches the opened stores per URI in the process, so later calls reuse them.
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(database) + ".lock", timeout=STORE_LOCK_SECONDS)
+    try:
+        with lock:
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client.search_experiments(max_results=1)
+            client.search_registered_models(max_results=1)
+    except Timeout:
+        raise ExostabError(
+            f"the mlflow store {database} is locked by another exostab command for more "
+            f"than {STORE_LOCK_SECONDS:.0f} s (remove {lock.lock_file} if no command runs)"
+        ) from None
 
 
 def ensure_experiment(name: str) -> str:

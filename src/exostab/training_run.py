@@ -62,6 +62,8 @@ class TrainingOutcome:
             "seconds": round(self.seconds, 2),
             "simulated_data": fingerprint["simulated"],
             "tracking_uri": tracking_uri,
+            "cv_scheme": result.plan.scheme,
+            "cv_merged_folds": result.plan.n_merged,
         }
 
     def report_lines(self, stability_k: int) -> list[str]:
@@ -80,7 +82,8 @@ class TrainingOutcome:
             f"{' (SIMULATED)' if fingerprint['simulated'] else ''} in {self.seconds:.1f} s; "
             f"chosen by inner CV: {result.choice.label}.",
             *(f"[bold yellow]{escape(line)}[/]" for line in data_warnings),
-            f"Donor-grouped CV ({len(result.plan.folds)} folds, calibration cross-fitted): "
+            f"{escape(result.plan.title(str(self.training.groups.name or 'donor_id')))} "
+            f"({len(result.plan.folds)} folds, calibration cross-fitted): "
             f"AUROC {m['cv_roc_auc']:.3f}, PR-AUC {m['cv_pr_auc']:.3f}, "
             f"Brier {m['cv_brier']:.3f}, ECE {m['cv_ece']:.3f}.",
         ]
@@ -222,7 +225,13 @@ def run_training(
     if progress:
         progress(f"reading {Path(proteins).name}")
     matrix = read_proteins(proteins, format=format, scale=cfg.data.scale)
-    sheet = read_lot_sheet(lots, label=cfg.data.label, group=cfg.data.group)
+    sheet = read_lot_sheet(
+        lots,
+        label=cfg.data.label,
+        group=cfg.data.group,
+        dates=(cfg.cv.time_column,) if cfg.cv.time_column else (),
+        dayfirst=cfg.cv.dayfirst,
+    )
     training = build_training_set(matrix, sheet, cfg)
     if progress:
         progress("nested grouped cross-validation")

@@ -404,7 +404,9 @@ def read_text(
 
 def blank_cells(table: pd.DataFrame) -> np.ndarray:
     """Mask (rows × columns) of cells that hold nothing: missing, or text of only spaces."""
-    blank = np.asarray(table.isna().to_numpy(), dtype=bool)
+    blank = np.array(
+        table.isna().to_numpy(), dtype=bool
+    )  # a copy: pandas may hand a read-only view
     for position in range(table.shape[1]):  # only text columns can hold "   "
         column = table.iloc[:, position]
         if not pd.api.types.is_numeric_dtype(column):
