@@ -439,11 +439,15 @@ def inspect_file(
         problems += [
             f"lot sheet: {shown(row.lot_id)}: {row.reason}" for row in quarantine.itertuples()
         ]
+        payload["missing_runs"] = {lot: list(runs) for lot, runs in mapping.missing_runs.items()}
         if mapping.runs_without_lot:
             problems.append(
-                f"{len(mapping.runs_without_lot)} run(s) match no lot: "
-                f"{named(mapping.runs_without_lot)}"
+                f"{len(mapping.runs_without_lot)} run(s) match no lot (left out by train and "
+                f"score: QC, blanks?): {named(mapping.runs_without_lot)}"
             )
+        missing_note = mapping.missing_note()
+        if missing_note:
+            problems.append(missing_note)
         if mapping.lots_without_run:
             problems.append(
                 f"{len(mapping.lots_without_run)} lot(s) have no run: "
