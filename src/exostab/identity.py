@@ -290,6 +290,17 @@ def strip_run_name(name: str) -> str:
     return base
 
 
+def channel_run_name(plex: str, channel: object) -> str:
+    """Name the run of one reporter channel of a multiplexed run: ``PLEX1 channel 3``.
+
+    Readers of multiplexed files name each channel so (``plex`` empty for a single plex).
+    """
+    text = str(channel).strip()
+    if re.fullmatch(r"\d+\.0+", text):
+        text = text.split(".")[0]
+    return f"{plex} channel {text}".strip()
+
+
 def annotate_names(names: Sequence[str]) -> pd.DataFrame:
     """Annotate the protein names of a generic table (wide columns, long ``protein`` cells).
 

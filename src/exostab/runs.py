@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from exostab.errors import InputError, shown
-from exostab.identity import strip_run_name
+from exostab.identity import channel_run_name, strip_run_name
 from exostab.readers.base import ProteinMatrix
 
 logger = logging.getLogger(__name__)
@@ -112,17 +112,6 @@ def channel_column(lot_sheet: pd.DataFrame) -> str | None:
     return None
 
 
-def channel_run_name(plex: str, channel: object) -> str:
-    """Name the run of one reporter channel of a multiplexed run: ``PLEX1 channel 3``.
-
-    Readers of multiplexed files name each channel so (``plex`` empty for a single plex).
-    """
-    text = str(channel).strip()
-    if re.fullmatch(r"\d+\.0+", text):
-        text = text.split(".")[0]
-    return f"{plex} channel {text}".strip()
-
-
 @dataclass(frozen=True)
 class RunTable:
     """The runs a lot sheet names: each ``ms_run`` entry (``;``-separated) with its lot.
@@ -152,7 +141,12 @@ class RunTable:
             return
         entry, claimants = next(iter(shared.items()))
         stem = strip_run_name(entry)
-        found = [run for run in runs if run == entry or strip_run_name(run) == stem]
+        found = [
+            run
+            for run in runs
+            if run == entry
+            or stem in (strip_run_name(run), strip_run_name(run.rsplit(" channel ", 1)[0]))
+        ]
         more = f" ({len(shared) - 1} more names like it)" if len(shared) > 1 else ""
         raise InputError(
             f"lot sheet: ms_run {shown(entry)!r} is named by {len(set(claimants))} lots "
@@ -289,12 +283,33 @@ def match_all_runs(
         lot_names = list(dict.fromkeys(run_to_lot[run] for run in found))
         raise _ambiguous(name, lot_names, found)
     matched = claimed | set(by_entry)
+    _refuse_pooled_plex(runs, [entry for entry in by_ms_run.entries if entry not in matched])
     missing: dict[str, list[str]] = {}
     has_run = set(run_to_lot.values())
     for entry in by_ms_run.entries:
         if entry not in matched and entry[0] in has_run:
             missing.setdefault(entry[0], []).append(entry[1])
     return run_to_lot, {lot: tuple(found) for lot, found in missing.items()}
+
+
+def _refuse_pooled_plex(runs: list[str], unmatched: list[tuple[str, str]]) -> None:
+    """Refuse a lot whose ``ms_run`` names a whole plex of a multiplexed file (all channels).
+
+    Raises:
+        InputError: naming the lot, the plex and its channels.
+    """
+    channels: dict[str, list[str]] = {}
+    for run in runs:
+        if " channel " in run:
+            channels.setdefault(strip_run_name(run.rsplit(" channel ", 1)[0]), []).append(run)
+    for lot, entry in unmatched:
+        found = channels.get(strip_run_name(entry))
+        if found:
+            raise InputError(
+                f"lot sheet: lot {shown(lot)!r} names ms_run {shown(entry)!r}, a multiplexed run "
+                f"of {len(found)} reporter channels ({named(found, 4)}), each another lot's "
+                "sample; give each lot's channel in a 'tmt_channel' column"
+            )
 
 
 def map_runs_to_lots(

@@ -20,6 +20,7 @@ from exostab.identity import match_features
 from exostab.readers.base import ProteinMatrix
 from exostab.readers.common import listed
 from exostab.runs import (
+    channel_column,
     failed_run_lots,
     map_runs_to_lots,
     match_run,
@@ -117,9 +118,10 @@ class BatchScorer:
     def __post_init__(self) -> None:
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
         claim = self.sheet.reset_index()
+        channel = channel_column(claim)
         claim = pd.concat(
             [
-                claim.reindex(columns=["lot_id", "ms_run"]),
+                claim.reindex(columns=["lot_id", "ms_run", *([channel] if channel else [])]),
                 self.sheet_quarantine.reindex(columns=["lot_id"]),
             ],
             ignore_index=True,
