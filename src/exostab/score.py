@@ -243,7 +243,9 @@ class BatchScorer:
         answer = pd.concat(answers, ignore_index=True)
         failed = answer["error"].notna()
         refused = answer.loc[failed, ["lot_id", "error"]].set_axis(QUARANTINE_COLUMNS, axis=1)
-        scores = self.with_warnings(answer.loc[~failed].drop(columns="error").reset_index(drop=True))
+        scores = self.with_warnings(
+            answer.loc[~failed].drop(columns="error").reset_index(drop=True)
+        )
         self.n_scored += len(scores)
         self._book_lots(int(failed.sum()))
         return scores, refused.astype(str).reset_index(drop=True)
@@ -349,10 +351,15 @@ def checked_chunks(
     if (format or detect_format(proteins)) == "wide":
         chunks = (
             (chunk.matrix, chunk.refused)
-            for chunk in iter_wide_lenient(proteins, rows=rows, scale=declared)
+            for chunk in iter_wide_lenient(
+                proteins, rows=rows, scale=declared, contaminants=scorer.bundle.read_options
+            )
         )
     else:
-        chunks = iter([(read_proteins(proteins, format=format, scale=declared), None)])
+        matrix = read_proteins(
+            proteins, format=format, scale=declared, options=scorer.bundle.read_options
+        )
+        chunks = iter([(matrix, None)])
     for matrix, refused in chunks:
         booked = [scorer.refuse(refused)] if refused is not None and len(refused) else []
         kept, failed = set_aside_failed_runs(matrix, scorer)

@@ -330,7 +330,9 @@ def score_on_spark(
         )
         annotations = layout.annotations
     else:
-        matrix = read_proteins(proteins, format=format, scale=bundle.scale)
+        matrix = read_proteins(
+            proteins, format=format, scale=bundle.scale, options=bundle.read_options
+        )
         checked = checked_from_matrix(spark, matrix)
         annotations, ids = matrix.proteins, None
     names = positional(len(annotations))

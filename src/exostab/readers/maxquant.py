@@ -34,9 +34,7 @@ _FASTA_DESCRIPTION = re.compile(r"^\S+\s+(.*?)(?:\s+OS=.*)?$")
 
 def sniff(preview: Preview) -> bool:
     """Recognise a proteinGroups table by ``Protein IDs`` and per-sample intensity columns."""
-    return preview.has(GROUP) and any(
-        c.startswith((LFQ, RAW, REPORTER)) for c in preview.columns
-    )
+    return preview.has(GROUP) and any(c.startswith((LFQ, RAW, REPORTER)) for c in preview.columns)
 
 
 def reporter_columns(columns: tuple[str, ...] | list[str]) -> dict[str, str]:

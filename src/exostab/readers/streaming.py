@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from pandas._libs.parsers import STR_NA_VALUES
 
 from exostab.errors import InputError
 from exostab.identity import annotate_names, is_unnamed, opaque_note
-from exostab.readers.base import ProteinMatrix
+from exostab.readers.base import ProteinMatrix, ReadOptions
 from exostab.readers.common import (
     Preview,
     listed,
@@ -376,20 +376,27 @@ def check_rows(
     return clean, refused
 
 
-def iter_wide_lenient(path: Path, *, rows: int = 2000, scale: str = "raw") -> Iterator[WideChunk]:
+def iter_wide_lenient(
+    path: Path, *, rows: int = 2000, scale: str = "raw", contaminants: ReadOptions | None = None
+) -> Iterator[WideChunk]:
     """Yield the lots of a wide table chunk by chunk, clean rows apart from refused ones.
 
     Args:
         path: the wide table.
         rows: lots per chunk.
         scale: ``raw`` or ``log2`` (see ``check_rows``).
+        contaminants: reading options whose contaminant library drops protein columns by
+            accession (``exostab.contaminants``; the default library when None).
 
     Raises:
         InputError: problems of the file as a whole (see ``stream_layout``; also a column with
             values but no name), which no row-level quarantine can fix.
     """
+    from exostab.contaminants import drop_library_contaminants, load_library
+
     path = Path(path)
     layout = stream_layout(path)
+    library = load_library((contaminants or ReadOptions()).contaminants)
     id_column, proteins = layout.id_column, layout.proteins
     duplicates = _duplicate_ids(path, layout.preview, id_column)
     n_clean = 0
@@ -420,6 +427,16 @@ def iter_wide_lenient(path: Path, *, rows: int = 2000, scale: str = "raw") -> It
             n_dropped=layout.n_flagged,
             scale=scale,
         )
+        if first_row == 2:
+            matrix = drop_library_contaminants(matrix, library)
+            kept_columns = list(matrix.intensities.columns)
+        else:  # the same columns as the first chunk, said once
+            matrix = replace(
+                matrix,
+                intensities=matrix.intensities[kept_columns],
+                proteins=matrix.proteins.loc[kept_columns],
+                n_dropped=matrix.n_dropped + len(proteins) - len(kept_columns),
+            )
         first_row += len(chunk)
         yield WideChunk(matrix=matrix, refused=refused)
     logger.info("streamed %d clean lots from %s", n_clean, path)
