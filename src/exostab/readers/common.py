@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import gzip
 import io
 import logging
@@ -28,6 +29,7 @@ from exostab.identity import (
     leading_accession,
     opaque_note,
     parse_protein_name,
+    restore_excel_symbols,
     strip_run_name,
 )
 from exostab.readers.base import ANNOTATION_COLUMNS, ProteinMatrix
@@ -728,8 +730,14 @@ def annotate_groups(
 
 
 def _clean_text(values: Sequence[Any] | pd.Series) -> list[Any]:
+    """Trimmed text, NaN for empty cells; a date cell (Excel made a gene symbol a date) as
+    its ISO text, so ``restore_excel_symbols`` can read it back."""
     return [
-        value.strip() if isinstance(value, str) and value.strip() else np.nan
+        value.strip()
+        if isinstance(value, str) and value.strip()
+        else value.isoformat()
+        if isinstance(value, datetime.date)
+        else np.nan
         for value in list(values)
     ]
 
@@ -801,7 +809,7 @@ def build_matrix(
         columns=group_index,
         dtype="float64",
     )
-    proteins = proteins.set_axis(group_index, axis=0)
+    proteins, excel_note = restore_excel_symbols(proteins.set_axis(group_index, axis=0))
     finite = values[np.isfinite(values)]
     looks_log = bool(finite.size) and bool(finite.max() < LOG_SCALE_MAX)
     notes = list(notes)
@@ -812,6 +820,9 @@ def build_matrix(
     if problem:
         problems.append(problem)
         logger.warning("%s: %s", path, problem)
+    if excel_note:
+        notes.append(excel_note)
+        logger.warning("%s: %s", path, excel_note)
     opaque = opaque_note(proteins, path)
     if opaque:
         notes.append(opaque)

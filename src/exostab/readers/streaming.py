@@ -18,7 +18,7 @@ import pandas as pd
 from pandas._libs.parsers import STR_NA_VALUES
 
 from exostab.errors import InputError
-from exostab.identity import annotate_names, is_unnamed, opaque_note
+from exostab.identity import annotate_names, is_unnamed, opaque_note, restore_excel_symbols
 from exostab.readers.base import ProteinMatrix, ReadOptions
 from exostab.readers.common import (
     Preview,
@@ -274,8 +274,10 @@ def stream_layout(path: Path) -> StreamLayout:
     if duplicated_columns:
         raise InputError(f"duplicate column(s) {listed(duplicated_columns)}", where=str(path))
     layout = wide_layout(path, named)
-    annotations = annotate_names(layout.proteins)
+    annotations, excel_note = restore_excel_symbols(annotate_names(layout.proteins))
     annotations.index.name = "group_id"
+    if excel_note:
+        logger.warning("%s: %s", path, excel_note)
     opaque_note(annotations, path)
     return StreamLayout(
         preview,
