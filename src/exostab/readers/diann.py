@@ -151,7 +151,7 @@ def read_long(
     options = options or ReadOptions()
     wanted = [LONG_RUN, GROUP, LONG_QUANTITY, "Genes", "First.Protein.Description", *Q_VALUES]
     usecols = [c for c in wanted if c in preview.columns] if preview.columns else None
-    if preview.columns and LONG_QUANTITY not in preview.columns:
+    if preview.has(LONG_RUN, GROUP) and LONG_QUANTITY not in preview.columns:
         raise InputError(FIRST_PASS + " (the report has no PG.MaxLFQ column)", where=str(path))
     table = read_table(path, preview, usecols=usecols)
     require_columns(path, table.columns, (LONG_RUN, GROUP, LONG_QUANTITY))
