@@ -223,6 +223,9 @@ def run_training(
         progress(f"reading {Path(proteins).name}")
     read_options = ReadOptions(q_value=cfg.data.q_value, contaminants=cfg.data.contaminants)
     matrix = read_proteins(proteins, format=format, scale=cfg.data.scale, options=read_options)
+    for note in matrix.notes:  # what the contaminant library removed, per source
+        if "contaminant groups (library" in note:
+            logger.warning("%s: %s", proteins, note)
     sheet = read_lot_sheet(lots, label=cfg.data.label, group=cfg.data.group)
     training = build_training_set(matrix, sheet, cfg)
     if progress:
