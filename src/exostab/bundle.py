@@ -12,7 +12,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -29,6 +29,7 @@ from exostab.features import (
     transformer_state,
 )
 from exostab.model import Calibrator, PriorBoostedClassifier, RiskBands
+from exostab.readers.base import ReadOptions
 from exostab.schemas import (
     LOT_ID,
     PASSAGE,
@@ -397,6 +398,7 @@ class ModelBundle:
     trajectory: Trajectory | None = None
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     model_card: str = ""
+    read_options: ReadOptions = field(default_factory=ReadOptions)
 
     @classmethod
     def from_training(
@@ -452,6 +454,7 @@ class ModelBundle:
             "gate_passed": self.gate_passed,
             "scale": self.scale,
             "vocabulary": self.vocabulary.to_dict(),
+            "read_options": asdict(self.read_options),
         }
         (directory / "bundle.json").write_text(json.dumps(payload))
         self.signature_columns.to_csv(directory / "signature_columns.csv", index=False)
@@ -484,6 +487,8 @@ class ModelBundle:
             simulated_training=bool(payload.get("simulated_training", False)),
             gate_passed=payload.get("gate_passed"),
             scale=str(payload.get("scale", "raw")),
+            # Bundles from before reading options were stored read with the defaults.
+            read_options=ReadOptions(**payload.get("read_options", {})),
             trajectory=trajectory,
             # Bundles from before the vocabulary was stored read with today's file.
             vocabulary=Vocabulary.from_dict(payload["vocabulary"])

@@ -403,6 +403,19 @@ def inspect_file(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     scale: Annotated[str, typer.Option("--scale", help=SCALE_HELP)] = "raw",
+    contaminants: Annotated[
+        str,
+        typer.Option(
+            "--contaminants",
+            help="Contaminant library: builtin, builtin+hpl, none, or a table of accessions.",
+        ),
+    ] = "builtin",
+    q_value: Annotated[
+        float,
+        typer.Option(
+            "--q-value", min=0.0, max=1.0, help="DIA-NN long report: largest q-value kept."
+        ),
+    ] = 0.01,
 ) -> None:
     """Show what exostab reads from a protein file (and how its runs map to lots)."""
     import json as json_module
@@ -410,13 +423,18 @@ def inspect_file(
     import numpy as np
     from rich.table import Table
 
-    from exostab.readers import read_lot_sheet_lenient, read_proteins
+    from exostab.readers import ReadOptions, read_lot_sheet_lenient, read_proteins
     from exostab.runs import map_runs_to_lots, named
 
     existing_file(file, "protein file")
     existing_file(lots, "lot sheet")
     with held_warnings() as held, err_console.status(f"reading {file.name}"):
-        matrix = read_proteins(file, format=format, scale=checked_scale(scale) or "raw")
+        matrix = read_proteins(
+            file,
+            format=format,
+            scale=checked_scale(scale) or "raw",
+            options=ReadOptions(q_value=q_value, contaminants=contaminants),
+        )
         sheet_read = read_lot_sheet_lenient(lots) if lots is not None else None
     values = matrix.intensities.to_numpy()
     finite = values[np.isfinite(values)]
@@ -448,11 +466,15 @@ def inspect_file(
         problems += [
             f"lot sheet: {shown(row.lot_id)}: {row.reason}" for row in quarantine.itertuples()
         ]
+        payload["missing_runs"] = {lot: list(runs) for lot, runs in mapping.missing_runs.items()}
         if mapping.runs_without_lot:
             problems.append(
-                f"{len(mapping.runs_without_lot)} run(s) match no lot: "
-                f"{named(mapping.runs_without_lot)}"
+                f"{len(mapping.runs_without_lot)} run(s) match no lot (left out by train and "
+                f"score: QC, blanks?): {named(mapping.runs_without_lot)}"
             )
+        missing_note = mapping.missing_note()
+        if missing_note:
+            problems.append(missing_note)
         if mapping.lots_without_run:
             problems.append(
                 f"{len(mapping.lots_without_run)} lot(s) have no run: "

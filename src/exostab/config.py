@@ -78,6 +78,12 @@ class DataConfig(Frozen):
     # raw: intensities (log2-transformed in the pipeline); log2: values already log2
     # (Perseus exports, log2 ratios such as CPTAC's), used as they are.
     scale: Literal["raw", "log2"] = "raw"
+    # DIA-NN long reports: largest Q.Value / PG.Q.Value / Lib.PG.Q.Value kept (1.0: no filter).
+    q_value: float = Field(0.01, gt=0, le=1)
+    # Contaminant library applied by accession next to the CON__/Cont_ prefixes: builtin
+    # (Frankenfield et al. 2022), builtin+hpl (plus hPL plasma/platelet proteins), none, or a
+    # path to a table whose first column holds UniProt accessions.
+    contaminants: str = "builtin"
     metadata_features: tuple[str, ...] = (
         "passage",
         "tissue_source",

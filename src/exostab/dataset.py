@@ -139,12 +139,16 @@ def build_training_set(
             ),
         )
     unmatched = [run for run in mapping.runs_without_lot if run not in failed]
-    if unmatched:
-        raise InputError(
-            f"{len(unmatched)} runs match no lot of the lot sheet: {listed(unmatched)} "
-            "(name the lot's runs in an 'ms_run' column, or use the run names as lot_id)",
-            where=where,
+    if unmatched:  # QC, blank and standard runs: listed and left out, never a lot
+        logger.warning(
+            "%s: left out %d run(s) that match no lot of the lot sheet (QC, blanks?): %s",
+            where,
+            len(unmatched),
+            listed(unmatched, 10),
         )
+    missing_note = mapping.missing_note()
+    if missing_note:
+        logger.warning("%s: %s", where, missing_note)
     sheet = lot_sheet.loc[lots.intensities.index]
     y = sheet[label].astype(int)
     classes = sorted(y.unique().tolist())
@@ -199,6 +203,8 @@ def build_training_set(
         "missing_fraction": round(float(np.isnan(intensities.to_numpy(float)).mean()), 4),
         "replicate_runs": int(sum(n - 1 for n in mapping.replicates.values())),
         "failed_runs": len(failed),
+        "runs_left_out": len(unmatched),
+        "lots_missing_a_run": len(mapping.missing_runs),
         "value_scale": matrix.scale,
     }
     logger.info("training set: %d lots × %d proteins", len(X), intensities.shape[1])

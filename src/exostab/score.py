@@ -19,7 +19,15 @@ from exostab.bundle import ModelBundle
 from exostab.identity import match_features
 from exostab.readers.base import ProteinMatrix
 from exostab.readers.common import listed
-from exostab.runs import failed_run_lots, map_runs_to_lots, match_run, ms_run_table
+from exostab.runs import (
+    channel_column,
+    failed_run_lots,
+    map_runs_to_lots,
+    match_run,
+    missing_run_warning,
+    ms_run_table,
+    named,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +60,21 @@ def scoring_table(
     Proteins are matched by exact group id, then leading accession, then gene symbol.
     Returns the table and how many of the model's proteins the input holds.
     """
+    table, matched = _scoring_table(bundle, lots, sheet)
+    return table, len(matched)
+
+
+def missing_proteins_warning(missing: list[str]) -> str:
+    """The ``warning`` text of a lot scored from a file that lacks some model proteins."""
+    return (
+        f"{len(missing)} model protein(s) absent from the protein file, treated as not "
+        f"detected: {named(missing)}"
+    )
+
+
+def _scoring_table(
+    bundle: ModelBundle, lots: ProteinMatrix, sheet: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.Series]:
     model_proteins = bundle.proteins.rename(columns={"input_name": "group_id"})
     matched = match_features(model_proteins, lots.proteins).dropna()
     block = lots.intensities[matched.to_numpy()].set_axis(
@@ -66,7 +89,7 @@ def scoring_table(
     )
     table = pd.concat([metadata, block], axis=1)
     table.insert(0, "lot_id", table.index.astype(str))
-    return table.reset_index(drop=True), len(matched)
+    return table.reset_index(drop=True), matched
 
 
 @dataclass
@@ -92,13 +115,16 @@ class BatchScorer:
     n_proteins_matched: int = 0
     seen: set[str] = field(default_factory=set)
     extra_rows: list[str] = field(default_factory=list)
+    lot_warnings: dict[str, str] = field(default_factory=dict)
+    file_warning: str | None = None
 
     def __post_init__(self) -> None:
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
         claim = self.sheet.reset_index()
+        channel = channel_column(claim)
         claim = pd.concat(
             [
-                claim.reindex(columns=["lot_id", "ms_run"]),
+                claim.reindex(columns=["lot_id", "ms_run", *([channel] if channel else [])]),
                 self.sheet_quarantine.reindex(columns=["lot_id"]),
             ],
             ignore_index=True,
@@ -183,8 +209,33 @@ class BatchScorer:
             source=lots.source,
             n_groups_before=lots.n_groups_before,
         )
-        table, self.n_proteins_matched = scoring_table(self.bundle, chunk, self.sheet)
+        table, matched = _scoring_table(self.bundle, chunk, self.sheet)
+        self.n_proteins_matched = len(matched)
+        for lot, runs in mapping.missing_runs.items():
+            self.lot_warnings[str(lot)] = missing_run_warning(runs)
+        note = mapping.missing_note()
+        if note:
+            logger.warning("%s: %s", matrix.source, note)
+        absent = [str(f) for f in self.bundle.proteins.index if f not in matched.index]
+        warning = missing_proteins_warning(absent) if absent else None
+        if warning and warning != self.file_warning:
+            logger.warning("%s: %s", matrix.source, warning)
+        self.file_warning = warning
         return table, pd.concat(quarantined, ignore_index=True).astype(str)
+
+    def with_warnings(self, scores: pd.DataFrame) -> pd.DataFrame:
+        """Add what the reading found about each lot (a missing run, missing model proteins)
+        to the lot's ``warning``, after what the model said."""
+        if scores.empty or (not self.lot_warnings and not self.file_warning):
+            return scores
+        scores = scores.copy()
+        warnings = []
+        for lot, previous in zip(scores["lot_id"], scores["warning"], strict=True):
+            parts = [str(previous)] if isinstance(previous, str) and previous else []
+            parts += [w for w in (self.lot_warnings.get(str(lot)), self.file_warning) if w]
+            warnings.append("; ".join(parts) if parts else None)
+        scores["warning"] = pd.Series(warnings, index=scores.index, dtype=object)
+        return scores
 
     def answer(self, table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Score a model input table; return (scores, lots the model answered with an error)."""
@@ -195,7 +246,9 @@ class BatchScorer:
         answer = pd.concat(answers, ignore_index=True)
         failed = answer["error"].notna()
         refused = answer.loc[failed, ["lot_id", "error"]].set_axis(QUARANTINE_COLUMNS, axis=1)
-        scores = answer.loc[~failed].drop(columns="error").reset_index(drop=True)
+        scores = self.with_warnings(
+            answer.loc[~failed].drop(columns="error").reset_index(drop=True)
+        )
         self.n_scored += len(scores)
         self._book_lots(int(failed.sum()))
         return scores, refused.astype(str).reset_index(drop=True)
@@ -301,10 +354,15 @@ def checked_chunks(
     if (format or detect_format(proteins)) == "wide":
         chunks = (
             (chunk.matrix, chunk.refused)
-            for chunk in iter_wide_lenient(proteins, rows=rows, scale=declared)
+            for chunk in iter_wide_lenient(
+                proteins, rows=rows, scale=declared, contaminants=scorer.bundle.read_options
+            )
         )
     else:
-        chunks = iter([(read_proteins(proteins, format=format, scale=declared), None)])
+        matrix = read_proteins(
+            proteins, format=format, scale=declared, options=scorer.bundle.read_options
+        )
+        chunks = iter([(matrix, None)])
     for matrix, refused in chunks:
         booked = [scorer.refuse(refused)] if refused is not None and len(refused) else []
         kept, failed = set_aside_failed_runs(matrix, scorer)

@@ -29,7 +29,7 @@ from exostab.config import NUMERIC_METADATA
 from exostab.errors import ExostabError
 from exostab.identity import match_features
 from exostab.readers.base import ProteinMatrix
-from exostab.runs import map_runs_to_lots, match_run
+from exostab.runs import map_runs_to_lots, match_all_runs
 from exostab.score import QUARANTINE_COLUMNS, BatchScorer, quarantine_rows
 
 if TYPE_CHECKING:
@@ -105,14 +105,8 @@ class SparkBooks(BatchScorer):
         Returns the run → lot map of the runs to score, and the quarantined runs (those no
         lot of the sheet claims).
         """
-        run_to_lot: dict[str, str] = {}
-        unmatched: list[str] = []
-        for run in runs:
-            lot = match_run(run, self.by_ms_run, self.all_lots)
-            if lot is None:
-                unmatched.append(run)
-            else:
-                run_to_lot[run] = lot
+        run_to_lot, _ = match_all_runs(runs, self.by_ms_run, self.all_lots)
+        unmatched = [run for run in runs if run not in run_to_lot]
         keep = {
             lot
             for lot in dict.fromkeys(run_to_lot.values())
@@ -336,7 +330,9 @@ def score_on_spark(
         )
         annotations = layout.annotations
     else:
-        matrix = read_proteins(proteins, format=format, scale=bundle.scale)
+        matrix = read_proteins(
+            proteins, format=format, scale=bundle.scale, options=bundle.read_options
+        )
         checked = checked_from_matrix(spark, matrix)
         annotations, ids = matrix.proteins, None
     names = positional(len(annotations))

@@ -217,14 +217,18 @@ def run_training(
         InputError: for unreadable or inconsistent inputs (one message, naming the file).
     """
     from exostab.model_card import model_card, version_description, version_tags
-    from exostab.readers import read_lot_sheet, read_proteins
+    from exostab.readers import ReadOptions, read_lot_sheet, read_proteins
     from exostab.tracking import InputDataset, configure_tracking, log_training_run
 
     started = time.perf_counter()
     started_ms = int(time.time() * 1000)
     if progress:
         progress(f"reading {Path(proteins).name}")
-    matrix = read_proteins(proteins, format=format, scale=cfg.data.scale)
+    read_options = ReadOptions(q_value=cfg.data.q_value, contaminants=cfg.data.contaminants)
+    matrix = read_proteins(proteins, format=format, scale=cfg.data.scale, options=read_options)
+    for note in matrix.notes:  # what the contaminant library removed, per source
+        if "contaminant groups (library" in note:
+            logger.warning("%s: %s", proteins, note)
     sheet = read_lot_sheet(
         lots,
         label=cfg.data.label,
@@ -248,7 +252,10 @@ def run_training(
         InputDataset(sheet, lots, fingerprint["inputs"][str(lots)], "lot_sheet"),
     ]
     result = train_model(training, cfg, load_panels(cfg), progress=progress)
-    bundle = ModelBundle.from_training(result, simulated_training=bool(fingerprint["simulated"]))
+    bundle = replace(
+        ModelBundle.from_training(result, simulated_training=bool(fingerprint["simulated"])),
+        read_options=read_options,  # score reads files as training did
+    )
     bundle = attach_trajectory(bundle, training)
     register = register and not result.verdict.constant
     chosen_name = name or run_name(fingerprint, result)
