@@ -65,13 +65,13 @@ bench: install ## run the benchmarks, write bench/results.md and bench/results.c
 	$(BIN)/python bench/run.py
 
 docs: $(DOCS_STAMP) ## build the manual (MkDocs) into site/, failing on any warning
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict
 
 docs-screenshots: install ## refresh docs/images/ from the browser test (needs chromium)
 	EXOSTAB_DOC_SCREENSHOTS=1 $(BIN)/pytest -q tests/test_report_browser.py
 
 docs-serve: $(DOCS_STAMP) ## preview the manual on http://127.0.0.1:$(DOCS_PORT) (DOCS_PORT=...)
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 clean: ## remove the venv, caches, generated data and outputs (keeps mlruns/)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis data out site bench/_work

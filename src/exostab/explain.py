@@ -226,9 +226,9 @@ def waterfall_figure(
 
     The ``n_named`` largest attributions are bars labelled with the feature's value in the lot
     (categories by name). The rest are summed in one grey bar, "N other features"; when that
-    sum would outweigh the smallest named bar, it is split into the features raising and those
-    lowering the risk, each drawn no longer than the smallest named bar (hatched) with its true
-    total written beside it: thousands of tiny protein effects never hide the named drivers.
+    sum would outweigh the smallest named bar, its bar is drawn no longer than that one
+    (hatched) with its true total written beside it: thousands of tiny protein effects never
+    hide the named drivers, and the figure still says how much they add up to.
 
     Args:
         features: the lot's model features (``feature_names``; categories as codes).
@@ -244,24 +244,11 @@ def waterfall_figure(
     labels = [value_text(bundle, bundle.feature_names[j], float(features.iloc[j])) for j in named]
     widths = [float(shap_values[j]) for j in named]
     shown = list(widths)
-    remainder: list[tuple[str, float]] = []
     if len(rest):
-        total = float(shap_values[rest].sum())
-        if abs(total) <= smallest:
-            remainder = [(f"{len(rest)} other features", total)]
-        else:
-            up, down = (
-                shap_values[rest][shap_values[rest] > 0],
-                shap_values[rest][shap_values[rest] <= 0],
-            )
-            remainder = [
-                (f"{len(up)} other features raising risk", float(up.sum())),
-                (f"{len(down)} other features lowering risk", float(down.sum())),
-            ]
-        for label, value in remainder:
-            labels.append(label)
-            widths.append(value)
-            shown.append(float(np.sign(value)) * min(abs(value), smallest))
+        total = float(shap_values[rest].sum())  # net: thousands of small terms cancel
+        labels.append(f"{len(rest)} other features (net)")
+        widths.append(total)
+        shown.append(float(np.sign(total)) * min(abs(total), smallest))
     figure, axis = plt.subplots(figsize=(7.5, 0.42 * len(labels) + 1.6))
     position = base
     y = np.arange(len(labels))[::-1]
@@ -271,17 +258,24 @@ def waterfall_figure(
         axis.barh(
             y[k], drawn, left=position, color=colour, height=0.6, hatch="//" if is_rest else None
         )
-        note = f"{true:+.3f}" + (" (bar cut to the smallest named)" if drawn != true else "")
+        note = f"{true:+.3f}" + (" (bar shortened)" if drawn != true else "")
         axis.text(
             position + drawn,
             y[k],
-            f" {note}",
+            f" {note}" if drawn >= 0 else f"{note} ",
             va="center",
             fontsize=7,
             ha="left" if drawn >= 0 else "right",
         )
         position += drawn if is_rest else true
     total_log_odds = float(contributions.sum())
+    ends = [
+        base,
+        total_log_odds,
+        *(x for p in axis.patches for x in (p.get_x(), p.get_x() + p.get_width())),
+    ]
+    span = (max(ends) - min(ends)) or 1.0
+    axis.set_xlim(min(ends) - 0.22 * span, max(ends) + 0.22 * span)  # room for the numbers
     axis.axvline(base, color="grey", linestyle=":", linewidth=1)
     axis.axvline(total_log_odds, color="black", linestyle="--", linewidth=1)
     axis.set_yticks(y, labels=labels)

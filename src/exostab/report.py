@@ -170,7 +170,8 @@ def batch_report(
         quarantine: lots that could not be scored (``lot_id``, ``reason``).
         provenance: model and input facts shown in a table.
         trends: the lot trends per donor (``lot_trends_section``); None leaves them out.
-        threshold, low: the hold and review cut-offs of the bands (risk 0-1).
+        threshold: the hold cut-off of the bands (risk 0-1).
+        low: the review cut-off of the bands (risk 0-1).
         sheet: the lot sheet (index ``lot_id``; ``passage``, ``donor_id``): the lot table's
             donor and passage columns and the risk-against-passage figure.
         model_card: the model's card (markdown), rendered at the end.
@@ -263,7 +264,8 @@ def lot_trends_section(
     Args:
         scores: scored lots (``lot_id``, ``risk``).
         sheet: the lot sheet (index ``lot_id``; ``donor_id``, ``passage``, maybe a date column).
-        threshold, low: the hold and review cut-offs of the bands.
+        threshold: the hold cut-off of the bands (risk 0-1).
+        low: the review cut-off of the bands (risk 0-1).
 
     Returns:
         ``{"axis": "date" or "passage", "figures": [{"donor", "png"}], "missing": ""}``;
