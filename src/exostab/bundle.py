@@ -650,7 +650,7 @@ class ModelBundle:
             if with_drivers:
                 answer["drivers"] = pd.Series([[] for _ in range(len(answer))], dtype=object)
                 for row, lot_drivers in zip(answer.index[ok], records, strict=True):
-                    answer.at[row, "drivers"] = lot_drivers
+                    answer.at[row, "drivers"] = lot_drivers  # type: ignore[assignment]
             coverage = measured_share(protein_values[ok])
             answer.loc[ok, "coverage"] = coverage
             answer.loc[ok, "domain_score"] = domain_score

@@ -166,7 +166,7 @@ def write_explanations(
             with outputs.file(out / f"shap_waterfall_{_file_safe(lot)}.png") as path:
                 _save(
                     lambda i=i, lot=lot: waterfall_figure(
-                        bundle, lot, features.iloc[i], contributions[i], float(risk[i])
+                        bundle, lot, features.iloc[int(i)], contributions[i], float(risk[i])
                     ),
                     path,
                 )
@@ -251,6 +251,7 @@ def waterfall_figure(
         shown.append(float(np.sign(total)) * min(abs(total), smallest))
     figure, axis = plt.subplots(figsize=(7.5, 0.42 * len(labels) + 1.6))
     position = base
+    bar_ends: list[float] = []
     y = np.arange(len(labels))[::-1]
     for k, (true, drawn) in enumerate(zip(widths, shown, strict=True)):
         is_rest = k >= len(named)
@@ -267,13 +268,10 @@ def waterfall_figure(
             fontsize=7,
             ha="left" if drawn >= 0 else "right",
         )
+        bar_ends += [position, position + drawn]
         position += drawn if is_rest else true
     total_log_odds = float(contributions.sum())
-    ends = [
-        base,
-        total_log_odds,
-        *(x for p in axis.patches for x in (p.get_x(), p.get_x() + p.get_width())),
-    ]
+    ends = [base, total_log_odds, *bar_ends]
     span = (max(ends) - min(ends)) or 1.0
     axis.set_xlim(min(ends) - 0.22 * span, max(ends) + 0.22 * span)  # room for the numbers
     axis.axvline(base, color="grey", linestyle=":", linewidth=1)

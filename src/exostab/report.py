@@ -190,7 +190,7 @@ def batch_report(
         passage, passage_key = _number(passages.iat[i], ".0f")
         coverage, coverage_key = _number(row.coverage, ".0%")
         domain, domain_key = _number(row.domain_score, ".2f")
-        donor = donors.iat[i]
+        donor: Any = donors.iat[i]
         warning = warnings.iat[i]
         lots.append(
             {
@@ -307,7 +307,7 @@ def forecast_page(
     from exostab.forecast import passage_text, said
     from exostab.plots import figure_png_base64, forecast_figure
 
-    shown = []
+    shown: list[dict[str, Any]] = []
     for bank in banks.itertuples(index=False):
         donor = str(bank.donor_id)
         curve = curves[curves["donor_id"].astype(str) == donor]
@@ -320,7 +320,7 @@ def forecast_page(
             {
                 "donor": donor,
                 "png": figure_png_base64(figure),
-                "n_lots": int(bank.n_lots),
+                "n_lots": int(bank.n_lots),  # type: ignore[arg-type]
                 "last_measured": passage_text(bank.last_measured_passage),
                 "last_safe": passage_text(bank.last_safe_passage),
                 "flags": [t for t in (said(bank.reason), said(bank.note)) if t],
