@@ -48,6 +48,39 @@ MIN_COVERAGE = 0.5
 # judged: the model never saw anything like it.
 FAR_OUTSIDE = 3.0
 NOT_ASSESSABLE = "not assessable"
+
+
+class Driver(NamedTuple):
+    """One of a lot's top drivers, as data (the report draws these; ``top_drivers`` is text).
+
+    Attributes:
+        name: the feature's readable name (gene symbol, accession or cut group id).
+        value: its value in the lot (log2 after normalisation; a module score in mean z),
+            None when the protein was not detected (its absence is the effect).
+        unit: ``log2`` or ``z``.
+        attribution: its contribution to the lot's log-odds of instability.
+    """
+
+    name: str
+    value: float | None
+    unit: str
+    attribution: float
+
+    def text(self) -> str:
+        """``CD9 (21.04 log2) +0.394 raises risk``, or ``CD9 +0.394 raises risk`` if absent."""
+        effect = f"{self.attribution:+.3f} {'raises' if self.attribution > 0 else 'lowers'} risk"
+        if self.value is None:
+            return f"{self.name} {effect}"
+        return f"{self.name} ({self.value:.2f} {self.unit}) {effect}"
+
+
+def drivers_text(drivers: list[Driver]) -> str:
+    """A lot's drivers as one spreadsheet cell: present ones, then ``absent: ...``."""
+    present = [d.text() for d in drivers if d.value is not None]
+    absent = [d.text() for d in drivers if d.value is None]
+    return "; ".join(present + ([f"absent: {', '.join(absent)}"] if absent else []))
+
+
 OUTPUT_COLUMNS = (
     "lot_id",
     "risk",
@@ -567,7 +600,9 @@ class ModelBundle:
         contributions = self.model.contributions(features)
         return contributions.sum(axis=1), contributions
 
-    def predict(self, table: pd.DataFrame, top_k: int = 5) -> pd.DataFrame:
+    def predict(
+        self, table: pd.DataFrame, top_k: int = 5, *, with_drivers: bool = False
+    ) -> pd.DataFrame:
         """Score lots: one output row per input row, with an ``error`` for rows it cannot score.
 
         Args:
@@ -575,6 +610,8 @@ class ModelBundle:
                 its input name (the training input's column, as lab files and batch scoring
                 name it) or by its short name (the HTTP signature's, ``signature_columns``).
             top_k: driver proteins reported per lot.
+            with_drivers: also return a ``drivers`` column, each lot's top drivers as a list
+                of ``Driver`` (the batch report draws them; ``top_drivers`` is their text).
 
         Cells are read as a lot sheet reads them (``P5`` is passage 5, spaces trimmed, category
         spellings mapped through the vocabulary), so batch and HTTP answer alike. A category
@@ -619,7 +656,12 @@ class ModelBundle:
             domain_score = self.domain.score(features)
             answer.loc[ok, "risk"] = risk
             answer.loc[ok, "risk_band"] = self.bands.band(risk)
-            answer.loc[ok, "top_drivers"] = self.describe_drivers(features, contributions, top_k)
+            records = self.driver_records(features, contributions, top_k)
+            answer.loc[ok, "top_drivers"] = [drivers_text(r) for r in records]
+            if with_drivers:
+                answer["drivers"] = pd.Series([[] for _ in range(len(answer))], dtype=object)
+                for row, lot_drivers in zip(answer.index[ok], records, strict=True):
+                    answer.at[row, "drivers"] = lot_drivers  # type: ignore[assignment]
             coverage = measured_share(protein_values[ok])
             answer.loc[ok, "coverage"] = coverage
             answer.loc[ok, "domain_score"] = domain_score
@@ -635,7 +677,9 @@ class ModelBundle:
                 previous = str(answer.at[row, "warning"] or "")
                 answer.at[row, "warning"] = f"{reason}; {previous}" if previous else reason
         answer.loc[~ok, "warning"] = None
-        return answer[list(OUTPUT_COLUMNS)]
+        if with_drivers and "drivers" not in answer:
+            answer["drivers"] = pd.Series([[] for _ in range(len(answer))], dtype=object)
+        return answer[list(OUTPUT_COLUMNS) + (["drivers"] if with_drivers else [])]
 
     def missing_metadata(self, columns: Collection[Any]) -> list[str]:
         """The model's metadata columns that an input (lot sheet, request) does not hold.
@@ -777,30 +821,44 @@ class ModelBundle:
         being *absent* (not detected in this lot) are listed apart, after ``absent:``, since
         they say something about detection, not about abundance.
         """
+        return [drivers_text(r) for r in self.driver_records(features, contributions, top_k)]
+
+    def driver_records(
+        self, features: pd.DataFrame, contributions: np.ndarray, top_k: int
+    ) -> list[list[Driver]]:
+        """Each lot's top-k drivers (largest |attribution| first), metadata left out.
+
+        Args:
+            features: lots × ``feature_names`` (the model's features).
+            contributions: lots × (features + base value), log-odds.
+            top_k: drivers per lot.
+
+        Returns:
+            one list of ``Driver`` per lot, in the lots' order.
+        """
         names = self.feature_names
         metadata = set(self.metadata)
         is_driver = np.array([n not in metadata for n in names])
         labels = [self.display_name(n) for n in names]
+        units = ["z" if n.startswith("module_") else "log2" for n in names]  # module: mean z
         values = features[names].to_numpy(dtype=float)
-        rendered = []
+        records = []
         for row, contribution in enumerate(contributions[:, :-1]):
             masked = np.where(is_driver, np.abs(contribution), -1.0)
             order = np.argsort(-masked, kind="stable")[:top_k]
-            present, absent = [], []
-            for j in order:
-                if masked[j] <= 0:
-                    continue
-                effect = (
-                    f"{contribution[j]:+.3f} {'raises' if contribution[j] > 0 else 'lowers'} risk"
-                )
-                if np.isnan(values[row, j]):
-                    absent.append(f"{labels[j]} {effect}")
-                else:
-                    unit = "z" if names[j].startswith("module_") else "log2"  # module: mean z-score
-                    present.append(f"{labels[j]} ({values[row, j]:.2f} {unit}) {effect}")
-            parts = present + ([f"absent: {', '.join(absent)}"] if absent else [])
-            rendered.append("; ".join(parts))
-        return rendered
+            records.append(
+                [
+                    Driver(
+                        name=labels[j],
+                        value=None if np.isnan(values[row, j]) else float(values[row, j]),
+                        unit=units[j],
+                        attribution=float(contribution[j]),
+                    )
+                    for j in order
+                    if masked[j] > 0
+                ]
+            )
+        return records
 
     def display_name(self, feature: str) -> str:
         """Name a feature for a person: gene symbol, else accession, else the id cut short.

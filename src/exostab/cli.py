@@ -246,9 +246,10 @@ def checked_scale(scale: str | None) -> str | None:
 def default_simulated_data() -> tuple[Path, Path]:
     """Return the built-in SIMULATED training lots, generating them when absent.
 
-    The built-in set is the ``holdout`` scenario: about 250 training lots in
+    The built-in set is the ``builtin`` scenario: about 250 training lots in
     data/simulated/train/ and lots of new donors from the same simulated world in
-    data/simulated/test/ (what ``make score`` scores).
+    data/simulated/test/ (what ``make score`` scores); half of those new donors are young
+    banks, measured at passages 2-5 only, which ``exostab forecast`` forecasts ahead.
     """
     from exostab.simulate import write_simulation
 
@@ -257,7 +258,7 @@ def default_simulated_data() -> tuple[Path, Path]:
     folder = DEFAULT_DATA.relative_to(PROJECT_ROOT)
     if not (proteins.exists() and lots.exists()):
         console.print(f"No input given: generating the built-in SIMULATED lots into {folder}/")
-        write_simulation(DEFAULT_DATA, scenario="holdout", n_lots=310, n_donors=31)
+        write_simulation(DEFAULT_DATA, scenario="builtin", n_lots=310, n_donors=31)
     console.print(f"No input given: training on the SIMULATED lots in {folder}/train/")
     return proteins, lots
 
@@ -599,7 +600,14 @@ def score(
     from exostab.provenance import file_sha256, is_simulated
 
     input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
-    scorer = BatchScorer(bundle, sheet, sheet_quarantine, top_k=top_k, predict_rows=chunk_size)
+    scorer = BatchScorer(
+        bundle,
+        sheet,
+        sheet_quarantine,
+        top_k=top_k,
+        predict_rows=chunk_size,
+        with_drivers=report is not None,  # the report draws the drivers from data, not text
+    )
     quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
     kept_for_report: list[pd.DataFrame] = []
     n_out_of_domain = 0
@@ -637,7 +645,11 @@ def score(
             bar.update(task, description="scoring")
             book(refused)
             scores, bad = scorer.score(matrix)
-            scores_file.write(scores.assign(model_uri=uri, input_hash=input_hash))
+            scores_file.write(
+                scores.drop(columns="drivers", errors="ignore").assign(
+                    model_uri=uri, input_hash=input_hash
+                )
+            )
             book(bad)
             if report:
                 kept_for_report.append(scores)

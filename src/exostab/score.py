@@ -102,6 +102,7 @@ class BatchScorer:
         sheet_quarantine: lot-sheet rows already refused (``lot_id``, ``reason``).
         top_k: driver proteins reported per lot.
         predict_rows: lots passed to the model at once.
+        with_drivers: the scores carry a ``drivers`` column (``Driver`` lists, for the report).
     """
 
     bundle: ModelBundle
@@ -109,6 +110,7 @@ class BatchScorer:
     sheet_quarantine: pd.DataFrame
     top_k: int = 5
     predict_rows: int = 2000
+    with_drivers: bool = False
     n_scored: int = 0
     n_quarantined: int = 0
     n_lots_quarantined: int = 0
@@ -240,9 +242,13 @@ class BatchScorer:
     def answer(self, table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Score a model input table; return (scores, lots the model answered with an error)."""
         answers = [
-            self.bundle.predict(table.iloc[start : start + self.predict_rows], top_k=self.top_k)
+            self.bundle.predict(
+                table.iloc[start : start + self.predict_rows],
+                top_k=self.top_k,
+                with_drivers=self.with_drivers,
+            )
             for start in range(0, len(table), self.predict_rows)
-        ] or [self.bundle.predict(table.head(0), top_k=self.top_k)]
+        ] or [self.bundle.predict(table.head(0), top_k=self.top_k, with_drivers=self.with_drivers)]
         answer = pd.concat(answers, ignore_index=True)
         failed = answer["error"].notna()
         refused = answer.loc[failed, ["lot_id", "error"]].set_axis(QUARANTINE_COLUMNS, axis=1)
