@@ -1,10 +1,12 @@
 """``make bench``: quality on held-out donors and speed, on SIMULATED lots → bench/results.md.
 
-Usage: ``.venv/bin/python bench/run.py [--quick] [--only quality|real|speed|forecast]``.
-Writes ``bench/results.md``, ``bench/results.csv`` (quality, one row per scenario, seed and
-method), ``bench/real.csv`` (real cohorts, one row per cohort and method), ``bench/speed.csv``
-and ``bench/forecast.csv`` (cell-bank forecast, one row per scenario and seed; its section also
-goes to ``bench/forecast.md``); scratch data go to ``bench/_work/``.
+Usage: ``.venv/bin/python bench/run.py [--quick] [--only quality,real,speed,forecast]
+[--jobs N]``. Writes ``bench/results.md``, ``bench/results.csv`` (quality, one row per scenario,
+seed, training size and method), ``bench/real.csv`` (real tasks, one row per task and method),
+``bench/speed.csv`` and ``bench/forecast.csv`` (cell-bank forecast, one row per scenario and
+seed; its section also goes to ``bench/forecast.md``). Simulated worlds of the quality part are
+cached in ``bench/_work/cache`` (keyed by scenario, sizes, seed and simulator version); other
+scratch data go to ``bench/_work/``. The adoption rule is in ``bench/README.md``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from forecast import (
     run_forecast_bench,
 )
 from quality import QUICK_SCENARIOS, SCENARIOS, QualitySizes, run_quality
-from real import run_real
+from real import COHORTS, run_real
 from report import forecast_section, render
 from rich.console import Console
 from rich.logging import RichHandler
@@ -39,14 +41,17 @@ from speed import QUICK_SPEED, SpeedSizes, run_speed
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-SEEDS = (1, 2, 3)
+SEEDS = (1, 2, 3, 4, 5)
 CSV = {
     "quality": "results.csv",
     "real": "real.csv",
     "speed": "speed.csv",
     "forecast": "forecast.csv",
 }
-QUICK_QUALITY = QualitySizes(n_lots=200, n_donors=20, n_proteins=1000)
+QUICK_QUALITY = QualitySizes(
+    n_lots=240, n_train_donors=20, n_test_donors=20, n_proteins=1000, n_small_lots=40
+)
+QUICK_REAL = ("heart-lfq", "cptac-ucec-serous")
 QUICK_FORECAST = ForecastSizes(n_lots=300, n_donors=30, n_proteins=800)
 
 logger = logging.getLogger("bench")
@@ -55,7 +60,17 @@ logger = logging.getLogger("bench")
 def parse_args() -> argparse.Namespace:
     """Read the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 scenarios")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: small sizes, 1 seed, 2 scenarios, 2 real tasks (numbers are not results)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="worker processes for scenario × seed jobs and real tasks (each on one core)",
+    )
     parser.add_argument(
         "--only",
         type=lambda text: set(text.split(",")),
@@ -85,9 +100,10 @@ def main() -> None:
     command = " ".join([".venv/bin/python", "bench/run.py", *map(shlex.quote, sys.argv[1:])])
     started = time.perf_counter()
     work = BENCH / "_work"
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    for scratch in ("quality", "forecast", "speed"):  # the cache of simulated worlds stays
+        if (work / scratch).exists():
+            shutil.rmtree(work / scratch)
+    work.mkdir(parents=True, exist_ok=True)
 
     scenarios = QUICK_SCENARIOS if args.quick else SCENARIOS
     seeds = SEEDS[:1] if args.quick else SEEDS
@@ -124,20 +140,24 @@ def main() -> None:
                 scenarios,
                 seeds,
                 quality_sizes,
-                work / "quality",
+                work / "cache",
                 args.config,
                 advance=lambda message: bar.update(
                     task, advance=1, description=f"quality: {message} done"
                 ),
+                jobs=args.jobs,
             )
             quality.to_csv(BENCH / CSV["quality"], index=False)
         if wanted("real"):
-            task = bar.add_task("real cohorts", total=2)
+            real_tasks = QUICK_REAL if args.quick else tuple(c.name for c in COHORTS)
+            task = bar.add_task("real tasks", total=len(real_tasks))
             real = run_real(
                 args.config,
                 advance=lambda message: bar.update(
                     task, advance=1, description=f"real: {message} done"
                 ),
+                jobs=args.jobs,
+                only=real_tasks,
             )
             real.to_csv(BENCH / CSV["real"], index=False)
         if wanted("speed"):
@@ -163,6 +183,7 @@ def main() -> None:
                 advance=lambda message: bar.update(
                     task, advance=1, description=f"forecast: {message} done"
                 ),
+                jobs=args.jobs,
             )
             forecast.to_csv(BENCH / CSV["forecast"], index=False)
             (BENCH / "forecast.md").write_text(
