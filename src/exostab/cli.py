@@ -1103,7 +1103,9 @@ def simulate(
             acquisition=acquisition,
             config_path=existing_file(config, "simulator config"),
         )
-        changed = ", ".join([*written.drifted_columns, *written.drifted_proteins]) or "nothing"
+        names = [*written.drifted_columns, *written.drifted_proteins]
+        changed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        changed = changed or "nothing"
         console.print(
             f"[bold]SIMULATED post-release stream[/] ({written.drift}): {written.n_lots} lots, "
             f"{written.n_with_outcome} with an outcome, "

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -51,6 +52,7 @@ FAILED_RUN = "failed run"
 EXPECTED_OUTSIDE = 0.01
 # A change of 0.3 in a protein's detected share weighs as a shift of one training SD.
 DETECTION_UNIT = 0.3
+N_BOOT = 1000
 
 
 def log2_values(values: np.ndarray, scale: str) -> np.ndarray:
@@ -93,8 +95,9 @@ class MonitorReference:
         performance: ``auroc``, ``auroc_low``, ``auroc_high`` (cross-validated, donor-bootstrap
             95% interval), ``prevalence``, ``mean_risk``, ``released_unstable``,
             ``held_stable`` (out-of-fold band decisions).
-        by_group: metadata column constant within each donor → category → donors (such
-            columns are tested over donors).
+        by_group: per metadata column, its donor-weighted category counts (each donor weighs
+            one), or for a number column ``{"values": [per-donor medians]}``; drift of the lot
+            sheet is tested over donors when both sides know them.
     """
 
     n_lots: int
@@ -103,7 +106,7 @@ class MonitorReference:
     proteins: dict[str, dict[str, Any]]
     drivers: dict[str, float]
     performance: dict[str, float]
-    by_group: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_group: dict[str, Any] = field(default_factory=dict)
     version: int = REFERENCE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,13 +163,17 @@ def reference_from_training(training: Any, result: Any, bundle: ModelBundle) -> 
         for column in training.metadata
         if column in training.categorical
     }
-    # Columns of the donor (tissue, age) are tested over donors: lots of one donor are not
-    # independent draws of them.
-    by_group = {
-        column: category_counts(per_group)
+    # Lots of one donor (and of one expansion series) are not independent draws of the lot
+    # sheet: columns are tested over donors, each donor weighing one.
+    by_group: dict[str, Any] = {
+        column: donor_weighted_counts(X[column], training.groups)
         for column in training.metadata
-        if (per_group := group_values(X[column], training.groups)) is not None
+        if column in training.categorical
     }
+    for column in training.metadata:
+        if column not in training.categorical:
+            medians = donor_medians(X[column], training.groups)
+            by_group[column] = {"values": [round(float(v), 4) for v in medians]}
     numbers = {}
     for column in training.metadata:
         if column in training.categorical:
@@ -217,13 +224,20 @@ def reference_from_training(training: Any, result: Any, bundle: ModelBundle) -> 
     )
 
 
-def group_values(values: pd.Series, groups: pd.Series) -> pd.Series | None:
-    """One value per group (donor) when the column is constant within every group, else None."""
-    frame = pd.DataFrame({"value": values.astype(object).astype(str), "group": groups.astype(str)})
-    if frame["group"].nunique() < 2 or (frame.groupby("group")["value"].nunique() > 1).any():
-        return None
-    first = frame.drop_duplicates("group")
-    return values.loc[first.index]
+def donor_weighted_counts(values: pd.Series, donors: pd.Series) -> dict[str, float]:
+    """Count categories with each donor weighing one (split over its lots' categories)."""
+    text = values.astype(object).where(values.notna(), "(missing)").astype(str)
+    frame = pd.DataFrame({"level": text.to_numpy(), "donor": donors.astype(str).to_numpy()})
+    shares = frame.groupby("donor")["level"].value_counts(normalize=True)
+    totals = shares.groupby(level="level").sum()
+    return {str(k): round(float(v), 6) for k, v in totals.items()}
+
+
+def donor_medians(values: pd.Series, donors: pd.Series) -> np.ndarray:
+    """The median of a number column per donor (donors without a value left out)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    frame = pd.DataFrame({"value": numbers.to_numpy(), "donor": donors.astype(str).to_numpy()})
+    return frame.groupby("donor")["value"].median().dropna().to_numpy(dtype=float)
 
 
 def driver_strength(bundle: ModelBundle, X: pd.DataFrame) -> dict[str, float]:
@@ -278,7 +292,7 @@ def read_outcomes(values: pd.Series) -> tuple[pd.Series, list[str]]:
         if not text or text in ("nan", "na", "n/a"):
             continue
         if text in words:
-            outcome[lot] = words[text]
+            outcome.loc[lot] = words[text]  # type: ignore[call-overload]
         else:
             unreadable.append(str(lot))
     return outcome, unreadable
@@ -313,6 +327,31 @@ def proportion_interval(k: int, n: int, level: float) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
+def in_the_large_interval(
+    y: np.ndarray, risk: np.ndarray, groups: np.ndarray | None, level: float, seed: int
+) -> tuple[float, float]:
+    """Bootstrap interval of observed minus predicted (calibration-in-the-large).
+
+    Donors are resampled whole when known (their lots share donor effects, so a binomial
+    interval over lots would be too narrow); otherwise lots.
+    """
+    if len(y) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        draws = [rng.integers(0, len(y), len(y)) for _ in range(N_BOOT)]
+    else:
+        _, inverse = np.unique(groups, return_inverse=True)
+        members = [np.flatnonzero(inverse == g) for g in range(int(inverse.max()) + 1)]
+        draws = [
+            np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+            for _ in range(N_BOOT)
+        ]
+    values = [float(y[idx].mean() - risk[idx].mean()) for idx in draws]
+    tail = (1 - level) / 2
+    return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
+
+
 def performance(lots: pd.DataFrame, level: float, seed: int = 0) -> dict[str, Any]:
     """AUROC, calibration and band error rates of the lots with an outcome.
 
@@ -345,6 +384,10 @@ def performance(lots: pd.DataFrame, level: float, seed: int = 0) -> dict[str, An
         "predicted": float(risk.mean()) if n else float("nan"),
         "bands": {},
     }
+    difference_low, difference_high = in_the_large_interval(y, risk, groups, level, seed)
+    out["calibration"]["difference"] = float(y.mean() - risk.mean()) if n else float("nan")
+    out["calibration"]["difference_low"] = difference_low
+    out["calibration"]["difference_high"] = difference_high
     bands = judged["risk_band"].astype(str).to_numpy()
     for band in ("low", "review", "high", "not assessable"):
         members = bands == band
@@ -414,24 +457,28 @@ def metadata_drift(
     """
     rows = []
     donors = sheet.get("donor_id")
+    by_donor = donors is not None and bool(reference.by_group)
     for column, lot_counts in reference.categories.items():
         if column not in sheet:
             continue
-        per_donor = group_values(sheet[column], donors) if donors is not None else None
-        if column in reference.by_group and per_donor is not None:
-            counts, monitored = reference.by_group[column], category_counts(per_donor)
+        counts: Mapping[str, float]
+        monitored: Mapping[str, float]
+        if by_donor and column in reference.by_group:
+            counts = reference.by_group[column]
+            monitored = donor_weighted_counts(sheet[column], donors)  # type: ignore[arg-type]
         else:
             counts, monitored = lot_counts, category_counts(sheet[column])
         levels = list(dict.fromkeys([*counts, *monitored]))
         a = np.array([counts.get(lv, 0) for lv in levels], dtype=float)
         b = np.array([monitored.get(lv, 0) for lv in levels], dtype=float)
+        lot_new = category_counts(sheet[column])
         rows.append(
             {
                 "column": column,
-                "test": "chi2",
+                "test": "chi2 over donors" if by_donor and column in reference.by_group else "chi2",
                 "p": contingency_p(a, b),
                 "effect": total_variation(a, b),
-                "description": category_sentence(column, counts, monitored),
+                "description": category_sentence(column, lot_counts, lot_new),
             }
         )
     for column, values in reference.numbers.items():
@@ -440,20 +487,17 @@ def metadata_drift(
         new = pd.to_numeric(sheet[column], errors="coerce").dropna().to_numpy(dtype=float)
         if len(new) == 0 or len(values) == 0:
             continue
-        per_donor = group_values(sheet[column], donors) if donors is not None else None
         reference_values = np.asarray(values, dtype=float)
-        if column in reference.by_group and per_donor is not None:
-            reference_values = np.repeat(
-                np.asarray(list(map(float, reference.by_group[column])), dtype=float),
-                list(reference.by_group[column].values()),
-            )
-            new = pd.to_numeric(per_donor, errors="coerce").dropna().to_numpy(dtype=float)
-        result = stats.ks_2samp(reference_values, new)
+        tested, test = new, "ks"
+        if by_donor and column in reference.by_group:
+            reference_values = np.asarray(reference.by_group[column]["values"], dtype=float)
+            tested, test = donor_medians(sheet[column], donors), "ks over donors"  # type: ignore[arg-type]
+        result = stats.ks_2samp(reference_values, tested)
         unit = " (passages)" if column == "passage" else ""
         rows.append(
             {
                 "column": column,
-                "test": "ks",
+                "test": test,
                 "p": float(result.pvalue),
                 "effect": float(result.statistic),
                 "description": (
@@ -826,8 +870,9 @@ def alarm_reasons(
 ) -> list[str]:
     """Apply the alarm rule; return one reason per check that fails (none = no alarm).
 
-    Checks: AUROC interval entirely below the CV interval; calibration-in-the-large (the mean
-    predicted risk outside the observed rate's interval); drifted metadata columns; at least
+    Checks: AUROC interval entirely below the CV interval; calibration-in-the-large (the
+    donor-bootstrap interval of observed minus mean predicted excludes 0); drifted metadata
+    columns; at least
     ``min_driver_proteins`` drifted drivers, or ``min_other_share`` of the other proteins;
     the share of lots outside the training domain above ``max_outside_domain`` with its
     interval above the expected 1%.
@@ -849,16 +894,12 @@ def alarm_reasons(
                     f"({cv_low:.2f}-{reference.performance['auroc_high']:.2f})"
                 )
         calibration = overall["calibration"]
-        if (
-            not calibration["observed_low"]
-            <= calibration["predicted"]
-            <= calibration["observed_high"]
-        ):
+        if not calibration["difference_low"] <= 0 <= calibration["difference_high"]:
             reasons.append(
-                f"calibration: {calibration['observed']:.0%} of {n} lots unstable "
-                f"({level} interval {calibration['observed_low']:.0%}-"
-                f"{calibration['observed_high']:.0%}), the model predicted "
-                f"{calibration['predicted']:.0%}"
+                f"calibration: {calibration['observed']:.0%} of {n} lots unstable, the model "
+                f"predicted {calibration['predicted']:.0%} (difference "
+                f"{calibration['difference']:+.0%}, {level} donor-bootstrap interval "
+                f"{calibration['difference_low']:+.0%} to {calibration['difference_high']:+.0%})"
             )
     if metadata is not None:
         for row in metadata[metadata["drifted"]].itertuples():

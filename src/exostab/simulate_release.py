@@ -10,9 +10,9 @@ of the latest lots is left empty (assay not back yet).
 Drifts (from ``drift_start``, a share of the stream's time):
 
 - ``stable``: nothing changes.
-- ``ms_batch``: an MS batch effect after an instrument change: the causal proteins with the
-  largest potency weights read ``batch_shift`` log2 off in the direction that hides risk
-  (measurement only: the lots' potency is unchanged).
+- ``ms_batch``: an MS batch effect after an instrument change: the ``n_batch_proteins``
+  proteins that move most with senescence read ``batch_shift`` log2 off toward "young",
+  hiding risk (measurement only: the lots' potency is unchanged).
 - ``medium``: the expansion medium changes from hPL (and serum-free) to FBS.
 - ``tissue``: umbilical-cord (UC, neonatal donors) material replaces bone marrow and adipose.
 - ``senescence``: a slow senescence shift: cells age faster at the same passage, growing
@@ -93,7 +93,7 @@ def write_release_stream(
     drift_start: float = 0.5,
     outcome_back: float = 0.8,
     batch_shift: float = 1.5,
-    n_batch_proteins: int = 8,
+    n_batch_proteins: int = 40,
     senescence_shift: float = 2.5,
     config_path: Path | None = None,
 ) -> StreamSummary:
@@ -177,12 +177,14 @@ def write_release_stream(
     lots, realised = _potency(config, lots, true_log2, truth, rng_pot)
     drifted_proteins: tuple[str, ...] = ()
     if drift == "ms_batch":
-        weight = truth["weight"].to_numpy(dtype=float)
-        hit = np.argsort(-np.abs(weight), kind="stable")[:n_batch_proteins]
-        hit = hit[weight[hit] != 0]
+        # The proteins that move most with senescence carry what a model can learn of it;
+        # the batch effect moves them toward "young", hiding risk.
+        effect = truth["senescence_effect"].to_numpy(dtype=float)
+        hit = np.argsort(-np.abs(effect), kind="stable")[:n_batch_proteins]
+        hit = hit[effect[hit] != 0]
         # Measurement only: the potency above came from the true abundances.
         true_log2 = true_log2.copy()
-        true_log2[np.ix_(drifted, hit)] += batch_shift * np.sign(weight[hit])
+        true_log2[np.ix_(drifted, hit)] -= batch_shift * np.sign(effect[hit])
         drifted_proteins = tuple(str(g) for g in truth["gene"].to_numpy()[hit])
     width = max(4, len(str(n_lots)))
     lots = lots.assign(
