@@ -13,7 +13,7 @@ PORT ?= 5001
 UI_PORT ?= 5000
 MODEL ?= models:/exostab@challenger
 
-.PHONY: help install train test check lint typecheck ui score serve bench docs docs-serve docs-screenshots clean
+.PHONY: help install train test check lint typecheck ui score serve monitor bench docs docs-serve docs-screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) \
@@ -60,6 +60,16 @@ score: install ## score the simulated hold-out lots (new donors) with the latest
 
 serve: install ## serve the latest model (MODEL=...) over HTTP on 127.0.0.1:$(PORT)
 	$(BIN)/exostab serve --model $(MODEL) --port $(PORT)
+
+monitor: install ## simulate post-release streams (stable, drifted) and monitor the latest model (MODEL=...)
+	@test -f data/simulated/train/proteins.csv || { echo "no built-in data yet: run make train first"; exit 2; }
+	@for drift in stable ms_batch; do \
+		$(BIN)/exostab simulate --stream $$drift --out data/simulated/release_$$drift \
+			--scenario holdout --seed 7 --proteins 3000 --lots 120 --donors 12 && \
+		$(BIN)/exostab monitor --proteins data/simulated/release_$$drift/proteins.csv \
+			--lots data/simulated/release_$$drift/lots.csv --out out/monitor_$$drift --model $(MODEL) \
+			|| exit $$?; \
+	done
 
 bench: install ## run the benchmarks, write bench/results.md and bench/results.csv
 	$(BIN)/python bench/run.py

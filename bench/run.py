@@ -31,6 +31,7 @@ from forecast import (
     ForecastSizes,
     run_forecast_bench,
 )
+from monitor import MONITOR_SEEDS, QUICK_MONITOR, MonitorSizes, monitor_section, run_monitor_bench
 from quality import QUICK_SCENARIOS, SCENARIOS, QualitySizes, run_quality
 from real import COHORTS, run_real
 from report import forecast_section, render
@@ -47,6 +48,7 @@ CSV = {
     "real": "real.csv",
     "speed": "speed.csv",
     "forecast": "forecast.csv",
+    "monitor": "monitor.csv",
 }
 QUICK_QUALITY = QualitySizes(
     n_lots=240, n_train_donors=20, n_test_donors=20, n_proteins=1000, n_small_lots=40
@@ -109,7 +111,7 @@ def main() -> None:
     seeds = SEEDS[:1] if args.quick else SEEDS
     quality_sizes = QUICK_QUALITY if args.quick else QualitySizes()
     speed_sizes = QUICK_SPEED if args.quick else SpeedSizes()
-    parts = {"quality", "real", "speed", "forecast"}
+    parts = {"quality", "real", "speed", "forecast", "monitor"}
     unknown = (args.only or set()) - parts
     if unknown:
         raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {parts}")
@@ -190,6 +192,23 @@ def main() -> None:
                 f"# exostab cell-bank forecast benchmark\n\ncommand: `{command}`\n\n"
                 + forecast_section(forecast, forecast_sizes)
                 + "\n"
+            )
+        if wanted("monitor"):  # its own section file: bench/monitor.md
+            monitor_sizes = QUICK_MONITOR if args.quick else MonitorSizes()
+            monitor_seeds = SEEDS[:1] if args.quick else MONITOR_SEEDS
+            task = bar.add_task("monitor", total=5 * len(monitor_seeds))
+            monitored = run_monitor_bench(
+                monitor_seeds,
+                monitor_sizes,
+                work / "monitor",
+                done=lambda message: bar.update(
+                    task, advance=1, description=f"monitor: {message} done"
+                ),
+            )
+            monitored.to_csv(BENCH / CSV["monitor"], index=False)
+            (BENCH / "monitor.md").write_text(
+                f"# exostab monitoring benchmark\n\ncommand: `{command}`\n\n"
+                + monitor_section(monitored, monitor_sizes)
             )
     seconds = time.perf_counter() - started
     markdown = render(

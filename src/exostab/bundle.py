@@ -415,6 +415,9 @@ class ModelBundle:
             and HTTP) reads categories through it.
         model_card: the model card (markdown, ``model_card.md`` beside ``bundle.json``;
             empty for models trained before cards existed).
+        monitor_reference: what ``exostab monitor`` compares released lots with
+            (``monitor.MonitorReference`` as a dict, ``monitor_reference.json`` beside
+            ``bundle.json``); None for models trained before it was stored.
     """
 
     steps: list[ExostabTransformer]
@@ -432,6 +435,7 @@ class ModelBundle:
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     model_card: str = ""
     read_options: ReadOptions = field(default_factory=ReadOptions)
+    monitor_reference: dict[str, Any] | None = None
 
     @classmethod
     def from_training(
@@ -495,6 +499,8 @@ class ModelBundle:
             (directory / "trajectory.json").write_text(json.dumps(self.trajectory.to_dict()))
         if self.model_card:
             (directory / "model_card.md").write_text(self.model_card)
+        if self.monitor_reference is not None:
+            (directory / "monitor_reference.json").write_text(json.dumps(self.monitor_reference))
         return directory
 
     @classmethod
@@ -503,6 +509,7 @@ class ModelBundle:
         proteins = pd.DataFrame(payload["proteins"]).set_index("feature")
         trajectory_file = Path(directory) / "trajectory.json"
         card_file = Path(directory) / "model_card.md"
+        reference_file = Path(directory) / "monitor_reference.json"
         trajectory = (
             Trajectory.from_dict(json.loads(trajectory_file.read_text()))
             if trajectory_file.exists()
@@ -528,6 +535,9 @@ class ModelBundle:
             if "vocabulary" in payload
             else load_vocabulary(),
             model_card=card_file.read_text() if card_file.exists() else "",
+            monitor_reference=json.loads(reference_file.read_text())
+            if reference_file.exists()
+            else None,
         )
 
     @property

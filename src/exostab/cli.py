@@ -930,6 +930,152 @@ def explain(
 
 @app.command()
 @user_errors
+def monitor(
+    proteins: Annotated[
+        Path, typer.Option(help="Protein file of the lots released since training.")
+    ],
+    lots: Annotated[
+        Path,
+        typer.Option(help="Lot sheet of those lots, with the assay outcome where it is back."),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Folder for monitor.json, monitor.html and the tables.")
+    ],
+    model: Annotated[str, MODEL_OPTION] = "models:/exostab@champion",
+    label: Annotated[
+        str, typer.Option(help="Outcome column: 1 unstable, 0 stable, empty = not back yet.")
+    ] = "unstable",
+    date_column: Annotated[
+        str, typer.Option(help="Release (or manufacture) date column of the lot sheet.")
+    ] = "release_date",
+    window: Annotated[
+        str, typer.Option(help="Time window: W (week), M (month), Q (quarter) or Y.")
+    ] = "M",
+    config: Annotated[
+        Path | None, typer.Option(help="Alarm rule (the monitor: section of configs/monitor.yaml).")
+    ] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help="Force the protein file format.")
+    ] = None,
+    track: Annotated[
+        bool,
+        typer.Option(help="Log an mlflow run in the monitoring experiment and tag the version."),
+    ] = True,
+) -> None:
+    """Watch a deployed model against the lots released since training and their assays.
+
+    Performance on the lots whose outcome is back (AUROC against the CV interval,
+    calibration, band error rates), drift of the lot sheet and the proteins against the
+    training reference, run → lot accounting over time, and one verdict line. Every lot is
+    monitored or quarantined with its reason. Exit 0 with or without an alarm; 2 on bad input.
+    """
+    import json
+
+    from exostab.config import load_monitor_config
+    from exostab.monitor import monitor_lots
+    from exostab.monitor_report import monitor_page
+    from exostab.provenance import is_simulated
+    from exostab.readers import read_lot_sheet_lenient
+    from exostab.registry import resolve_model
+    from exostab.score import score_file
+    from exostab.writers import OutputFiles
+
+    existing_file(proteins, "protein file")
+    existing_file(lots, "lot sheet")
+    files = ["monitor.json", "monitor.html", "lots.csv", "windows.csv", "drift_metadata.csv"]
+    files += ["drift_proteins.csv", "quarantine.csv"]
+    refuse_overwriting({"protein file": proteins, "lot sheet": lots}, [out / f for f in files])
+    refuse_unwritable(folders=[out])
+    rule = load_monitor_config(existing_file(config, "monitor config"))
+    bundle, uri = resolve_model(model)
+    warn_if_ungated(bundle, uri)
+    sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
+    with err_console.status(f"reading {proteins.name}") as status:
+        scored = score_file(bundle, proteins, sheet, refused, format=format, reading=status.update)
+    with err_console.status("checking performance and drift"):
+        result = monitor_lots(
+            bundle,
+            scored,
+            sheet,
+            refused,
+            config=rule,
+            label=label,
+            date_column=date_column,
+            window=window,
+        )
+    simulated = is_simulated(lots)
+    provenance = {
+        "model": uri,
+        "model version": bundle.model_version,
+        "model trained on": "SIMULATED lots" if bundle.simulated_training else "real lots",
+        "monitored lots": "SIMULATED" if simulated else "as given",
+        "protein file": proteins,
+        "lot sheet": lots,
+        "alarm rule": config or "configs/monitor.yaml",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    summary = result.summary()
+    # The files appear together, each complete, or none does.
+    with OutputFiles() as outputs:
+        outputs.text(out / "monitor.json", json.dumps(summary, indent=2))
+        outputs.text(out / "monitor.html", monitor_page(result, provenance))
+        for name, table in (
+            ("lots.csv", result.lots),
+            ("windows.csv", result.windows),
+            ("drift_metadata.csv", result.metadata),
+            ("drift_proteins.csv", result.proteins),
+            ("quarantine.csv", result.quarantine),
+        ):
+            if table is not None:
+                outputs.table(out / name, unit="row").write(table)
+    console.print(
+        f"{summary['n_lots']} lots in: {summary['n_monitored']} monitored + "
+        f"{summary['n_quarantined']} quarantined; {summary['n_with_outcome']} with an outcome "
+        f"→ {out}/ (monitor.json, monitor.html)",
+        markup=False,
+        highlight=False,
+    )
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    console.print(
+        result.verdict, markup=False, highlight=False, style="bold red" if result.alarm else ""
+    )
+    if track:
+        from exostab.tracking import configure_tracking, log_monitoring_run
+
+        configure_tracking()
+        overall = result.overall
+        metrics = {
+            "n_lots": float(summary["n_lots"]),
+            "n_with_outcome": float(overall["n_with_outcome"]),
+            "auroc": overall["auroc"],
+            "auroc_low": overall["auroc_low"],
+            "auroc_high": overall["auroc_high"],
+            "observed_unstable": overall["calibration"]["observed"],
+            "mean_predicted_risk": overall["calibration"]["predicted"],
+            "released_unstable": overall["released_unstable"],
+            "held_stable": overall["held_stable"],
+            "alarm": float(result.alarm),
+            "n_drifted_proteins": float(len(summary["drifted_proteins"])),
+            "n_drifted_columns": float(len(summary["drifted_columns"])),
+        }
+        run_id = log_monitoring_run(
+            experiment=rule.experiment,
+            model_uri=uri,
+            model_version=bundle.model_version,
+            metrics=metrics,
+            verdict=result.verdict,
+            alarm=result.alarm,
+            artifacts_dir=out,
+            run_name=(
+                f"monitor {'SIMULATED ' if simulated else ''}{lots.stem} · v{bundle.model_version}"
+            ),
+        )
+        console.print(f"mlflow run {run_id} in experiment {rule.experiment}", markup=False)
+
+
+@app.command()
+@user_errors
 def serve(
     model: Annotated[str, MODEL_OPTION] = "models:/exostab@champion",
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5001,
@@ -969,9 +1115,48 @@ def simulate(
     config: Annotated[
         Path | None, typer.Option("--config", help="Simulator config (configs/simulate.yaml).")
     ] = None,
+    stream: Annotated[
+        str | None,
+        typer.Option(
+            "--stream",
+            help="Write a post-release stream instead (dated lots, outcomes of the earlier "
+            "ones) from the world of --seed/--proteins/--scenario: stable, ms_batch, medium, "
+            "tissue or senescence (see docs/monitoring.md).",
+        ),
+    ] = None,
+    stream_seed: Annotated[
+        int, typer.Option("--stream-seed", help="Seed of the stream (its lots and donors).")
+    ] = 101,
 ) -> None:
     """Write SIMULATED MSC-exosome lots with ground truth (lot sheet, proteins, vendor files)."""
     from exostab.simulate import write_simulation
+
+    if stream is not None:
+        from exostab.simulate_release import write_release_stream
+
+        written = write_release_stream(
+            out,
+            drift=stream,
+            n_lots=lots,
+            n_donors=donors,
+            n_proteins=proteins,
+            world_seed=seed,
+            seed=stream_seed,
+            scenario=scenario,
+            acquisition=acquisition,
+            config_path=existing_file(config, "simulator config"),
+        )
+        names = [*written.drifted_columns, *written.drifted_proteins]
+        changed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        changed = changed or "nothing"
+        console.print(
+            f"[bold]SIMULATED post-release stream[/] ({written.drift}): {written.n_lots} lots, "
+            f"{written.n_with_outcome} with an outcome, "
+            f"{100 * written.prevalence:.1f}% unstable; drift from {written.onset or '-'} "
+            f"changes {changed} → {out}/ (lots.csv with release_date, proteins.csv, truth/)",
+            highlight=False,
+        )
+        return
 
     summary = write_simulation(
         out,

@@ -279,6 +279,63 @@ def load_train_config(path: Path | None = None, **overrides: Any) -> TrainConfig
         raise ConfigError(format_validation_error(error), where=str(path)) from None
 
 
+DEFAULT_MONITOR_CONFIG = CONFIG_DIR / "monitor.yaml"
+
+
+class MonitorConfig(Frozen):
+    """The alarm rule of ``exostab monitor`` (``configs/monitor.yaml``, section ``monitor:``).
+
+    Attributes:
+        experiment: mlflow experiment of the monitoring runs.
+        confidence: level of the intervals the alarm checks use (AUROC, calibration, share of
+            lots outside the domain); 0.99 keeps a stable stream's false alarms rare although
+            several checks run at once.
+        fdr: Benjamini-Hochberg false discovery rate of the drift tests (proteins apart from
+            metadata columns).
+        min_outcomes: lots with an assay outcome needed before performance is judged.
+        min_metadata_effect: a metadata column drifts when its test passes the FDR and its
+            shift is at least this (total variation distance of the categories, or the KS
+            statistic of a number column).
+        min_protein_effect: the same for a protein: its median log2 value moved by at least
+            this many training SDs, or its detected share by this × 0.3.
+        n_drivers: the model's top proteins (mean |attribution| on the training lots) that
+            count as drivers.
+        min_driver_proteins: drifted driver proteins that raise the alarm.
+        min_other_share: share of the other proteins that must drift to raise the alarm.
+        max_outside_domain: share of lots outside the training domain that raises the alarm
+            (when also above the expected 1% with the interval above).
+    """
+
+    experiment: str = "exostab-monitoring"
+    confidence: float = Field(0.99, gt=0.5, lt=1)
+    fdr: float = Field(0.01, gt=0, lt=1)
+    min_outcomes: int = Field(20, ge=2)
+    min_metadata_effect: float = Field(0.2, gt=0, le=1)
+    min_protein_effect: float = Field(1.5, gt=0)
+    n_drivers: int = Field(20, ge=1)
+    min_driver_proteins: int = Field(2, ge=1)
+    min_other_share: float = Field(0.05, gt=0, le=1)
+    max_outside_domain: float = Field(0.1, gt=0, le=1)
+
+
+class MonitorFile(Frozen):
+    monitor: MonitorConfig = MonitorConfig()
+
+
+def load_monitor_config(path: Path | None = None) -> MonitorConfig:
+    """Load and validate the ``monitor:`` section (default ``configs/monitor.yaml``).
+
+    Raises:
+        ConfigError: unreadable YAML or a value outside its range (named by key).
+    """
+    path = Path(path) if path else DEFAULT_MONITOR_CONFIG
+    raw = read_yaml(path) if path.exists() or path != DEFAULT_MONITOR_CONFIG else {}
+    try:
+        return MonitorFile.model_validate(raw).monitor
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error), where=str(path)) from None
+
+
 # Spellings differ by case, spaces (incl. no-break), hyphens/dashes, underscores and apostrophes.
 _SPELLING_NOISE = re.compile(r"[\s\-_\u2010-\u2015'\u2018\u2019`\u00b4]+")
 

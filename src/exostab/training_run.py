@@ -18,6 +18,7 @@ from rich.markup import escape
 from exostab.bundle import ModelBundle
 from exostab.config import CONFIG_DIR, TrainConfig, read_yaml
 from exostab.dataset import TrainingSet, build_training_set
+from exostab.monitor import attach_reference
 from exostab.provenance import file_sha256, is_simulated
 from exostab.train import Progress, TrainResult, headline_metrics, train_model
 from exostab.trajectory import attach_trajectory
@@ -257,6 +258,7 @@ def run_training(
         read_options=read_options,  # score reads files as training did
     )
     bundle = attach_trajectory(bundle, training)
+    bundle = attach_reference(bundle, training, result)
     register = register and not result.verdict.constant
     chosen_name = name or run_name(fingerprint, result)
     validation = f"{cfg.cv.scheme} by {cfg.data.group}"
