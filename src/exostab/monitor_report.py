@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 
 from exostab.monitor import MonitorResult
-from exostab.report import STYLE
+
+
+def report_style() -> str:
+    """The CSS of the batch report's base template, so the monitoring page looks the same."""
+    from importlib.resources import files
+
+    base = (files("exostab") / "templates" / "base.html.j2").read_text(encoding="utf-8")
+    return base.split("<style>", 1)[1].split("</style>", 1)[0]
 
 
 def time_figures(result: MonitorResult) -> Any:
@@ -128,7 +135,7 @@ def monitor_page(result: MonitorResult, provenance: dict[str, Any]) -> str:
         else "No training reference stored in this model."
     )
     return f"""<!doctype html><html><head><meta charset="utf-8">
-<title>exostab monitoring</title><style>{STYLE}</style></head><body>
+<title>exostab monitoring</title><style>{report_style()}</style></head><body>
 <h1>exostab monitoring: model version {html.escape(result.model_version)}</h1>
 {banner}
 <p class="{verdict_class}"><b>{html.escape(result.verdict)}</b></p>
