@@ -127,6 +127,18 @@ def test_same_stem_in_four_folders_full_paths_give_each_lot_its_own_run() -> Non
     same_values(lots.intensities, base_lots().intensities)
 
 
+def test_a_wide_table_keyed_by_lot_id_misses_no_run_its_ms_run_names() -> None:
+    """Lots found by their lot id do not use ms_run: naming its runs missing would be false."""
+    base = folder(CASES, "base-lots")
+    matrix = read_proteins(base / "proteins.csv")
+    sheet = read_lot_sheet(base / "lots.csv")
+    sheet = sheet.assign(ms_run=[f"RUN_{i:04d}" for i in range(len(sheet))])
+    lots, mapping = map_runs_to_lots(matrix, sheet)
+    assert len(lots.intensities) == len(sheet)
+    assert mapping.missing_runs == {}
+    assert mapping.missing_note() is None
+
+
 def test_same_stem_named_by_stem_only_is_refused_naming_the_name_and_its_runs() -> None:
     case = folder(CASES, "diann-same-run-stem-two-folders")
     for command in ("inspect", "train"):

@@ -285,7 +285,9 @@ def match_all_runs(
     matched = claimed | set(by_entry)
     _refuse_pooled_plex(runs, [entry for entry in by_ms_run.entries if entry not in matched])
     missing: dict[str, list[str]] = {}
-    has_run = set(run_to_lot.values())
+    # Only a lot found through its ms_run can miss one of its runs: a lot matched by its lot id
+    # (a wide table keyed by lot_id) does not use its ms_run names at all.
+    has_run = {lot for lot, _ in matched}
     for entry in by_ms_run.entries:
         if entry not in matched and entry[0] in has_run:
             missing.setdefault(entry[0], []).append(entry[1])
