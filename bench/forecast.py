@@ -11,12 +11,14 @@ lots made at or below the forecast's last safe passage that turned out unstable.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from quality import donor_split, load_training, scoring_table, subset
 from sklearn.metrics import roc_auc_score
 
@@ -153,15 +155,20 @@ def run_one(
         ),
         "hold_threshold": bundle.bands.threshold,
     }
-    logger.info(
-        "forecast %s seed %d: AUROC forecast %.3f, passage %.3f, real profile %.3f",
-        scenario,
-        seed,
-        row["auroc_forecast"],
-        row["auroc_passage"],
-        row["auroc_real_profile"],
-    )
     return row
+
+
+def _run_one_quietly(
+    scenario: str,
+    seed: int,
+    sizes: ForecastSizes,
+    work: Path,
+    cfg: TrainConfig,
+    panels: dict[str, list[str]],
+) -> dict[str, Any]:
+    """``run_one`` in a worker process, without sklearn's user warnings."""
+    warnings.filterwarnings("ignore", category=UserWarning)
+    return run_one(scenario, seed, sizes, work, cfg, panels)
 
 
 def run_forecast_bench(
@@ -171,14 +178,28 @@ def run_forecast_bench(
     work: Path,
     config: Path,
     advance: Any = None,
+    jobs: int = 2,
 ) -> pd.DataFrame:
-    """Run every scenario × seed; return one row per run."""
+    """Run every scenario × seed in ``jobs`` worker processes; return one row per run."""
     cfg = load_train_config(config, **{"cv.baselines": False, "cv.naive_gap": False})
     panels = load_panels(cfg)
+    tasks = [(scenario, seed) for scenario in scenarios for seed in seeds]
+    results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+        delayed(_run_one_quietly)(scenario, seed, sizes, work, cfg, panels)
+        for scenario, seed in tasks
+    )
     rows = []
-    for scenario in scenarios:
-        for seed in seeds:
-            rows.append(run_one(scenario, seed, sizes, work, cfg, panels))
-            if advance is not None:
-                advance(f"{scenario} seed {seed}")
-    return pd.DataFrame(rows)
+    for row in results:
+        rows.append(row)
+        logger.info(
+            "forecast %s seed %d: AUROC forecast %.3f, passage %.3f, real profile %.3f",
+            row["scenario"],
+            row["seed"],
+            row["auroc_forecast"],
+            row["auroc_passage"],
+            row["auroc_real_profile"],
+        )
+        if advance is not None:
+            advance(f"{row['scenario']} seed {row['seed']}")
+    order = {task: k for k, task in enumerate(tasks)}
+    return pd.DataFrame(sorted(rows, key=lambda r: order[(r["scenario"], r["seed"])]))

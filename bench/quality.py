@@ -1,19 +1,27 @@
 """Quality benchmark: the model, the baselines and the oracle on donors never seen in training.
 
-For each simulator scenario and seed: simulate SIMULATED lots, train on some donors, score the
-others, and compare with ground truth (oracle risk ``p_fail`` and the causal proteins).
+For each simulator scenario and seed: simulate one SIMULATED world (cached under
+``bench/_work/cache``), train on a fixed number of donors (~200 lots, realistic) and on a small
+subset of them (~40 lots), score every other donor (≥ 1,000 held-out lots), and compare with
+ground truth (oracle risk ``p_fail`` and the causal proteins). Scenario × seed jobs run in
+worker processes (``jobs``), each on one core.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import shutil
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
+from joblib import Parallel, delayed
 from sklearn.linear_model import LassoCV
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
@@ -22,10 +30,11 @@ from exostab.baselines import BASELINES, build_baseline
 from exostab.bundle import ModelBundle
 from exostab.config import TrainConfig, load_train_config
 from exostab.dataset import TrainingSet, build_training_set
+from exostab.errors import ExostabError
 from exostab.evaluate import risk_metrics
 from exostab.explain import explain_lots, global_importance
 from exostab.readers import read_lot_sheet, read_proteins
-from exostab.simulate import SHIFT_SCENARIOS, write_simulation
+from exostab.simulate import DEFAULT_SIMULATE_CONFIG, SHIFT_SCENARIOS, write_simulation
 from exostab.train import train_model
 from exostab.training_run import load_panels
 
@@ -43,15 +52,43 @@ QUICK_SCENARIOS = ("base", "source_shift")
 TOP_K = 12
 TRAIN_SHARE = 0.7
 HELD_OUT_METRICS = ("roc_auc", "pr_auc", "brier", "ece")
+# The small-data row: whole training donors are added (seeded order) until both hold.
+SMALL_MIN_DONORS = 10
+SIMULATOR_FILES = (
+    DEFAULT_SIMULATE_CONFIG,
+    Path(__file__).resolve().parents[1] / "src" / "exostab" / "simulate.py",
+)
 
 
 @dataclass(frozen=True)
 class QualitySizes:
-    """Size of each simulated data set (all parts together)."""
+    """Size of each simulated world and of its training sides.
 
-    n_lots: int = 350
-    n_donors: int = 35
+    ``n_lots`` counts all lots of the world; the simulator spreads them over
+    ``n_train_donors + n_test_donors`` donors (~4.4 lots per donor at the defaults), so the
+    training donors hold ~200 lots and the held-out donors ~1,050.
+    """
+
+    n_lots: int = 1245
+    n_train_donors: int = 45
+    n_test_donors: int = 235
     n_proteins: int = 3000
+    n_small_lots: int = 40
+
+    @property
+    def n_donors(self) -> int:
+        """All donors of the world."""
+        return self.n_train_donors + self.n_test_donors
+
+    def key(self, scenario: str, seed: int) -> str:
+        """Cache folder name of one world: scenario, sizes, seed and the simulator's version."""
+        digest = hashlib.sha1()
+        for path in SIMULATOR_FILES:
+            digest.update(path.read_bytes() if path.exists() else b"")
+        return (
+            f"{scenario}-lots{self.n_lots}-donors{self.n_train_donors}+{self.n_test_donors}"
+            f"-proteins{self.n_proteins}-seed{seed}-{digest.hexdigest()[:8]}"
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +101,8 @@ class Split:
     oracle: np.ndarray
     truth_proteins: pd.DataFrame
     train_latent: np.ndarray
+    n_test_donors: int
+    small: TrainingSet
 
 
 def subset(training: TrainingSet, mask: np.ndarray) -> TrainingSet:
@@ -128,31 +167,76 @@ def oracle_drivers(train: TrainingSet, latent: np.ndarray, seed: int) -> list[st
     return train.proteins.loc[top, "input_name"].astype(str).tolist()
 
 
-def donor_split(groups: pd.Series, y: pd.Series, seed: int) -> np.ndarray:
-    """Return a train mask holding ~70% of donors, drawn again until both sides hold both labels."""
+def donor_split(
+    groups: pd.Series, y: pd.Series, seed: int, n_train: int | None = None
+) -> np.ndarray:
+    """Return a train mask of ``n_train`` donors (default ~70%); both sides hold both labels."""
     rng = np.random.default_rng(seed)
     donors = np.array(sorted(groups.unique()))
+    size = round(TRAIN_SHARE * len(donors)) if n_train is None else n_train
     for _ in range(100):
-        chosen = set(rng.permutation(donors)[: round(TRAIN_SHARE * len(donors))].tolist())
+        chosen = set(rng.permutation(donors)[:size].tolist())
         mask = groups.isin(chosen).to_numpy()
         if y[mask].nunique() == 2 and y[~mask].nunique() == 2:
             return mask
     raise RuntimeError("no donor split with both labels on both sides")
 
 
-def simulate_split(
-    scenario: str, seed: int, sizes: QualitySizes, work: Path, cfg: TrainConfig
-) -> Split:
-    """Simulate one scenario and split it into training donors and held-out donors."""
-    out = work / f"{scenario}-seed{seed}"
+def small_subset(train: TrainingSet, n_lots: int, seed: int) -> TrainingSet:
+    """Return whole training donors (seeded order) up to ≥ ``n_lots`` lots and ≥ 10 donors."""
+    rng = np.random.default_rng([seed, 40])
+    donors = rng.permutation(np.array(sorted(train.groups.unique())))
+    counts = train.groups.value_counts()
+    chosen: list[Any] = []
+    for donor in donors:
+        chosen.append(donor)
+        mask = train.groups.isin(chosen).to_numpy()
+        enough = counts[chosen].sum() >= n_lots and len(chosen) >= SMALL_MIN_DONORS
+        if enough and train.y[mask].nunique() == 2:
+            return subset(train, mask)
+    return train
+
+
+def simulated_world(scenario: str, seed: int, sizes: QualitySizes, cache: Path) -> Path:
+    """Return the folder of one SIMULATED world, simulating it once (kept in ``cache``).
+
+    Shift scenarios get their test share set so that exactly ``n_test_donors`` donors land in
+    ``test/`` (a copy of the simulator config with that one value changed, kept beside the data).
+    """
+    out = cache / sizes.key(scenario, seed)
+    if (out / ".complete").exists():
+        return out
+    partial = out.with_name(out.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    config_path = None
+    if scenario in SHIFT_SCENARIOS:
+        raw = yaml.safe_load(DEFAULT_SIMULATE_CONFIG.read_text())
+        raw["scenarios"][scenario]["shift"]["test_fraction"] = sizes.n_test_donors / sizes.n_donors
+        config_path = partial / "simulate.yaml"
+        config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
     write_simulation(
-        out,
+        partial / "world",
         n_lots=sizes.n_lots,
         n_donors=sizes.n_donors,
         n_proteins=sizes.n_proteins,
         scenario=scenario,
         seed=seed,
+        config_path=config_path,
     )
+    (partial / ".complete").write_text("done\n")
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
+    return out
+
+
+def simulate_split(
+    scenario: str, seed: int, sizes: QualitySizes, cache: Path, cfg: TrainConfig
+) -> Split:
+    """Return one scenario's training donors, its small subset and the held-out donors."""
+    out = simulated_world(scenario, seed, sizes, cache) / "world"
     if scenario in SHIFT_SCENARIOS:
         train = load_training(out / "train", cfg)
         test = load_training(out / "test", cfg)
@@ -160,7 +244,7 @@ def simulate_split(
         truth_dir = out / "train"
     else:
         everything = load_training(out, cfg)
-        mask = donor_split(everything.groups, everything.y, seed)
+        mask = donor_split(everything.groups, everything.y, seed, sizes.n_train_donors)
         train, test = subset(everything, mask), subset(everything, ~mask)
         oracle = oracle_risk(out, test.X.index)
         truth_dir = out
@@ -171,6 +255,8 @@ def simulate_split(
         oracle=oracle,
         truth_proteins=pd.read_csv(truth_dir / "truth" / "truth_proteins.csv"),
         train_latent=oracle_risk(truth_dir, train.X.index, "potency_latent"),
+        n_test_donors=int(test.groups.nunique()),
+        small=small_subset(train, sizes.n_small_lots, seed),
     )
 
 
@@ -202,58 +288,53 @@ def driver_recall(
     }
 
 
-def run_one(
-    scenario: str,
-    seed: int,
-    sizes: QualitySizes,
-    work: Path,
+def held_out_rows(
+    train: TrainingSet,
+    split: Split,
     cfg: TrainConfig,
     panels: dict[str, list[str]],
+    common: dict[str, Any],
+    seed: int,
+    drivers: bool,
 ) -> list[dict[str, Any]]:
-    """Benchmark one scenario and seed; return one row per method (model, baselines, oracle)."""
-    split = simulate_split(scenario, seed, sizes, work, cfg)
-    train = split.train
-    started = time.perf_counter()
-    result = train_model(train, cfg, panels)
-    train_seconds = time.perf_counter() - started
-    bundle = ModelBundle.from_training(result)
-    scored = bundle.predict(split.test_table)
-    risk = scored["risk"].to_numpy(dtype=float)
-    unscored = ~np.isfinite(risk)
-    if unscored.any():
-        logger.warning("%s seed %d: %d held-out lots unscored", scenario, seed, unscored.sum())
-    features, contributions = explain_lots(bundle, scoring_table(train))
-    importance = global_importance(bundle, features, contributions, result.driver_stability)
-    top = importance.loc[importance["kind"] == "protein", "group_id"].astype(str).head(TOP_K)
-    drivers = driver_recall(top.tolist(), split.truth_proteins, train, 0.5)
-    ceiling = driver_recall(
-        oracle_drivers(train, split.train_latent, seed), split.truth_proteins, train, 0.5
-    )
-
-    common = {
-        "scenario": scenario,
-        "seed": seed,
-        "n_train": len(train.X),
-        "n_test": len(split.test_y),
-        "test_prevalence": float(split.test_y.mean()),
-    }
-    rows: list[dict[str, Any]] = []
+    """Train the model and every baseline on ``train``; score the held-out lots of ``split``."""
     y = split.test_y
-    model_metrics = risk_metrics(y[~unscored], risk[~unscored])
-    rows.append(
-        {
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    try:
+        result = train_model(train, cfg, panels)
+    except ExostabError as error:  # e.g. too few lots: the model has no AUROC here
+        logger.warning("%s: the model did not train: %s", common["scenario"], error)
+        rows.append({**common, "method": "model", "error": str(error)})
+        result = None
+    if result is not None:
+        train_seconds = time.perf_counter() - started
+        bundle = ModelBundle.from_training(result)
+        risk = bundle.predict(split.test_table)["risk"].to_numpy(dtype=float)
+        unscored = ~np.isfinite(risk)
+        model_metrics = risk_metrics(y[~unscored], risk[~unscored])
+        row = {
             **common,
             "method": "model",
             **{m: model_metrics[m] for m in HELD_OUT_METRICS},
-            "cv_roc_auc": result.metrics["cv_roc_auc"],
+            "cv_roc_auc": result.metrics.get("cv_roc_auc", float("nan")),
             "chosen": result.choice.label,
             "train_seconds": train_seconds,
             "n_unscored": int(unscored.sum()),
-            **drivers,
-            "oracle_recall_at_k": ceiling["recall_at_k"],
-            "oracle_passenger_share": ceiling["passenger_share"],
         }
-    )
+        if drivers:
+            features, contributions = explain_lots(bundle, scoring_table(train))
+            importance = global_importance(bundle, features, contributions, result.driver_stability)
+            top = importance.loc[importance["kind"] == "protein", "group_id"].astype(str)
+            ceiling = driver_recall(
+                oracle_drivers(train, split.train_latent, seed), split.truth_proteins, train, 0.5
+            )
+            row |= {
+                **driver_recall(top.head(TOP_K).tolist(), split.truth_proteins, train, 0.5),
+                "oracle_recall_at_k": ceiling["recall_at_k"],
+                "oracle_passenger_share": ceiling["passenger_share"],
+            }
+        rows.append(row)
     X_test = baseline_inputs(train, split.test_table)
     for name in BASELINES:
         started = time.perf_counter()
@@ -271,13 +352,43 @@ def run_one(
         )
     oracle = risk_metrics(y, split.oracle)
     rows.append({**common, "method": "oracle", **{m: oracle[m] for m in HELD_OUT_METRICS}})
-    logger.info(
-        "%s seed %d: held-out AUROC model %.3f, oracle %.3f",
-        scenario,
-        seed,
-        model_metrics["roc_auc"],
-        oracle["roc_auc"],
-    )
+    return rows
+
+
+def run_one(
+    scenario: str,
+    seed: int,
+    sizes: QualitySizes,
+    cache: Path,
+    config: Path,
+) -> list[dict[str, Any]]:
+    """Benchmark one scenario and seed (full and small training); one row per size and method.
+
+    Runs in a worker process: reads the training config itself, LightGBM keeps one thread.
+    """
+    warnings.filterwarnings("ignore", category=UserWarning)
+    # The bench fits the baselines on held-out donors itself; skip their in-CV copy and the
+    # naive lot-level CV inside each training run (they only add minutes here).
+    cfg = load_train_config(config, **{"cv.baselines": False, "cv.naive_gap": False})
+    panels = load_panels(cfg)
+    started, cpu = time.perf_counter(), time.process_time()
+    split = simulate_split(scenario, seed, sizes, cache, cfg)
+    rows: list[dict[str, Any]] = []
+    for train_size, train in (("full", split.train), ("small", split.small)):
+        common = {
+            "scenario": scenario,
+            "seed": seed,
+            "train_size": train_size,
+            "n_train": len(train.X),
+            "n_train_donors": int(train.groups.nunique()),
+            "n_test": len(split.test_y),
+            "n_test_donors": split.n_test_donors,
+            "test_prevalence": float(split.test_y.mean()),
+        }
+        rows += held_out_rows(train, split, cfg, panels, common, seed, train_size == "full")
+    for row in rows:  # wall time, and this process's CPU time (the load-free cost)
+        row["job_seconds"] = time.perf_counter() - started
+        row["job_cpu_seconds"] = time.process_time() - cpu
     return rows
 
 
@@ -285,19 +396,40 @@ def run_quality(
     scenarios: tuple[str, ...],
     seeds: tuple[int, ...],
     sizes: QualitySizes,
-    work: Path,
+    cache: Path,
     config: Path,
     advance: Any = None,
+    jobs: int = 2,
 ) -> pd.DataFrame:
-    """Run every scenario × seed; return the long table (one row per run and method)."""
-    # The bench fits the baselines on held-out donors itself; skip their in-CV copy and the
-    # naive lot-level CV inside each training run (they only add minutes here).
-    cfg = load_train_config(config, **{"cv.baselines": False, "cv.naive_gap": False})
-    panels = load_panels(cfg)
+    """Run every scenario × seed in ``jobs`` worker processes; return the long table.
+
+    One row per scenario, seed, training size (``full``, ``small``) and method. In a worker,
+    joblib runs the model's own fold-parallel loop sequentially and caps BLAS at one thread.
+    """
+    cache.mkdir(parents=True, exist_ok=True)
+    tasks = [(scenario, seed) for scenario in scenarios for seed in seeds]
+    results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+        delayed(run_one)(scenario, seed, sizes, cache, config) for scenario, seed in tasks
+    )
     rows: list[dict[str, Any]] = []
-    for scenario in scenarios:
-        for seed in seeds:
-            rows += run_one(scenario, seed, sizes, work, cfg, panels)
-            if advance is not None:
-                advance(f"{scenario} seed {seed}")
-    return pd.DataFrame(rows)
+    for job in results:
+        rows += job
+        first = job[0]
+        model = {
+            r["train_size"]: r.get("roc_auc", float("nan")) for r in job if r["method"] == "model"
+        }
+        logger.info(
+            "%s seed %d: held-out AUROC model %.3f (small %.3f), %.0f s (%.0f s CPU)",
+            first["scenario"],
+            first["seed"],
+            model.get("full", float("nan")),
+            model.get("small", float("nan")),
+            first["job_seconds"],
+            first["job_cpu_seconds"],
+        )
+        if advance is not None:
+            advance(f"{first['scenario']} seed {first['seed']}")
+    order = {(scenario, seed): k for k, (scenario, seed) in enumerate(tasks)}
+    table = pd.DataFrame(rows)
+    key = table.apply(lambda r: order[(r["scenario"], r["seed"])], axis=1)
+    return table.assign(_order=key).sort_values("_order", kind="stable").drop(columns="_order")

@@ -1,28 +1,32 @@
-"""Real cohorts: the model and the baselines through the same grouped CV on public data.
+"""Real tasks: the model and the baselines through the same grouped CV on public data.
 
-The two labelled proteomics cohorts in ``../shared/datasets/`` (see its README) are not
-MSC-exosome lots; they are real p ≫ n data with real naming, missingness and batches. Each is
-read through exostab's own readers, then validated as its README says (pooled out-of-fold
-AUROC): ``cptac-ucec-lvsi`` leave-one-plex-out on log2 TMT ratios, ``heart-lfq`` 5-fold
-grouped by heart on raw LFQ intensities. The model's CV is nested (its structure is chosen
-inside each outer fold), so its pooled AUROC is out-of-sample like the baselines'.
+The labelled proteomics cohorts in ``../shared/datasets/`` (see its README; read in place, never
+copied) are not MSC-exosome lots; they are real p ≫ n data with real naming, missingness and
+batches. Each task is read through exostab's own readers, then validated as its README says
+(pooled out-of-fold AUROC): ``cptac-ucec-lvsi`` and the three ``cptac-ucec-tasks`` labels (TP53
+mutation, deep myometrial invasion, serous histology) leave one TMT plex out on log2 TMT ratios,
+``heart-lfq`` 5-fold grouped by heart on raw LFQ intensities. The model's CV is nested (its
+structure is chosen inside each outer fold), so its pooled AUROC is out-of-sample like the
+baselines', which go through the same outer folds. Tasks run in worker processes (``jobs``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 
-from exostab.baselines import BASELINES
+from exostab.baselines import BASELINES, cross_validate_baselines
 from exostab.config import load_train_config
 from exostab.dataset import build_training_set
-from exostab.evaluate import paired_gain_interval
+from exostab.evaluate import paired_gain_draws, rank_auroc
 from exostab.readers import read_lot_sheet, read_proteins
 from exostab.train import train_model
 from exostab.training_run import load_panels
@@ -30,94 +34,158 @@ from exostab.training_run import load_panels
 logger = logging.getLogger(__name__)
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+N_BOOT = 1000
 
 
 @dataclass(frozen=True)
 class Cohort:
-    """One real cohort and how its README says to validate it."""
+    """One real task: its folder, lot sheet, protein file and how its README says to validate."""
 
     name: str
+    folder: str
+    lots: str
     proteins: str
     scale: str
     scheme: str
 
 
 COHORTS = (
-    Cohort("cptac-ucec-lvsi", "proteins_log2.csv", "log2", "leave_one_group_out"),
-    Cohort("heart-lfq", "proteins.csv", "raw", "group_kfold"),
+    Cohort(
+        "cptac-ucec-lvsi",
+        "cptac-ucec-lvsi",
+        "lots.csv",
+        "proteins_log2.csv",
+        "log2",
+        "leave_one_group_out",
+    ),
+    Cohort("heart-lfq", "heart-lfq", "lots.csv", "proteins.csv", "raw", "group_kfold"),
+    Cohort(
+        "cptac-ucec-tp53",
+        "cptac-ucec-tasks",
+        "lots_tp53.csv",
+        "proteins_log2.csv",
+        "log2",
+        "leave_one_group_out",
+    ),
+    Cohort(
+        "cptac-ucec-myoinv",
+        "cptac-ucec-tasks",
+        "lots_myoinv.csv",
+        "proteins_log2.csv",
+        "log2",
+        "leave_one_group_out",
+    ),
+    Cohort(
+        "cptac-ucec-serous",
+        "cptac-ucec-tasks",
+        "lots_serous.csv",
+        "proteins_log2.csv",
+        "log2",
+        "leave_one_group_out",
+    ),
 )
 
 
 def run_cohort(cohort: Cohort, config: Path) -> list[dict[str, Any]]:
-    """Validate the model and the baselines on one cohort; one row per method."""
-    folder = DATASETS / cohort.name
+    """Validate the model and the baselines on one task; one row per method.
+
+    Every AUROC is pooled over the lots that all methods scored out of fold, so the paired
+    difference model − baseline compares the same lots; its SE is the sd of ``N_BOOT``
+    group-bootstrap draws (plexes or hearts resampled, both AUROCs on the same draw).
+    """
+    warnings.filterwarnings("ignore", category=UserWarning)
+    folder = DATASETS / cohort.folder
     cfg = load_train_config(
         config,
         **{"cv.scheme": cohort.scheme, "cv.naive_gap": False, "data.scale": cohort.scale},
     )
     matrix = read_proteins(folder / cohort.proteins, scale=cohort.scale)
-    sheet = read_lot_sheet(folder / "lots.csv", label=cfg.data.label)
+    sheet = read_lot_sheet(folder / cohort.lots, label=cfg.data.label)
     training = build_training_set(matrix, sheet, cfg)
     started = time.perf_counter()
     result = train_model(training, cfg, load_panels(cfg))
     seconds = time.perf_counter() - started
+    oof = {name: np.asarray(r, dtype=float) for name, r in result.baseline_oof.items()}
+    missing = [name for name in BASELINES if name not in oof]
+    if missing:  # the training run skipped them: the same outer folds, fitted here
+        folds = [(np.asarray(a), np.asarray(b)) for a, b in result.plan.folds]
+        oof |= cross_validate_baselines(training, folds, cfg.seed, n_jobs=1, names=tuple(missing))
+    model = result.oof_log_odds.to_numpy(dtype=float)
+    tested = np.isfinite(model)
+    for name in BASELINES:
+        tested &= np.isfinite(oof[name])
+    y = training.y.to_numpy()[tested]
+    groups = training.groups.to_numpy()[tested]
     m = result.metrics
     common = {
         "cohort": cohort.name,
-        "n_lots": len(training.y),
-        "n_groups": int(training.groups.nunique()),
+        "n_lots": int(tested.sum()),
+        "n_groups": int(pd.unique(groups).size),
         "n_proteins": int(training.fingerprint["n_proteins"]),
+        "prevalence": float(y.mean()),
         "validation": cohort.scheme,
     }
     rows = [
         {
             **common,
             "method": "model",
-            "roc_auc": m["cv_roc_auc"],
-            "brier": m["cv_brier"],
-            "ece": m["cv_ece"],
+            "roc_auc": rank_auroc(y, model[tested]),
+            "brier": m.get("cv_brier", float("nan")),
+            "ece": m.get("cv_ece", float("nan")),
             "chosen": result.choice.label,
             "fold_choices": "; ".join(c.label for c in result.fold_choices),
             "gain_over_passage": result.verdict.gain,
             "train_seconds": seconds,
         }
     ]
-    y = training.y.to_numpy()
     for name in BASELINES:
-        scores = result.baseline_oof[name].to_numpy(dtype=float)
-        tested = np.isfinite(scores) & np.isfinite(result.oof_log_odds.to_numpy())
-        gain, low, high = paired_gain_interval(
-            y[tested],
-            result.oof_log_odds.to_numpy()[tested],
-            scores[tested],
-            training.groups.to_numpy()[tested],
-            n_boot=1000,
-            seed=cfg.seed,
+        scores = oof[name][tested]
+        gain, draws = paired_gain_draws(
+            y, model[tested], scores, groups, n_boot=N_BOOT, seed=cfg.seed
         )
+        low, high = np.quantile(draws, [0.025, 0.975]) if draws.size else (np.nan, np.nan)
         rows.append(
             {
                 **common,
                 "method": name,
-                "roc_auc": m[f"baseline_{name}_cv_roc_auc"],
-                "brier": m[f"baseline_{name}_cv_brier"],
-                "ece": m[f"baseline_{name}_cv_ece"],
+                "roc_auc": rank_auroc(y, scores),
+                "brier": m.get(f"baseline_{name}_cv_brier", float("nan")),
+                "ece": m.get(f"baseline_{name}_cv_ece", float("nan")),
                 "model_gain": gain,
-                "model_gain_low": low,
-                "model_gain_high": high,
+                "model_gain_se": float(draws.std(ddof=1)) if draws.size > 1 else float("nan"),
+                "model_gain_low": float(low),
+                "model_gain_high": float(high),
             }
         )
-    logger.info("%s: model %.3f (%s)", cohort.name, m["cv_roc_auc"], result.choice.label)
     return rows
 
 
-def run_real(config: Path, advance: Any = None) -> pd.DataFrame:
-    """Run every cohort present; an absent ``../shared/datasets`` gives an empty table."""
+def run_real(
+    config: Path, advance: Any = None, jobs: int = 2, only: tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """Run every task present (or those named in ``only``) in ``jobs`` worker processes.
+
+    An absent ``../shared/datasets`` gives an empty table (each missing task is logged).
+    """
+    cohorts = [c for c in COHORTS if only is None or c.name in only]
+    present = []
+    for cohort in cohorts:
+        if (DATASETS / cohort.folder / cohort.lots).is_file():
+            present.append(cohort)
+        else:
+            logger.warning("real task %s not found under %s: skipped", cohort.name, DATASETS)
     rows: list[dict[str, Any]] = []
-    for cohort in COHORTS:
-        if not (DATASETS / cohort.name).is_dir():
-            logger.warning("real cohort %s not found under %s: skipped", cohort.name, DATASETS)
-            continue
-        rows += run_cohort(cohort, config)
+    results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+        delayed(run_cohort)(cohort, config) for cohort in present
+    )
+    for task in results:
+        rows += task
+        model = task[0]
+        logger.info("%s: model %.3f (%s)", model["cohort"], model["roc_auc"], model["chosen"])
         if advance is not None:
-            advance(cohort.name)
-    return pd.DataFrame(rows)
+            advance(model["cohort"])
+    order = {c.name: k for k, c in enumerate(COHORTS)}
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    return table.sort_values("cohort", key=lambda c: c.map(order), kind="stable")

@@ -1,10 +1,12 @@
 """``make bench``: quality on held-out donors and speed, on SIMULATED lots → bench/results.md.
 
-Usage: ``.venv/bin/python bench/run.py [--quick] [--only quality|real|speed|forecast]``.
-Writes ``bench/results.md``, ``bench/results.csv`` (quality, one row per scenario, seed and
-method), ``bench/real.csv`` (real cohorts, one row per cohort and method), ``bench/speed.csv``
-and ``bench/forecast.csv`` (cell-bank forecast, one row per scenario and seed; its section also
-goes to ``bench/forecast.md``); scratch data go to ``bench/_work/``.
+Usage: ``.venv/bin/python bench/run.py [--quick] [--only quality,real,speed,forecast]
+[--jobs N]``. Writes ``bench/results.md``, ``bench/results.csv`` (quality, one row per scenario,
+seed, training size and method), ``bench/real.csv`` (real tasks, one row per task and method),
+``bench/speed.csv`` and ``bench/forecast.csv`` (cell-bank forecast, one row per scenario and
+seed; its section also goes to ``bench/forecast.md``). Simulated worlds of the quality part are
+cached in ``bench/_work/cache`` (keyed by scenario, sizes, seed and simulator version); other
+scratch data go to ``bench/_work/``. The adoption rule is in ``bench/README.md``.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from forecast import (
     ForecastSizes,
     run_forecast_bench,
 )
+from monitor import MONITOR_SEEDS, QUICK_MONITOR, MonitorSizes, monitor_section, run_monitor_bench
 from quality import QUICK_SCENARIOS, SCENARIOS, QualitySizes, run_quality
-from real import run_real
+from real import COHORTS, run_real
 from report import forecast_section, render
 from rich.console import Console
 from rich.logging import RichHandler
@@ -39,14 +42,18 @@ from speed import QUICK_SPEED, SpeedSizes, run_speed
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-SEEDS = (1, 2, 3)
+SEEDS = (1, 2, 3, 4, 5)
 CSV = {
     "quality": "results.csv",
     "real": "real.csv",
     "speed": "speed.csv",
     "forecast": "forecast.csv",
+    "monitor": "monitor.csv",
 }
-QUICK_QUALITY = QualitySizes(n_lots=200, n_donors=20, n_proteins=1000)
+QUICK_QUALITY = QualitySizes(
+    n_lots=240, n_train_donors=20, n_test_donors=20, n_proteins=1000, n_small_lots=40
+)
+QUICK_REAL = ("heart-lfq", "cptac-ucec-serous")
 QUICK_FORECAST = ForecastSizes(n_lots=300, n_donors=30, n_proteins=800)
 
 logger = logging.getLogger("bench")
@@ -55,7 +62,17 @@ logger = logging.getLogger("bench")
 def parse_args() -> argparse.Namespace:
     """Read the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 scenarios")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: small sizes, 1 seed, 2 scenarios, 2 real tasks (numbers are not results)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="worker processes for scenario × seed jobs and real tasks (each on one core)",
+    )
     parser.add_argument(
         "--only",
         type=lambda text: set(text.split(",")),
@@ -85,15 +102,16 @@ def main() -> None:
     command = " ".join([".venv/bin/python", "bench/run.py", *map(shlex.quote, sys.argv[1:])])
     started = time.perf_counter()
     work = BENCH / "_work"
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    for scratch in ("quality", "forecast", "speed"):  # the cache of simulated worlds stays
+        if (work / scratch).exists():
+            shutil.rmtree(work / scratch)
+    work.mkdir(parents=True, exist_ok=True)
 
     scenarios = QUICK_SCENARIOS if args.quick else SCENARIOS
     seeds = SEEDS[:1] if args.quick else SEEDS
     quality_sizes = QUICK_QUALITY if args.quick else QualitySizes()
     speed_sizes = QUICK_SPEED if args.quick else SpeedSizes()
-    parts = {"quality", "real", "speed", "forecast"}
+    parts = {"quality", "real", "speed", "forecast", "monitor"}
     unknown = (args.only or set()) - parts
     if unknown:
         raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {parts}")
@@ -124,20 +142,24 @@ def main() -> None:
                 scenarios,
                 seeds,
                 quality_sizes,
-                work / "quality",
+                work / "cache",
                 args.config,
                 advance=lambda message: bar.update(
                     task, advance=1, description=f"quality: {message} done"
                 ),
+                jobs=args.jobs,
             )
             quality.to_csv(BENCH / CSV["quality"], index=False)
         if wanted("real"):
-            task = bar.add_task("real cohorts", total=2)
+            real_tasks = QUICK_REAL if args.quick else tuple(c.name for c in COHORTS)
+            task = bar.add_task("real tasks", total=len(real_tasks))
             real = run_real(
                 args.config,
                 advance=lambda message: bar.update(
                     task, advance=1, description=f"real: {message} done"
                 ),
+                jobs=args.jobs,
+                only=real_tasks,
             )
             real.to_csv(BENCH / CSV["real"], index=False)
         if wanted("speed"):
@@ -163,12 +185,30 @@ def main() -> None:
                 advance=lambda message: bar.update(
                     task, advance=1, description=f"forecast: {message} done"
                 ),
+                jobs=args.jobs,
             )
             forecast.to_csv(BENCH / CSV["forecast"], index=False)
             (BENCH / "forecast.md").write_text(
                 f"# exostab cell-bank forecast benchmark\n\ncommand: `{command}`\n\n"
                 + forecast_section(forecast, forecast_sizes)
                 + "\n"
+            )
+        if wanted("monitor"):  # its own section file: bench/monitor.md
+            monitor_sizes = QUICK_MONITOR if args.quick else MonitorSizes()
+            monitor_seeds = SEEDS[:1] if args.quick else MONITOR_SEEDS
+            task = bar.add_task("monitor", total=5 * len(monitor_seeds))
+            monitored = run_monitor_bench(
+                monitor_seeds,
+                monitor_sizes,
+                work / "monitor",
+                done=lambda message: bar.update(
+                    task, advance=1, description=f"monitor: {message} done"
+                ),
+            )
+            monitored.to_csv(BENCH / CSV["monitor"], index=False)
+            (BENCH / "monitor.md").write_text(
+                f"# exostab monitoring benchmark\n\ncommand: `{command}`\n\n"
+                + monitor_section(monitored, monitor_sizes)
             )
     seconds = time.perf_counter() - started
     markdown = render(

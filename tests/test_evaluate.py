@@ -9,6 +9,8 @@ from sklearn.metrics import roc_auc_score
 from exostab.evaluate import (
     bootstrap_interval,
     expected_calibration_error,
+    paired_gain_draws,
+    paired_gain_interval,
     rank_auroc,
     risk_metrics,
 )
@@ -43,3 +45,31 @@ def test_bootstrap_interval_brackets_the_estimate() -> None:
     low, high = bootstrap_interval(y, risk, "roc_auc", seed=0)
     assert low < rank_auroc(y, risk) < high
     assert high - low < 0.2
+
+
+def test_paired_gain_draws_are_zero_for_the_same_scores() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 120)
+    risk = rng.random(120)
+    gain, draws = paired_gain_draws(y, risk, risk, np.arange(120) % 12, n_boot=50)
+    assert gain == 0.0 and draws.size == 50 and np.all(draws == 0.0)
+
+
+def test_paired_gain_draws_give_the_interval_and_a_standard_error() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 400)
+    groups = np.arange(400) % 40
+    better = y + rng.normal(0, 0.8, 400)
+    worse = y + rng.normal(0, 2.0, 400)
+    gain, draws = paired_gain_draws(y, better, worse, groups, n_boot=300, seed=5)
+    assert gain == pytest.approx(rank_auroc(y, better) - rank_auroc(y, worse))
+    assert 0 < draws.std(ddof=1) < gain  # a clear gain: positive, more than 1 SE from 0
+    _, low, high = paired_gain_interval(y, better, worse, groups, n_boot=300, seed=5)
+    assert (low, high) == pytest.approx(tuple(np.quantile(draws, [0.025, 0.975])))
+
+
+def test_paired_gain_draws_are_empty_for_one_class() -> None:
+    gain, draws = paired_gain_draws(
+        np.zeros(6, dtype=int), np.arange(6.0), np.ones(6), np.arange(6)
+    )
+    assert np.isnan(gain) and draws.size == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -382,6 +383,11 @@ def test_a_bank_measured_past_the_hold_line_is_said_to_be_past_its_last_safe_pas
     note = str(bank.summary["note"])
     if past:
         assert note.startswith(f"already measured at P{max(measured)}: past its last safe")
-        assert f"hold line at P{over[0]}" in note
+        assert "hold line" not in note  # said once, in drivers
+        assert f"over the hold line at P{over[0]}" in str(bank.summary["drivers"])
+        line = bank_line(next(pd.Series(bank.summary).to_frame().T.itertuples(index=False)))
+        said_twice = {over[0], max(measured)}  # the hold line, the latest measured passage
+        for passage in said_twice:  # each said once (twice if they are one passage)
+            assert len(re.findall(rf"\bP{passage}\b", line)) == 3 - len(said_twice)
     else:
         assert note == ""

@@ -431,3 +431,94 @@ def test_repeated_inner_cv_averages_the_losses_of_its_donor_splits(
         assert loss == pytest.approx(np.mean([s.inner_loss[label] for s in splits]))
     assert choice.inner_loss[choice.label] == min(choice.inner_loss.values())
     assert "3 repeats" in choice.reason
+
+
+def _encoded(planted: TrainingSet) -> pd.DataFrame:
+    """The planted lots as the model's last step sees them: passage, medium code, log2."""
+    encoded = np.log2(planted.X.drop(columns=["passage", "medium"]))
+    encoded.insert(0, "medium", (planted.X["medium"] == "hPL").astype(float))
+    encoded.insert(0, "passage", planted.X["passage"].astype(float))
+    return encoded
+
+
+def test_a_blend_without_validated_rounds_keeps_its_linear_weight(planted: TrainingSet) -> None:
+    """No rounds: the blend is the mean of the prior and prior + linear (half the linear part)."""
+    encoded = _encoded(planted)
+    y = planted.y.to_numpy()
+    common = {"metadata": ("passage", "medium"), "categorical": ("medium",), "linear_c": 0.05}
+    blend = PriorBoostedClassifier(learner="blend", n_rounds=0, **common).fit(encoded, y)
+    linear = PriorBoostedClassifier(learner="linear", **common).fit(encoded, y)
+    prior = PriorBoostedClassifier(learner="prior", **common).fit(encoded, y)
+    assert blend.booster_ is None
+    assert blend.weights == (0.0, 0.5)
+    expected = 0.5 * prior.decision_function(encoded) + 0.5 * linear.decision_function(encoded)
+    np.testing.assert_allclose(blend.decision_function(encoded), expected, atol=1e-9)
+
+
+def test_a_passage_prior_leaves_the_other_metadata_out_of_the_model(
+    planted: TrainingSet,
+) -> None:
+    encoded = _encoded(planted)
+    model = PriorBoostedClassifier(
+        metadata=("passage", "medium"),
+        categorical=("medium",),
+        learner="blend",
+        prior_features=("passage",),
+        n_rounds=20,
+        booster_params={"num_leaves": 4, "min_child_samples": 5, "verbose": -1},
+    ).fit(encoded, planted.y.to_numpy())
+    assert model.prior_columns_ == ["passage"]
+    assert "medium" not in model.feature_names
+    assert "medium" not in model.tree_features_
+    contributions = model.contributions(encoded)
+    np.testing.assert_allclose(contributions.sum(axis=1), model.decision_function(encoded))
+    # medium carries no weight: flipping it leaves every risk unchanged
+    flipped = encoded.assign(medium=1.0 - encoded["medium"])
+    unchanged = model.decision_function(encoded)
+    np.testing.assert_array_equal(model.decision_function(flipped), unchanged)
+
+
+def test_too_few_lots_for_trees_turn_each_blend_into_its_linear_part() -> None:
+    from exostab.selection import eligible_candidates
+
+    blends = [
+        {"learner": "blend", "prior": "passage", "linear_c": 0.1},
+        {"learner": "blend", "prior": "metadata", "linear_c": 0.1},
+    ]
+    cfg = TrainConfig.model_validate({"search": {"candidates": blends}})
+    few = eligible_candidates(cfg, cfg.search.min_lots_for_trees - 1)
+    assert [c.learner for c in few] == ["linear", "linear"]
+    assert [c.prior for c in few] == ["passage", "metadata"]
+    many = eligible_candidates(cfg, cfg.search.min_lots_for_trees)
+    assert [c.learner for c in many] == ["blend", "blend"]
+
+
+def test_a_passenger_that_follows_a_driver_joins_its_module() -> None:
+    """Proteins moving together are one module under the more important one; others stay apart."""
+    from exostab.explain import group_modules
+
+    rng = np.random.default_rng(0)
+    driver = rng.normal(size=200)
+    features = pd.DataFrame(
+        {
+            "DRIVER": driver,
+            "PASSENGER": driver + rng.normal(scale=0.2, size=200),  # follows the driver
+            "OTHER": rng.normal(size=200),
+            "passage": rng.integers(2, 12, 200).astype(float),
+        }
+    )
+    importance = pd.DataFrame(
+        {
+            "feature": ["PASSENGER", "passage", "DRIVER", "OTHER"],
+            "protein": ["PASSENGER", "passage", "DRIVER", "OTHER"],
+            "kind": ["protein", "metadata", "protein", "protein"],
+            "mean_abs_shap": [0.9, 0.8, 0.5, 0.4],
+        }
+    )
+    modules = group_modules(importance, features, threshold=0.7).set_index("feature")
+    assert modules.loc["PASSENGER", "is_module_lead"]
+    assert modules.loc["PASSENGER", "module_members"] == "DRIVER"
+    assert not modules.loc["DRIVER", "is_module_lead"]
+    assert modules.loc["DRIVER", "module_lead"] == "PASSENGER"
+    assert modules.loc["OTHER", "is_module_lead"] and modules.loc["OTHER", "module_members"] == ""
+    assert modules.loc["passage", "module_lead"] is None  # metadata is not grouped

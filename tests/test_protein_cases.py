@@ -22,7 +22,7 @@ from exostab.cli import app
 from exostab.config import CONFIG_DIR, TrainConfig
 from exostab.dataset import build_training_set, panel_features, protein_table
 from exostab.identity import safe_feature_names
-from exostab.readers import read_lot_sheet, read_proteins
+from exostab.readers import ReadOptions, read_lot_sheet, read_proteins
 from exostab.readers.common import PREVIEW_BYTES
 from exostab.runs import map_runs_to_lots
 
@@ -308,9 +308,11 @@ def test_heart_accession_gene_names_inspect_train_score(store) -> None:
     result = invoke("inspect", proteins, "--lots", lots, "--json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert (payload["n_runs"], payload["n_protein_groups"]) == (57, 3263)
+    # 3263 groups after the prefix rule; the contaminant library drops 7 human keratins
+    assert (payload["n_runs"], payload["n_protein_groups"]) == (57, 3263 - 7)
+    assert any("7 keratin (human skin, hair)" in note for note in payload["notes"])
     assert payload["problems"] == []
-    matrix = read_proteins(proteins)
+    matrix = read_proteins(proteins, options=ReadOptions(contaminants="none"))
     header = next(csv.reader(proteins.open()))[1:]
     assert matrix.proteins["leading_accession"].tolist() == [h.split("~")[0] for h in header]
     no_gene = [h for h in header if h.endswith("~")]  # 11 proteins with no gene symbol

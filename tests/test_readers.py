@@ -14,7 +14,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exostab.errors import InputError
-from exostab.readers import FORMATS, READERS, ProteinMatrix, detect_format, read_proteins
+from exostab.identity import parse_protein_name
+from exostab.readers import (
+    FORMATS,
+    READERS,
+    ProteinMatrix,
+    ReadOptions,
+    detect_format,
+    read_proteins,
+)
 from exostab.readers.common import peek
 from exostab.runs import map_runs_to_lots
 
@@ -463,7 +471,8 @@ REAL = [
 @needs_fixtures
 @pytest.mark.parametrize(("name", "fmt", "runs", "groups", "dropped"), REAL)
 def test_real_file(name: str, fmt: str, runs: int, groups: int, dropped: int) -> None:
-    matrix = read_proteins(FIXTURES / name)
+    # The counts above are the prefix rule's; the contaminant library is checked apart.
+    matrix = read_proteins(FIXTURES / name, options=ReadOptions(contaminants="none"))
     assert matrix.format == fmt
     assert (matrix.n_runs, matrix.n_groups, matrix.n_dropped) == (runs, groups, dropped)
     assert_valid_matrix(matrix)
@@ -577,3 +586,27 @@ def test_a_column_named_twice_is_refused_by_name(name: str, pick: int, tmp_path:
     with pytest.raises(InputError, match="duplicate column") as raised:
         read_proteins(doubled)
     assert header[column].strip()[:20] in str(raised.value)
+
+
+@needs_fixtures
+@pytest.mark.parametrize("name", [name for name, *_ in REAL])
+def test_real_file_contaminant_library_drops_only_library_accessions(name: str) -> None:
+    """Real searches without a contaminant FASTA keep keratins and FBS proteins unprefixed
+    (FragPipe, AlphaPept, Spectronaut fixtures): the library drops exactly the groups with a
+    member it names, and counts them."""
+    library_file = (
+        Path(__file__).resolve().parents[1]
+        / "src" / "exostab" / "contaminant_library" / "frankenfield2022.tsv"
+    )  # fmt: skip
+    accessions = set(pd.read_csv(library_file, sep="\t", comment="#")["Uniprot ID"])
+    plain = read_proteins(FIXTURES / name, options=ReadOptions(contaminants="none"))
+    matrix = read_proteins(FIXTURES / name)
+    dropped = set(plain.intensities.columns) - set(matrix.intensities.columns)
+    assert matrix.n_dropped == plain.n_dropped + len(dropped)
+    for group in dropped:
+        members = parse_protein_name(group).accessions
+        assert {m.split("-")[0] for m in members} & accessions, group
+    for group in matrix.intensities.columns:
+        assert not {m.split("-")[0] for m in parse_protein_name(group).accessions} & accessions
+    if dropped:
+        assert any(f"dropped {len(dropped)} contaminant groups" in n for n in matrix.notes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from exostab.cli import app
+from exostab.config import load_train_config
+from exostab.dataset import build_training_set
+from exostab.readers import read_lot_sheet, read_proteins
 from exostab.simulate import write_simulation
 
 runner = CliRunner()
@@ -71,9 +75,22 @@ def test_lots_without_protein_rows(tmp_path, small) -> None:
     )
 
 
-def test_protein_rows_without_lots(tmp_path, small) -> None:
+def test_protein_rows_without_lots_are_listed_and_left_out(tmp_path, small, caplog) -> None:
+    """Runs no lot claims (QC, blanks) are named and left out of training, not refused."""
     lots, proteins = small
-    assert_user_error(train_on(tmp_path, lots.iloc[2:], proteins), "match no lot")
+    lots.iloc[2:].to_csv(tmp_path / "lots.csv", index=False)
+    proteins.to_csv(tmp_path / "proteins.csv", index=False)
+    with caplog.at_level(logging.WARNING):
+        training = build_training_set(
+            read_proteins(tmp_path / "proteins.csv"),
+            read_lot_sheet(tmp_path / "lots.csv"),
+            load_train_config(),
+        )
+    left_out = [str(lot) for lot in lots["lot_id"].iloc[:2]]
+    assert not set(left_out) & set(training.X.index.astype(str))
+    assert len(training.X) == len(lots) - 2
+    assert "match no lot" in caplog.text
+    assert all(lot in caplog.text for lot in left_out)
 
 
 def test_a_single_donor(tmp_path, small) -> None:

@@ -12,7 +12,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -29,10 +29,12 @@ from exostab.features import (
     transformer_state,
 )
 from exostab.model import Calibrator, PriorBoostedClassifier, RiskBands
+from exostab.readers.base import ReadOptions
 from exostab.schemas import (
     LOT_ID,
     PASSAGE,
     JsonValue,
+    canonical_headers,
     json_kind,
     lot_sheet_row_problems,
     present,
@@ -46,6 +48,39 @@ MIN_COVERAGE = 0.5
 # judged: the model never saw anything like it.
 FAR_OUTSIDE = 3.0
 NOT_ASSESSABLE = "not assessable"
+
+
+class Driver(NamedTuple):
+    """One of a lot's top drivers, as data (the report draws these; ``top_drivers`` is text).
+
+    Attributes:
+        name: the feature's readable name (gene symbol, accession or cut group id).
+        value: its value in the lot (log2 after normalisation; a module score in mean z),
+            None when the protein was not detected (its absence is the effect).
+        unit: ``log2`` or ``z``.
+        attribution: its contribution to the lot's log-odds of instability.
+    """
+
+    name: str
+    value: float | None
+    unit: str
+    attribution: float
+
+    def text(self) -> str:
+        """``CD9 (21.04 log2) +0.394 raises risk``, or ``CD9 +0.394 raises risk`` if absent."""
+        effect = f"{self.attribution:+.3f} {'raises' if self.attribution > 0 else 'lowers'} risk"
+        if self.value is None:
+            return f"{self.name} {effect}"
+        return f"{self.name} ({self.value:.2f} {self.unit}) {effect}"
+
+
+def drivers_text(drivers: list[Driver]) -> str:
+    """A lot's drivers as one spreadsheet cell: present ones, then ``absent: ...``."""
+    present = [d.text() for d in drivers if d.value is not None]
+    absent = [d.text() for d in drivers if d.value is None]
+    return "; ".join(present + ([f"absent: {', '.join(absent)}"] if absent else []))
+
+
 OUTPUT_COLUMNS = (
     "lot_id",
     "risk",
@@ -380,6 +415,9 @@ class ModelBundle:
             and HTTP) reads categories through it.
         model_card: the model card (markdown, ``model_card.md`` beside ``bundle.json``;
             empty for models trained before cards existed).
+        monitor_reference: what ``exostab monitor`` compares released lots with
+            (``monitor.MonitorReference`` as a dict, ``monitor_reference.json`` beside
+            ``bundle.json``); None for models trained before it was stored.
     """
 
     steps: list[ExostabTransformer]
@@ -396,6 +434,8 @@ class ModelBundle:
     trajectory: Trajectory | None = None
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     model_card: str = ""
+    read_options: ReadOptions = field(default_factory=ReadOptions)
+    monitor_reference: dict[str, Any] | None = None
 
     @classmethod
     def from_training(
@@ -451,6 +491,7 @@ class ModelBundle:
             "gate_passed": self.gate_passed,
             "scale": self.scale,
             "vocabulary": self.vocabulary.to_dict(),
+            "read_options": asdict(self.read_options),
         }
         (directory / "bundle.json").write_text(json.dumps(payload))
         self.signature_columns.to_csv(directory / "signature_columns.csv", index=False)
@@ -458,6 +499,8 @@ class ModelBundle:
             (directory / "trajectory.json").write_text(json.dumps(self.trajectory.to_dict()))
         if self.model_card:
             (directory / "model_card.md").write_text(self.model_card)
+        if self.monitor_reference is not None:
+            (directory / "monitor_reference.json").write_text(json.dumps(self.monitor_reference))
         return directory
 
     @classmethod
@@ -466,6 +509,7 @@ class ModelBundle:
         proteins = pd.DataFrame(payload["proteins"]).set_index("feature")
         trajectory_file = Path(directory) / "trajectory.json"
         card_file = Path(directory) / "model_card.md"
+        reference_file = Path(directory) / "monitor_reference.json"
         trajectory = (
             Trajectory.from_dict(json.loads(trajectory_file.read_text()))
             if trajectory_file.exists()
@@ -483,12 +527,17 @@ class ModelBundle:
             simulated_training=bool(payload.get("simulated_training", False)),
             gate_passed=payload.get("gate_passed"),
             scale=str(payload.get("scale", "raw")),
+            # Bundles from before reading options were stored read with the defaults.
+            read_options=ReadOptions(**payload.get("read_options", {})),
             trajectory=trajectory,
             # Bundles from before the vocabulary was stored read with today's file.
             vocabulary=Vocabulary.from_dict(payload["vocabulary"])
             if "vocabulary" in payload
             else load_vocabulary(),
             model_card=card_file.read_text() if card_file.exists() else "",
+            monitor_reference=json.loads(reference_file.read_text())
+            if reference_file.exists()
+            else None,
         )
 
     @property
@@ -561,7 +610,9 @@ class ModelBundle:
         contributions = self.model.contributions(features)
         return contributions.sum(axis=1), contributions
 
-    def predict(self, table: pd.DataFrame, top_k: int = 5) -> pd.DataFrame:
+    def predict(
+        self, table: pd.DataFrame, top_k: int = 5, *, with_drivers: bool = False
+    ) -> pd.DataFrame:
         """Score lots: one output row per input row, with an ``error`` for rows it cannot score.
 
         Args:
@@ -569,6 +620,8 @@ class ModelBundle:
                 its input name (the training input's column, as lab files and batch scoring
                 name it) or by its short name (the HTTP signature's, ``signature_columns``).
             top_k: driver proteins reported per lot.
+            with_drivers: also return a ``drivers`` column, each lot's top drivers as a list
+                of ``Driver`` (the batch report draws them; ``top_drivers`` is their text).
 
         Cells are read as a lot sheet reads them (``P5`` is passage 5, spaces trimmed, category
         spellings mapped through the vocabulary), so batch and HTTP answer alike. A category
@@ -578,6 +631,7 @@ class ModelBundle:
         is still shown) and the reason in ``warning``.
         """
         table, errors, protein_values = self.read_rows(table)
+        not_sent = self.missing_metadata(table.columns)
         answer = pd.DataFrame(
             {
                 # a row whose lot_id is missing or refused names no lot: null, not 'nan'
@@ -599,6 +653,10 @@ class ModelBundle:
                 "warning": self.unseen_categories(table),
             }
         )
+        if not_sent:
+            # said on every lot: the risk of each was computed without these columns
+            note = f"model column(s) not in the input, treated as missing: {', '.join(not_sent)}"
+            answer["warning"] = [f"{note}; {w}" if w else note for w in answer["warning"]]
         ok = errors.isna().to_numpy()
         if ok.any():
             X = self.model_frame(table.loc[ok], protein_values[ok])
@@ -608,7 +666,12 @@ class ModelBundle:
             domain_score = self.domain.score(features)
             answer.loc[ok, "risk"] = risk
             answer.loc[ok, "risk_band"] = self.bands.band(risk)
-            answer.loc[ok, "top_drivers"] = self.describe_drivers(features, contributions, top_k)
+            records = self.driver_records(features, contributions, top_k)
+            answer.loc[ok, "top_drivers"] = [drivers_text(r) for r in records]
+            if with_drivers:
+                answer["drivers"] = pd.Series([[] for _ in range(len(answer))], dtype=object)
+                for row, lot_drivers in zip(answer.index[ok], records, strict=True):
+                    answer.at[row, "drivers"] = lot_drivers  # type: ignore[assignment]
             coverage = measured_share(protein_values[ok])
             answer.loc[ok, "coverage"] = coverage
             answer.loc[ok, "domain_score"] = domain_score
@@ -624,7 +687,18 @@ class ModelBundle:
                 previous = str(answer.at[row, "warning"] or "")
                 answer.at[row, "warning"] = f"{reason}; {previous}" if previous else reason
         answer.loc[~ok, "warning"] = None
-        return answer[list(OUTPUT_COLUMNS)]
+        if with_drivers and "drivers" not in answer:
+            answer["drivers"] = pd.Series([[] for _ in range(len(answer))], dtype=object)
+        return answer[list(OUTPUT_COLUMNS) + (["drivers"] if with_drivers else [])]
+
+    def missing_metadata(self, columns: Collection[Any]) -> list[str]:
+        """The model's metadata columns that an input (lot sheet, request) does not hold.
+
+        Headers are matched as ``canonical_headers`` matches them (``Donor age`` is
+        ``donor_age``); the model reads a missing column as missing for every lot.
+        """
+        held = {str(c) for c in columns}
+        return [c for c in self.metadata if c not in held]
 
     @property
     def text_columns(self) -> list[str]:
@@ -679,7 +753,8 @@ class ModelBundle:
         """
         # One block per column (an HTTP request, a merged sheet) makes every column lookup
         # slow: consolidate once.
-        table, sent_as = self.with_input_names(table.reset_index(drop=True))
+        table, _ = canonical_headers(table.reset_index(drop=True), tuple(self.metadata))
+        table, sent_as = self.with_input_names(table)
         table, refused = text_cell_problems(table, self.text_columns)
         table = json_cells_marked(
             table, self.text_columns, {PASSAGE, *NUMERIC_METADATA, *self.protein_inputs}
@@ -756,30 +831,44 @@ class ModelBundle:
         being *absent* (not detected in this lot) are listed apart, after ``absent:``, since
         they say something about detection, not about abundance.
         """
+        return [drivers_text(r) for r in self.driver_records(features, contributions, top_k)]
+
+    def driver_records(
+        self, features: pd.DataFrame, contributions: np.ndarray, top_k: int
+    ) -> list[list[Driver]]:
+        """Each lot's top-k drivers (largest |attribution| first), metadata left out.
+
+        Args:
+            features: lots × ``feature_names`` (the model's features).
+            contributions: lots × (features + base value), log-odds.
+            top_k: drivers per lot.
+
+        Returns:
+            one list of ``Driver`` per lot, in the lots' order.
+        """
         names = self.feature_names
         metadata = set(self.metadata)
         is_driver = np.array([n not in metadata for n in names])
         labels = [self.display_name(n) for n in names]
+        units = ["z" if n.startswith("module_") else "log2" for n in names]  # module: mean z
         values = features[names].to_numpy(dtype=float)
-        rendered = []
+        records = []
         for row, contribution in enumerate(contributions[:, :-1]):
             masked = np.where(is_driver, np.abs(contribution), -1.0)
             order = np.argsort(-masked, kind="stable")[:top_k]
-            present, absent = [], []
-            for j in order:
-                if masked[j] <= 0:
-                    continue
-                effect = (
-                    f"{contribution[j]:+.3f} {'raises' if contribution[j] > 0 else 'lowers'} risk"
-                )
-                if np.isnan(values[row, j]):
-                    absent.append(f"{labels[j]} {effect}")
-                else:
-                    unit = "z" if names[j].startswith("module_") else "log2"  # module: mean z-score
-                    present.append(f"{labels[j]} ({values[row, j]:.2f} {unit}) {effect}")
-            parts = present + ([f"absent: {', '.join(absent)}"] if absent else [])
-            rendered.append("; ".join(parts))
-        return rendered
+            records.append(
+                [
+                    Driver(
+                        name=labels[j],
+                        value=None if np.isnan(values[row, j]) else float(values[row, j]),
+                        unit=units[j],
+                        attribution=float(contribution[j]),
+                    )
+                    for j in order
+                    if masked[j] > 0
+                ]
+            )
+        return records
 
     def display_name(self, feature: str) -> str:
         """Name a feature for a person: gene symbol, else accession, else the id cut short.
@@ -861,9 +950,13 @@ class ModelBundle:
         Args:
             request: lots × columns as mlflow parsed the request (any cell types).
 
+        Lot-sheet headers are matched as a lot sheet's are (``Lot ID``, ``Tissue source``:
+        ``canonical_headers``).
+
         Raises:
-            InputError: the request has no ``lot_id`` column.
+            InputError: the request has no ``lot_id`` column, or two columns mean one.
         """
+        request, _ = canonical_headers(request, tuple(self.metadata))
         sent = set(request.columns.tolist())
         if LOT_ID not in sent:
             raise InputError(

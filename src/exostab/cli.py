@@ -259,9 +259,10 @@ def checked_scale(scale: str | None) -> str | None:
 def default_simulated_data() -> tuple[Path, Path]:
     """Return the built-in SIMULATED training lots, generating them when absent.
 
-    The built-in set is the ``holdout`` scenario: about 250 training lots in
+    The built-in set is the ``builtin`` scenario: about 250 training lots in
     data/simulated/train/ and lots of new donors from the same simulated world in
-    data/simulated/test/ (what ``make score`` scores).
+    data/simulated/test/ (what ``make score`` scores); half of those new donors are young
+    banks, measured at passages 2-5 only, which ``exostab forecast`` forecasts ahead.
     """
     from exostab.simulate import write_simulation
 
@@ -270,7 +271,7 @@ def default_simulated_data() -> tuple[Path, Path]:
     proteins, lots = train_dir / "proteins.csv", train_dir / "lots.csv"
     if not (proteins.exists() and lots.exists()):
         console.print(f"No input given: generating the built-in SIMULATED lots into {folder}/")
-        write_simulation(work_folder() / folder, scenario="holdout", n_lots=310, n_donors=31)
+        write_simulation(work_folder() / folder, scenario="builtin", n_lots=310, n_donors=31)
     console.print(f"No input given: training on the SIMULATED lots in {folder}/train/")
     return proteins, lots
 
@@ -345,6 +346,14 @@ def train(
     scale: Annotated[
         str | None, typer.Option("--scale", help=SCALE_HELP + " Default: config (raw).")
     ] = None,
+    dayfirst: Annotated[
+        bool | None,
+        typer.Option(
+            "--dayfirst/--no-dayfirst",
+            help="Dates of cv.time_column are dd/mm/yyyy (default: the config's cv.dayfirst; "
+            "otherwise only ISO yyyy-mm-dd is read, and 09/05/2023 is refused, never guessed).",
+        ),
+    ] = None,
 ) -> None:
     """Train the risk model with nested donor-grouped CV, explain it, log and register it.
 
@@ -366,6 +375,7 @@ def train(
             "experiment": experiment,
             "seed": seed,
             "data.scale": checked_scale(scale),
+            "cv.dayfirst": dayfirst,
         },
     )
     if (proteins is None) != (lots is None):
@@ -446,6 +456,19 @@ def inspect_file(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     scale: Annotated[str, typer.Option("--scale", help=SCALE_HELP)] = "raw",
+    contaminants: Annotated[
+        str,
+        typer.Option(
+            "--contaminants",
+            help="Contaminant library: builtin, builtin+hpl, none, or a table of accessions.",
+        ),
+    ] = "builtin",
+    q_value: Annotated[
+        float,
+        typer.Option(
+            "--q-value", min=0.0, max=1.0, help="DIA-NN long report: largest q-value kept."
+        ),
+    ] = 0.01,
 ) -> None:
     """Show what exostab reads from a protein file (and how its runs map to lots)."""
     import json as json_module
@@ -453,13 +476,18 @@ def inspect_file(
     import numpy as np
     from rich.table import Table
 
-    from exostab.readers import read_lot_sheet_lenient, read_proteins
+    from exostab.readers import ReadOptions, read_lot_sheet_lenient, read_proteins
     from exostab.runs import map_runs_to_lots, named
 
     existing_file(file, "protein file")
     existing_file(lots, "lot sheet")
     with held_warnings() as held, err_console.status(f"reading {file.name}"):
-        matrix = read_proteins(file, format=format, scale=checked_scale(scale) or "raw")
+        matrix = read_proteins(
+            file,
+            format=format,
+            scale=checked_scale(scale) or "raw",
+            options=ReadOptions(q_value=q_value, contaminants=contaminants),
+        )
         sheet_read = read_lot_sheet_lenient(lots) if lots is not None else None
     values = matrix.intensities.to_numpy()
     finite = values[np.isfinite(values)]
@@ -491,11 +519,15 @@ def inspect_file(
         problems += [
             f"lot sheet: {shown(row.lot_id)}: {row.reason}" for row in quarantine.itertuples()
         ]
+        payload["missing_runs"] = {lot: list(runs) for lot, runs in mapping.missing_runs.items()}
         if mapping.runs_without_lot:
             problems.append(
-                f"{len(mapping.runs_without_lot)} run(s) match no lot: "
-                f"{named(mapping.runs_without_lot)}"
+                f"{len(mapping.runs_without_lot)} run(s) match no lot (left out by train and "
+                f"score: QC, blanks?): {named(mapping.runs_without_lot)}"
             )
+        missing_note = mapping.missing_note()
+        if missing_note:
+            problems.append(missing_note)
         if mapping.lots_without_run:
             problems.append(
                 f"{len(mapping.lots_without_run)} lot(s) have no run: "
@@ -620,7 +652,14 @@ def score(
     from exostab.provenance import file_sha256, is_simulated
 
     input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
-    scorer = BatchScorer(bundle, sheet, sheet_quarantine, top_k=top_k, predict_rows=chunk_size)
+    scorer = BatchScorer(
+        bundle,
+        sheet,
+        sheet_quarantine,
+        top_k=top_k,
+        predict_rows=chunk_size,
+        with_drivers=report is not None,  # the report draws the drivers from data, not text
+    )
     quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
     kept_for_report: list[pd.DataFrame] = []
     n_out_of_domain = 0
@@ -658,7 +697,11 @@ def score(
             bar.update(task, description="scoring")
             book(refused)
             scores, bad = scorer.score(matrix)
-            scores_file.write(scores.assign(model_uri=uri, input_hash=input_hash))
+            scores_file.write(
+                scores.drop(columns="drivers", errors="ignore").assign(
+                    model_uri=uri, input_hash=input_hash
+                )
+            )
             book(bad)
             if report:
                 kept_for_report.append(scores)
@@ -939,6 +982,152 @@ def explain(
 
 @app.command()
 @user_errors
+def monitor(
+    proteins: Annotated[
+        Path, typer.Option(help="Protein file of the lots released since training.")
+    ],
+    lots: Annotated[
+        Path,
+        typer.Option(help="Lot sheet of those lots, with the assay outcome where it is back."),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Folder for monitor.json, monitor.html and the tables.")
+    ],
+    model: Annotated[str, MODEL_OPTION] = "models:/exostab@champion",
+    label: Annotated[
+        str, typer.Option(help="Outcome column: 1 unstable, 0 stable, empty = not back yet.")
+    ] = "unstable",
+    date_column: Annotated[
+        str, typer.Option(help="Release (or manufacture) date column of the lot sheet.")
+    ] = "release_date",
+    window: Annotated[
+        str, typer.Option(help="Time window: W (week), M (month), Q (quarter) or Y.")
+    ] = "M",
+    config: Annotated[
+        Path | None, typer.Option(help="Alarm rule (the monitor: section of configs/monitor.yaml).")
+    ] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help="Force the protein file format.")
+    ] = None,
+    track: Annotated[
+        bool,
+        typer.Option(help="Log an mlflow run in the monitoring experiment and tag the version."),
+    ] = True,
+) -> None:
+    """Watch a deployed model against the lots released since training and their assays.
+
+    Performance on the lots whose outcome is back (AUROC against the CV interval,
+    calibration, band error rates), drift of the lot sheet and the proteins against the
+    training reference, run → lot accounting over time, and one verdict line. Every lot is
+    monitored or quarantined with its reason. Exit 0 with or without an alarm; 2 on bad input.
+    """
+    import json
+
+    from exostab.config import load_monitor_config
+    from exostab.monitor import monitor_lots
+    from exostab.monitor_report import monitor_page
+    from exostab.provenance import is_simulated
+    from exostab.readers import read_lot_sheet_lenient
+    from exostab.registry import resolve_model
+    from exostab.score import score_file
+    from exostab.writers import OutputFiles
+
+    existing_file(proteins, "protein file")
+    existing_file(lots, "lot sheet")
+    files = ["monitor.json", "monitor.html", "lots.csv", "windows.csv", "drift_metadata.csv"]
+    files += ["drift_proteins.csv", "quarantine.csv"]
+    refuse_overwriting({"protein file": proteins, "lot sheet": lots}, [out / f for f in files])
+    refuse_unwritable(folders=[out])
+    rule = load_monitor_config(existing_file(config, "monitor config"))
+    bundle, uri = resolve_model(model)
+    warn_if_ungated(bundle, uri)
+    sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
+    with err_console.status(f"reading {proteins.name}") as status:
+        scored = score_file(bundle, proteins, sheet, refused, format=format, reading=status.update)
+    with err_console.status("checking performance and drift"):
+        result = monitor_lots(
+            bundle,
+            scored,
+            sheet,
+            refused,
+            config=rule,
+            label=label,
+            date_column=date_column,
+            window=window,
+        )
+    simulated = is_simulated(lots)
+    provenance = {
+        "model": uri,
+        "model version": bundle.model_version,
+        "model trained on": "SIMULATED lots" if bundle.simulated_training else "real lots",
+        "monitored lots": "SIMULATED" if simulated else "as given",
+        "protein file": proteins,
+        "lot sheet": lots,
+        "alarm rule": config or "configs/monitor.yaml",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    summary = result.summary()
+    # The files appear together, each complete, or none does.
+    with OutputFiles() as outputs:
+        outputs.text(out / "monitor.json", json.dumps(summary, indent=2))
+        outputs.text(out / "monitor.html", monitor_page(result, provenance))
+        for name, table in (
+            ("lots.csv", result.lots),
+            ("windows.csv", result.windows),
+            ("drift_metadata.csv", result.metadata),
+            ("drift_proteins.csv", result.proteins),
+            ("quarantine.csv", result.quarantine),
+        ):
+            if table is not None:
+                outputs.table(out / name, unit="row").write(table)
+    console.print(
+        f"{summary['n_lots']} lots in: {summary['n_monitored']} monitored + "
+        f"{summary['n_quarantined']} quarantined; {summary['n_with_outcome']} with an outcome "
+        f"→ {out}/ (monitor.json, monitor.html)",
+        markup=False,
+        highlight=False,
+    )
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    console.print(
+        result.verdict, markup=False, highlight=False, style="bold red" if result.alarm else ""
+    )
+    if track:
+        from exostab.tracking import configure_tracking, log_monitoring_run
+
+        configure_tracking()
+        overall = result.overall
+        metrics = {
+            "n_lots": float(summary["n_lots"]),
+            "n_with_outcome": float(overall["n_with_outcome"]),
+            "auroc": overall["auroc"],
+            "auroc_low": overall["auroc_low"],
+            "auroc_high": overall["auroc_high"],
+            "observed_unstable": overall["calibration"]["observed"],
+            "mean_predicted_risk": overall["calibration"]["predicted"],
+            "released_unstable": overall["released_unstable"],
+            "held_stable": overall["held_stable"],
+            "alarm": float(result.alarm),
+            "n_drifted_proteins": float(len(summary["drifted_proteins"])),
+            "n_drifted_columns": float(len(summary["drifted_columns"])),
+        }
+        run_id = log_monitoring_run(
+            experiment=rule.experiment,
+            model_uri=uri,
+            model_version=bundle.model_version,
+            metrics=metrics,
+            verdict=result.verdict,
+            alarm=result.alarm,
+            artifacts_dir=out,
+            run_name=(
+                f"monitor {'SIMULATED ' if simulated else ''}{lots.stem} · v{bundle.model_version}"
+            ),
+        )
+        console.print(f"mlflow run {run_id} in experiment {rule.experiment}", markup=False)
+
+
+@app.command()
+@user_errors
 def serve(
     model: Annotated[str, MODEL_OPTION] = "models:/exostab@champion",
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5001,
@@ -978,9 +1167,48 @@ def simulate(
     config: Annotated[
         Path | None, typer.Option("--config", help="Simulator config (configs/simulate.yaml).")
     ] = None,
+    stream: Annotated[
+        str | None,
+        typer.Option(
+            "--stream",
+            help="Write a post-release stream instead (dated lots, outcomes of the earlier "
+            "ones) from the world of --seed/--proteins/--scenario: stable, ms_batch, medium, "
+            "tissue or senescence (see docs/monitoring.md).",
+        ),
+    ] = None,
+    stream_seed: Annotated[
+        int, typer.Option("--stream-seed", help="Seed of the stream (its lots and donors).")
+    ] = 101,
 ) -> None:
     """Write SIMULATED MSC-exosome lots with ground truth (lot sheet, proteins, vendor files)."""
     from exostab.simulate import write_simulation
+
+    if stream is not None:
+        from exostab.simulate_release import write_release_stream
+
+        written = write_release_stream(
+            out,
+            drift=stream,
+            n_lots=lots,
+            n_donors=donors,
+            n_proteins=proteins,
+            world_seed=seed,
+            seed=stream_seed,
+            scenario=scenario,
+            acquisition=acquisition,
+            config_path=existing_file(config, "simulator config"),
+        )
+        names = [*written.drifted_columns, *written.drifted_proteins]
+        changed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        changed = changed or "nothing"
+        console.print(
+            f"[bold]SIMULATED post-release stream[/] ({written.drift}): {written.n_lots} lots, "
+            f"{written.n_with_outcome} with an outcome, "
+            f"{100 * written.prevalence:.1f}% unstable; drift from {written.onset or '-'} "
+            f"changes {changed} → {out}/ (lots.csv with release_date, proteins.csv, truth/)",
+            highlight=False,
+        )
+        return
 
     summary = write_simulation(
         out,

@@ -84,6 +84,12 @@ class DataConfig(Frozen):
     # raw: intensities (log2-transformed in the pipeline); log2: values already log2
     # (Perseus exports, log2 ratios such as CPTAC's), used as they are.
     scale: Literal["raw", "log2"] = "raw"
+    # DIA-NN long reports: largest Q.Value / PG.Q.Value / Lib.PG.Q.Value kept (1.0: no filter).
+    q_value: float = Field(0.01, gt=0, le=1)
+    # Contaminant library applied by accession next to the CON__/Cont_ prefixes: builtin
+    # (Frankenfield et al. 2022), builtin+hpl (plus hPL plasma/platelet proteins), none, or a
+    # path to a table whose first column holds UniProt accessions.
+    contaminants: str = "builtin"
     metadata_features: tuple[str, ...] = (
         "passage",
         "tissue_source",
@@ -107,6 +113,10 @@ class Candidate(Frozen):
     """One structure the inner grouped CV may choose: a learner and its preprocessing."""
 
     learner: Literal["prior", "trees", "linear", "blend"]
+    # The prior's inputs: passage alone, or passage and every other metadata feature. Donor-level
+    # covariates (age, tissue) fitted on ~45 donors need not carry over to new donors, so the
+    # inner donor-grouped CV decides whether they enter.
+    prior: Literal["passage", "metadata"] = "metadata"
     normalisation: Literal["median", "none"] = "median"
     detection_min_rate: float = Field(0.5, ge=0.0, le=1.0)
     screen_top_k: int | None = Field(None, ge=1)
@@ -116,6 +126,8 @@ class Candidate(Frozen):
     def label(self) -> str:
         """A short readable name, e.g. ``trees/median/det0.5/top100``."""
         parts: list[str] = [self.learner]
+        if self.prior == "passage":
+            parts.append("passage-prior")
         if self.learner != "prior":
             parts += [self.normalisation, f"det{self.detection_min_rate:g}"]
             if self.screen_top_k:
@@ -174,6 +186,7 @@ class CVConfig(Frozen):
     scheme: Literal["group_kfold", "leave_one_group_out", "time_ordered"] = "group_kfold"
     n_splits: int = Field(5, ge=2)
     time_column: str | None = None
+    dayfirst: bool = False  # dates in time_column as dd/mm/yyyy (default: ISO yyyy-mm-dd only)
     naive_gap: bool = True
     baselines: bool = True
 
@@ -275,6 +288,63 @@ def load_train_config(path: Path | None = None, **overrides: Any) -> TrainConfig
         node[leaf] = value
     try:
         return TrainConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error), where=str(path)) from None
+
+
+DEFAULT_MONITOR_CONFIG = CONFIG_DIR / "monitor.yaml"
+
+
+class MonitorConfig(Frozen):
+    """The alarm rule of ``exostab monitor`` (``configs/monitor.yaml``, section ``monitor:``).
+
+    Attributes:
+        experiment: mlflow experiment of the monitoring runs.
+        confidence: level of the intervals the alarm checks use (AUROC, calibration, share of
+            lots outside the domain); 0.99 keeps a stable stream's false alarms rare although
+            several checks run at once.
+        fdr: Benjamini-Hochberg false discovery rate of the drift tests (proteins apart from
+            metadata columns).
+        min_outcomes: lots with an assay outcome needed before performance is judged.
+        min_metadata_effect: a metadata column drifts when its test passes the FDR and its
+            shift is at least this (total variation distance of the categories, or the KS
+            statistic of a number column).
+        min_protein_effect: the same for a protein: its median log2 value moved by at least
+            this many training SDs, or its detected share by this × 0.3.
+        n_drivers: the model's top proteins (mean |attribution| on the training lots) that
+            count as drivers.
+        min_driver_proteins: drifted driver proteins that raise the alarm.
+        min_other_share: share of the other proteins that must drift to raise the alarm.
+        max_outside_domain: share of lots outside the training domain that raises the alarm
+            (when also above the expected 1% with the interval above).
+    """
+
+    experiment: str = "exostab-monitoring"
+    confidence: float = Field(0.99, gt=0.5, lt=1)
+    fdr: float = Field(0.01, gt=0, lt=1)
+    min_outcomes: int = Field(20, ge=2)
+    min_metadata_effect: float = Field(0.2, gt=0, le=1)
+    min_protein_effect: float = Field(1.5, gt=0)
+    n_drivers: int = Field(20, ge=1)
+    min_driver_proteins: int = Field(2, ge=1)
+    min_other_share: float = Field(0.05, gt=0, le=1)
+    max_outside_domain: float = Field(0.1, gt=0, le=1)
+
+
+class MonitorFile(Frozen):
+    monitor: MonitorConfig = MonitorConfig()
+
+
+def load_monitor_config(path: Path | None = None) -> MonitorConfig:
+    """Load and validate the ``monitor:`` section (default ``configs/monitor.yaml``).
+
+    Raises:
+        ConfigError: unreadable YAML or a value outside its range (named by key).
+    """
+    path = Path(path) if path else DEFAULT_MONITOR_CONFIG
+    raw = read_yaml(path) if path.exists() or path != DEFAULT_MONITOR_CONFIG else {}
+    try:
+        return MonitorFile.model_validate(raw).monitor
     except ValidationError as error:
         raise ConfigError(format_validation_error(error), where=str(path)) from None
 

@@ -15,6 +15,7 @@ from exostab.errors import InputError
 from exostab.identity import safe_feature_names
 from exostab.readers.base import ProteinMatrix
 from exostab.runs import failed_run_lots, map_runs_to_lots, named
+from exostab.schemas import parse_time_column
 
 logger = logging.getLogger(__name__)
 
@@ -138,12 +139,16 @@ def build_training_set(
             ),
         )
     unmatched = [run for run in mapping.runs_without_lot if run not in failed]
-    if unmatched:
-        raise InputError(
-            f"{len(unmatched)} runs match no lot of the lot sheet: {listed(unmatched)} "
-            "(name the lot's runs in an 'ms_run' column, or use the run names as lot_id)",
-            where=where,
+    if unmatched:  # QC, blank and standard runs: listed and left out, never a lot
+        logger.warning(
+            "%s: left out %d run(s) that match no lot of the lot sheet (QC, blanks?): %s",
+            where,
+            len(unmatched),
+            listed(unmatched, 10),
         )
+    missing_note = mapping.missing_note()
+    if missing_note:
+        logger.warning("%s: %s", where, missing_note)
     sheet = lot_sheet.loc[lots.intensities.index]
     y = sheet[label].astype(int)
     classes = sorted(y.unique().tolist())
@@ -153,17 +158,32 @@ def build_training_set(
     if groups.nunique() < 2:
         raise InputError(f"training needs at least two groups in '{group}', found one")
 
-    order = None
+    order: pd.Series | None = None
     if cfg.cv.time_column:
         column = cfg.cv.time_column
         if column not in sheet.columns:
             raise InputError(f"the lot sheet has no time column '{column}' (cv.time_column)")
-        order = pd.to_numeric(sheet[column], errors="coerce")
-        if order.isna().any():
-            dates = pd.to_datetime(sheet[column], errors="coerce")
-            if dates.isna().any():
-                raise InputError(f"'{column}' must hold numbers or dates for every lot")
-            order = pd.Series(dates.astype("int64"), index=sheet.index)
+        times = sheet[column]
+        if not pd.api.types.is_datetime64_any_dtype(times):
+            # read_lot_sheet(dates=...) has parsed it already; a frame built otherwise is
+            # read here by the same rule (ISO, or dd/mm/yyyy with cv.dayfirst)
+            times, problems = parse_time_column(times, dayfirst=cfg.cv.dayfirst)
+            if problems:
+                row, problem = problems[0]
+                raise InputError(
+                    f"{column} of lot {sheet.index[row]}: {problem}"
+                    + (f" (and {len(problems) - 1} more lot(s))" if len(problems) > 1 else "")
+                )
+        if times.isna().any():
+            lots_without = [str(lot) for lot in times.index[times.isna()]]
+            raise InputError(
+                f"'{column}' (cv.time_column) is empty for {len(lots_without)} lot(s): "
+                f"{listed(lots_without)}"
+            )
+        if pd.api.types.is_datetime64_any_dtype(times):
+            order = pd.Series(times.astype("int64"), index=sheet.index)
+        else:
+            order = times.astype("float64")
     metadata = tuple(c for c in cfg.data.metadata_features if c in sheet.columns)
     skipped = [c for c in cfg.data.metadata_features if c not in sheet.columns]
     if skipped:
@@ -183,6 +203,8 @@ def build_training_set(
         "missing_fraction": round(float(np.isnan(intensities.to_numpy(float)).mean()), 4),
         "replicate_runs": int(sum(n - 1 for n in mapping.replicates.values())),
         "failed_runs": len(failed),
+        "runs_left_out": len(unmatched),
+        "lots_missing_a_run": len(mapping.missing_runs),
         "value_scale": matrix.scale,
     }
     logger.info("training set: %d lots × %d proteins", len(X), intensities.shape[1])

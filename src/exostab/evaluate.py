@@ -89,6 +89,49 @@ def bootstrap_interval(
     return float(np.quantile(finite, tail)), float(np.quantile(finite, 1 - tail))
 
 
+def paired_gain_draws(
+    y: np.ndarray,
+    risk: np.ndarray,
+    reference: np.ndarray,
+    groups: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[float, np.ndarray]:
+    """Return the AUROC gain of ``risk`` over ``reference`` and its group-bootstrap draws.
+
+    Groups (donors, plexes) are resampled with replacement, all lots of a drawn group together,
+    and both AUROCs are computed on the same resample (paired). The standard deviation of the
+    draws is the standard error of the gain (how much it would move with other groups).
+
+    Args:
+        y: 0/1 outcome per lot (n lots).
+        risk, reference: scores per lot (n lots; any monotone scale: risk or log-odds).
+        groups: group label per lot (n lots).
+        n_boot: number of bootstrap draws.
+        seed: random state of the draws.
+
+    Returns:
+        (gain on all lots, finite gains of the draws); NaN and an empty array when a class is
+        missing.
+    """
+    y = np.asarray(y, dtype=int)
+    gain = rank_auroc(y, risk) - rank_auroc(y, reference)
+    if not np.isfinite(gain):
+        return float("nan"), np.array([])
+    rng = np.random.default_rng(seed)
+    labels, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    members = [np.flatnonzero(inverse == g) for g in range(len(labels))]
+    gains = []
+    for _ in range(n_boot):
+        drawn = rng.integers(0, len(members), len(members))
+        idx = np.concatenate([members[g] for g in drawn])
+        value = rank_auroc(y[idx], risk[idx]) - rank_auroc(y[idx], reference[idx])
+        if np.isfinite(value):
+            gains.append(value)
+    return float(gain), np.asarray(gains, dtype=float)
+
+
 def paired_gain_interval(
     y: np.ndarray,
     risk: np.ndarray,
@@ -103,26 +146,15 @@ def paired_gain_interval(
 
     Donors (``groups``) are resampled with replacement, all lots of a drawn donor together, and
     both AUROCs are computed on the same resample (paired), so the interval reflects how much
-    the gain would move with another set of donors.
+    the gain would move with another set of donors (draws of ``paired_gain_draws``).
 
     Returns:
         (gain on all lots, lower, upper); NaN when a class is missing.
     """
-    y = np.asarray(y, dtype=int)
-    gain = rank_auroc(y, risk) - rank_auroc(y, reference)
+    gain, gains = paired_gain_draws(y, risk, reference, groups, n_boot=n_boot, seed=seed)
     if not np.isfinite(gain):
         return float("nan"), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    labels, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
-    members = [np.flatnonzero(inverse == g) for g in range(len(labels))]
-    gains = []
-    for _ in range(n_boot):
-        drawn = rng.integers(0, len(members), len(members))
-        idx = np.concatenate([members[g] for g in drawn])
-        value = rank_auroc(y[idx], risk[idx]) - rank_auroc(y[idx], reference[idx])
-        if np.isfinite(value):
-            gains.append(value)
-    if not gains:
+    if not gains.size:
         return float(gain), float("nan"), float("nan")
     tail = (1 - level) / 2
     return float(gain), float(np.quantile(gains, tail)), float(np.quantile(gains, 1 - tail))

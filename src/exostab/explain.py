@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -18,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from exostab.bundle import ModelBundle
 from exostab.writers import OutputFiles
@@ -139,14 +141,11 @@ def write_explanations(
     import shap  # only here: importing shap costs seconds and scoring never needs it
 
     features, contributions = explain_lots(bundle, table)
-    importance = global_importance(bundle, features, contributions, stability)
-    names = [bundle.display_name(f) for f in bundle.feature_names]
-    explanation = shap.Explanation(
-        values=contributions[:, :-1],
-        base_values=contributions[:, -1],
-        data=features.to_numpy(dtype=float),
-        feature_names=names,
+    importance = group_modules(
+        global_importance(bundle, features, contributions, stability), features
     )
+    explanation = plot_explanation(bundle, features, contributions)
+    risk = bundle.calibrator.risk(contributions.sum(axis=1))
     top = importance[importance["kind"] != "metadata"]["feature"].head(n_dependence).tolist()
     dependence = (["passage"] if "passage" in bundle.feature_names else []) + top
     position = {f: i for i, f in enumerate(bundle.feature_names)}
@@ -168,11 +167,126 @@ def write_explanations(
             lot = str(features.index[i])
             with outputs.file(out / f"shap_waterfall_{_file_safe(lot)}.png") as path:
                 _save(
-                    lambda i=i: shap.plots.waterfall(explanation[i], max_display=12, show=False),
+                    lambda i=i, lot=lot: waterfall_figure(
+                        bundle, lot, features.iloc[int(i)], contributions[i], float(risk[i])
+                    ),
                     path,
                 )
     logger.info("explanations of %d lots written to %s", len(features), out)
     return importance
+
+
+def plot_explanation(bundle: ModelBundle, features: pd.DataFrame, contributions: np.ndarray) -> Any:
+    """The ``shap.Explanation`` the summary plots draw: readable names, categories uncoloured.
+
+    A category has no order: its code is not a "high" or "low" value, so its cells are NaN
+    here and the beeswarm draws them grey (shap's colour for no value), not on the value scale.
+    """
+    import shap
+
+    coloured = features.copy()
+    for column in bundle.training_categories:
+        if column in coloured:
+            coloured[column] = np.nan
+    return shap.Explanation(
+        values=contributions[:, :-1],
+        base_values=contributions[:, -1],
+        data=coloured.to_numpy(dtype=float),
+        feature_names=[bundle.display_name(f) for f in bundle.feature_names],
+    )
+
+
+def value_text(bundle: ModelBundle, feature: str, value: float) -> str:
+    """A feature's value in a lot, for a person: a category by its name, a unit otherwise.
+
+    ``culture_format = 3D``, ``PTGS2 = 21.30 log2``, ``module_sasp = -1.40 z``,
+    ``passage = 7``, ``CD9 not detected``.
+    """
+    name = bundle.display_name(feature)
+    if not np.isfinite(value):
+        return f"{name} not detected" if feature in bundle.proteins.index else f"{name} missing"
+    if feature in bundle.training_categories:
+        categories = sorted(bundle.training_categories[feature])
+        code = int(value)
+        return f"{name} = {categories[code] if 0 <= code < len(categories) else value}"
+    if feature in bundle.proteins.index:
+        return f"{name} = {value:.2f} log2"
+    if feature.startswith("module_"):
+        return f"{name} = {value:.2f} z"
+    return f"{name} = {value:g}"
+
+
+def waterfall_figure(
+    bundle: ModelBundle,
+    lot: str,
+    features: pd.Series,
+    contributions: np.ndarray,
+    risk: float,
+    n_named: int = 10,
+) -> Figure:
+    """One lot's attributions as a waterfall, in names and units, with its calibrated risk.
+
+    The ``n_named`` largest attributions are bars labelled with the feature's value in the lot
+    (categories by name). The rest are summed in one grey bar, "N other features"; when that
+    sum would outweigh the smallest named bar, its bar is drawn no longer than that one
+    (hatched) with its true total written beside it: thousands of tiny protein effects never
+    hide the named drivers, and the figure still says how much they add up to.
+
+    Args:
+        features: the lot's model features (``feature_names``; categories as codes).
+        contributions: the lot's attributions in log-odds, base value last.
+        risk: the lot's calibrated risk (0-1), as the report shows it.
+    """
+    shap_values = contributions[:-1]
+    base = float(contributions[-1])
+    order = np.argsort(-np.abs(shap_values), kind="stable")
+    named = list(order[:n_named])
+    rest = order[n_named:]
+    smallest = float(np.min(np.abs(shap_values[named]))) if named else 0.0
+    labels = [value_text(bundle, bundle.feature_names[j], float(features.iloc[j])) for j in named]
+    widths = [float(shap_values[j]) for j in named]
+    shown = list(widths)
+    if len(rest):
+        total = float(shap_values[rest].sum())  # net: thousands of small terms cancel
+        labels.append(f"{len(rest)} other features (net)")
+        widths.append(total)
+        shown.append(float(np.sign(total)) * min(abs(total), smallest))
+    figure, axis = plt.subplots(figsize=(7.5, 0.42 * len(labels) + 1.6))
+    position = base
+    bar_ends: list[float] = []
+    y = np.arange(len(labels))[::-1]
+    for k, (true, drawn) in enumerate(zip(widths, shown, strict=True)):
+        is_rest = k >= len(named)
+        colour = "#9e9e9e" if is_rest else ("#c0392b" if true > 0 else "#2471a3")
+        axis.barh(
+            y[k], drawn, left=position, color=colour, height=0.6, hatch="//" if is_rest else None
+        )
+        note = f"{true:+.3f}" + (" (bar shortened)" if drawn != true else "")
+        axis.text(
+            position + drawn,
+            y[k],
+            f" {note}" if drawn >= 0 else f"{note} ",
+            va="center",
+            fontsize=7,
+            ha="left" if drawn >= 0 else "right",
+        )
+        bar_ends += [position, position + drawn]
+        position += drawn if is_rest else true
+    total_log_odds = float(contributions.sum())
+    ends = [base, total_log_odds, *bar_ends]
+    span = (max(ends) - min(ends)) or 1.0
+    axis.set_xlim(min(ends) - 0.22 * span, max(ends) + 0.22 * span)  # room for the numbers
+    axis.axvline(base, color="grey", linestyle=":", linewidth=1)
+    axis.axvline(total_log_odds, color="black", linestyle="--", linewidth=1)
+    axis.set_yticks(y, labels=labels)
+    axis.set_xlabel("contribution to the log-odds of instability (base value at the dotted line)")
+    axis.set_title(
+        f"lot {lot}: calibrated risk {risk:.3f} (probability 0-1)\n"
+        f"log-odds f(x) = {total_log_odds:.3f} (dashed) = base {base:.3f} + attributions",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    return figure
 
 
 MAX_PLOT_PX = 2000
@@ -215,3 +329,62 @@ def _save(draw: object, path: Path) -> None:
 
 def _file_safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
+
+
+# Two proteins whose abundances have |Spearman| >= this across the explained lots are one module.
+MODULE_CORRELATION = 0.7
+# Only the most important proteins are grouped (the rest are reported as they are).
+MODULE_SCAN = 100
+
+
+def group_modules(
+    importance: pd.DataFrame,
+    features: pd.DataFrame,
+    threshold: float = MODULE_CORRELATION,
+    scan: int = MODULE_SCAN,
+) -> pd.DataFrame:
+    """Group correlated proteins into modules, each under its most important protein.
+
+    Proteins that move together (|Spearman| ≥ ``threshold`` over the lots of ``features``,
+    pairwise-complete) carry the same information, and SHAP spreads the credit among them: a
+    protein that only follows a driver (a passenger of senescence, say) can outrank the driver
+    itself. Walking down the importance table, a protein joins the module of the first more
+    important lead it correlates with, else it leads a module of its own. The list of leads
+    is then the list of distinct drivers, and each lead names the members it stands for.
+
+    Args:
+        importance: ``global_importance`` output, sorted by ``mean_abs_shap``.
+        features: lots × model features (log2 abundances as the model sees them).
+        threshold: the |Spearman| correlation that makes two proteins one module.
+        scan: how many of the most important proteins are grouped.
+
+    Returns:
+        ``importance`` with ``module_lead`` (the readable name of the protein's lead; itself for
+        a lead; empty for proteins beyond ``scan`` and for non-proteins), ``is_module_lead``
+        and ``module_members`` (for a lead: its members' readable names, ``; ``-joined).
+    """
+    table = importance.copy()
+    table["module_lead"] = None
+    table["is_module_lead"] = False
+    table["module_members"] = ""
+    proteins = table.index[table["kind"] == "protein"][:scan]
+    if not len(proteins):
+        return table
+    columns = table.loc[proteins, "feature"].tolist()
+    correlation = features[columns].rank().corr(min_periods=10).abs().fillna(0.0).to_numpy()
+    leads: list[int] = []
+    members: dict[int, list[int]] = {}
+    for i in range(len(columns)):
+        lead = next((j for j in leads if correlation[i, j] >= threshold), None)
+        if lead is None:
+            leads.append(i)
+            members[i] = []
+        else:
+            members[lead].append(i)
+    names = table.loc[proteins, "protein"].astype(str).tolist()
+    for lead in leads:
+        table.loc[proteins[lead], ["module_lead", "is_module_lead"]] = [names[lead], True]
+        table.loc[proteins[lead], "module_members"] = "; ".join(names[m] for m in members[lead])
+        for m in members[lead]:
+            table.loc[proteins[m], "module_lead"] = names[lead]
+    return table

@@ -141,14 +141,21 @@ def said(value: object) -> str:
 
 
 def bank_line(bank: Any) -> str:
-    """One bank's summary for a person: last safe passage, then its note and why.
+    """One bank's summary for a person: last safe passage, then its note and why, each once.
+
+    e.g. ``last safe passage P8, measured up to P5  (over the hold line at P9; log-odds change
+    since P2: SERPINE1 +0.41)``.
 
     Args:
         bank: a row of ``ForecastResult.banks`` (from ``itertuples``).
     """
     safe = passage_text(bank.last_safe_passage, missing="—")
-    parts = [said(bank.note), said(bank.reason) or said(bank.drivers)]
-    return f"last safe passage {safe}  ({'; '.join(part for part in parts if part)})"
+    reason = said(bank.reason)
+    head = f"last safe passage {safe}"
+    if not reason and not said(bank.note):  # a reason or note names the measured passage
+        head += f", measured up to {passage_text(bank.last_measured_passage, missing='—')}"
+    parts = [said(bank.note), reason or said(bank.drivers)]
+    return f"{head}  ({'; '.join(part for part in parts if part)})"
 
 
 def passage_text(value: object, missing: str = "none in range") -> str:
@@ -257,7 +264,7 @@ def forecast_bank(
             bundle, trajectory, template, donor, grid, expected[None], "expected"
         )
         pushed = rising_drivers(bundle, expected_table, 0, first)
-        what = f"log-odds change P{passages[0]}→P{passages[first]}" if first else "log-odds"
+        what = f"log-odds change since P{passages[0]}" if first else "log-odds"
         drivers = f"over the hold line at P{passages[first]}; {what}: {pushed}"
     reason = "" if last_safe is not None else "no passage of the range is safe"
     note = ""
@@ -271,10 +278,8 @@ def forecast_bank(
             f"P{latest}"
         )
     elif over.size and passages[int(over[0])] <= latest:
-        note = (
-            f"already measured at P{latest}: past its last safe passage, the upper risk reaches "
-            f"the hold line at P{passages[int(over[0])]}"
-        )
+        # the passage of the hold line is in ``drivers``: each fact said once
+        note = f"already measured at P{latest}: past its last safe passage"
     summary: dict[str, object] = {
         "donor_id": donor,
         "n_lots": len(lots),

@@ -128,6 +128,8 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         metadata: metadata columns (prior inputs).
         categorical: the metadata columns holding category codes (one-hot in the prior).
         learner: ``prior``, ``trees``, ``linear`` or ``blend``.
+        prior_features: the metadata columns the prior uses (default: all of ``metadata``);
+            the others are left out of the model altogether (neither prior nor trees).
         n_rounds: boosting rounds of ``trees``/``blend`` (0 = no trees).
         prior_c: inverse L2 strength of the prior (standardised features).
         linear_c: inverse L2 strength of the linear protein part (standardised proteins).
@@ -145,6 +147,7 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         metadata: tuple[str, ...] = (),
         categorical: tuple[str, ...] = (),
         learner: str = "trees",
+        prior_features: tuple[str, ...] | None = None,
         n_rounds: int = 100,
         prior_c: float = 1.0,
         linear_c: float = 0.01,
@@ -156,6 +159,7 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         self.metadata = metadata
         self.categorical = categorical
         self.learner = learner
+        self.prior_features = prior_features
         self.n_rounds = n_rounds
         self.prior_c = prior_c
         self.linear_c = linear_c
@@ -190,7 +194,8 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_prior(self, frame: pd.DataFrame, y: np.ndarray) -> None:
         categorical = set(self.categorical)
-        self.prior_columns_ = [c for c in self.metadata if c in frame.columns]
+        wanted = self.metadata if self.prior_features is None else self.prior_features
+        self.prior_columns_ = [c for c in wanted if c in self.metadata and c in frame.columns]
         self.prior_levels_ = {
             c: sorted({float(v) for v in frame[c].dropna()})
             for c in self.prior_columns_
@@ -309,8 +314,12 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         trees = self.booster_ is not None
         linear = bool(self.linear_coef_)
-        if trees and linear:
-            return self.blend_weight, 1.0 - self.blend_weight
+        if self.learner == "blend":
+            # Always the mean of (prior + trees) and (prior + linear): trees without validated
+            # rounds are the prior itself, so the linear part keeps its blend weight.
+            return (self.blend_weight if trees else 0.0), (
+                1.0 - self.blend_weight if linear else 0.0
+            )
         return (1.0 if trees else 0.0), (1.0 if linear else 0.0)
 
     @property
@@ -395,6 +404,8 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         params = dict(payload["params"])
         for key in ("metadata", "categorical"):
             params[key] = tuple(params[key])
+        if params.get("prior_features") is not None:
+            params["prior_features"] = tuple(params["prior_features"])
         model = cls(**params)
         model.classes_ = np.array([0, 1])
         model.feature_names_in_ = np.asarray(payload["feature_names_in"], dtype=object)
@@ -476,6 +487,13 @@ def train_booster(
     return booster
 
 
+def prior_features(candidate: Candidate, metadata: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the metadata columns the candidate's prior uses (passage alone, or all)."""
+    if candidate.prior == "passage":
+        return tuple(c for c in metadata if c == "passage")
+    return metadata
+
+
 def build_pipeline(
     cfg: TrainConfig,
     candidate: Candidate,
@@ -529,6 +547,7 @@ def build_pipeline(
                 metadata=metadata,
                 categorical=categorical,
                 learner=candidate.learner,
+                prior_features=prior_features(candidate, metadata),
                 n_rounds=cfg.model.max_rounds if n_rounds is None else n_rounds,
                 prior_c=cfg.model.prior_c,
                 linear_c=candidate.linear_c,

@@ -53,6 +53,11 @@ def reliability_figure(
 # --- Cell-bank forecast and lot trends -------------------------------------------------------
 
 
+def cutoff_text(value: float) -> str:
+    """A band cut-off (risk 0-1) as every figure and page shows it: three decimals."""
+    return f"{value:.3f}"
+
+
 def figure_png_base64(figure: Figure, dpi: int = 100) -> str:
     """Render a figure as a base64 PNG (for self-contained HTML pages) and close it."""
     import base64
@@ -98,8 +103,10 @@ def forecast_figure(
             s=18,
             label="measured lot",
         )
-    axis.axhline(threshold, color="#c0392b", linestyle="--", label=f"hold ({threshold:.2f})")
-    axis.axhline(low, color="#e67e22", linestyle=":", label=f"review ({low:.2f})")
+    axis.axhline(
+        threshold, color="#c0392b", linestyle="--", label=f"hold ({cutoff_text(threshold)})"
+    )
+    axis.axhline(low, color="#e67e22", linestyle=":", label=f"review ({cutoff_text(low)})")
     axis.set(xlabel="Passage", ylabel="Risk", title=title, ylim=(0, 1))
     axis.legend(loc="upper left", fontsize=7)
     figure.tight_layout()
@@ -109,11 +116,20 @@ def forecast_figure(
 def lot_trend_figure(
     position: pd.Series, risk: pd.Series, threshold: float, low: float, xlabel: str, title: str
 ) -> Figure:
-    """One donor's lots: risk over the lot sequence (date or passage) with the band cut-offs."""
+    """One donor's lots: risk over the lot sequence (date or passage) with the band cut-offs.
+
+    Each lot is a point; the line joins the mean risk at each position, so lots made at the
+    same passage (or date) do not zig-zag.
+    """
     figure, axis = plt.subplots(figsize=(5.2, 3.0))
-    axis.plot(position.to_numpy(), risk.to_numpy(dtype=float), marker="o", color="C0", label="lot")
-    axis.axhline(threshold, color="#c0392b", linestyle="--", label=f"hold ({threshold:.2f})")
-    axis.axhline(low, color="#e67e22", linestyle=":", label=f"review ({low:.2f})")
+    lots = pd.DataFrame({"position": position.to_numpy(), "risk": risk.to_numpy(dtype=float)})
+    mean = lots.groupby("position", sort=True)["risk"].mean()
+    axis.plot(mean.index.to_numpy(), mean.to_numpy(), color="C0", label="mean per " + xlabel)
+    axis.scatter(lots["position"], lots["risk"], s=16, color="C0", zorder=3, label="lot")
+    axis.axhline(
+        threshold, color="#c0392b", linestyle="--", label=f"hold ({cutoff_text(threshold)})"
+    )
+    axis.axhline(low, color="#e67e22", linestyle=":", label=f"review ({cutoff_text(low)})")
     axis.set(xlabel=xlabel, ylabel="Risk", title=title, ylim=(0, 1))
     axis.legend(loc="upper left", fontsize=7)
     if xlabel == "date":
@@ -138,9 +154,14 @@ def risk_distribution_figure(risk: pd.Series, threshold: float, low: float) -> F
     axis.hist(
         risk.dropna().to_numpy(dtype=float), bins=np.linspace(0, 1, 41).tolist(), color="#5d6d7e"
     )
-    axis.axvline(low, color=BAND_COLOURS["review"], linestyle=":", label=f"review ≥ {low:.3f}")
     axis.axvline(
-        threshold, color=BAND_COLOURS["high"], linestyle="--", label=f"hold ≥ {threshold:.3f}"
+        low, color=BAND_COLOURS["review"], linestyle=":", label=f"review ≥ {cutoff_text(low)}"
+    )
+    axis.axvline(
+        threshold,
+        color=BAND_COLOURS["high"],
+        linestyle="--",
+        label=f"hold ≥ {cutoff_text(threshold)}",
     )
     axis.set(xlabel="calibrated risk of instability (0-1)", ylabel="lots", xlim=(0, 1))
     axis.legend(loc="upper right", fontsize=8)

@@ -1,104 +1,87 @@
-"""A self-contained HTML page of a scored batch: risks, bands, drivers, flags, quarantine."""
+"""Self-contained HTML pages: the batch report of a scored batch and the cell-bank forecast.
+
+The pages are Jinja2 templates (``src/exostab/templates/``, autoescaped); this module turns
+scores, drivers and figures into the plain data those templates show. Drivers arrive as data
+(``Driver`` lists from ``ModelBundle.predict(..., with_drivers=True)``), never re-read from
+the ``top_drivers`` text, so a protein named ``a; b, c`` is shown as it is.
+"""
 
 from __future__ import annotations
 
-import html
-import re
+import functools
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-from exostab.plots import BAND_COLOURS
+from exostab.plots import BAND_COLOURS, cutoff_text
 
-DRIVER = re.compile(r"^(?P<name>.+?) \((?P<value>[^)]*)\) (?P<shap>[+-][0-9.]+) (?P<dir>\w+) risk$")
-ABSENT = re.compile(r"^(?P<name>.+?) (?P<shap>[+-][0-9.]+) (?P<dir>\w+) risk$")
-
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
-table{border-collapse:collapse;font-size:13px}td,th{padding:4px 8px;border-bottom:1px solid #ddd;
-vertical-align:top;text-align:left}th{background:#f4f4f4}.band{color:#fff;border-radius:3px;
-padding:1px 6px;white-space:nowrap}.bar{display:inline-block;height:9px;vertical-align:middle}
-.drv{white-space:nowrap}.flag{color:#c0392b;font-weight:600}.muted{color:#777}h1{font-size:20px}
-h2{font-size:16px}dl.legend{display:grid;grid-template-columns:max-content auto;gap:4px 12px;
-font-size:13px}dl.legend dt{font-weight:600}dl.legend dd{margin:0}figure{display:inline-block;
-margin:4px 12px 4px 0}figcaption{font-size:12px;color:#555;max-width:600px}
-.card{border:1px solid #ddd;padding:0 1em;font-size:13px}
-"""
+BAND_ORDER = {"high": 3, "review": 2, "low": 1, "not assessable": 0}
 
 
-def band_label(band: Any) -> str:
-    colour = BAND_COLOURS.get(str(band), "#777")
-    return f'<span class="band" style="background:{colour}">{html.escape(str(band))}</span>'
+@functools.cache
+def templates() -> Any:
+    """The Jinja2 environment of the package's templates (autoescape on for every page)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("exostab", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
 
 
-def driver_parts(text: Any) -> list[tuple[str, str, float]]:
-    """Split a lot's ``top_drivers`` text into (name, value, attribution); absent → value ''."""
-    if not isinstance(text, str) or not text:
-        return []
-    parts: list[tuple[str, str, float]] = []
-    for part in text.split("; "):
-        if part.startswith("absent: "):
-            for item in part.removeprefix("absent: ").split(", "):
-                match = ABSENT.match(item)
-                if match:
-                    parts.append((match["name"], "", float(match["shap"])))
-            continue
-        match = DRIVER.match(part)
-        if match:
-            parts.append((match["name"], match["value"], float(match["shap"])))
-    return parts
+def simulated_text(provenance: dict[str, Any]) -> str:
+    """The provenance entries that say SIMULATED, as one phrase ('' when none does)."""
+    return ", ".join(f"{k} {v}" for k, v in provenance.items() if "SIMULATED" in str(v))
 
 
-def driver_bars(text: Any, scale: float) -> str:
-    """Render a lot's ``top_drivers`` text as small horizontal bars (red raises, blue lowers)."""
-    rows = []
-    for name, value, shap in driver_parts(text):
-        width = max(2, int(120 * abs(shap) / scale))
-        colour = "#c0392b" if shap > 0 else "#2471a3"
-        shown = f"{value}, " if value else "not detected, "
-        rows.append(
-            f'<div class="drv"><span class="bar" style="width:{width}px;background:{colour}">'
-            f"</span> {html.escape(name)} <span class='muted'>"
-            f"({html.escape(shown)}{shap:+.3f})</span></div>"
-        )
-    return "".join(rows)
+def quarantine_rows(quarantine: pd.DataFrame) -> list[dict[str, str]]:
+    return [
+        {"lot_id": str(r.lot_id), "reason": str(r.reason)}
+        for r in quarantine.itertuples(index=False)
+    ]
 
 
-def legend_section(threshold: float, low: float, far_outside: float, min_coverage: float) -> str:
-    """What every colour, bar and number of the report means (with the band cut-offs)."""
-    ratio = (1 - threshold) / threshold if threshold > 0 else float("nan")
-    return f"""<h2>How to read this report</h2><dl class="legend">
-<dt>risk</dt><dd>Calibrated probability (0-1) that the lot's immunomodulatory potency is
-unstable, from its protein profile and lot sheet.</dd>
-<dt>band</dt><dd>{band_label("high")} risk ≥ {threshold:.3f}: hold the lot for a potency
-assay. {band_label("review")} {low:.3f} ≤ risk &lt; {threshold:.3f}: review.
-{band_label("low")} risk &lt; {low:.3f}. {band_label("not assessable")} the model cannot judge
-the lot (reason in the warning column): it measured fewer than {min_coverage:.0%} of the
-model's proteins, or its domain score exceeds {far_outside:g}.</dd>
-<dt>cut-offs</dt><dd>The hold cut-off {threshold:.3f} is the expected-cost decision threshold
-when releasing an unstable lot costs {ratio:.3g}× as much as rejecting a stable one
-(cost ratio {ratio:.3g} : 1, from the training config); the review cut-off is
-{low / threshold if threshold else float("nan"):.2g} × the hold cut-off.</dd>
-<dt>driver bars</dt><dd>The proteins that moved this lot's risk most. A
-<span class="bar" style="width:30px;background:#c0392b"></span> red bar raises the risk, a
-<span class="bar" style="width:30px;background:#2471a3"></span> blue bar lowers it; bar length
-is proportional to the size of the effect. The pair in brackets is (the protein's value in this
-lot, in log2 intensity after the model's normalisation; its attribution, in log-odds of
-instability). "not detected" marks a protein absent from the lot, whose absence is the
-effect.</dd>
-<dt>coverage</dt><dd>Share of the model's proteins measured in the lot (0-100%).</dd>
-<dt>domain score</dt><dd>Distance of the lot from the training lots (PCA Hotelling T² and
-residual, each over its limit): ≤ 1 inside what the model has seen, &gt; 1
-<span class="flag">outside the training domain</span> (risk less reliable), &gt;
-{far_outside:g} not assessable.</dd>
-<dt>names</dt><dd>Proteins are named by gene symbol, else UniProt accession, else their
-protein-group id cut to {32} characters; the scores file keeps the full ids.</dd>
-</dl>"""
+def driver_rows(drivers: Sequence[Any], scale: float) -> list[dict[str, Any]]:
+    """A lot's drivers (``Driver``) as bars: width in px ∝ |attribution|, red raises risk."""
+    return [
+        {
+            "name": d.name,
+            "shown": "not detected" if d.value is None else f"{d.value:.2f} {d.unit}",
+            "attribution": f"{d.attribution:+.3f}",
+            "width": max(2, int(120 * abs(d.attribution) / scale)),
+            "colour": "#c0392b" if d.attribution > 0 else "#2471a3",
+        }
+        for d in drivers
+    ]
 
 
-def figures_section(
-    scores: pd.DataFrame, sheet: pd.DataFrame | None, threshold: float, low: float
-) -> str:
+def lot_drivers(scores: pd.DataFrame) -> list[list[Any]]:
+    """Each scored lot's ``Driver`` list (empty where the scores carry no ``drivers``)."""
+    if "drivers" not in scores:
+        return [[] for _ in range(len(scores))]
+    return [list(d) if isinstance(d, list | tuple) else [] for d in scores["drivers"]]
+
+
+def sheet_column(scores: pd.DataFrame, sheet: pd.DataFrame | None, column: str) -> pd.Series:
+    """A lot-sheet column for each scored lot (NaN where the sheet lacks the lot or column)."""
+    if sheet is None or column not in sheet.columns:
+        return pd.Series([None] * len(scores), index=scores.index, dtype=object)
+    values = sheet[column].set_axis(sheet.index.astype(str))
+    values = values[~values.index.duplicated()]
+    return scores["lot_id"].astype(str).map(values)
+
+
+def figures(
+    scores: pd.DataFrame,
+    drivers: list[list[Any]],
+    sheet: pd.DataFrame | None,
+    threshold: float,
+    low: float,
+) -> list[dict[str, str]]:
     """Figures of the batch: risk distribution, risk against passage, driver frequency."""
     from exostab.plots import (
         driver_frequency_figure,
@@ -108,78 +91,70 @@ def figures_section(
     )
 
     if scores.empty:
-        return ""
-
-    def embed(figure: Any, alt: str, caption: str) -> str:
-        return (
-            f'<figure><img alt="{html.escape(alt)}" '
-            f'src="data:image/png;base64,{figure_png_base64(figure)}">'
-            f"<figcaption>{caption}</figcaption></figure>"
-        )
-
-    parts = [
-        embed(
-            risk_distribution_figure(scores["risk"], threshold, low),
-            "risk distribution",
-            f"Risk of the batch's lots (histogram, 0-1; not assessable lots included). "
-            f"Dashed red line: hold cut-off "
-            f"{threshold:.3f}; dotted orange: review cut-off {low:.3f}.",
-        )
+        return []
+    hold, review = cutoff_text(threshold), cutoff_text(low)
+    shown = [
+        {
+            "alt": "risk distribution",
+            "png": figure_png_base64(risk_distribution_figure(scores["risk"], threshold, low)),
+            "caption": "Risk of the batch's lots (histogram, 0-1; not assessable lots included). "
+            f"Dashed red line: hold cut-off {hold}; dotted orange: review cut-off {review}.",
+        }
     ]
-    if sheet is not None and {"passage", "donor_id"} <= set(sheet.columns):
-        rows = sheet.set_axis(sheet.index.astype(str))
-        lots = (
-            scores[["lot_id", "risk"]]
-            .assign(
-                passage=scores["lot_id"].astype(str).map(rows["passage"]),
-                donor_id=scores["lot_id"].astype(str).map(rows["donor_id"]),
-            )
-            .dropna()
+    lots = (
+        scores[["lot_id", "risk"]]
+        .assign(
+            passage=pd.to_numeric(sheet_column(scores, sheet, "passage"), errors="coerce"),
+            donor_id=sheet_column(scores, sheet, "donor_id"),
         )
-        if not lots.empty:
-            parts.append(
-                embed(
-                    risk_passage_figure(lots, threshold, low),
-                    "risk against passage by donor",
-                    "Risk (0-1) against passage, one colour per donor: a risk rising with "
-                    "passage within a donor is the senescence the model looks for. Lines: "
-                    "cut-offs as above.",
-                )
-            )
-    counts = pd.Series(
-        [name for text in scores["top_drivers"] for name, _, _ in driver_parts(text)],
-        dtype=object,
-    ).value_counts()
+        .dropna()
+    )
+    if not lots.empty:
+        shown.append(
+            {
+                "alt": "risk against passage by donor",
+                "png": figure_png_base64(risk_passage_figure(lots, threshold, low)),
+                "caption": "Risk (0-1) against passage, one colour per donor: a risk rising "
+                "with passage within a donor is the senescence the model looks for. Lines: "
+                "cut-offs as above.",
+            }
+        )
+    counts = pd.Series([d.name for lot in drivers for d in lot], dtype=object).value_counts()
     if len(counts):
-        parts.append(
-            embed(
-                driver_frequency_figure(counts, len(scores)),
-                "driver frequency",
-                "How many lots of this batch list each protein among their top drivers "
-                "(either direction); the 15 most frequent.",
-            )
+        shown.append(
+            {
+                "alt": "driver frequency",
+                "png": figure_png_base64(driver_frequency_figure(counts, len(scores))),
+                "caption": "How many lots of this batch list each protein among their top "
+                "drivers (either direction); the 15 most frequent.",
+            }
         )
-    return "<h2>Figures</h2>" + "".join(parts)
+    return shown
 
 
-def model_card_section(card: str) -> str:
-    """Render the model card (markdown) into the report; nothing when the model has none."""
+def model_card_html(card: str) -> Any:
+    """The model card (markdown) as HTML, raw HTML in it escaped ('' when there is none)."""
     if not card:
-        return (
-            "<h2>Model card</h2><p class='muted'>This model was trained before model cards "
-            "existed.</p>"
-        )
+        return ""
     from markdown_it import MarkdownIt
+    from markupsafe import Markup
 
-    rendered = MarkdownIt("commonmark", {"html": False}).enable("table").render(card)
-    return f'<h2>Model card</h2><div class="card">{rendered}</div>'
+    return Markup(MarkdownIt("commonmark", {"html": False}).enable("table").render(card))
+
+
+def _number(value: Any, fmt: str) -> tuple[str, str]:
+    """(shown text, sort key) of a number cell; an empty cell sorts first."""
+    number = pd.to_numeric(value, errors="coerce")
+    if number is None or pd.isna(number):
+        return "", "-1e300"
+    return format(float(number), fmt), repr(float(number))
 
 
 def batch_report(
     scores: pd.DataFrame,
     quarantine: pd.DataFrame,
     provenance: dict[str, Any],
-    trends: str = "",
+    trends: dict[str, Any] | None = None,
     *,
     threshold: float = 0.25,
     low: float = 0.125,
@@ -189,75 +164,78 @@ def batch_report(
     """Return the self-contained HTML page of a scored batch.
 
     Args:
-        scores: scored lots (the ``ModelBundle.predict`` columns).
+        scores: scored lots (the ``ModelBundle.predict`` columns); with a ``drivers`` column
+            (``predict(..., with_drivers=True)``) the drivers are drawn as bars, without it
+            the page shows none (the ``top_drivers`` text is not parsed back).
         quarantine: lots that could not be scored (``lot_id``, ``reason``).
         provenance: model and input facts shown in a table.
-        trends: an extra HTML section (``lot_trends_section``) shown before the quarantine.
-        threshold, low: the hold and review cut-offs of the bands (risk 0-1).
-        sheet: the lot sheet (index ``lot_id``; ``passage``, ``donor_id``) for the figures.
+        trends: the lot trends per donor (``lot_trends_section``); None leaves them out.
+        threshold: the hold cut-off of the bands (risk 0-1).
+        low: the review cut-off of the bands (risk 0-1).
+        sheet: the lot sheet (index ``lot_id``; ``passage``, ``donor_id``): the lot table's
+            donor and passage columns and the risk-against-passage figure.
         model_card: the model's card (markdown), rendered at the end.
     """
     from exostab.bundle import FAR_OUTSIDE, MIN_COVERAGE
 
-    ordered = scores.sort_values("risk", ascending=False, kind="stable")
-    shap_values = [abs(s) for text in ordered["top_drivers"] for _, _, s in driver_parts(text)]
-    scale = max(shap_values, default=1.0) or 1.0
-    has_warning = "warning" in ordered.columns
-    body = []
-    for row in ordered.itertuples(index=False):
-        flag = "" if row.in_domain else '<span class="flag">outside training domain</span>'
-        warning = getattr(row, "warning", None) if has_warning else None
-        body.append(
-            f"<tr><td>{html.escape(str(row.lot_id))}</td><td>{row.risk:.3f}</td>"
-            f"<td>{band_label(row.risk_band)}</td>"
-            f"<td>{driver_bars(row.top_drivers, scale)}</td><td>{row.coverage:.0%}</td>"
-            f"<td>{row.domain_score:.2f} {flag}</td>"
-            f"<td>{html.escape(str(warning)) if isinstance(warning, str) else ''}</td></tr>"
+    ordered = scores.sort_values("risk", ascending=False, kind="stable").reset_index(drop=True)
+    drivers = lot_drivers(ordered)
+    scale = max((abs(d.attribution) for lot in drivers for d in lot), default=1.0) or 1.0
+    donors = sheet_column(ordered, sheet, "donor_id")
+    passages = sheet_column(ordered, sheet, "passage")
+    warnings = ordered["warning"] if "warning" in ordered else pd.Series([None] * len(ordered))
+    lots = []
+    for i, row in enumerate(ordered.itertuples(index=False)):
+        risk, risk_key = _number(row.risk, ".3f")
+        passage, passage_key = _number(passages.iat[i], ".0f")
+        coverage, coverage_key = _number(row.coverage, ".0%")
+        domain, domain_key = _number(row.domain_score, ".2f")
+        donor: Any = donors.iat[i]
+        warning = warnings.iat[i]
+        lots.append(
+            {
+                "lot_id": str(row.lot_id),
+                "donor": "" if donor is None or pd.isna(donor) else str(donor),
+                "passage": passage,
+                "passage_key": passage_key,
+                "risk": risk,
+                "risk_key": risk_key,
+                "band": str(row.risk_band),
+                "band_key": BAND_ORDER.get(str(row.risk_band), -1),
+                "drivers": driver_rows(drivers[i], scale),
+                "top_key": repr(max((abs(d.attribution) for d in drivers[i]), default=0.0)),
+                "coverage": coverage,
+                "coverage_key": coverage_key,
+                "domain_score": domain,
+                "domain_key": domain_key,
+                "in_domain": bool(row.in_domain),
+                "warning": warning if isinstance(warning, str) else "",
+            }
         )
-    quarantined = "".join(
-        f"<tr><td>{html.escape(str(r.lot_id))}</td><td>{html.escape(str(r.reason))}</td></tr>"
-        for r in quarantine.itertuples(index=False)
-    )
-    quarantine_table = (
-        "<p>None.</p>"
-        if quarantine.empty
-        else f"<table><tr><th>lot</th><th>reason</th></tr>{quarantined}</table>"
-    )
-    simulated = [str(key) for key, value in provenance.items() if "SIMULATED" in str(value)]
-    banner = (
-        '<p class="flag">SIMULATED data: '
-        + html.escape(", ".join(f"{k} {provenance[k]}" for k in simulated))
-        + ". Nothing here describes real lots.</p>"
-        if simulated
-        else ""
-    )
     counts = ordered["risk_band"].value_counts()
-    provenance_rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in provenance.items()
+    ratio = (1 - threshold) / threshold if threshold > 0 else math.nan
+    return (
+        templates()
+        .get_template("batch_report.html.j2")
+        .render(
+            simulated=simulated_text(provenance),
+            lots=lots,
+            counts={band: int(counts.get(band, 0)) for band in BAND_ORDER},
+            n_outside=int((~ordered["in_domain"].astype(bool)).sum()),
+            quarantine=quarantine_rows(quarantine),
+            colours=BAND_COLOURS,
+            hold=cutoff_text(threshold),
+            review=cutoff_text(low),
+            cost_ratio=f"{ratio:.3g}",
+            review_share=f"{low / threshold if threshold else math.nan:.2g}",
+            min_coverage=f"{MIN_COVERAGE:.0%}",
+            far_outside=f"{FAR_OUTSIDE:g}",
+            figures=figures(ordered, drivers, sheet, threshold, low),
+            trends=trends,
+            provenance={str(k): str(v) for k, v in provenance.items()},
+            model_card=model_card_html(model_card),
+        )
     )
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<link rel="icon" href="data:,">
-<title>exostab batch report</title><style>{STYLE}</style></head><body>
-<h1>exostab batch report</h1>
-{banner}
-<p>{len(ordered)} lots scored: {counts.get("high", 0)} high, {counts.get("review", 0)} review,
-{counts.get("low", 0)} low risk, {counts.get("not assessable", 0)} not assessable;
-{int((~ordered["in_domain"].astype(bool)).sum())} outside the training domain;
-{len(quarantine)} quarantined (not scored, reason below).</p>
-{legend_section(threshold, low, FAR_OUTSIDE, MIN_COVERAGE)}
-{figures_section(ordered, sheet, threshold, low)}
-<h2>Lots by risk</h2>
-<table><tr><th>lot</th><th>risk (0-1)</th><th>band</th>
-<th>top drivers (value log2, attribution log-odds)</th><th>coverage</th><th>domain score</th>
-<th>warning</th></tr>{"".join(body)}</table>
-{trends}
-<h2>Quarantine</h2>
-{quarantine_table}
-<h2>Model provenance</h2><table>{provenance_rows}</table>
-{model_card_section(model_card)}
-</body></html>
-"""
 
 
 # --- Lot trends per donor (batch report) -----------------------------------------------------
@@ -280,41 +258,37 @@ def lot_sequence(sheet: pd.DataFrame, lot_ids: pd.Series) -> tuple[pd.Series, st
 
 def lot_trends_section(
     scores: pd.DataFrame, sheet: pd.DataFrame, threshold: float, low: float
-) -> str:
-    """Return the batch report's "Lot trends per donor" section (HTML, figures embedded).
+) -> dict[str, Any]:
+    """The batch report's "Lot trends per donor": one figure per donor, as template data.
 
     Args:
         scores: scored lots (``lot_id``, ``risk``).
         sheet: the lot sheet (index ``lot_id``; ``donor_id``, ``passage``, maybe a date column).
-        threshold, low: the hold and review cut-offs of the bands.
+        threshold: the hold cut-off of the bands (risk 0-1).
+        low: the review cut-off of the bands (risk 0-1).
+
+    Returns:
+        ``{"axis": "date" or "passage", "figures": [{"donor", "png"}], "missing": ""}``;
+        ``missing`` says why there are no trends (no ``donor_id`` column, no lot).
     """
     from exostab.plots import figure_png_base64, lot_trend_figure
 
     if "donor_id" not in sheet.columns or scores.empty:
-        return "<h2>Lot trends per donor</h2><p>No donor_id in the lot sheet.</p>"
+        return {"axis": "", "figures": [], "missing": "No donor_id in the lot sheet."}
     donors = sheet["donor_id"].set_axis(sheet.index.astype(str))
     lots = scores[["lot_id", "risk"]].assign(
         donor_id=scores["lot_id"].astype(str).map(donors).astype("string")
     )
     position, axis_name = lot_sequence(sheet, lots["lot_id"])
     lots = lots.assign(position=position).dropna(subset=["donor_id"])
-    figures = []
+    shown = []
     for donor, rows in lots.groupby("donor_id", sort=True):
         rows = rows.sort_values(["position", "lot_id"], kind="stable")
         figure = lot_trend_figure(
             rows["position"], rows["risk"], threshold, low, axis_name, f"donor {donor}"
         )
-        figures.append(
-            f'<figure style="display:inline-block;margin:4px"><img alt="lot trend of donor '
-            f'{html.escape(str(donor))}" src="data:image/png;base64,{figure_png_base64(figure)}">'
-            "</figure>"
-        )
-    return (
-        "<h2>Lot trends per donor</h2>"
-        f"<p>Risk of each donor's lots in sequence (by {axis_name}); dashed line: hold "
-        f"threshold {threshold:.2f}, dotted: review cut-off {low:.2f}. A bank drifting upward "
-        "shows here before a lot crosses the hold line.</p>" + "".join(figures)
-    )
+        shown.append({"donor": str(donor), "png": figure_png_base64(figure)})
+    return {"axis": axis_name, "figures": shown, "missing": ""}
 
 
 # --- Cell-bank forecast page -----------------------------------------------------------------
@@ -330,68 +304,39 @@ def forecast_page(
     provenance: dict[str, Any],
 ) -> str:
     """Return the self-contained forecast page: one risk-against-passage curve per bank."""
-    from exostab.forecast import passage_text
+    from exostab.forecast import passage_text, said
     from exostab.plots import figure_png_base64, forecast_figure
 
-    sections = []
+    shown: list[dict[str, Any]] = []
     for bank in banks.itertuples(index=False):
         donor = str(bank.donor_id)
         curve = curves[curves["donor_id"].astype(str) == donor]
         if curve.empty:
-            sections.append(
-                f"<h3>{html.escape(donor)}</h3><p class='flag'>{html.escape(str(bank.reason))}</p>"
-            )
+            shown.append({"donor": donor, "png": None, "reason": said(bank.reason)})
             continue
         lots = measured[measured["donor_id"].astype(str) == donor]
-        safe_text = passage_text(bank.last_safe_passage)
-        image = figure_png_base64(forecast_figure(curve, lots, threshold, low, f"bank {donor}"))
-        sections.append(
-            f"<h3>{html.escape(donor)}</h3><p>{bank.n_lots} measured lot(s), last at "
-            f"{passage_text(bank.last_measured_passage)}; <b>last safe passage {safe_text}</b>. "
-            + "".join(
-                f"<span class='flag'>{html.escape(str(text))}.</span> "
-                for text in (getattr(bank, "reason", ""), getattr(bank, "note", ""))
-                if isinstance(text, str) and text
-            )
-            + f"Drivers: {html.escape(str(bank.drivers))}</p>"
-            f'<img alt="forecast of bank {html.escape(donor)}" '
-            f'src="data:image/png;base64,{image}">'
+        figure = forecast_figure(curve, lots, threshold, low, f"bank {donor}")
+        shown.append(
+            {
+                "donor": donor,
+                "png": figure_png_base64(figure),
+                "n_lots": int(bank.n_lots),  # type: ignore[arg-type]
+                "last_measured": passage_text(bank.last_measured_passage),
+                "last_safe": passage_text(bank.last_safe_passage),
+                "flags": [t for t in (said(bank.reason), said(bank.note)) if t],
+                "drivers": said(bank.drivers),
+                "reason": said(bank.reason),
+            }
         )
-    simulated = [str(key) for key, value in provenance.items() if "SIMULATED" in str(value)]
-    banner = (
-        '<p class="flag">SIMULATED: '
-        + html.escape(", ".join(f"{k} {provenance[k]}" for k in simulated))
-        + ". The trajectories and risks are properties of the simulator, not of real banks.</p>"
-        if simulated
-        else ""
+    return (
+        templates()
+        .get_template("forecast.html.j2")
+        .render(
+            simulated=simulated_text(provenance),
+            banks=shown,
+            hold=cutoff_text(threshold),
+            review=cutoff_text(low),
+            provenance={str(k): str(v) for k, v in provenance.items()},
+            quarantine=quarantine_rows(quarantine),
+        )
     )
-    provenance_rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in provenance.items()
-    )
-    quarantined = "".join(
-        f"<tr><td>{html.escape(str(r.lot_id))}</td><td>{html.escape(str(r.reason))}</td></tr>"
-        for r in quarantine.itertuples(index=False)
-    )
-    quarantine_table = (
-        "<p>None.</p>"
-        if quarantine.empty
-        else f"<table><tr><th>lot</th><th>reason</th></tr>{quarantined}</table>"
-    )
-    return f"""<!doctype html><html><head><meta charset="utf-8">
-<title>exostab cell-bank forecast</title><style>{STYLE}</style></head><body>
-<h1>exostab cell-bank forecast</h1>
-{banner}
-<p>{len(banks)} bank(s). Each curve is the forecast risk of a lot made at that passage (mean
-over projected lots); the shaded band is its interval over the bank's plausible trajectories
-(its own donor terms drawn from their posterior, each making lots with lot-to-lot noise, all
-scored by the model); black points are the measured lots scored on their real profiles. The
-last safe passage is the highest passage before the upper risk first reaches the hold threshold
-(dashed line).</p>
-<h2>Model provenance</h2><table>{provenance_rows}</table>
-<h2>Banks</h2>
-{"".join(sections)}
-<h2>Quarantine</h2>
-{quarantine_table}
-</body></html>
-"""

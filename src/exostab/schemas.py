@@ -22,6 +22,7 @@ from exostab.config import (
     NUMERIC_METADATA,
     Vocabulary,
     load_vocabulary,
+    spelling_key,
 )
 from exostab.errors import InputError, shown
 
@@ -44,6 +45,80 @@ PROBLEM_COLUMNS = ("lot_id", "column", "problem")
 MAX_PASSAGE = 50
 _PASSAGE_WORD = re.compile(r"^(?:p|pass\.?|passage)\s*(\d+)$", re.IGNORECASE)
 _DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
+# Dates of a time-ordered CV: ISO 8601 (``2023-05-09``, ``2023-05-09T10:30``, ``2023/05/09``) by
+# default; ``dd/mm/yyyy`` (also ``.`` or ``-``) only with the day-first option. A date that
+# reads either way (``09/05/2023``) is never guessed.
+_ISO_DATE = re.compile(
+    r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"
+)
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
+DAYFIRST_HINT = "--dayfirst (or cv.dayfirst: true)"
+
+
+# A unit in brackets after a header (``Donor age (years)``, ``Storage [weeks]``) and ``/`` or ``.``
+# (``Freeze/thaw cycles``, ``Lot no.``) do not change which column a header means.
+_HEADER_UNIT = re.compile(r"\s*[(\[][^)\]]*[)\]]\s*$")
+_HEADER_NOISE = re.compile(r"[/.#]+")
+LOT_SHEET_COLUMNS = (LOT_ID, PASSAGE, *METADATA_COLUMNS, "label", "unstable")
+
+
+def header_key(header: Any) -> str:
+    """Reduce a lot-sheet header to what matching compares (``Freeze-thaw cycles``).
+
+    Case, spaces, hyphens, underscores, apostrophes, ``/``, ``.``, ``#`` and a trailing unit in
+    brackets are ignored: the rule the vocabulary applies to category spellings, plus units.
+    """
+    text = _HEADER_UNIT.sub("", str(header).strip())
+    return spelling_key(_HEADER_NOISE.sub("", text))
+
+
+def canonical_headers(
+    sheet: pd.DataFrame, extra: tuple[str | None, ...] = (), *, where: str | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Rename lot-sheet headers typed by people to the column names exostab uses.
+
+    ``Lot ID``, ``DONOR_ID``, ``Tissue source``, ``Donor age (years)``, ``Freeze-thaw cycles``
+    are ``lot_id``, ``donor_id``, ``tissue_source``, ``donor_age``, ``freeze_thaw_cycles``
+    (``header_key``). A header already spelled as exostab names it is kept; other columns
+    (proteins, a lab's own columns) are left alone.
+
+    Args:
+        sheet: lots × columns as read.
+        extra: more column names to match (the label, the CV group, the time column).
+
+    Returns:
+        (the sheet with matched headers renamed, header as written → column name)
+
+    Raises:
+        InputError: two headers mean the same column (``Donor age`` and ``donor-age``).
+    """
+    known = [c for c in dict.fromkeys((*LOT_SHEET_COLUMNS, *extra)) if c]
+    by_key = {header_key(name): name for name in known}
+    present_names = {str(c) for c in sheet.columns}
+    rename: dict[str, str] = {}
+    claimed: dict[str, list[str]] = {}
+    for header in sheet.columns:
+        if not isinstance(header, str):
+            continue
+        name = header if header in by_key.values() else by_key.get(header_key(header))
+        if name is None:
+            continue
+        claimed.setdefault(name, []).append(header)
+        if name != header and name not in present_names:
+            rename[header] = name
+    if twice := {name: headers for name, headers in claimed.items() if len(headers) > 1}:
+        name, headers = next(iter(twice.items()))
+        raise InputError(
+            f"columns {', '.join(map(repr, headers))} all mean {name!r}: keep one",
+            where=where,
+        )
+    if not rename:
+        return sheet, {}
+    logger.info(
+        "lot-sheet header(s) read as: %s",
+        ", ".join(f"{header!r} → {name}" for header, name in rename.items()),
+    )
+    return sheet.rename(columns=rename), rename
 
 
 def _whole_number(series: pd.Series) -> pd.Series:
@@ -160,6 +235,72 @@ def parse_number(value: Any, *, column: str, decimal_comma: bool = False) -> flo
         return None
 
 
+def parse_date(value: Any, *, dayfirst: bool = False) -> tuple[pd.Timestamp | None, str | None]:
+    """Read one date cell of a time column by one stated rule.
+
+    ISO 8601 (``yyyy-mm-dd``, optionally with a time) is always read. ``dd/mm/yyyy`` (or with
+    ``.``/``-``) is read only with ``dayfirst``; without it such a cell is refused, never guessed
+    month-first. A date cell of a spreadsheet (XLSX) is read as it is.
+
+    Returns:
+        (the timestamp or None, the problem or None): an empty cell gives (None, None).
+    """
+    if _missing(value):
+        return None, None
+    if isinstance(value, pd.Timestamp | np.datetime64) or hasattr(value, "isoformat"):
+        try:
+            return pd.Timestamp(value), None
+        except (ValueError, TypeError):
+            return None, f"not a date: {shown(str(value))!r}"
+    text = str(value).strip()
+    iso = _ISO_DATE.match(text)
+    try:
+        if iso:
+            year, month, day = (int(iso.group(i)) for i in (1, 2, 3))
+            hour, minute, second = (int(iso.group(i) or 0) for i in (4, 5, 6))
+            return pd.Timestamp(year, month, day, hour, minute, second), None
+        dmy = _DAY_MONTH_YEAR.match(text)
+        if dmy and dayfirst:
+            day, month, year = (int(dmy.group(i)) for i in (1, 2, 3))
+            return pd.Timestamp(year, month, day), None
+    except ValueError:
+        rule = "dd/mm/yyyy" if not iso else "yyyy-mm-dd"
+        return None, f"impossible date {text!r} (read as {rule})"
+    if dmy:
+        first, second = int(dmy.group(1)), int(dmy.group(2))
+        how = (
+            "day-first or month-first cannot be told"
+            if first <= 12 and second <= 12
+            else "not read by guessing"
+        )
+        return None, (
+            f"date {text!r} is not ISO yyyy-mm-dd ({how}): write yyyy-mm-dd, "
+            f"or pass {DAYFIRST_HINT} for dd/mm/yyyy"
+        )
+    return None, f"not a date: {shown(text)!r} (expected yyyy-mm-dd)"
+
+
+def parse_time_column(
+    column: pd.Series, *, dayfirst: bool = False
+) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """Read a time column (``cv.time_column``): all numbers, or all dates by ``parse_date``.
+
+    Returns:
+        (float64 numbers or datetime64 dates, [(row position, problem)]); a bad cell is NaN/NaT.
+    """
+    numbers = pd.to_numeric(column, errors="coerce")
+    if column.notna().any() and numbers.notna().sum() == column.notna().sum():
+        return numbers.astype("float64"), []
+    parsed: list[Any] = []
+    problems: list[tuple[int, str]] = []
+    for row, value in enumerate(column):
+        stamp, problem = parse_date(value, dayfirst=dayfirst)
+        parsed.append(stamp)
+        if problem:
+            problems.append((row, problem))
+    return pd.Series(pd.to_datetime(parsed), index=column.index), problems
+
+
 class JsonValue:
     """A JSON ``true``/``false``, array or object sent where a number belongs (over HTTP).
 
@@ -207,6 +348,8 @@ def tidy_lot_sheet(
     numbers: list[str],
     vocabulary: Vocabulary,
     decimal_comma: bool = False,
+    dates: tuple[str, ...] = (),
+    dayfirst: bool = False,
 ) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
     """Trim text, read numbers, map category spellings; report text in number columns.
 
@@ -215,6 +358,8 @@ def tidy_lot_sheet(
         numbers: the columns that hold numbers.
         vocabulary: category spellings of text columns.
         decimal_comma: read ``44,0`` as 44.0.
+        dates: time columns (``cv.time_column``), read by ``parse_time_column``.
+        dayfirst: read ``dd/mm/yyyy`` in the time columns.
 
     Returns:
         (tidy frame, [(row position, column, problem)]): number columns float64 (a bad cell
@@ -224,6 +369,10 @@ def tidy_lot_sheet(
     problems: list[tuple[int, str, str]] = []
     for position, name in enumerate(sheet.columns):
         column = sheet.iloc[:, position]
+        if name in dates:
+            tidy[name], bad = parse_time_column(column.map(tidy_text), dayfirst=dayfirst)
+            problems += [(row, name, problem) for row, problem in bad]
+            continue
         if name in numbers:
             if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
                 tidy[name] = column.astype("float64")
@@ -240,12 +389,13 @@ def tidy_lot_sheet(
             tidy[name] = pd.Series(
                 [np.nan if n is None else n for n in parsed], index=sheet.index, dtype="float64"
             )
+        elif name == LOT_ID:
+            # A lot id is text, compared as the answers name it. A number sent for it (JSON
+            # over HTTP, a number cell of a spreadsheet) is named by its value, whatever the
+            # other rows hold: pandas makes 240101 a float when another row's id is missing.
+            tidy[name] = column.astype("object").map(lot_id_text).map(tidy_text).astype("object")
         elif column.dtype == object or pd.api.types.is_string_dtype(column):
             cells = column.astype("object")
-            if name == LOT_ID:
-                # A lot id is text, compared as the answers name it: JSON 1 and "1" are one id
-                # (both answered as '1'), 1 and 1.0 two ('1', '1.0'), as a file's text reads.
-                cells = cells.map(lambda v: v if _missing(v) or isinstance(v, str) else str(v))
             text = cells.map(tidy_text)
             if name in vocabulary.spellings:
                 text = text.map(
@@ -255,6 +405,25 @@ def tidy_lot_sheet(
         else:
             tidy[name] = column
     return pd.DataFrame(tidy, index=sheet.index), problems
+
+
+def lot_id_text(value: Any) -> Any:
+    """Name a lot id as text: ``240101`` and ``240101.0`` are ``'240101'``, ``2.5`` is ``'2.5'``.
+
+    JSON numbers ``1`` and ``1.0`` are one number, and pandas turns a column of whole numbers
+    with one gap into floats, so a number id is named by its value: the answer never depends
+    on the other rows. Ids of more than 15 digits do not survive as numbers (float64 holds 15
+    significant digits): send them as text. Text, missing cells and other values stay.
+    """
+    if isinstance(value, bool | np.bool_ | JsonValue):
+        return value
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            return np.nan if np.isnan(value) else str(value)
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    return value
 
 
 def _missing(value: Any) -> bool:
@@ -304,6 +473,8 @@ def _checked_rows(
     group: str | None = None,
     vocabulary: Vocabulary,
     decimal_comma: bool = False,
+    dates: tuple[str, ...] = (),
+    dayfirst: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tidy a lot sheet (``lot_id`` a column) and list its problems.
 
@@ -313,7 +484,12 @@ def _checked_rows(
     sheet = sheet.reset_index(drop=True)
     numbers = [c for c in (*NUMERIC_METADATA, *([label] if label else [])) if c in sheet]
     tidy, problems = tidy_lot_sheet(
-        sheet, numbers=numbers, vocabulary=vocabulary, decimal_comma=decimal_comma
+        sheet,
+        numbers=numbers,
+        vocabulary=vocabulary,
+        decimal_comma=decimal_comma,
+        dates=dates,
+        dayfirst=dayfirst,
     )
     bad_cells = {(row, column) for row, column, _ in problems}
     try:
@@ -405,7 +581,7 @@ def lot_sheet_problems(
     Raises:
         InputError: the sheet lacks ``lot_id``, ``passage`` or the ``label`` column.
     """
-    sheet = _as_columns(sheet)
+    sheet, _ = canonical_headers(_as_columns(sheet), (label,))
     require_lot_sheet_columns(sheet, label=label)
     _, rows = _checked_rows(sheet, label=label, vocabulary=vocabulary or load_vocabulary())
     if rows.empty:
@@ -472,6 +648,8 @@ def validate_lot_sheet(
     source: str = "lot sheet",
     vocabulary: Vocabulary | None = None,
     decimal_comma: bool = False,
+    dates: tuple[str, ...] = (),
+    dayfirst: bool = False,
 ) -> pd.DataFrame:
     """Check a raw lot sheet against the contract and return it typed and indexed by lot_id.
 
@@ -480,15 +658,24 @@ def validate_lot_sheet(
         group: the CV group column: an empty cell in it is a problem (training).
         vocabulary: category spellings (default ``configs/vocabulary.yaml``).
         decimal_comma: read ``44,0`` as 44.0 (a ``;`` separated sheet).
+        dates: time columns (``cv.time_column``): numbers, or dates by ``parse_date``; a date
+            that is ambiguous or impossible is a problem naming lot, row and value.
+        dayfirst: read ``dd/mm/yyyy`` dates in ``dates``.
 
     Raises:
         InputError: listing (a short table of) every problem, grouped by lot.
     """
     vocabulary = vocabulary or load_vocabulary()
-    sheet = _as_columns(sheet)
+    sheet, _ = canonical_headers(_as_columns(sheet), (label, group, *dates), where=source)
     require_lot_sheet_columns(sheet, label=label, where=source)
     tidy, rows = _checked_rows(
-        sheet, label=label, group=group, vocabulary=vocabulary, decimal_comma=decimal_comma
+        sheet,
+        label=label,
+        group=group,
+        vocabulary=vocabulary,
+        decimal_comma=decimal_comma,
+        dates=tuple(c for c in dates if c in sheet.columns),
+        dayfirst=dayfirst,
     )
     if not rows.empty:
         n_lots = rows["lot_id"].nunique()
@@ -511,7 +698,7 @@ def split_lot_sheet(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a raw lot sheet into good lots (typed) and quarantined rows (lot_id, reason)."""
     vocabulary = vocabulary or load_vocabulary()
-    sheet = _as_columns(sheet).reset_index(drop=True)
+    sheet, _ = canonical_headers(_as_columns(sheet).reset_index(drop=True), (label,), where=source)
     require_lot_sheet_columns(sheet, label=label, where=source)
     tidy, rows = _checked_rows(
         sheet, label=label, vocabulary=vocabulary, decimal_comma=decimal_comma

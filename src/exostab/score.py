@@ -19,7 +19,15 @@ from exostab.bundle import ModelBundle
 from exostab.identity import match_features
 from exostab.readers.base import ProteinMatrix
 from exostab.readers.common import listed
-from exostab.runs import failed_run_lots, map_runs_to_lots, match_run, ms_run_table
+from exostab.runs import (
+    channel_column,
+    failed_run_lots,
+    map_runs_to_lots,
+    match_run,
+    missing_run_warning,
+    ms_run_table,
+    named,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,18 +60,36 @@ def scoring_table(
     Proteins are matched by exact group id, then leading accession, then gene symbol.
     Returns the table and how many of the model's proteins the input holds.
     """
+    table, matched = _scoring_table(bundle, lots, sheet)
+    return table, len(matched)
+
+
+def missing_proteins_warning(missing: list[str]) -> str:
+    """The ``warning`` text of a lot scored from a file that lacks some model proteins."""
+    return (
+        f"{len(missing)} model protein(s) absent from the protein file, treated as not "
+        f"detected: {named(missing)}"
+    )
+
+
+def _scoring_table(
+    bundle: ModelBundle, lots: ProteinMatrix, sheet: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.Series]:
     model_proteins = bundle.proteins.rename(columns={"input_name": "group_id"})
     matched = match_features(model_proteins, lots.proteins).dropna()
     block = lots.intensities[matched.to_numpy()].set_axis(
         bundle.proteins.loc[matched.index, "input_name"].to_numpy(), axis=1
     )
-    metadata = sheet.reindex(index=lots.intensities.index, columns=list(bundle.metadata))
+    # Only the metadata the sheet holds: a column it lacks stays absent, so ``predict`` names
+    # it in every lot's warning (a column of blanks would pass silently as "not measured").
+    held = [c for c in bundle.metadata if c in sheet.columns]
+    metadata = sheet.reindex(index=lots.intensities.index, columns=held)
     metadata = metadata.astype(
         {c: object for c in metadata.columns if isinstance(metadata[c].dtype, pd.StringDtype)}
     )
     table = pd.concat([metadata, block], axis=1)
     table.insert(0, "lot_id", table.index.astype(str))
-    return table.reset_index(drop=True), len(matched)
+    return table.reset_index(drop=True), matched
 
 
 @dataclass
@@ -76,6 +102,7 @@ class BatchScorer:
         sheet_quarantine: lot-sheet rows already refused (``lot_id``, ``reason``).
         top_k: driver proteins reported per lot.
         predict_rows: lots passed to the model at once.
+        with_drivers: the scores carry a ``drivers`` column (``Driver`` lists, for the report).
     """
 
     bundle: ModelBundle
@@ -83,19 +110,23 @@ class BatchScorer:
     sheet_quarantine: pd.DataFrame
     top_k: int = 5
     predict_rows: int = 2000
+    with_drivers: bool = False
     n_scored: int = 0
     n_quarantined: int = 0
     n_lots_quarantined: int = 0
     n_proteins_matched: int = 0
     seen: set[str] = field(default_factory=set)
     extra_rows: list[str] = field(default_factory=list)
+    lot_warnings: dict[str, str] = field(default_factory=dict)
+    file_warning: str | None = None
 
     def __post_init__(self) -> None:
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
         claim = self.sheet.reset_index()
+        channel = channel_column(claim)
         claim = pd.concat(
             [
-                claim.reindex(columns=["lot_id", "ms_run"]),
+                claim.reindex(columns=["lot_id", "ms_run", *([channel] if channel else [])]),
                 self.sheet_quarantine.reindex(columns=["lot_id"]),
             ],
             ignore_index=True,
@@ -180,19 +211,50 @@ class BatchScorer:
             source=lots.source,
             n_groups_before=lots.n_groups_before,
         )
-        table, self.n_proteins_matched = scoring_table(self.bundle, chunk, self.sheet)
+        table, matched = _scoring_table(self.bundle, chunk, self.sheet)
+        self.n_proteins_matched = len(matched)
+        for lot, runs in mapping.missing_runs.items():
+            self.lot_warnings[str(lot)] = missing_run_warning(runs)
+        note = mapping.missing_note()
+        if note:
+            logger.warning("%s: %s", matrix.source, note)
+        absent = [str(f) for f in self.bundle.proteins.index if f not in matched.index]
+        warning = missing_proteins_warning(absent) if absent else None
+        if warning and warning != self.file_warning:
+            logger.warning("%s: %s", matrix.source, warning)
+        self.file_warning = warning
         return table, pd.concat(quarantined, ignore_index=True).astype(str)
+
+    def with_warnings(self, scores: pd.DataFrame) -> pd.DataFrame:
+        """Add what the reading found about each lot (a missing run, missing model proteins)
+        to the lot's ``warning``, after what the model said."""
+        if scores.empty or (not self.lot_warnings and not self.file_warning):
+            return scores
+        scores = scores.copy()
+        warnings = []
+        for lot, previous in zip(scores["lot_id"], scores["warning"], strict=True):
+            parts = [str(previous)] if isinstance(previous, str) and previous else []
+            parts += [w for w in (self.lot_warnings.get(str(lot)), self.file_warning) if w]
+            warnings.append("; ".join(parts) if parts else None)
+        scores["warning"] = pd.Series(warnings, index=scores.index, dtype=object)
+        return scores
 
     def answer(self, table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Score a model input table; return (scores, lots the model answered with an error)."""
         answers = [
-            self.bundle.predict(table.iloc[start : start + self.predict_rows], top_k=self.top_k)
+            self.bundle.predict(
+                table.iloc[start : start + self.predict_rows],
+                top_k=self.top_k,
+                with_drivers=self.with_drivers,
+            )
             for start in range(0, len(table), self.predict_rows)
-        ] or [self.bundle.predict(table.head(0), top_k=self.top_k)]
+        ] or [self.bundle.predict(table.head(0), top_k=self.top_k, with_drivers=self.with_drivers)]
         answer = pd.concat(answers, ignore_index=True)
         failed = answer["error"].notna()
         refused = answer.loc[failed, ["lot_id", "error"]].set_axis(QUARANTINE_COLUMNS, axis=1)
-        scores = answer.loc[~failed].drop(columns="error").reset_index(drop=True)
+        scores = self.with_warnings(
+            answer.loc[~failed].drop(columns="error").reset_index(drop=True)
+        )
         self.n_scored += len(scores)
         self._book_lots(int(failed.sum()))
         return scores, refused.astype(str).reset_index(drop=True)
@@ -298,10 +360,15 @@ def checked_chunks(
     if (format or detect_format(proteins)) == "wide":
         chunks = (
             (chunk.matrix, chunk.refused)
-            for chunk in iter_wide_lenient(proteins, rows=rows, scale=declared)
+            for chunk in iter_wide_lenient(
+                proteins, rows=rows, scale=declared, contaminants=scorer.bundle.read_options
+            )
         )
     else:
-        chunks = iter([(read_proteins(proteins, format=format, scale=declared), None)])
+        matrix = read_proteins(
+            proteins, format=format, scale=declared, options=scorer.bundle.read_options
+        )
+        chunks = iter([(matrix, None)])
     for matrix, refused in chunks:
         booked = [scorer.refuse(refused)] if refused is not None and len(refused) else []
         kept, failed = set_aside_failed_runs(matrix, scorer)
@@ -347,6 +414,12 @@ def score_file(
         InputError: the file as a whole is unreadable (see ``checked_chunks``).
     """
     scorer = BatchScorer(bundle, sheet, sheet_quarantine, top_k=top_k)
+    if not_held := bundle.missing_metadata(sheet.columns):
+        logger.warning(
+            "the lot sheet lacks the model's metadata column(s) %s: read as missing for every "
+            "lot (named in each lot's warning)",
+            ", ".join(not_held),
+        )
     quarantined = [scorer.start()]
     tables: list[pd.DataFrame] = []
     scored: list[pd.DataFrame] = []

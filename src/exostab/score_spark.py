@@ -29,8 +29,13 @@ from exostab.config import NUMERIC_METADATA
 from exostab.errors import ExostabError
 from exostab.identity import match_features
 from exostab.readers.base import ProteinMatrix
-from exostab.runs import map_runs_to_lots, match_run
-from exostab.score import QUARANTINE_COLUMNS, BatchScorer, quarantine_rows
+from exostab.runs import map_runs_to_lots, match_all_runs, missing_run_warning
+from exostab.score import (
+    QUARANTINE_COLUMNS,
+    BatchScorer,
+    missing_proteins_warning,
+    quarantine_rows,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkFrame
@@ -105,14 +110,9 @@ class SparkBooks(BatchScorer):
         Returns the run → lot map of the runs to score, and the quarantined runs (those no
         lot of the sheet claims).
         """
-        run_to_lot: dict[str, str] = {}
-        unmatched: list[str] = []
-        for run in runs:
-            lot = match_run(run, self.by_ms_run, self.all_lots)
-            if lot is None:
-                unmatched.append(run)
-            else:
-                run_to_lot[run] = lot
+        run_to_lot, missing = match_all_runs(runs, self.by_ms_run, self.all_lots)
+        self.lot_warnings = {str(lot): missing_run_warning(found) for lot, found in missing.items()}
+        unmatched = [run for run in runs if run not in run_to_lot]
         keep = {
             lot
             for lot in dict.fromkeys(run_to_lot.values())
@@ -281,6 +281,41 @@ def model_table(
     return joined.select(*columns), len(matched)
 
 
+def with_reading_warnings(
+    spark: SparkSession,
+    scores: SparkFrame,
+    books: SparkBooks,
+    bundle: ModelBundle,
+    annotations: pd.DataFrame,
+) -> SparkFrame:
+    """Add what the reading found (a missing run, missing model proteins) to each lot's
+    ``warning``, after what the model said, as ``BatchScorer.with_warnings`` does."""
+    from pyspark.sql import functions as F
+
+    model_proteins = bundle.proteins.rename(columns={"input_name": "group_id"})
+    matched = match_features(model_proteins, annotations).dropna()
+    absent = [str(f) for f in bundle.proteins.index if f not in matched.index]
+    file_warning = missing_proteins_warning(absent) if absent else None
+    lots = list(dict.fromkeys([*books.lot_warnings, *(books.seen if file_warning else [])]))
+    extra = {
+        lot: "; ".join(w for w in (books.lot_warnings.get(lot), file_warning) if w) for lot in lots
+    }
+    if not extra:
+        return scores
+    frame = spark.createDataFrame(
+        pd.DataFrame({LOT: list(extra), "reading_warning": list(extra.values())}),
+        schema=f"{LOT} string, reading_warning string",
+    )
+    columns = scores.columns
+    warning = (
+        F.when(F.col("reading_warning").isNull(), F.col("warning"))
+        .when(F.col("warning").isNull(), F.col("reading_warning"))
+        .otherwise(F.concat_ws("; ", F.col("warning"), F.col("reading_warning")))
+    )
+    joined = scores.join(F.broadcast(frame), on=LOT, how="left")
+    return joined.withColumn("warning", warning).select(*columns)
+
+
 def quoted(name: str) -> Any:
     """A Spark column by its exact name (short names may hold dots, spaces or backticks)."""
     from pyspark.sql import functions as F
@@ -336,7 +371,9 @@ def score_on_spark(
         )
         annotations = layout.annotations
     else:
-        matrix = read_proteins(proteins, format=format, scale=bundle.scale)
+        matrix = read_proteins(
+            proteins, format=format, scale=bundle.scale, options=bundle.read_options
+        )
         checked = checked_from_matrix(spark, matrix)
         annotations, ids = matrix.proteins, None
     names = positional(len(annotations))
@@ -399,6 +436,7 @@ def score_on_spark(
         .withColumn("model_uri", F.lit(model_uri))
         .withColumn("input_hash", F.lit(input_hash))
     )
+    scores = with_reading_warnings(spark, scores, books, bundle, annotations)
     write_parquet(scores, out)
     summary = (
         answers.where(F.col("error").isNull()).groupBy("risk_band", "in_domain").count().toPandas()

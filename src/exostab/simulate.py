@@ -48,9 +48,11 @@ SCENARIOS = (
     "priming_rescue",
     "acute_stress",
     "holdout",
+    "builtin",
 )
-# Scenarios that write DIR/train and DIR/test (disjoint donors); ``holdout`` shifts nothing.
-SHIFT_SCENARIOS = ("medium_shift", "source_shift", "dda_dia_shift", "holdout")
+# Scenarios that write DIR/train and DIR/test (disjoint donors); ``holdout`` and ``builtin``
+# shift nothing (``builtin``: holdout with young test banks, the data of ``make train``).
+SHIFT_SCENARIOS = ("medium_shift", "source_shift", "dda_dia_shift", "holdout", "builtin")
 SOURCES = ("BM", "UC", "AT")
 MEDIA = ("hPL", "FBS", "serum_free")
 FORMATS = ("2D", "microcarrier", "3D")
@@ -564,6 +566,10 @@ class ShiftConfig(Frozen):
     train: tuple[str, ...] = ()
     test: tuple[str, ...] = ()
     test_fraction: float = Field(default=0.3, gt=0, lt=1)
+    # Young banks: this share of the test donors has every lot at an early passage (2 up to
+    # ``early_bank_max_passage``), so a forecast has passages ahead of what was measured.
+    early_bank_fraction: float = Field(default=0.0, ge=0, le=1)
+    early_bank_max_passage: int = Field(default=5, ge=2)
 
     @model_validator(mode="after")
     def _levels(self) -> ShiftConfig:
@@ -948,6 +954,21 @@ def simulate_biology(
     return Biology(lots=lots, true_log2=true_log2, universe=universe, realised=realised)
 
 
+def _young_banks(
+    passage: np.ndarray, donor: np.ndarray, part: np.ndarray, shift: ShiftConfig, first: int
+) -> np.ndarray:
+    """Fold the passages of the first ``early_bank_fraction`` of test donors into early ones.
+
+    Passage p of such a donor becomes ``first + (p - first) mod span`` (span: the passages
+    ``first``..``early_bank_max_passage``): no random draw, so every other lot is unchanged.
+    """
+    test_donors = np.flatnonzero(part == 1)
+    young = test_donors[: round(shift.early_bank_fraction * len(test_donors))]
+    span = max(shift.early_bank_max_passage - first + 1, 1)
+    folded = first + (passage - first) % span
+    return np.where(np.isin(donor, young), folded, passage).astype(np.int64)
+
+
 def _simulate_lots(
     config: SimulationConfig, n_lots: int, n_donors: int, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -1006,6 +1027,8 @@ def _simulate_lots(
     passage = np.clip(passage + passage_shift[donor], passages.min(), passages.max()).astype(
         np.int64
     )
+    if shift is not None and shift.early_bank_fraction > 0:
+        passage = _young_banks(passage, donor, part, shift, int(passages.min()))
     late = passage >= meta.priming_late_passage
     primed = rng.random(n_lots) < np.where(
         late, meta.priming_late_probability, meta.priming_probability

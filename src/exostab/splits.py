@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,8 @@ import pandas as pd
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold, StratifiedKFold
 
 from exostab.errors import InputError
+
+logger = logging.getLogger(__name__)
 
 Fold = tuple[np.ndarray, np.ndarray]
 
@@ -20,6 +23,17 @@ class FoldPlan:
     folds: list[Fold]
     scheme: str
     single_class_folds: tuple[int, ...]
+    n_merged: int = 0
+
+    def title(self, group: str = "donor_id") -> str:
+        """Name the scheme that ran, as ``train`` prints it (``Donor-grouped CV``, ...)."""
+        who = group.removesuffix("_id").replace("_", " ") or group
+        if self.scheme == "time_ordered":
+            merged = f", {self.n_merged} early block(s) merged" if self.n_merged else ""
+            return f"Time-ordered CV (forward-chaining, no {who} on both sides{merged})"
+        if self.scheme == "leave_one_group_out":
+            return f"Leave-one-{who}-out CV"
+        return f"{who.capitalize()}-grouped CV"
 
 
 def grouped_folds(
@@ -36,7 +50,14 @@ def grouped_folds(
     ``group_kfold`` is stratified by label (as far as whole groups allow); ``leave_one_group_out``
     holds out one group at a time; ``time_ordered`` tests each block of lots (by ``order``) on a
     model trained only on earlier lots. Folds whose test part holds a single class are kept
-    (they still contribute to pooled out-of-fold metrics) and reported.
+    (they still contribute to pooled out-of-fold metrics) and reported. A fold whose training
+    part holds a single class cannot fit a classifier: its test lots join the training part of
+    the later folds (in ``time_ordered`` an early block of only stable lots is merged into the
+    next), and the number of such folds is ``n_merged``.
+
+    Raises:
+        InputError: fewer than two groups, no time order, or no fold whose training part holds
+            both classes (one line saying so).
     """
     y_values = np.asarray(y, dtype=int)
     group_values = np.asarray(groups.astype(str))
@@ -54,8 +75,24 @@ def grouped_folds(
         k = min(n_splits, n_groups)
         sgkf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
         folds = list(sgkf.split(np.zeros(len(y_values)), y_values, group_values))
+    usable = [(tr, te) for tr, te in folds if len(np.unique(y_values[tr])) == 2]
+    n_merged = len(folds) - len(usable)
+    if not usable:
+        raise InputError(
+            f"{scheme} validation cannot run: the training part of every fold holds one class "
+            f"({len(folds)} fold(s)); use another cv.scheme or fewer cv.n_splits"
+        )
+    if n_merged:
+        logger.warning(
+            "%s validation: %d of %d fold(s) had training lots of one class only; their test "
+            "lots are not tested and join the later folds' training (merged)",
+            scheme,
+            n_merged,
+            len(folds),
+        )
+    folds = usable
     single = tuple(i for i, (_, test) in enumerate(folds) if len(np.unique(y_values[test])) < 2)
-    return FoldPlan(folds=folds, scheme=scheme, single_class_folds=single)
+    return FoldPlan(folds=folds, scheme=scheme, single_class_folds=single, n_merged=n_merged)
 
 
 def time_ordered_folds(order: np.ndarray, groups: np.ndarray, n_splits: int) -> list[Fold]:

@@ -34,14 +34,48 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PYFUNC_FILE = PACKAGE_DIR / "pyfunc_model.py"
 
 
+STORE_LOCK_SECONDS = 300.0
+
+
 def configure_tracking(root: Path | None = None) -> str:
-    """Point mlflow's tracking and registry at the store, explicitly (the defaults are traps)."""
+    """Point mlflow's tracking and registry at the store, explicitly (the defaults are traps).
+
+    A SQLite store is opened once under a file lock (``mlflow.db.lock`` beside it): mlflow
+    creates a new database's schema on first open, and two commands opening one new store at
+    the same moment both ran that creation (the second died with ``table alembic_version
+    already exists``). The lock makes the second wait until the first has made the schema.
+
+    Raises:
+        ExostabError: the lock is still held after ``STORE_LOCK_SECONDS``.
+    """
     uri = store_uri(root)
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///"))
+        database.parent.mkdir(parents=True, exist_ok=True)
+        open_store_once(uri, database)
     return uri
+
+
+def open_store_once(uri: str, database: Path) -> None:
+    """Open (and, when new, create) the SQLite tracking and registry store under a file lock.
+
+    mlflow caches the opened stores per URI in the process, so later calls reuse them.
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(database) + ".lock", timeout=STORE_LOCK_SECONDS)
+    try:
+        with lock:
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client.search_experiments(max_results=1)
+            client.search_registered_models(max_results=1)
+    except Timeout:
+        raise ExostabError(
+            f"the mlflow store {database} is locked by another exostab command for more "
+            f"than {STORE_LOCK_SECONDS:.0f} s (remove {lock.lock_file} if no command runs)"
+        ) from None
 
 
 def ensure_experiment(name: str) -> str:
@@ -568,3 +602,57 @@ def resolve_model(uri: str) -> tuple[ModelBundle, str]:
 
 def first_line(text: str) -> str:
     return text.strip().splitlines()[0][:200] if text.strip() else text
+
+
+MONITOR_TAG = "monitor_verdict"
+
+
+def log_monitoring_run(
+    *,
+    experiment: str,
+    model_uri: str,
+    model_version: str,
+    metrics: dict[str, float],
+    verdict: str,
+    alarm: bool,
+    artifacts_dir: Path,
+    run_name: str,
+) -> str:
+    """Log one monitoring check as a run of the monitoring experiment; tag the model version.
+
+    The run carries ``model_uri``, ``model_name`` and ``model_version`` tags (the link to the
+    version); the registered version gets ``monitor_verdict`` (the verdict line, cut to 500
+    characters), ``monitor_alarm`` and ``monitor_run_id``, so the registry shows which
+    versions are under alarm. A model not loaded from the registry gets no version tag.
+
+    Returns:
+        the run id.
+    """
+    from exostab.registry import ALIAS_URI, VERSION_URI
+
+    experiment_id = ensure_experiment(experiment)
+    client = MlflowClient()
+    client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
+    match = ALIAS_URI.match(model_uri) or VERSION_URI.match(model_uri)
+    name = match["name"] if match else None
+    tags = {
+        "model_uri": model_uri,
+        "model_version": model_version,
+        "alarm": str(alarm).lower(),
+        "verdict": verdict[:500],
+        "git_commit": git_commit(),
+        **({"model_name": name} if name else {}),
+    }
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.set_tags(tags)
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
+        mlflow.log_artifacts(str(artifacts_dir))
+        run_id = str(run.info.run_id)
+    if name and model_version.isdigit():
+        for key, value in (
+            (MONITOR_TAG, verdict[:500]),
+            ("monitor_alarm", str(alarm).lower()),
+            ("monitor_run_id", run_id),
+        ):
+            client.set_model_version_tag(name, model_version, key, value)
+    return run_id

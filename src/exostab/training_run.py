@@ -18,6 +18,7 @@ from rich.markup import escape
 from exostab.bundle import ModelBundle
 from exostab.config import CONFIG_DIR, TrainConfig, read_yaml
 from exostab.dataset import TrainingSet, build_training_set
+from exostab.monitor import attach_reference
 from exostab.provenance import file_sha256, is_simulated
 from exostab.train import Progress, TrainResult, headline_metrics, train_model
 from exostab.trajectory import attach_trajectory
@@ -65,6 +66,8 @@ class TrainingOutcome:
             "seconds": round(self.seconds, 2),
             "simulated_data": fingerprint["simulated"],
             "tracking_uri": tracking_uri,
+            "cv_scheme": result.plan.scheme,
+            "cv_merged_folds": result.plan.n_merged,
         }
 
     def report_lines(self, stability_k: int) -> list[str]:
@@ -83,7 +86,8 @@ class TrainingOutcome:
             f"{' (SIMULATED)' if fingerprint['simulated'] else ''} in {self.seconds:.1f} s; "
             f"chosen by inner CV: {result.choice.label}.",
             *(f"[bold yellow]{escape(line)}[/]" for line in data_warnings),
-            f"Donor-grouped CV ({len(result.plan.folds)} folds, calibration cross-fitted): "
+            f"{escape(result.plan.title(str(self.training.groups.name or 'donor_id')))} "
+            f"({len(result.plan.folds)} folds, calibration cross-fitted): "
             f"AUROC {m['cv_roc_auc']:.3f}, PR-AUC {m['cv_pr_auc']:.3f}, "
             f"Brier {m['cv_brier']:.3f}, ECE {m['cv_ece']:.3f}.",
         ]
@@ -250,15 +254,25 @@ def run_training(
         InputError: for unreadable or inconsistent inputs (one message, naming the file).
     """
     from exostab.model_card import data_line, model_card, version_description, version_tags
-    from exostab.readers import read_lot_sheet, read_proteins
+    from exostab.readers import ReadOptions, read_lot_sheet, read_proteins
     from exostab.tracking import InputDataset, configure_tracking, log_training_run
 
     started = time.perf_counter()
     started_ms = int(time.time() * 1000)
     if progress:
         progress(f"reading {Path(proteins).name}")
-    matrix = read_proteins(proteins, format=format, scale=cfg.data.scale)
-    sheet = read_lot_sheet(lots, label=cfg.data.label, group=cfg.data.group)
+    read_options = ReadOptions(q_value=cfg.data.q_value, contaminants=cfg.data.contaminants)
+    matrix = read_proteins(proteins, format=format, scale=cfg.data.scale, options=read_options)
+    for note in matrix.notes:  # what the contaminant library removed, per source
+        if "contaminant groups (library" in note:
+            logger.warning("%s: %s", proteins, note)
+    sheet = read_lot_sheet(
+        lots,
+        label=cfg.data.label,
+        group=cfg.data.group,
+        dates=(cfg.cv.time_column,) if cfg.cv.time_column else (),
+        dayfirst=cfg.cv.dayfirst,
+    )
     training = build_training_set(matrix, sheet, cfg)
     if progress:
         progress("nested grouped cross-validation")
@@ -277,8 +291,12 @@ def run_training(
         ),
     ]
     result = train_model(training, cfg, load_panels(cfg), progress=progress)
-    bundle = ModelBundle.from_training(result, simulated_training=bool(fingerprint["simulated"]))
+    bundle = replace(
+        ModelBundle.from_training(result, simulated_training=bool(fingerprint["simulated"])),
+        read_options=read_options,  # score reads files as training did
+    )
     bundle = attach_trajectory(bundle, training)
+    bundle = attach_reference(bundle, training, result)
     register = register and not result.verdict.constant
     chosen_name = name or run_name(fingerprint, result)
     validation = f"{cfg.cv.scheme} by {cfg.data.group}"

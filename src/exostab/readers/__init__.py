@@ -14,7 +14,7 @@ from pathlib import Path
 
 from exostab.errors import InputError
 from exostab.readers import alphapept, diann, fragpipe, maxquant, mztab, spectronaut, tables
-from exostab.readers.base import ANNOTATION_COLUMNS, ProteinMatrix
+from exostab.readers.base import ANNOTATION_COLUMNS, ProteinMatrix, ReadOptions
 from exostab.readers.common import SCALES, Preview, peek
 from exostab.readers.tables import read_lot_sheet, read_lot_sheet_lenient
 from exostab.schemas import lot_sheet_problems, validate_protein_matrix
@@ -27,6 +27,7 @@ __all__ = [
     "READERS",
     "SCALES",
     "ProteinMatrix",
+    "ReadOptions",
     "Reader",
     "detect_format",
     "lot_sheet_problems",
@@ -42,16 +43,28 @@ class Reader:
 
     name: str
     sniff: Callable[[Preview], bool]
-    read: Callable[[Path, Preview, str], ProteinMatrix]  # (path, preview, scale)
+    read: Callable[..., ProteinMatrix]  # (path, preview, scale[, options])
     description: str
+    takes_options: bool = False  # read(..., options=ReadOptions) (q-value filter)
 
 
 READERS: dict[str, Reader] = {
     reader.name: reader
     for reader in (
         Reader("maxquant", maxquant.sniff, maxquant.read, "MaxQuant proteinGroups.txt"),
-        Reader("diann", diann.sniff_matrix, diann.read_matrix, "DIA-NN report.pg_matrix.tsv"),
-        Reader("diann_long", diann.sniff_long, diann.read_long, "DIA-NN report.tsv/.parquet"),
+        Reader(
+            "diann",
+            diann.sniff_matrix,
+            diann.read_matrix,
+            "DIA-NN report.pg_matrix.tsv (1.8 to 2.x)",
+        ),
+        Reader(
+            "diann_long",
+            diann.sniff_long,
+            diann.read_long,
+            "DIA-NN main report.tsv/.parquet (1.8 to 2.x)",
+            takes_options=True,
+        ),
         Reader("spectronaut", spectronaut.sniff, spectronaut.read, "Spectronaut long report"),
         Reader(
             "spectronaut_pivot",
@@ -109,26 +122,47 @@ def detect_format(path: Path, preview: Preview | None = None) -> str:
     )
 
 
-def read_proteins(path: Path, format: str | None = None, scale: str = "raw") -> ProteinMatrix:
+def read_proteins(
+    path: Path,
+    format: str | None = None,
+    scale: str = "raw",
+    options: ReadOptions | None = None,
+) -> ProteinMatrix:
     """Read protein-group intensities of any supported format into a validated ProteinMatrix.
 
+    After the reader's own rules (decoy and contaminant prefixes, engine flags), protein groups
+    that the contaminant library names by accession are dropped and counted per source (see
+    ``exostab.contaminants``).
+
     Args:
-        path: the file to read.
+        path: the file to read (text may be gzip-compressed: ``report.tsv.gz``).
         format: one of ``FORMATS`` to skip detection; None detects it from the content.
         scale: ``raw`` (intensities; 0 = not quantified, negatives refused) or ``log2``
             (log2 intensities or ratios, as Perseus or CPTAC write them; any finite value).
+        options: the q-value filter of long reports and the contaminant library
+            (``ReadOptions``; its defaults when None).
 
     Raises:
         InputError: unknown format or scale name, unreadable file or a broken contract.
+        ConfigError: a contaminant library that cannot be read.
     """
+    from exostab.contaminants import drop_library_contaminants, load_library
+
     path = Path(path)
+    options = options or ReadOptions()
     if scale not in SCALES:
         raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     if format is not None and format not in READERS:
         raise InputError(
             f"unknown format {format!r}; choose one of {', '.join(FORMATS)}", where=str(path)
         )
+    library = load_library(options.contaminants)
     preview = peek(path)
     name = format or detect_format(path, preview)
-    matrix = READERS[name].read(path, preview, scale)
+    reader = READERS[name]
+    if reader.takes_options:
+        matrix = reader.read(path, preview, scale, options=options)
+    else:
+        matrix = reader.read(path, preview, scale)
+    matrix = drop_library_contaminants(matrix, library)
     return validate_protein_matrix(matrix)

@@ -9,6 +9,25 @@ import numpy as np
 import pandas as pd
 
 ANNOTATION_COLUMNS = ("leading_accession", "gene", "description")
+Q_VALUE = 0.01
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How protein files are read, beyond their format and scale.
+
+    Attributes:
+        q_value: the largest q-value kept in a DIA-NN long report, on every q-value column
+            DIA-NN documents that the report holds (``Q.Value``: precursor, ``PG.Q.Value``:
+            protein group, ``Lib.PG.Q.Value``: protein group in the library, for match between
+            runs); 0.01 (1 % FDR) as DIA-NN's documentation recommends; 1.0 filters nothing.
+        contaminants: the contaminant library applied by accession next to the prefix rule:
+            ``builtin`` (Frankenfield et al. 2022), ``builtin+hpl`` (plus human plasma and
+            platelet proteins of hPL media), ``none``, or the path of a table of accessions.
+    """
+
+    q_value: float = Q_VALUE
+    contaminants: str = "builtin"
 
 
 @dataclass(frozen=True)

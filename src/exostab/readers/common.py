@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
+import gzip
 import io
 import logging
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -26,6 +29,7 @@ from exostab.identity import (
     leading_accession,
     opaque_note,
     parse_protein_name,
+    restore_excel_symbols,
     strip_run_name,
 )
 from exostab.readers.base import ANNOTATION_COLUMNS, ProteinMatrix
@@ -40,6 +44,7 @@ MAX_LISTED = 5
 TEXT_SUFFIXES = (".txt", ".tsv", ".csv", ".tab", ".mztab")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 PARQUET_MAGIC = b"PAR1"
+GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*$")
 _DECIMAL_POINT = re.compile(r"\d\.\d")
@@ -239,7 +244,7 @@ def read_head(path: Path, *, min_lines: int = 2) -> bytes:
     n_lines = 0
     ended = False
     try:
-        with Path(path).open("rb") as handle:
+        with open_file(path) as handle:
             while True:
                 block = handle.read(PREVIEW_BYTES)
                 if not block:
@@ -251,10 +256,38 @@ def read_head(path: Path, *, min_lines: int = 2) -> bytes:
                     break
     except IsADirectoryError:
         raise InputError("is a folder, not a file", where=str(path)) from None
-    except OSError as error:
-        raise InputError(f"cannot read ({error.strerror})", where=str(path)) from None
+    except (OSError, EOFError, zlib.error) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputError(f"cannot read ({reason})", where=str(path)) from None
     head = b"".join(blocks)
     return head if ended else whole_lines(head)
+
+
+def is_gzip(path: Path) -> bool:
+    """Tell whether a file is gzip-compressed (``report.tsv.gz``), by its magic bytes."""
+    with Path(path).open("rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def open_file(path: Path) -> IO[bytes]:
+    """Open a file for reading bytes, decompressing it when it is gzip-compressed."""
+    if is_gzip(path):
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return Path(path).open("rb")
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a whole file's bytes (decompressed when gzip-compressed).
+
+    Raises:
+        InputError: the file cannot be read or its compressed stream is broken.
+    """
+    try:
+        with open_file(path) as handle:
+            return handle.read()
+    except (OSError, EOFError, zlib.error) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputError(f"cannot read ({reason})", where=str(path)) from None
 
 
 def whole_lines(head: bytes) -> bytes:
@@ -296,7 +329,8 @@ def peek(path: Path) -> Preview:
     if kind == "excel":
         header = read_excel(path, nrows=5)
         return Preview(path, kind, tuple(str(c) for c in header.columns), (), None)
-    final = len(head) >= path.stat().st_size  # the whole file: no character cut at the end
+    # the whole file: no character cut at the end (a compressed file's size says nothing)
+    final = len(head) >= path.stat().st_size and not is_gzip(path)
     encoding = text_encoding(head, final=final)
     text = decode(path, head, final=final)
     lines = tuple(line.rstrip("\r") for line in text.splitlines()[:PREVIEW_LINES] if line.strip())
@@ -374,11 +408,7 @@ def read_text(
     strict_width: bool = True,
 ) -> pd.DataFrame:
     """Read a delimited text table, turning every parse failure into an InputError."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as error:
-        raise InputError(f"cannot read ({error.strerror})", where=str(path)) from None
-    raw = as_utf8(path, raw)
+    raw = as_utf8(path, read_bytes(path))
     check_field_counts(path, raw, delimiter, strict=strict_width)
     first_line = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0]
     refuse_duplicate_header(
@@ -404,7 +434,9 @@ def read_text(
 
 def blank_cells(table: pd.DataFrame) -> np.ndarray:
     """Mask (rows × columns) of cells that hold nothing: missing, or text of only spaces."""
-    blank = np.asarray(table.isna().to_numpy(), dtype=bool)
+    blank = np.array(
+        table.isna().to_numpy(), dtype=bool
+    )  # a copy: pandas may hand a read-only view
     for position in range(table.shape[1]):  # only text columns can hold "   "
         column = table.iloc[:, position]
         if not pd.api.types.is_numeric_dtype(column):
@@ -700,8 +732,14 @@ def annotate_groups(
 
 
 def _clean_text(values: Sequence[Any] | pd.Series) -> list[Any]:
+    """Trimmed text, NaN for empty cells; a date cell (Excel made a gene symbol a date) as
+    its ISO text, so ``restore_excel_symbols`` can read it back."""
     return [
-        value.strip() if isinstance(value, str) and value.strip() else np.nan
+        value.strip()
+        if isinstance(value, str) and value.strip()
+        else value.isoformat()
+        if isinstance(value, datetime.date)
+        else np.nan
         for value in list(values)
     ]
 
@@ -773,7 +811,7 @@ def build_matrix(
         columns=group_index,
         dtype="float64",
     )
-    proteins = proteins.set_axis(group_index, axis=0)
+    proteins, excel_note = restore_excel_symbols(proteins.set_axis(group_index, axis=0))
     finite = values[np.isfinite(values)]
     looks_log = bool(finite.size) and bool(finite.max() < LOG_SCALE_MAX)
     notes = list(notes)
@@ -784,6 +822,9 @@ def build_matrix(
     if problem:
         problems.append(problem)
         logger.warning("%s: %s", path, problem)
+    if excel_note:
+        notes.append(excel_note)
+        logger.warning("%s: %s", path, excel_note)
     opaque = opaque_note(proteins, path)
     if opaque:
         notes.append(opaque)

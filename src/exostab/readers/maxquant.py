@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from exostab.errors import InputError
-from exostab.identity import genes_from_fasta
+from exostab.identity import channel_run_name, genes_from_fasta
 from exostab.readers.base import ProteinMatrix
 from exostab.readers.common import (
     Preview,
@@ -25,12 +25,38 @@ GROUP = "Protein IDs"
 FLAGS = ("Reverse", "Potential contaminant", "Contaminant", "Only identified by site")
 LFQ = "LFQ intensity "
 RAW = "Intensity "
+REPORTER = "Reporter intensity "
+# ``Reporter intensity corrected 3 PLEX1``: channel 3 of the experiment (plex) PLEX1; without an
+# experiment, one plex (or, beside experiment columns, the sum over all plexes).
+_REPORTER = re.compile(r"^Reporter intensity (corrected )?(\d+)(?: (.+))?$")
 _FASTA_DESCRIPTION = re.compile(r"^\S+\s+(.*?)(?:\s+OS=.*)?$")
 
 
 def sniff(preview: Preview) -> bool:
     """Recognise a proteinGroups table by ``Protein IDs`` and per-sample intensity columns."""
-    return preview.has(GROUP) and any(c.startswith((LFQ, RAW)) for c in preview.columns)
+    return preview.has(GROUP) and any(c.startswith((LFQ, RAW, REPORTER)) for c in preview.columns)
+
+
+def reporter_columns(columns: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Map the reporter-ion columns of a multiplexed (TMT, iTRAQ) file to channel run names.
+
+    Corrected intensities (isotope-impurity corrected) are preferred over the uncorrected ones;
+    counts are never quantities. When columns per experiment exist (``... 3 PLEX1``), the
+    columns without an experiment are the sum over every plex and are not read.
+
+    Returns:
+        column -> run name (``PLEX1 channel 3``; ``channel 3`` for a single plex), in file order;
+        empty when the file has no reporter columns.
+    """
+    parsed = [(column, _REPORTER.match(column)) for column in columns]
+    found = [(column, match) for column, match in parsed if match]
+    corrected = [(column, match) for column, match in found if match.group(1)]
+    chosen = corrected or found
+    if any(match.group(3) for _, match in chosen):
+        chosen = [(column, match) for column, match in chosen if match.group(3)]
+    return {
+        column: channel_run_name(match.group(3) or "", match.group(2)) for column, match in chosen
+    }
 
 
 def _description(header: object) -> object:
@@ -44,12 +70,17 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     """Read ``LFQ intensity <s>`` (else ``Intensity <s>``) per sample; 0 means not quantified."""
     columns = preview.columns
     require(path, columns, (GROUP,))
+    reporters = reporter_columns(columns)
     lfq = [c for c in columns if c.startswith(LFQ)]
-    quantity = lfq or [c for c in columns if c.startswith(RAW)]
-    prefix = LFQ if lfq else RAW
+    # A multiplexed file: each reporter channel is one sample; a plex's pooled ``Intensity``
+    # (MS1 of all its channels together) is never read as one sample.
+    quantity = list(reporters) or lfq or [c for c in columns if c.startswith(RAW)]
+    prefix = "Reporter intensity" if reporters else LFQ if lfq else RAW
     if not quantity:
         raise InputError(
-            "has no 'LFQ intensity <sample>' or 'Intensity <sample>' columns", where=str(path)
+            "has no 'LFQ intensity <sample>', 'Intensity <sample>' or 'Reporter intensity "
+            "<channel> <plex>' columns",
+            where=str(path),
         )
     flags = [c for c in FLAGS if c in columns]
     extra = [c for c in ("Gene names", "Fasta headers", "Protein names") if c in columns]
@@ -70,7 +101,16 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     table, n_dropped, notes = drop_flagged(
         table, flagged, path, "reverse/contaminant/only-identified-by-site groups"
     )
-    notes.insert(0, f"quantity: {prefix.strip()} ({len(quantity)} samples)")
+    if reporters:
+        plexes = {run.rsplit(" channel ", 1)[0] for run in reporters.values()}
+        kind = "corrected " if " corrected " in quantity[0] else ""
+        notes.insert(
+            0,
+            f"quantity: Reporter intensity {kind}({len(quantity)} channels of {len(plexes)} "
+            "plex(es), one sample each; the pooled 'Intensity <plex>' columns are not used)",
+        )
+    else:
+        notes.insert(0, f"quantity: {prefix.strip()} ({len(quantity)} samples)")
     fasta = table.get("Fasta headers")
     genes = table["Gene names"] if "Gene names" in table else pd.Series(np.nan, index=table.index)
     if fasta is not None:
@@ -84,7 +124,7 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     else:
         descriptions = None
     by_group = table[quantity].set_axis(table[GROUP].astype(str).to_numpy(), axis=0)
-    by_group.columns = [c[len(prefix) :] for c in quantity]
+    by_group.columns = [reporters[c] if reporters else c[len(prefix) :] for c in quantity]
     proteins = annotate_groups(by_group.index, genes=genes.tolist(), descriptions=descriptions)
     return build_matrix(
         fmt="maxquant",

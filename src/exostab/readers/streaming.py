@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +18,8 @@ import pandas as pd
 from pandas._libs.parsers import STR_NA_VALUES
 
 from exostab.errors import InputError
-from exostab.identity import annotate_names, is_unnamed, opaque_note
-from exostab.readers.base import ProteinMatrix
+from exostab.identity import annotate_names, is_unnamed, opaque_note, restore_excel_symbols
+from exostab.readers.base import ProteinMatrix, ReadOptions
 from exostab.readers.common import (
     Preview,
     listed,
@@ -274,8 +274,10 @@ def stream_layout(path: Path) -> StreamLayout:
     if duplicated_columns:
         raise InputError(f"duplicate column(s) {listed(duplicated_columns)}", where=str(path))
     layout = wide_layout(path, named)
-    annotations = annotate_names(layout.proteins)
+    annotations, excel_note = restore_excel_symbols(annotate_names(layout.proteins))
     annotations.index.name = "group_id"
+    if excel_note:
+        logger.warning("%s: %s", path, excel_note)
     opaque_note(annotations, path)
     return StreamLayout(
         preview,
@@ -376,20 +378,27 @@ def check_rows(
     return clean, refused
 
 
-def iter_wide_lenient(path: Path, *, rows: int = 2000, scale: str = "raw") -> Iterator[WideChunk]:
+def iter_wide_lenient(
+    path: Path, *, rows: int = 2000, scale: str = "raw", contaminants: ReadOptions | None = None
+) -> Iterator[WideChunk]:
     """Yield the lots of a wide table chunk by chunk, clean rows apart from refused ones.
 
     Args:
         path: the wide table.
         rows: lots per chunk.
         scale: ``raw`` or ``log2`` (see ``check_rows``).
+        contaminants: reading options whose contaminant library drops protein columns by
+            accession (``exostab.contaminants``; the default library when None).
 
     Raises:
         InputError: problems of the file as a whole (see ``stream_layout``; also a column with
             values but no name), which no row-level quarantine can fix.
     """
+    from exostab.contaminants import drop_library_contaminants, load_library
+
     path = Path(path)
     layout = stream_layout(path)
+    library = load_library((contaminants or ReadOptions()).contaminants)
     id_column, proteins = layout.id_column, layout.proteins
     duplicates = _duplicate_ids(path, layout.preview, id_column)
     n_clean = 0
@@ -420,6 +429,16 @@ def iter_wide_lenient(path: Path, *, rows: int = 2000, scale: str = "raw") -> It
             n_dropped=layout.n_flagged,
             scale=scale,
         )
+        if first_row == 2:
+            matrix = drop_library_contaminants(matrix, library)
+            kept_columns = list(matrix.intensities.columns)
+        else:  # the same columns as the first chunk, said once
+            matrix = replace(
+                matrix,
+                intensities=matrix.intensities[kept_columns],
+                proteins=matrix.proteins.loc[kept_columns],
+                n_dropped=matrix.n_dropped + len(proteins) - len(kept_columns),
+            )
         first_row += len(chunk)
         yield WideChunk(matrix=matrix, refused=refused)
     logger.info("streamed %d clean lots from %s", n_clean, path)

@@ -52,12 +52,54 @@ def sniff_wide(preview: Preview) -> bool:
     return find_id_column(preview.columns) is not None and not preview.has(*LONG_COLUMNS)
 
 
-def read_raw(path: Path, preview: Preview, *, numeric: bool = False) -> pd.DataFrame:
+def read_excel_merged(path: Path) -> pd.DataFrame:
+    """Read the first worksheet's cells, a merged range's value on every cell it spans.
+
+    Excel shows a merged range (one donor over several rows) as one value; openpyxl gives it
+    to the top-left cell only and leaves the others empty. Each range is filled with its value
+    and one note names the ranges (``B2:B8``).
+
+    Returns:
+        rows × columns of cells as stored (header row included), dtype object.
+
+    Raises:
+        InputError: an unreadable workbook.
+    """
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, data_only=True)
+    except Exception as error:  # openpyxl raises many types on bad workbooks
+        raise InputError(f"unreadable Excel workbook ({error})", where=str(path)) from None
+    sheet = workbook.worksheets[0]
+    ranges = sorted(sheet.merged_cells.ranges, key=lambda m: (m.min_col, m.min_row))
+    cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+    for merged in ranges:
+        value = cells[merged.min_row - 1][merged.min_col - 1]
+        for row in range(merged.min_row - 1, merged.max_row):
+            for column in range(merged.min_col - 1, merged.max_col):
+                cells[row][column] = value
+    spanning = [m for m in ranges if m.max_row > max(m.min_row, 1)]
+    if spanning:
+        logger.warning(
+            "%s: %d merged cell range(s) read as the value they show on every row they span (%s)",
+            path,
+            len(spanning),
+            listed([m.coord for m in spanning]),
+        )
+    workbook.close()
+    return pd.DataFrame(cells, dtype=object)
+
+
+def read_raw(
+    path: Path, preview: Preview, *, numeric: bool = False, fill_merged: bool = False
+) -> pd.DataFrame:
     """Read a table keeping header names exactly as written (no de-duplication), cells as text.
 
     With ``numeric=True`` (wide tables) pandas parses number columns itself and only the id
     column and columns holding text stay as text: per-cell conversion of thousands of protein
-    columns costs seconds.
+    columns costs seconds. With ``fill_merged`` (a lot sheet) merged XLSX cells are read as
+    the value they show on every row they span (``read_excel_merged``).
 
     Raises:
         InputError: duplicate column names, or a parse failure.
@@ -66,10 +108,15 @@ def read_raw(path: Path, preview: Preview, *, numeric: bool = False) -> pd.DataF
         frame = read_parquet(path)
         header = list(frame.columns)
     elif preview.kind == "excel":
-        try:
-            frame = pd.read_excel(path, sheet_name=0, header=None, dtype=object, engine="openpyxl")
-        except Exception as error:  # openpyxl raises many types on bad workbooks
-            raise InputError(f"unreadable Excel workbook ({error})", where=str(path)) from None
+        if fill_merged:
+            frame = read_excel_merged(path)
+        else:
+            try:
+                frame = pd.read_excel(
+                    path, sheet_name=0, header=None, dtype=object, engine="openpyxl"
+                )
+            except Exception as error:  # openpyxl raises many types on bad workbooks
+                raise InputError(f"unreadable Excel workbook ({error})", where=str(path)) from None
         if frame.empty:
             raise InputError("is empty", where=str(path))
         header = ["" if pd.isna(v) else str(v).strip() for v in frame.iloc[0]]
@@ -281,7 +328,7 @@ def _read_sheet(path: Path) -> tuple[pd.DataFrame, bool]:
     if preview.kind == "parquet":
         return drop_blank_rows_and_columns(read_parquet(path)), False
     if preview.kind == "excel":
-        return drop_blank_rows_and_columns(read_raw(path, preview)), False
+        return drop_blank_rows_and_columns(read_raw(path, preview, fill_merged=True)), False
     if len(preview.columns) < 2:
         raise InputError(
             "lot sheet has only one column: is the delimiter right? "
@@ -307,6 +354,8 @@ def read_lot_sheet(
     label: str | None = None,
     group: str | None = None,
     vocabulary: Vocabulary | None = None,
+    dates: tuple[str, ...] = (),
+    dayfirst: bool = False,
 ) -> pd.DataFrame:
     """Read and validate a lot sheet (CSV, TSV, Parquet or XLSX) as people type it.
 
@@ -318,6 +367,9 @@ def read_lot_sheet(
         label: the label column (required, 0/1).
         group: the CV group column (``donor_id`` for training): an empty cell is a problem.
         vocabulary: category spellings (default ``configs/vocabulary.yaml``).
+        dates: time columns (``cv.time_column``): ISO dates, or ``dd/mm/yyyy`` with
+            ``dayfirst``; an ambiguous or impossible date is a problem naming lot, row, value.
+        dayfirst: read ``dd/mm/yyyy`` in ``dates``.
 
     Returns:
         A frame indexed by unique ``lot_id`` (str) with ``passage`` int64 >= 0, numeric metadata
@@ -336,6 +388,8 @@ def read_lot_sheet(
         source=str(path),
         vocabulary=vocabulary,
         decimal_comma=decimal_comma,
+        dates=dates,
+        dayfirst=dayfirst,
     )
     logger.info("read lot sheet %s: %d lots", path, len(validated))
     return validated

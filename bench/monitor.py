@@ -1,0 +1,225 @@
+"""Monitoring benchmark: does `exostab monitor` stay quiet on a stable stream and flag drift?
+
+For each seed: simulate SIMULATED training lots, train a model (with its monitoring reference),
+then simulate post-release streams from the same world (new donors): stable, an MS batch
+effect on the top causal proteins, a medium change (hPL → FBS), a tissue change and a slow
+senescence shift. Each stream is monitored as `exostab monitor` does. The cost of a drift is
+the model's AUROC on the stream's lots (all lots, with their true outcomes from truth/) on the
+stable stream of the same seed minus that on the drifted stream.
+
+Done when (issue 23): the stable stream alarms in ≤ 5% of runs; a drift costing ≥ 0.05 AUROC is
+flagged, and the verdict names the drifted columns or proteins.
+
+Usage: ``PYTHONPATH=src .venv/bin/python bench/monitor.py [--seeds 1-5] [--out bench/monitor.csv]``;
+``run_monitor_bench`` is what ``bench/run.py --only monitor`` calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from sklearn.metrics import roc_auc_score
+
+from exostab.bundle import ModelBundle
+from exostab.config import MonitorConfig, TrainConfig
+from exostab.dataset import build_training_set
+from exostab.monitor import attach_reference, monitor_lots
+from exostab.readers import read_lot_sheet, read_lot_sheet_lenient, read_proteins
+from exostab.score import score_file
+from exostab.simulate import write_simulation
+from exostab.simulate_release import DRIFTS, write_release_stream
+from exostab.train import train_model
+
+logger = logging.getLogger(__name__)
+
+MONITOR_SEEDS = tuple(range(1, 11))
+MIN_COST = 0.05
+
+
+@dataclass(frozen=True)
+class MonitorSizes:
+    """Sizes of the training world and of each post-release stream."""
+
+    n_lots: int = 200
+    n_donors: int = 20
+    n_proteins: int = 500
+    stream_lots: int = 120
+    stream_donors: int = 12
+
+
+QUICK_MONITOR = MonitorSizes(n_lots=120, n_donors=12, n_proteins=300, stream_lots=80)
+
+
+def bench_config() -> TrainConfig:
+    """The project's model (prior + ridge chosen by inner CV), lighter validation for speed."""
+    return TrainConfig.model_validate(
+        {
+            "search": {
+                "candidates": [
+                    {"learner": "prior"},
+                    {"learner": "linear", "normalisation": "median", "linear_c": 0.1},
+                ]
+            },
+            "cv": {"n_splits": 4, "naive_gap": False, "baselines": False},
+            "explain": {"n_dependence": 0, "n_waterfall": 0},
+        }
+    )
+
+
+def named(drift: str, verdict: str, truth: dict[str, object], bundle: ModelBundle) -> bool:
+    """Does the verdict name what drifted (a drifted column, or one of the drifted proteins)?"""
+    if drift == "stable":
+        return False
+    columns = [str(c) for c in truth.get("drifted_columns") or []]
+    proteins = [str(p) for p in truth.get("drifted_proteins") or []]
+    if columns or proteins:
+        return any(name in verdict for name in [*columns, *proteins])
+    # A senescence shift changes no column: proteins or the observed rate must be named.
+    return "protein(s) shifted" in verdict or "calibration" in verdict
+
+
+def run_monitor_bench(
+    seeds: tuple[int, ...],
+    sizes: MonitorSizes,
+    work: Path,
+    drifts: tuple[str, ...] = DRIFTS,
+    done: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Run the benchmark; one row per seed and stream (SIMULATED data).
+
+    Columns: seed, drift, alarm, named, auroc (on all the stream's lots, true outcomes),
+    auroc_cost (stable stream's AUROC of the same seed minus this one), n_lots,
+    n_with_outcome, n_reasons, verdict, seconds.
+    """
+    cfg = bench_config()
+    rows = []
+    for seed in seeds:
+        started = time.perf_counter()
+        world = write_simulation(
+            work / f"world-{seed}",
+            n_lots=sizes.n_lots,
+            n_donors=sizes.n_donors,
+            n_proteins=sizes.n_proteins,
+            seed=seed,
+        ).out
+        training = build_training_set(
+            read_proteins(world / "proteins.csv"), read_lot_sheet(world / "lots.csv"), cfg
+        )
+        result = train_model(training, cfg, {})
+        bundle = attach_reference(
+            ModelBundle.from_training(result, simulated_training=True), training, result
+        )
+        trained = time.perf_counter() - started
+        for drift in drifts:
+            started = time.perf_counter()
+            stream = write_release_stream(
+                work / f"stream-{seed}-{drift}",
+                drift=drift,
+                n_lots=sizes.stream_lots,
+                n_donors=sizes.stream_donors,
+                n_proteins=sizes.n_proteins,
+                world_seed=seed,
+                seed=1000 + seed,
+                scenario="base",
+            ).out
+            sheet, refused = read_lot_sheet_lenient(
+                stream / "lots.csv", vocabulary=bundle.vocabulary
+            )
+            scored = score_file(bundle, stream / "proteins.csv", sheet, refused)
+            found = monitor_lots(bundle, scored, sheet, refused, config=MonitorConfig())
+            truth_lots = pd.read_csv(stream / "truth" / "truth_lots.csv").set_index("lot_id")
+            risk = found.lots.set_index("lot_id")["risk"]
+            y = truth_lots["unstable"].reindex(risk.index).to_numpy(dtype=int)
+            truth = yaml.safe_load((stream / "truth" / "drift.yaml").read_text())
+            rows.append(
+                {
+                    "seed": seed,
+                    "drift": drift,
+                    "alarm": found.alarm,
+                    "named": named(drift, found.verdict, truth, bundle),
+                    "auroc": float(roc_auc_score(y, risk.to_numpy())),
+                    "cv_auroc": found.reference.performance["auroc"] if found.reference else np.nan,
+                    "n_lots": found.summary()["n_lots"],
+                    "n_with_outcome": found.summary()["n_with_outcome"],
+                    "n_reasons": len(found.reasons),
+                    "verdict": found.verdict,
+                    "seconds": round(time.perf_counter() - started + trained / len(drifts), 1),
+                }
+            )
+            if done is not None:
+                done(f"seed {seed} {drift}")
+    table = pd.DataFrame(rows)
+    stable = table[table["drift"] == "stable"].set_index("seed")["auroc"]
+    table["auroc_cost"] = table["seed"].map(stable) - table["auroc"]
+    return table
+
+
+def monitor_section(table: pd.DataFrame, sizes: MonitorSizes) -> str:
+    """The benchmark's Markdown section: per drift, alarm and naming rates and AUROC cost."""
+    lines = [
+        "## Monitoring (SIMULATED post-release streams)",
+        "",
+        f"Training world {sizes.n_lots} lots / {sizes.n_donors} donors × {sizes.n_proteins} "
+        f"proteins; each stream {sizes.stream_lots} lots of {sizes.stream_donors} new donors, "
+        f"{table['seed'].nunique()} seeds. Cost = stable stream's AUROC (same seed) minus the "
+        "drifted stream's, on all lots with their true outcomes.",
+        "",
+        "| stream | runs | alarms | named | mean AUROC cost | runs costing ≥ 0.05 "
+        "| of those flagged and named |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for drift, group in table.groupby("drift", sort=False):
+        costly = group[group["auroc_cost"] >= MIN_COST]
+        lines.append(
+            f"| {drift} | {len(group)} | {group['alarm'].mean():.0%} | "
+            f"{group['named'].mean():.0%} | {group['auroc_cost'].mean():+.3f} | {len(costly)} | "
+            + (f"{(costly['alarm'] & costly['named']).mean():.0%}" if len(costly) else "-")
+            + " |"
+        )
+    stable = table[table["drift"] == "stable"]
+    drifted = table[(table["drift"] != "stable") & (table["auroc_cost"] >= MIN_COST)]
+    lines += [
+        "",
+        f"Stable stream alarm rate {stable['alarm'].mean():.0%} (target ≤ 5%); drifts costing "
+        f"≥ {MIN_COST} AUROC flagged and named in "
+        + (f"{(drifted['alarm'] & drifted['named']).mean():.0%}" if len(drifted) else "- (none)")
+        + f" of {len(drifted)} runs.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="1-5", help="first-last seed")
+    parser.add_argument("--quick", action="store_true", help="smaller worlds")
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("monitor.csv"))
+    args = parser.parse_args()
+    first, last = (int(x) for x in args.seeds.split("-"))
+    sizes = QUICK_MONITOR if args.quick else MonitorSizes()
+    started = time.perf_counter()
+    table = run_monitor_bench(
+        tuple(range(first, last + 1)),
+        sizes,
+        Path(__file__).with_name("_work") / "monitor",
+        done=lambda message: print(message, flush=True),
+    )
+    table.to_csv(args.out, index=False)
+    section = monitor_section(table, sizes)
+    args.out.with_suffix(".md").write_text(
+        f"# exostab monitoring benchmark\n\ncommand: `python bench/monitor.py --seeds "
+        f"{args.seeds}{' --quick' if args.quick else ''}`, "
+        f"{time.perf_counter() - started:.0f} s\n\n{section}"
+    )
+    print(section)
+
+
+if __name__ == "__main__":
+    main()

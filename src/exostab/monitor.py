@@ -1,0 +1,941 @@
+"""Monitor a deployed model against the lots released since training and their assay outcomes.
+
+Three questions per model version and time window:
+
+1. **Performance** on the lots whose potency assay is back: AUROC with a donor-bootstrap
+   interval against the cross-validated interval of training; calibration observed vs predicted
+   (overall and per risk band) with binomial intervals; the realised error rates of the band
+   decisions (released-but-unstable: ``low`` band lots that failed; held-but-stable: ``high``
+   band lots that passed).
+2. **Drift** of the inputs against the reference stored in the model at training
+   (``MonitorReference``): every metadata column (chi-square test of the categories,
+   ``scipy.stats.chi2_contingency``; Kolmogorov-Smirnov for numbers, ``scipy.stats.ks_2samp``)
+   and every protein the model reads (chi-square on its log2 values binned at the training
+   deciles, not-detected as its own bin, so a change in detection counts too). The p-values of
+   each family are corrected by Benjamini-Hochberg (``scipy.stats.false_discovery_control``;
+   Benjamini & Hochberg 1995, J R Stat Soc B 57:289). A test counts only when its effect is
+   also large (total variation distance or KS statistic): with hundreds of lots a
+   statistically detectable but tiny shift is no reason to look. The model's driver proteins
+   come first. Lots without an outcome count here.
+3. **Accounting** over time: lots in = monitored + quarantined, failed MS runs, the domain
+   score's trend.
+
+The verdict (``Verdict``) applies the alarm rule of ``configs/monitor.yaml``. An alarm is a
+reason to look, not proof that the model is wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from exostab.bundle import ModelBundle
+from exostab.config import MonitorConfig
+from exostab.errors import ExostabError
+from exostab.evaluate import bootstrap_interval, rank_auroc
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_VERSION = 1
+N_BINS = 10
+MAX_NUMBER_SAMPLE = 2000
+NO_DATE = "no date"
+FAILED_RUN = "failed run"
+# The domain is widened at training so that 1% of new-donor lots (out of fold) fall outside.
+EXPECTED_OUTSIDE = 0.01
+# A change of 0.3 in a protein's detected share weighs as a shift of one training SD.
+DETECTION_UNIT = 0.3
+N_BOOT = 1000
+
+
+def log2_values(values: np.ndarray, scale: str) -> np.ndarray:
+    """Return protein values on the log2 scale, NaN where not detected.
+
+    Args:
+        values: lots × proteins, raw intensities (0 or NaN = not quantified) or log2 values.
+        scale: ``raw`` or ``log2``.
+    """
+    values = np.asarray(values, dtype=float)
+    if scale == "log2":
+        return np.where(np.isfinite(values), values, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(values > 0, np.log2(values), np.nan)
+
+
+def binned_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Count log2 values in the bins cut at ``edges``, not detected (NaN) in the last bin."""
+    detected = values[np.isfinite(values)]
+    counts = np.bincount(np.searchsorted(edges, detected, side="right"), minlength=len(edges) + 1)
+    return np.append(counts, int(np.sum(~np.isfinite(values))))
+
+
+@dataclass(frozen=True)
+class MonitorReference:
+    """What ``monitor`` compares new lots with, computed once at training.
+
+    Compact on purpose (a few numbers per protein): the binned distribution of each protein
+    the model reads, the categories or values of each metadata column, the model's drivers and
+    the cross-validated performance.
+
+    Attributes:
+        n_lots: training lots.
+        categories: metadata column → category → lots (missing as ``"(missing)"``).
+        numbers: number metadata column → the training values (at most 2,000, a sample).
+        proteins: protein feature → ``edges`` (log2 deciles of the detected values),
+            ``counts`` (lots per bin, the last bin = not detected) and ``median`` (log2).
+        drivers: protein feature → mean |attribution| (log-odds) on the training lots, largest
+            first; proteins with no attribution are absent.
+        performance: ``auroc``, ``auroc_low``, ``auroc_high`` (cross-validated, donor-bootstrap
+            95% interval), ``prevalence``, ``mean_risk``, ``released_unstable``,
+            ``held_stable`` (out-of-fold band decisions).
+        by_group: per metadata column, its donor-weighted category counts (each donor weighs
+            one), or for a number column ``{"values": [per-donor medians]}``; drift of the lot
+            sheet is tested over donors when both sides know them.
+    """
+
+    n_lots: int
+    categories: dict[str, dict[str, int]]
+    numbers: dict[str, list[float]]
+    proteins: dict[str, dict[str, Any]]
+    drivers: dict[str, float]
+    performance: dict[str, float]
+    by_group: dict[str, Any] = field(default_factory=dict)
+    version: int = REFERENCE_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "n_lots": self.n_lots,
+            "categories": self.categories,
+            "numbers": self.numbers,
+            "proteins": self.proteins,
+            "drivers": self.drivers,
+            "performance": self.performance,
+            "by_group": self.by_group,
+        }
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> MonitorReference:
+        return cls(
+            n_lots=int(payload["n_lots"]),
+            categories=payload["categories"],
+            numbers=payload["numbers"],
+            proteins=payload["proteins"],
+            drivers=payload["drivers"],
+            performance=payload["performance"],
+            by_group=payload.get("by_group", {}),
+            version=int(payload.get("version", REFERENCE_VERSION)),
+        )
+
+
+def band_error_rates(y: np.ndarray, bands: np.ndarray) -> tuple[float, float]:
+    """Return (share unstable among ``low`` band lots, share stable among ``high`` band lots)."""
+    low, high = bands == "low", bands == "high"
+    released = float(np.mean(y[low])) if low.any() else float("nan")
+    held = float(np.mean(1 - y[high])) if high.any() else float("nan")
+    return released, held
+
+
+def category_counts(values: pd.Series) -> dict[str, int]:
+    """Count a metadata column's categories, missing cells as ``(missing)``."""
+    text = values.astype(object).where(values.notna(), "(missing)").astype(str)
+    return {str(k): int(v) for k, v in text.value_counts().items()}
+
+
+def reference_from_training(training: Any, result: Any, bundle: ModelBundle) -> MonitorReference:
+    """Compute the monitoring reference from a training run.
+
+    Args:
+        training: the ``TrainingSet`` (lots × metadata + protein features, labels).
+        result: its ``TrainResult`` (out-of-fold risk, CV metrics and intervals).
+        bundle: the bundle built from it (its proteins, bands and attributions).
+    """
+    X = training.X
+    categories = {
+        column: category_counts(X[column])
+        for column in training.metadata
+        if column in training.categorical
+    }
+    # Lots of one donor (and of one expansion series) are not independent draws of the lot
+    # sheet: columns are tested over donors, each donor weighing one.
+    by_group: dict[str, Any] = {
+        column: donor_weighted_counts(X[column], training.groups)
+        for column in training.metadata
+        if column in training.categorical
+    }
+    for column in training.metadata:
+        if column not in training.categorical:
+            medians = donor_medians(X[column], training.groups)
+            by_group[column] = {"values": [round(float(v), 4) for v in medians]}
+    numbers = {}
+    for column in training.metadata:
+        if column in training.categorical:
+            continue
+        values = pd.to_numeric(X[column], errors="coerce").dropna().to_numpy(dtype=float)
+        if len(values) > MAX_NUMBER_SAMPLE:
+            values = np.random.default_rng(0).choice(values, MAX_NUMBER_SAMPLE, replace=False)
+        numbers[column] = [round(float(v), 4) for v in values]
+    proteins: dict[str, dict[str, Any]] = {}
+    features = [f for f in map(str, bundle.proteins.index) if f in X.columns]
+    block = log2_values(X[features].to_numpy(dtype=float), training.scale)
+    for j, feature in enumerate(features):
+        values = block[:, j]
+        detected = values[np.isfinite(values)]
+        if len(detected) < N_BINS:
+            edges = np.array([])
+        else:
+            edges = np.unique(np.quantile(detected, np.arange(1, N_BINS) / N_BINS))
+        proteins[feature] = {
+            "edges": [round(float(e), 4) for e in edges],
+            "counts": binned_counts(values, edges).tolist(),
+            "median": round(float(np.median(detected)), 4) if len(detected) else None,
+            "sd": round(float(np.std(detected)), 4) if len(detected) > 1 else None,
+        }
+    drivers = driver_strength(bundle, X)
+    y = training.y.to_numpy(dtype=int)
+    oof = result.oof_risk.to_numpy(dtype=float)
+    tested = np.isfinite(oof)
+    released, held = band_error_rates(y[tested], bundle.bands.band(oof[tested]))
+    low, high = result.intervals.get("cv_roc_auc", (float("nan"), float("nan")))
+    performance = {
+        "auroc": float(result.metrics.get("cv_roc_auc", float("nan"))),
+        "auroc_low": float(low),
+        "auroc_high": float(high),
+        "prevalence": float(np.mean(y[tested])) if tested.any() else float("nan"),
+        "mean_risk": float(np.mean(oof[tested])) if tested.any() else float("nan"),
+        "released_unstable": released,
+        "held_stable": held,
+    }
+    return MonitorReference(
+        n_lots=len(X),
+        categories=categories,
+        numbers=numbers,
+        proteins=proteins,
+        drivers=drivers,
+        performance=performance,
+        by_group=by_group,
+    )
+
+
+def donor_weighted_counts(values: pd.Series, donors: pd.Series) -> dict[str, float]:
+    """Count categories with each donor weighing one (split over its lots' categories)."""
+    text = values.astype(object).where(values.notna(), "(missing)").astype(str)
+    frame = pd.DataFrame({"level": text.to_numpy(), "donor": donors.astype(str).to_numpy()})
+    shares = frame.groupby("donor")["level"].value_counts(normalize=True)
+    totals = shares.groupby(level="level").sum()
+    return {str(k): round(float(v), 6) for k, v in totals.items()}
+
+
+def donor_medians(values: pd.Series, donors: pd.Series) -> np.ndarray:
+    """The median of a number column per donor (donors without a value left out)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    frame = pd.DataFrame({"value": numbers.to_numpy(), "donor": donors.astype(str).to_numpy()})
+    return frame.groupby("donor")["value"].median().dropna().to_numpy(dtype=float)
+
+
+def driver_strength(bundle: ModelBundle, X: pd.DataFrame) -> dict[str, float]:
+    """Return each protein's mean |attribution| (log-odds) on lots X, largest first.
+
+    Args:
+        X: lots × the pipeline's input features (metadata, proteins under feature names).
+    """
+    _, contributions = bundle.raw_and_contributions(bundle.transform(X))
+    strength = np.abs(contributions[:, :-1]).mean(axis=0)
+    known = set(map(str, bundle.proteins.index))
+    pairs = [
+        (name, float(s))
+        for name, s in zip(bundle.feature_names, strength, strict=True)
+        if name in known and s > 0
+    ]
+    return {name: round(s, 6) for name, s in sorted(pairs, key=lambda p: -p[1])}
+
+
+def attach_reference(bundle: ModelBundle, training: Any, result: Any) -> ModelBundle:
+    """Return the bundle with its monitoring reference (called where the bundle is built)."""
+    reference = reference_from_training(training, result, bundle)
+    return replace(bundle, monitor_reference=reference.to_dict())
+
+
+def bundle_reference(bundle: ModelBundle) -> MonitorReference | None:
+    """The bundle's monitoring reference, None for models trained before it was stored."""
+    payload = bundle.monitor_reference
+    return MonitorReference.from_dict(payload) if payload else None
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the monitored lots
+# --------------------------------------------------------------------------------------------
+
+
+def read_outcomes(values: pd.Series) -> tuple[pd.Series, list[str]]:
+    """Read assay outcomes: 1 unstable, 0 stable, empty = not back yet (NaN).
+
+    ``1``/``0``, ``1.0``, ``true``/``false`` and ``yes``/``no`` are read; anything else is
+    treated as not back and its lot named in the second return value.
+    """
+    words = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
+    outcome = pd.Series(np.nan, index=values.index, dtype=float)
+    unreadable: list[str] = []
+    for lot, cell in values.items():
+        if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+            continue
+        text = str(cell).strip().lower()
+        if text.endswith(".0"):
+            text = text[:-2]
+        if not text or text in ("nan", "na", "n/a"):
+            continue
+        if text in words:
+            outcome.loc[lot] = words[text]  # type: ignore[call-overload]
+        else:
+            unreadable.append(str(lot))
+    return outcome, unreadable
+
+
+def window_labels(dates: pd.Series, window: str) -> pd.Series:
+    """Label each lot with its time window (a pandas period: ``W``, ``M``, ``Q``, ``Y``).
+
+    Raises:
+        ExostabError: ``window`` is not a period pandas knows.
+    """
+    parsed = pd.to_datetime(dates, errors="coerce", format="mixed")
+    try:
+        periods = parsed.dt.to_period(window)
+    except (ValueError, TypeError):
+        raise ExostabError(
+            f"--window {window!r} is not a time window: use W (week), M (month), Q or Y"
+        ) from None
+    return periods.astype(str).where(parsed.notna(), NO_DATE)
+
+
+# --------------------------------------------------------------------------------------------
+# Performance
+# --------------------------------------------------------------------------------------------
+
+
+def proportion_interval(k: int, n: int, level: float) -> tuple[float, float]:
+    """Wilson interval of a proportion (``scipy.stats.binomtest``); NaNs when n = 0."""
+    if n == 0:
+        return float("nan"), float("nan")
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def in_the_large_interval(
+    y: np.ndarray, risk: np.ndarray, groups: np.ndarray | None, level: float, seed: int
+) -> tuple[float, float]:
+    """Bootstrap interval of observed minus predicted (calibration-in-the-large).
+
+    Donors are resampled whole when known (their lots share donor effects, so a binomial
+    interval over lots would be too narrow); otherwise lots.
+    """
+    if len(y) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        draws = [rng.integers(0, len(y), len(y)) for _ in range(N_BOOT)]
+    else:
+        _, inverse = np.unique(groups, return_inverse=True)
+        members = [np.flatnonzero(inverse == g) for g in range(int(inverse.max()) + 1)]
+        draws = [
+            np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+            for _ in range(N_BOOT)
+        ]
+    values = [float(y[idx].mean() - risk[idx].mean()) for idx in draws]
+    tail = (1 - level) / 2
+    return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
+
+
+def performance(lots: pd.DataFrame, level: float, seed: int = 0) -> dict[str, Any]:
+    """AUROC, calibration and band error rates of the lots with an outcome.
+
+    Args:
+        lots: one row per monitored lot: ``risk``, ``risk_band``, ``outcome`` (NaN = not
+            back), ``donor_id`` (optional: the bootstrap resamples donors).
+        level: interval level.
+    """
+    judged = lots[lots["outcome"].notna() & lots["risk"].notna()]
+    y = judged["outcome"].to_numpy(dtype=int)
+    risk = judged["risk"].to_numpy(dtype=float)
+    n = len(judged)
+    out: dict[str, Any] = {"n_with_outcome": n}
+    both = n > 1 and 0 < y.sum() < n
+    out["auroc"] = rank_auroc(y, risk) if both else float("nan")
+    groups = judged["donor_id"].astype(str).to_numpy() if "donor_id" in judged else None
+    if groups is not None and len(set(groups)) < 5:
+        groups = None  # too few donors to resample: lots
+    low, high = (
+        bootstrap_interval(y, risk, "roc_auc", level=level, seed=seed, groups=groups)
+        if both
+        else (float("nan"), float("nan"))
+    )
+    out["auroc_low"], out["auroc_high"] = low, high
+    observed_low, observed_high = proportion_interval(int(y.sum()), n, level)
+    out["calibration"] = {
+        "observed": float(y.mean()) if n else float("nan"),
+        "observed_low": observed_low,
+        "observed_high": observed_high,
+        "predicted": float(risk.mean()) if n else float("nan"),
+        "bands": {},
+    }
+    difference_low, difference_high = in_the_large_interval(y, risk, groups, level, seed)
+    out["calibration"]["difference"] = float(y.mean() - risk.mean()) if n else float("nan")
+    out["calibration"]["difference_low"] = difference_low
+    out["calibration"]["difference_high"] = difference_high
+    bands = judged["risk_band"].astype(str).to_numpy()
+    for band in ("low", "review", "high", "not assessable"):
+        members = bands == band
+        k, m = int(y[members].sum()), int(members.sum())
+        if m == 0:
+            continue
+        band_low, band_high = proportion_interval(k, m, level)
+        out["calibration"]["bands"][band] = {
+            "n": m,
+            "observed": k / m,
+            "observed_low": band_low,
+            "observed_high": band_high,
+            "predicted": float(risk[members].mean()),
+        }
+    released, held = band_error_rates(y, bands)
+    out["released_unstable"], out["held_stable"] = released, held
+    out["n_released"] = int((bands == "low").sum())
+    out["n_held"] = int((bands == "high").sum())
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Drift
+# --------------------------------------------------------------------------------------------
+
+
+def total_variation(reference: np.ndarray, monitored: np.ndarray) -> float:
+    """Half the L1 distance between two count vectors' shares (0 = same, 1 = disjoint)."""
+    a, b = reference / max(reference.sum(), 1), monitored / max(monitored.sum(), 1)
+    return float(0.5 * np.abs(a - b).sum())
+
+
+def contingency_p(reference: np.ndarray, monitored: np.ndarray) -> float:
+    """Chi-square test of homogeneity of two count vectors (bins empty in both dropped)."""
+    table = np.vstack([reference, monitored]).astype(float)
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+        return 1.0
+    return float(stats.chi2_contingency(table).pvalue)
+
+
+def category_sentence(column: str, reference: dict[str, int], monitored: dict[str, int]) -> str:
+    """Say how a category column moved: the level that gained most, the one that lost most.
+
+    E.g. ``medium FBS in 70% of lots (training 30%), hPL in 10% (training 50%)``.
+    """
+    levels = list(dict.fromkeys([*reference, *monitored]))
+    n_ref, n_new = max(sum(reference.values()), 1), max(sum(monitored.values()), 1)
+    share = {lv: (reference.get(lv, 0) / n_ref, monitored.get(lv, 0) / n_new) for lv in levels}
+    gained = max(levels, key=lambda lv: share[lv][1] - share[lv][0])
+    lost = min(levels, key=lambda lv: share[lv][1] - share[lv][0])
+    text = f"{column} {gained} in {share[gained][1]:.0%} of lots (training {share[gained][0]:.0%})"
+    if lost != gained and share[lost][1] < share[lost][0]:
+        text += f", {lost} in {share[lost][1]:.0%} (training {share[lost][0]:.0%})"
+    return text
+
+
+def metadata_drift(
+    reference: MonitorReference, sheet: pd.DataFrame, config: MonitorConfig
+) -> pd.DataFrame:
+    """Test each metadata column of the reference on the monitored lots' sheet.
+
+    Returns:
+        one row per column: ``column``, ``test`` (chi2 or ks), ``statistic``, ``p``, ``q``
+        (BH-adjusted), ``effect`` (total variation distance or KS statistic), ``drifted``,
+        ``description``.
+    """
+    rows = []
+    donors = sheet.get("donor_id")
+    by_donor = donors is not None and bool(reference.by_group)
+    for column, lot_counts in reference.categories.items():
+        if column not in sheet:
+            continue
+        counts: Mapping[str, float]
+        monitored: Mapping[str, float]
+        if by_donor and column in reference.by_group:
+            counts = reference.by_group[column]
+            monitored = donor_weighted_counts(sheet[column], donors)  # type: ignore[arg-type]
+        else:
+            counts, monitored = lot_counts, category_counts(sheet[column])
+        levels = list(dict.fromkeys([*counts, *monitored]))
+        a = np.array([counts.get(lv, 0) for lv in levels], dtype=float)
+        b = np.array([monitored.get(lv, 0) for lv in levels], dtype=float)
+        lot_new = category_counts(sheet[column])
+        rows.append(
+            {
+                "column": column,
+                "test": "chi2 over donors" if by_donor and column in reference.by_group else "chi2",
+                "p": contingency_p(a, b),
+                "effect": total_variation(a, b),
+                "description": category_sentence(column, lot_counts, lot_new),
+            }
+        )
+    for column, values in reference.numbers.items():
+        if column not in sheet:
+            continue
+        new = pd.to_numeric(sheet[column], errors="coerce").dropna().to_numpy(dtype=float)
+        if len(new) == 0 or len(values) == 0:
+            continue
+        reference_values = np.asarray(values, dtype=float)
+        tested, test = new, "ks"
+        if by_donor and column in reference.by_group:
+            reference_values = np.asarray(reference.by_group[column]["values"], dtype=float)
+            tested, test = donor_medians(sheet[column], donors), "ks over donors"  # type: ignore[arg-type]
+        result = stats.ks_2samp(reference_values, tested)
+        unit = " (passages)" if column == "passage" else ""
+        rows.append(
+            {
+                "column": column,
+                "test": test,
+                "p": float(result.pvalue),
+                "effect": float(result.statistic),
+                "description": (
+                    f"{column} median {np.median(new):g}{unit} (training {np.median(values):g})"
+                ),
+            }
+        )
+    table = pd.DataFrame(rows, columns=["column", "test", "p", "effect", "description"])
+    return flagged(table, config.fdr, config.min_metadata_effect)
+
+
+def flagged(table: pd.DataFrame, fdr: float, min_effect: float) -> pd.DataFrame:
+    """Add BH-adjusted ``q`` and ``drifted`` (q ≤ fdr and effect ≥ min_effect) to a test table."""
+    table = table.copy()
+    if table.empty:
+        table["q"] = pd.Series(dtype=float)
+        table["drifted"] = pd.Series(dtype=bool)
+        return table
+    table["q"] = stats.false_discovery_control(table["p"].clip(0, 1).to_numpy(), method="bh")
+    table["drifted"] = (table["q"] <= fdr) & (table["effect"] >= min_effect)
+    return table
+
+
+def protein_drift(
+    reference: MonitorReference,
+    bundle: ModelBundle,
+    table: pd.DataFrame,
+    config: MonitorConfig,
+) -> pd.DataFrame:
+    """Test each protein of the reference on the monitored lots (drivers ranked first).
+
+    Args:
+        table: the monitored lots as scored (``lot_id``, metadata, proteins under input names
+            on the model's scale); lots × columns.
+
+    Returns:
+        one row per protein: ``protein`` (readable name), ``feature``, ``driver`` (rank among
+        the model's drivers, 0 = not a driver), ``weight`` (mean |attribution|), ``p``, ``q``,
+        ``effect`` (median log2 shift in training SDs, or the change of the detected share in
+        units of 0.3, whichever is larger), ``distance`` (total variation distance of the
+        binned values), ``shift`` (median log2 change), ``detected`` and
+        ``detected_training`` (shares), ``drifted``; drivers first, then by q.
+    """
+    inputs = {str(f): str(i) for f, i in bundle.proteins["input_name"].items()}
+    ranked = list(reference.drivers)[: config.n_drivers]
+    rank = {feature: k + 1 for k, feature in enumerate(ranked)}
+    rows = []
+    for feature, ref in reference.proteins.items():
+        column = inputs.get(feature)
+        if column is None or column not in table:
+            continue
+        values = log2_values(
+            pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float), bundle.scale
+        )
+        edges = np.asarray(ref["edges"], dtype=float)
+        counts = np.asarray(ref["counts"], dtype=float)
+        monitored = binned_counts(values, edges).astype(float)
+        detected = values[np.isfinite(values)]
+        median, spread = ref.get("median"), ref.get("sd")
+        shift = (
+            float(np.median(detected) - median)
+            if len(detected) and median is not None
+            else float("nan")
+        )
+        detected_share = float(len(detected) / max(len(values), 1))
+        detected_training = float(1 - counts[-1] / max(counts.sum(), 1))
+        rows.append(
+            {
+                "protein": bundle.display_name(feature),
+                "feature": feature,
+                "driver": rank.get(feature, 0),
+                "weight": reference.drivers.get(feature, 0.0),
+                "p": contingency_p(counts, monitored),
+                "distance": total_variation(counts, monitored),
+                "shift": shift,
+                "detected": detected_share,
+                "detected_training": detected_training,
+                # In training SDs, or the change of the detected share over 0.3 (a protein
+                # that stops being detected has no median to move).
+                "effect": max(
+                    abs(shift) / max(spread, 0.05) if np.isfinite(shift) and spread else 0.0,
+                    abs(detected_share - detected_training) / DETECTION_UNIT,
+                ),
+            }
+        )
+    columns = [
+        "protein",
+        "feature",
+        "driver",
+        "weight",
+        "p",
+        "effect",
+        "distance",
+        "shift",
+        "detected",
+        "detected_training",
+    ]
+    drift = flagged(pd.DataFrame(rows, columns=columns), config.fdr, config.min_protein_effect)
+    if drift.empty:
+        return drift
+    drift["is_driver"] = drift["driver"] > 0
+    drift = drift.sort_values(
+        ["is_driver", "driver", "q"], ascending=[False, True, True], kind="stable"
+    )
+    return drift.drop(columns="is_driver").reset_index(drop=True)
+
+
+def protein_phrase(row: Any) -> str:
+    """``IL6 +1.20 log2`` (median shift), or ``IL6 detected 40% (training 90%)``."""
+    if abs(row.detected - row.detected_training) >= 0.2 or not np.isfinite(row.shift):
+        return f"{row.protein} detected {row.detected:.0%} (training {row.detected_training:.0%})"
+    return f"{row.protein} {row.shift:+.2f} log2"
+
+
+# --------------------------------------------------------------------------------------------
+# The whole check and its verdict
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    """Everything ``monitor`` found (written to DIR/monitor.json, tables and the page).
+
+    Attributes:
+        lots: one row per monitored lot: ``lot_id``, ``window``, ``risk``, ``risk_band``,
+            ``outcome`` (NaN = not back), ``domain_score``, ``in_domain``.
+        quarantine: lots left out with their reason and window.
+        windows: per time window: lots in, monitored, quarantined, failed runs, outcomes,
+            AUROC, observed vs predicted, band error rates, median domain score.
+        overall: performance over all lots with an outcome (``performance``).
+        metadata: metadata drift table; proteins: protein drift table (None without reference).
+        reference: the stored reference (None for older models).
+        alarm, reasons, verdict: the verdict.
+        notes: what could not be judged and why.
+    """
+
+    lots: pd.DataFrame
+    quarantine: pd.DataFrame
+    windows: pd.DataFrame
+    overall: dict[str, Any]
+    metadata: pd.DataFrame | None
+    proteins: pd.DataFrame | None
+    reference: MonitorReference | None
+    alarm: bool
+    reasons: list[str]
+    verdict: str
+    notes: list[str] = field(default_factory=list)
+    model_version: str = ""
+    n_outcome_unreadable: int = 0
+
+    @property
+    def n_lots(self) -> int:
+        return len(self.lots) + len(self.quarantine)
+
+    def summary(self) -> dict[str, Any]:
+        """The machine-readable verdict (``DIR/monitor.json``)."""
+        overall = self.overall
+        drifted_proteins = (
+            self.proteins.loc[self.proteins["drifted"], "protein"].tolist()
+            if self.proteins is not None and not self.proteins.empty
+            else []
+        )
+        drifted_columns = (
+            self.metadata.loc[self.metadata["drifted"], "column"].tolist()
+            if self.metadata is not None and not self.metadata.empty
+            else []
+        )
+        return json_ready(
+            {
+                "alarm": self.alarm,
+                "reasons": self.reasons,
+                "verdict": self.verdict,
+                "model_version": self.model_version,
+                "n_lots": self.n_lots,
+                "n_monitored": len(self.lots),
+                "n_quarantined": len(self.quarantine),
+                "n_with_outcome": int(overall["n_with_outcome"]),
+                "n_outcome_unreadable": self.n_outcome_unreadable,
+                "auroc": overall["auroc"],
+                "auroc_interval": [overall["auroc_low"], overall["auroc_high"]],
+                "cv_auroc_interval": (
+                    [
+                        self.reference.performance["auroc_low"],
+                        self.reference.performance["auroc_high"],
+                    ]
+                    if self.reference
+                    else None
+                ),
+                "calibration": overall["calibration"],
+                "released_unstable": overall["released_unstable"],
+                "held_stable": overall["held_stable"],
+                "drifted_columns": drifted_columns,
+                "drifted_proteins": drifted_proteins,
+                "windows": self.windows.to_dict(orient="records"),
+                "notes": self.notes,
+            }
+        )
+
+
+def json_ready(value: Any) -> Any:
+    """Turn NaN into None and numpy scalars into Python ones, recursively."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def window_table(lots: pd.DataFrame, quarantine: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Per time window: the books (in = monitored + quarantined), performance, domain trend."""
+    rows = []
+    windows = sorted(
+        set(lots["window"]) | set(quarantine["window"]), key=lambda w: (w == NO_DATE, w)
+    )
+    for window in windows:
+        members = lots[lots["window"] == window]
+        held = quarantine[quarantine["window"] == window]
+        found = performance(members, level)
+        rows.append(
+            {
+                "window": window,
+                "n_in": len(members) + len(held),
+                "n_monitored": len(members),
+                "n_quarantined": len(held),
+                "n_failed_runs": int(held["reason"].astype(str).str.contains(FAILED_RUN).sum()),
+                "n_with_outcome": found["n_with_outcome"],
+                "auroc": found["auroc"],
+                "auroc_low": found["auroc_low"],
+                "auroc_high": found["auroc_high"],
+                "observed": found["calibration"]["observed"],
+                "observed_low": found["calibration"]["observed_low"],
+                "observed_high": found["calibration"]["observed_high"],
+                "predicted": found["calibration"]["predicted"],
+                "released_unstable": found["released_unstable"],
+                "held_stable": found["held_stable"],
+                "domain_score_median": float(members["domain_score"].median())
+                if len(members)
+                else float("nan"),
+                "outside_domain": float((~members["in_domain"].astype(bool)).mean())
+                if len(members)
+                else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def monitor_lots(
+    bundle: ModelBundle,
+    scored: Any,
+    sheet: pd.DataFrame,
+    sheet_quarantine: pd.DataFrame,
+    *,
+    config: MonitorConfig,
+    label: str = "unstable",
+    date_column: str | None = "release_date",
+    window: str = "M",
+    seed: int = 0,
+) -> MonitorResult:
+    """Check a model on released lots: performance, drift, accounting, verdict.
+
+    Args:
+        bundle: the deployed model.
+        scored: the lots as ``score_file`` scored them (``ScoredFile``).
+        sheet: the lot sheet's valid rows (index ``lot_id``), with the ``label`` column
+            (empty where the assay is not back) and the ``date_column``.
+        sheet_quarantine: the lot-sheet rows refused on reading (``lot_id``, ``reason``).
+        config: the alarm rule.
+        label: the outcome column (1 = unstable).
+        date_column: release or manufacturing date column; None or absent = one window.
+        window: pandas period of the time windows (``W``, ``M``, ``Q``, ``Y``).
+        seed: bootstrap seed.
+
+    Returns:
+        the result; every lot in the sheet is monitored or quarantined (in = monitored +
+        quarantined).
+    """
+    notes: list[str] = []
+    reference = bundle_reference(bundle)
+    if reference is None:
+        notes.append(
+            "the model stores no training reference (trained before monitoring existed): "
+            "drift is not tested and AUROC is not compared with the CV interval; retrain to add it"
+        )
+    outcome, unreadable = (
+        read_outcomes(sheet[label])
+        if label in sheet
+        else (pd.Series(np.nan, index=sheet.index, dtype=float), [])
+    )
+    if label not in sheet:
+        notes.append(f"the lot sheet has no {label!r} column: no outcome, drift only")
+    if unreadable:
+        notes.append(
+            f"{len(unreadable)} outcome(s) in {label!r} not read as 0/1 (treated as not back): "
+            + ", ".join(unreadable[:5])
+        )
+    dated = date_column is not None and date_column in sheet
+    if date_column is not None and not dated:
+        notes.append(f"the lot sheet has no {date_column!r} column: one time window")
+    windows = (
+        window_labels(sheet[date_column], window)
+        if dated
+        else pd.Series("all", index=sheet.index, dtype=object)
+    )
+    scores = scored.scores.set_index("lot_id")
+    ids = scores.index.astype(str)
+    lots = pd.DataFrame(
+        {
+            "lot_id": ids,
+            "window": windows.reindex(ids).fillna(NO_DATE).to_numpy(),
+            "risk": scores["risk"].to_numpy(dtype=float),
+            "risk_band": scores["risk_band"].astype(str).to_numpy(),
+            "outcome": outcome.reindex(ids).to_numpy(dtype=float),
+            "domain_score": scores["domain_score"].to_numpy(dtype=float),
+            "in_domain": scores["in_domain"].astype(bool).to_numpy(),
+        }
+    )
+    if "donor_id" in sheet:
+        lots["donor_id"] = sheet["donor_id"].reindex(ids).astype(str).to_numpy()
+    quarantine = scored.quarantine[["lot_id", "reason"]].copy()
+    quarantine["reason"] = (
+        quarantine["reason"]
+        .astype(str)
+        .str.replace(
+            "its run quantified no protein (failed run?)", f"{FAILED_RUN}: no protein quantified"
+        )
+    )
+    quarantine["window"] = (
+        windows.reindex(quarantine["lot_id"].astype(str)).fillna(NO_DATE).to_numpy()
+    )
+    if len(lots) + len(quarantine) != len(sheet) + len(sheet_quarantine) + scored.scorer.n_extra:
+        raise RuntimeError("monitor lost a lot: monitored + quarantined != lots in")
+    level = config.confidence
+    overall = performance(lots, level, seed=seed)
+    table = window_table(lots, quarantine, level)
+    monitored_sheet = sheet.reindex(ids)
+    metadata = protein_table = None
+    if reference is not None and len(lots):
+        metadata = metadata_drift(reference, monitored_sheet, config)
+        protein_table = protein_drift(reference, bundle, scored.table, config)
+    reasons = alarm_reasons(overall, lots, metadata, protein_table, reference, config, notes)
+    return MonitorResult(
+        lots=lots,
+        quarantine=quarantine,
+        windows=table,
+        overall=overall,
+        metadata=metadata,
+        proteins=protein_table,
+        reference=reference,
+        alarm=bool(reasons),
+        reasons=reasons,
+        verdict=verdict_line(reasons, len(lots), int(overall["n_with_outcome"]), bundle),
+        notes=notes,
+        model_version=bundle.model_version,
+        n_outcome_unreadable=len(unreadable),
+    )
+
+
+def alarm_reasons(
+    overall: dict[str, Any],
+    lots: pd.DataFrame,
+    metadata: pd.DataFrame | None,
+    proteins: pd.DataFrame | None,
+    reference: MonitorReference | None,
+    config: MonitorConfig,
+    notes: list[str],
+) -> list[str]:
+    """Apply the alarm rule; return one reason per check that fails (none = no alarm).
+
+    Checks: AUROC interval entirely below the CV interval; calibration-in-the-large (the
+    donor-bootstrap interval of observed minus mean predicted excludes 0); drifted metadata
+    columns; at least
+    ``min_driver_proteins`` drifted drivers, or ``min_other_share`` of the other proteins;
+    the share of lots outside the training domain above ``max_outside_domain`` with its
+    interval above the expected 1%.
+    """
+    reasons: list[str] = []
+    n = int(overall["n_with_outcome"])
+    level = f"{config.confidence:.0%}"
+    if n < config.min_outcomes:
+        notes.append(
+            f"{n} lot(s) with an outcome, fewer than {config.min_outcomes}: performance not judged"
+        )
+    else:
+        if reference is not None and np.isfinite(overall["auroc_high"]):
+            cv_low = reference.performance["auroc_low"]
+            if overall["auroc_high"] < cv_low:
+                reasons.append(
+                    f"AUROC {overall['auroc']:.2f} ({level} interval {overall['auroc_low']:.2f}-"
+                    f"{overall['auroc_high']:.2f}) below the CV interval "
+                    f"({cv_low:.2f}-{reference.performance['auroc_high']:.2f})"
+                )
+        calibration = overall["calibration"]
+        if not calibration["difference_low"] <= 0 <= calibration["difference_high"]:
+            reasons.append(
+                f"calibration: {calibration['observed']:.0%} of {n} lots unstable, the model "
+                f"predicted {calibration['predicted']:.0%} (difference "
+                f"{calibration['difference']:+.0%}, {level} donor-bootstrap interval "
+                f"{calibration['difference_low']:+.0%} to {calibration['difference_high']:+.0%})"
+            )
+    if metadata is not None:
+        for row in metadata[metadata["drifted"]].itertuples():
+            reasons.append(f"{row.description} (q={row.q:.1g})")
+    if proteins is not None and not proteins.empty:
+        drifted = proteins[proteins["drifted"]]
+        drivers = drifted[drifted["driver"] > 0]
+        others = drifted[drifted["driver"] == 0]
+        n_others = int((proteins["driver"] == 0).sum())
+        if len(drivers) >= config.min_driver_proteins:
+            reasons.append(
+                f"{len(drivers)} driver protein(s) shifted: "
+                + ", ".join(protein_phrase(r) for r in drivers.head(5).itertuples())
+                + ("…" if len(drivers) > 5 else "")
+            )
+        if n_others and len(others) >= max(1, config.min_other_share * n_others):
+            reasons.append(
+                f"{len(others)} other protein(s) shifted ({len(others) / n_others:.0%}): "
+                + ", ".join(protein_phrase(r) for r in others.head(5).itertuples())
+                + ("…" if len(others) > 5 else "")
+            )
+    if len(lots):
+        outside = int((~lots["in_domain"].astype(bool)).sum())
+        low, _ = proportion_interval(outside, len(lots), config.confidence)
+        share = outside / len(lots)
+        if share > config.max_outside_domain and low > EXPECTED_OUTSIDE:
+            reasons.append(
+                f"{share:.0%} of lots outside the training domain (expected about "
+                f"{EXPECTED_OUTSIDE:.0%})"
+            )
+    return reasons
+
+
+def verdict_line(reasons: list[str], n_lots: int, n_outcome: int, bundle: ModelBundle) -> str:
+    """The one printed verdict line, naming the cause."""
+    where = f"model version {bundle.model_version}, {n_lots} lots, {n_outcome} with an outcome"
+    if reasons:
+        return f"ALARM ({where}): " + "; ".join(reasons)
+    return f"no alarm ({where}): performance and inputs within the training reference"
