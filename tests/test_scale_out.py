@@ -166,6 +166,52 @@ def test_spark_engine_reads_parquet_and_search_engine_files(spark, workspace) ->
     )
 
 
+def test_spark_executors_run_the_model_in_its_own_environment(
+    spark, workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--env-manager uv``: executors score in an environment built from the model's pinned
+    requirements (exostab from the model's code/ folder), with the pandas engine's answers."""
+    import shutil
+
+    bin_dir = Path(sys.executable).parent
+    if shutil.which("uv", path=str(bin_dir)) is None:
+        pytest.skip(f"uv is not installed next to {sys.executable} (pip install -e '.[dev]')")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    new, root = workspace["new"], workspace["root"]
+    pandas_run = score(new / "proteins.csv", new / "lots.csv", root / "env_pandas.parquet")
+    spark_run = score(
+        new / "proteins.csv", new / "lots.csv", root / "env_uv.parquet",
+        "--engine", "spark", "--env-manager", "uv",
+    )  # fmt: skip
+    assert len(spark_run[0]) == 40
+    scores, spark_scores = pandas_run[0], spark_run[0]
+    pd.testing.assert_index_equal(scores.index, spark_scores.index)
+    # the model answers over HTTP inside its environment: risks equal to the last bits of JSON
+    np.testing.assert_allclose(scores["risk"], spark_scores["risk"], rtol=1e-12)
+    assert scores["risk_band"].tolist() == spark_scores["risk_band"].tolist()
+    assert scores["top_drivers"].tolist() == spark_scores["top_drivers"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (("--engine", "spark", "--env-manager", "docker"), "--env-manager must be one of local"),
+        (("--env-manager", "uv"), "--env-manager applies to --engine spark"),
+    ],
+)
+def test_an_unknown_env_manager_is_refused_in_one_line(
+    workspace, tmp_path: Path, extra: tuple[str, ...], says: str
+) -> None:
+    new = workspace["new"]
+    result = invoke(
+        "score", "--proteins", str(new / "proteins.csv"), "--lots", str(new / "lots.csv"),
+        "--out", str(tmp_path / "s.parquet"), *extra,
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert says in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "s.parquet").exists()
+
+
 def test_spark_engine_without_pyspark_says_how_to_install(workspace, tmp_path: Path) -> None:
     new = workspace["new"]
     script = f"""

@@ -611,6 +611,14 @@ def score(
         str | None,
         typer.Option(help="Spark master URL for --engine spark. Default: local[*] on 127.0.0.1."),
     ] = None,
+    env_manager: Annotated[
+        str,
+        typer.Option(
+            help="With --engine spark, where executors run the model: local (their Python, "
+            "exostab installed) or the model's own environment built from its requirements "
+            "(uv, virtualenv, conda)."
+        ),
+    ] = "local",
 ) -> None:
     """Score new lots: calibrated risk, band, top drivers, coverage and domain flag per lot.
 
@@ -622,6 +630,8 @@ def score(
     """
     if engine not in ("pandas", "spark"):
         raise ExostabError(f"--engine must be pandas or spark, not {engine!r}")
+    if env_manager != "local" and engine != "spark":
+        raise ExostabError("--env-manager applies to --engine spark (the executors' Python)")
     refuse_overwriting(
         {"protein file": proteins, "lot sheet": lots},
         [out, out.with_name(f"{out.stem}.quarantine.csv"), report],
@@ -630,7 +640,7 @@ def score(
         [out, out.with_name(f"{out.stem}.quarantine.csv"), report] if engine == "pandas" else []
     )
     if engine == "spark":
-        score_spark(proteins, lots, out, model, top_k, format, report, spark_master)
+        score_spark(proteins, lots, out, model, top_k, format, report, spark_master, env_manager)
         return
     import pandas as pd
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -765,12 +775,19 @@ def score_spark(
     format: str | None,
     report: Path | None,
     master: str | None,
+    env_manager: str = "local",
 ) -> None:
     """`exostab score --engine spark`: the same books and summary, the work on Spark."""
     from exostab.registry import resolve_model
-    from exostab.score_spark import require_pyspark, score_on_spark, spark_session
+    from exostab.score_spark import (
+        check_env_manager,
+        require_pyspark,
+        score_on_spark,
+        spark_session,
+    )
     from exostab.writers import AtomicTableWriter
 
+    check_env_manager(env_manager)
     require_pyspark()
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
@@ -801,6 +818,7 @@ def score_spark(
             top_k=top_k,
             input_hash=input_hash,
             format=format,
+            env_manager=env_manager,
         )
     finally:
         if ours:

@@ -48,6 +48,11 @@ INSTALL_HINT = (
     "(from a checkout: pip install -e '.[spark]')"
 )
 RUN, REASON, LOT = "run", "reason", "lot_id"
+# Where executors run the model (mlflow ``spark_udf(env_manager=...)``): ``local`` in the
+# executors' own Python (exostab installed there), the others in the model's own environment,
+# built from its pinned requirements (``uv`` and ``virtualenv`` with uv or virtualenv, ``conda``
+# with conda); exostab then comes from the model's ``code/`` folder.
+ENV_MANAGERS = ("local", "uv", "virtualenv", "conda")
 EMPTY_ID_REASON = "empty lot_id in the protein file"
 ANSWER_TYPE = (
     "lot_id string, risk double, risk_band string, top_drivers string, coverage double, "
@@ -62,6 +67,18 @@ def require_pyspark() -> None:
         import pyspark  # noqa: F401
     except ImportError:
         raise ExostabError(INSTALL_HINT) from None
+
+
+def check_env_manager(env_manager: str) -> None:
+    """Refuse an environment manager mlflow's ``spark_udf`` does not know, in one line.
+
+    Raises:
+        ExostabError: ``env_manager`` is not one of ``ENV_MANAGERS``.
+    """
+    if env_manager not in ENV_MANAGERS:
+        raise ExostabError(
+            f"--env-manager must be one of {', '.join(ENV_MANAGERS)}, not {env_manager!r}"
+        )
 
 
 def spark_session(master: str | None = None) -> SparkSession:
@@ -347,11 +364,21 @@ def score_on_spark(
     top_k: int,
     input_hash: str,
     format: str | None = None,
+    env_manager: str = "local",
 ) -> SparkOutcome:
     """Score every lot of a protein file on Spark; write scores as Parquet.
 
+    Args:
+        env_manager: where executors run the model: ``local`` (their own Python, which must
+            have exostab installed) or the model's own environment (``uv``, ``virtualenv``,
+            ``conda``; built once per executor from the model's pinned requirements).
+
     Returns the counts and the quarantine (``lot_id``, ``reason``), which the caller writes.
+
+    Raises:
+        ExostabError: an ``env_manager`` outside ``ENV_MANAGERS``.
     """
+    check_env_manager(env_manager)
     import mlflow.pyfunc
     from pyspark.sql import functions as F
 
@@ -408,13 +435,15 @@ def score_on_spark(
     configure_tracking()
     quiet = logging.getLogger("mlflow.pyfunc")
     level = quiet.level
-    quiet.setLevel(logging.ERROR)  # env_manager="local" is the point: executors run exostab
+    # mlflow warns that env_manager="local" may differ from the model's environment: with
+    # "local" that is the point (executors run the installed exostab)
+    quiet.setLevel(logging.ERROR)
     try:
         predict = mlflow.pyfunc.spark_udf(
             spark,
             model_uri,
             result_type=ANSWER_TYPE,
-            env_manager="local",
+            env_manager=env_manager,
             params={"top_k": top_k},
             extra_env={"EXOSTAB_MODEL_VERSION": bundle.model_version},
         )
