@@ -78,7 +78,7 @@ docs: $(DOCS_STAMP) ## build the manual (MkDocs) into site/, failing on any warn
 	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict
 
 docs-screenshots: install ## refresh docs/images/ from the browser test (needs chromium)
-	EXOSTAB_DOC_SCREENSHOTS=1 $(BIN)/pytest -q tests/test_report_browser.py
+	EXOSTAB_DOC_SCREENSHOTS=1 $(BIN)/pytest -q tests/test_report_browser.py tests/test_mlflow_ui_browser.py
 
 docs-serve: $(DOCS_STAMP) ## preview the manual on http://127.0.0.1:$(DOCS_PORT) (DOCS_PORT=...)
 	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)

@@ -413,11 +413,19 @@ def train(
         console.print(line)
     if summary:
         console.print(f"Run summary (JSON): {escape(str(summary))}")
+    # mlflow 3.17's UI opens an experiment on its GenAI view unless the address asks for
+    # the model-training one (the experiment's mlflow.experimentKind tag alone does not)
+    runs_page = (
+        f"http://127.0.0.1:5000/#/experiments/{outcome.experiment_id or ''}"
+        "?workflowType=machine_learning"
+    )
     if os.environ.get("MLFLOW_TRACKING_URI") or not Path("Makefile").is_file():
         # another store than the one `make ui` opens, or no checkout (installed from a wheel)
-        console.print(f"Compare runs: mlflow ui --backend-store-uri {escape(store_uri())}")
+        console.print(
+            f"Compare runs: mlflow ui --backend-store-uri {escape(store_uri())} → {runs_page}"
+        )
     else:
-        console.print("Compare runs: [bold]make ui[/] → http://127.0.0.1:5000")
+        console.print(f"Compare runs: [bold]make ui[/] → {runs_page}")
 
 
 @app.command()

@@ -42,6 +42,7 @@ class TrainingOutcome:
     seconds: float
     model_name: str | None = None
     registry_notes: tuple[str, ...] = ()
+    experiment_id: str | None = None
 
     def summary(self, tracking_uri: str) -> dict[str, Any]:
         """Return the run's JSON summary (``exostab train --summary``): ids, CV metrics, verdict."""
@@ -359,4 +360,5 @@ def run_training(
         seconds=time.perf_counter() - started,
         model_name=record.model_name,
         registry_notes=record.notes,
+        experiment_id=record.experiment_id,
     )
