@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -167,7 +168,7 @@ def test_spark_engine_reads_parquet_and_search_engine_files(spark, workspace) ->
 
 
 def test_spark_executors_run_the_model_in_its_own_environment(
-    spark, workspace, monkeypatch: pytest.MonkeyPatch
+    spark, workspace, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """``--env-manager uv``: executors score in an environment built from the model's pinned
     requirements (exostab from the model's code/ folder), with the pandas engine's answers."""
@@ -183,6 +184,9 @@ def test_spark_executors_run_the_model_in_its_own_environment(
         new / "proteins.csv", new / "lots.csv", root / "env_uv.parquet",
         "--engine", "spark", "--env-manager", "uv",
     )  # fmt: skip
+    # uv built the model's environment (mlflow lets its output through to the terminal)
+    built = capfd.readouterr()
+    assert re.search(r"Installed \d+ packages", built.out + built.err), built.err[-2000:]
     assert len(spark_run[0]) == 40
     scores, spark_scores = pandas_run[0], spark_run[0]
     pd.testing.assert_index_equal(scores.index, spark_scores.index)
