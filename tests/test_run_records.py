@@ -36,8 +36,11 @@ def test_two_trainings_are_told_apart(two_runs) -> None:
     client = MlflowClient(tracking_uri=store, registry_uri=store)
     first, second = outcomes
     assert first.run_name != second.run_name
-    assert "60lots" in first.run_name and "90lots" in second.run_name
-    assert first.run_name.startswith("SIMULATED")
+    # what tells them apart comes first, within the UI's narrow Run Name column
+    assert first.run_name.startswith("60 lots · ") and second.run_name.startswith("90 lots · ")
+    for outcome in outcomes:
+        assert outcome.run_name.endswith(" · SIMULATED") and len(outcome.run_name) <= 30
+        assert outcome.result.choice.candidate.learner in outcome.run_name
     for outcome in outcomes:
         run = client.get_run(outcome.run_id)
         assert run.data.tags["simulated_data"] == "true"

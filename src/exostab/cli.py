@@ -311,8 +311,8 @@ def train(
     run_name: Annotated[
         str | None,
         typer.Option(
-            help="mlflow run name. Default: named after the data and the model, e.g. "
-            "'maxquant-80lots-400prot · prior+trees'."
+            help="mlflow run name. Default: the lots and the learner, e.g. "
+            "'80 lots · trees' ('· SIMULATED' added for SIMULATED lots)."
         ),
     ] = None,
     seed: Annotated[

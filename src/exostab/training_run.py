@@ -168,15 +168,19 @@ def verdict_text(result: TrainResult) -> str:
     return last.removeprefix("verdict:").strip()
 
 
-def run_name(fingerprint: dict[str, Any], result: TrainResult) -> str:
-    """Name a run after its data and model, e.g. ``maxquant-80lots-400prot · prior+trees``."""
-    data = (
-        f"{'SIMULATED ' if fingerprint.get('simulated') else ''}{fingerprint.get('format')}"
-        f"-{fingerprint['n_lots']}lots-{fingerprint['n_proteins']}prot"
-    )
-    learner = result.choice.candidate.learner
-    model = "prior" if learner == "prior" else f"prior+{learner}"
-    return f"{data} · {model}"
+def run_name(n_lots: int, learner: str, *, simulated: bool) -> str:
+    """Name a run for the mlflow UI's narrow Run Name column: ``248 lots · linear · SIMULATED``.
+
+    What tells runs apart comes first (the number of lots, the learner the inner CV chose), so
+    the table's cut keeps it; SIMULATED data say so last. At most 30 characters up to 9,999
+    lots. The format, protein count and structure are in the run's params, tags and description.
+
+    Args:
+        n_lots: lots trained on.
+        learner: ``prior``, ``trees``, ``linear`` or ``blend`` (``Candidate.learner``).
+        simulated: the lots are SIMULATED.
+    """
+    return f"{n_lots} lots · {learner}{' · SIMULATED' if simulated else ''}"
 
 
 def write_training_artifacts(
@@ -299,7 +303,11 @@ def run_training(
     bundle = attach_trajectory(bundle, training)
     bundle = attach_reference(bundle, training, result)
     register = register and not result.verdict.constant
-    chosen_name = name or run_name(fingerprint, result)
+    chosen_name = name or run_name(
+        int(fingerprint["n_lots"]),
+        result.choice.candidate.learner,
+        simulated=bool(fingerprint["simulated"]),
+    )
     validation = f"{cfg.cv.scheme} by {cfg.data.group}"
     cost_ratio = cfg.decision.cost_release_unstable / cfg.decision.cost_reject_stable
     card = model_card(result, fingerprint, validation, cost_ratio=cost_ratio)
