@@ -51,6 +51,7 @@ typecheck: install ## mypy on src/
 check: lint typecheck test ## ruff, mypy and pytest
 
 ui: install ## the mlflow UI on http://127.0.0.1:$(UI_PORT) over the project's store
+	@$(BIN)/exostab --tracking-uri $(STORE) runs-page --port $(UI_PORT)
 	$(BIN)/mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port $(UI_PORT)
 
 score: install ## score the simulated hold-out lots (new donors) with the latest model (MODEL=...)

@@ -413,12 +413,9 @@ def train(
         console.print(line)
     if summary:
         console.print(f"Run summary (JSON): {escape(str(summary))}")
-    # mlflow 3.17's UI opens an experiment on its GenAI view unless the address asks for
-    # the model-training one (the experiment's mlflow.experimentKind tag alone does not)
-    runs_page = (
-        f"http://127.0.0.1:5000/#/experiments/{outcome.experiment_id or ''}"
-        "?workflowType=machine_learning"
-    )
+    from exostab.tracking import runs_page as runs_page_of
+
+    runs_page = runs_page_of(outcome.experiment_id or "")
     if os.environ.get("MLFLOW_TRACKING_URI") or not Path("Makefile").is_file():
         # another store than the one `make ui` opens, or no checkout (installed from a wheel)
         console.print(
@@ -426,6 +423,28 @@ def train(
         )
     else:
         console.print(f"Compare runs: [bold]make ui[/] → {runs_page}")
+
+
+@app.command("runs-page")
+@user_errors
+def runs_page_address(
+    port: Annotated[int, typer.Option(help="The mlflow UI's port (make ui: UI_PORT).")] = 5000,
+    experiment: Annotated[
+        str | None, typer.Option(help="mlflow experiment name. Default: the config's (exostab).")
+    ] = None,
+) -> None:
+    """Print the mlflow UI address of the training runs (make ui prints it first).
+
+    Reads the store (`--tracking-uri`) without creating it: no store or no experiment yet is
+    one line and exit code 2.
+    """
+    from exostab.config import load_train_config
+    from exostab.tracking import experiment_id_of
+    from exostab.tracking import runs_page as runs_page_of
+
+    name = experiment or load_train_config().experiment
+    address = runs_page_of(experiment_id_of(name), port)
+    console.print(f"mlflow UI, runs of experiment {name}: {address}", markup=False, highlight=False)
 
 
 @app.command()

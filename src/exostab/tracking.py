@@ -58,6 +58,38 @@ def configure_tracking(root: Path | None = None) -> str:
     return uri
 
 
+def runs_page(experiment_id: str, port: int = 5000) -> str:
+    """The mlflow UI address of an experiment's runs table, on ``127.0.0.1:port``.
+
+    mlflow 3.17's UI opens an experiment on its GenAI view (traces, no runs) unless the address
+    asks for the model-training one; the ``mlflow.experimentKind`` tag alone does not decide it.
+    """
+    return f"http://127.0.0.1:{port}/#/experiments/{experiment_id}?workflowType=machine_learning"
+
+
+def experiment_id_of(name: str) -> str:
+    """Return the id of the experiment ``name`` in the store; creates no store nor experiment.
+
+    Raises:
+        ExostabError: the store does not exist yet (a SQLite file not written), cannot be read,
+            or holds no such experiment.
+    """
+    uri = store_uri()
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///"))
+        if not database.is_file():
+            raise ExostabError(f"no mlflow store at {database} yet: run make train first")
+    try:
+        experiment = MlflowClient(tracking_uri=uri).get_experiment_by_name(name)
+    except MlflowException as error:
+        raise ExostabError(f"cannot read the mlflow store {uri}: {error.message}") from None
+    if experiment is None:
+        raise ExostabError(
+            f"no experiment {name!r} in the mlflow store {uri}: run make train first"
+        )
+    return str(experiment.experiment_id)
+
+
 def open_store_once(uri: str, database: Path) -> None:
     """Open (and, when new, create) the SQLite tracking and registry store under a file lock.
 
