@@ -35,7 +35,7 @@ from exostab.monitor import attach_reference, monitor_lots
 from exostab.readers import read_lot_sheet, read_lot_sheet_lenient, read_proteins
 from exostab.score import score_file
 from exostab.simulate import write_simulation
-from exostab.simulate_release import DRIFTS, write_release_stream
+from exostab.simulate_release import DRIFTS, read_world, write_release_stream
 from exostab.train import train_model
 
 logger = logging.getLogger(__name__)
@@ -103,15 +103,16 @@ def run_monitor_bench(
     rows = []
     for seed in seeds:
         started = time.perf_counter()
-        world = write_simulation(
+        folder = write_simulation(
             work / f"world-{seed}",
             n_lots=sizes.n_lots,
             n_donors=sizes.n_donors,
             n_proteins=sizes.n_proteins,
             seed=seed,
         ).out
+        world = read_world(folder)
         training = build_training_set(
-            read_proteins(world / "proteins.csv"), read_lot_sheet(world / "lots.csv"), cfg
+            read_proteins(folder / "proteins.csv"), read_lot_sheet(folder / "lots.csv"), cfg
         )
         result = train_model(training, cfg, {})
         bundle = attach_reference(
@@ -122,13 +123,11 @@ def run_monitor_bench(
             started = time.perf_counter()
             stream = write_release_stream(
                 work / f"stream-{seed}-{drift}",
+                world=world,
                 drift=drift,
                 n_lots=sizes.stream_lots,
                 n_donors=sizes.stream_donors,
-                n_proteins=sizes.n_proteins,
-                world_seed=seed,
                 seed=1000 + seed,
-                scenario="base",
             ).out
             sheet, refused = read_lot_sheet_lenient(
                 stream / "lots.csv", vocabulary=bundle.vocabulary
@@ -201,6 +200,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="1-5", help="first-last seed")
     parser.add_argument("--quick", action="store_true", help="smaller worlds")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("monitor.csv"))
+    parser.add_argument(
+        "--drifts", default=",".join(DRIFTS), help="streams to run, comma-separated (stable first)"
+    )
     args = parser.parse_args()
     first, last = (int(x) for x in args.seeds.split("-"))
     sizes = QUICK_MONITOR if args.quick else MonitorSizes()
@@ -209,6 +211,7 @@ def main() -> None:
         tuple(range(first, last + 1)),
         sizes,
         Path(__file__).with_name("_work") / "monitor",
+        drifts=tuple(args.drifts.split(",")),
         done=lambda message: print(message, flush=True),
     )
     table.to_csv(args.out, index=False)

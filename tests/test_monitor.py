@@ -18,7 +18,7 @@ from exostab.evaluate import rank_auroc
 from exostab.monitor import attach_reference, bundle_reference, monitor_lots
 from exostab.readers import read_lot_sheet_lenient
 from exostab.score import score_file
-from exostab.simulate_release import write_release_stream
+from exostab.simulate_release import read_world, write_release_stream
 
 WORLD_SEED = 3
 N_PROTEINS = 200
@@ -55,13 +55,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     (model / "MLmodel").write_text("flavors: {}\n")
     stream = write_release_stream(
         root / "stream",
+        world=read_world(data),
         drift="stable",
         n_lots=80,
         n_donors=8,
-        n_proteins=N_PROTEINS,
-        world_seed=WORLD_SEED,
         seed=5,
-        scenario="base",
     ).out
     return {
         "bundle": ModelBundle.load(model / "artifacts" / "bundle"),
@@ -83,6 +81,7 @@ def shifted_copy(
     out.mkdir(parents=True, exist_ok=True)
     proteins = pd.read_csv(stream / "proteins.csv")
     rows = proteins["lot_id"].isin(only) if only is not None else slice(None)
+    proteins[columns] = proteins[columns].astype(float)
     proteins.loc[rows, columns] = proteins.loc[rows, columns] * 2.0**log2_shift
     proteins.to_csv(out / "proteins.csv", index=False)
     (out / "lots.csv").write_text((stream / "lots.csv").read_text())
