@@ -472,9 +472,19 @@ def category_sentence(column: str, reference: dict[str, int], monitored: dict[st
 
 
 def metadata_drift(
-    reference: MonitorReference, sheet: pd.DataFrame, config: MonitorConfig
+    reference: MonitorReference,
+    sheet: pd.DataFrame,
+    config: MonitorConfig,
+    *,
+    window: bool = False,
 ) -> pd.DataFrame:
     """Test each metadata column of the reference on the monitored lots' sheet.
+
+    Category columns are compared over donors (each donor weighs one) on both sides, since a
+    donor's lots share its series and medium. In one time ``window`` the monitored lots are
+    counted as lots: a window holds few lots per donor, and a change that starts on a date
+    (a new medium) moves the lots of a donor, not the donor. Number columns are compared over
+    donor medians on both sides.
 
     Returns:
         one row per column: ``column``, ``test`` (chi2 or ks), ``statistic``, ``p``, ``q``
@@ -491,7 +501,11 @@ def metadata_drift(
         monitored: Mapping[str, float]
         if by_donor and column in reference.by_group:
             counts = reference.by_group[column]
-            monitored = donor_weighted_counts(sheet[column], donors)  # type: ignore[arg-type]
+            monitored = (
+                category_counts(sheet[column])
+                if window
+                else donor_weighted_counts(sheet[column], donors)  # type: ignore[arg-type]
+            )
         else:
             counts, monitored = lot_counts, category_counts(sheet[column])
         levels = list(dict.fromkeys([*counts, *monitored]))
@@ -501,7 +515,11 @@ def metadata_drift(
         rows.append(
             {
                 "column": column,
-                "test": "chi2 over donors" if by_donor and column in reference.by_group else "chi2",
+                "test": (
+                    ("chi2, training over donors" if window else "chi2 over donors")
+                    if by_donor and column in reference.by_group
+                    else "chi2"
+                ),
                 "p": contingency_p(a, b),
                 "effect": total_variation(a, b),
                 "description": category_sentence(column, lot_counts, lot_new),
@@ -898,7 +916,7 @@ def monitor_lots(
         if reference is not None:
             member_ids = set(members["lot_id"])
             window_metadata = metadata_drift(
-                reference, monitored_sheet.loc[members["lot_id"]], config
+                reference, monitored_sheet.loc[members["lot_id"]], config, window=True
             )
             window_proteins = protein_drift(
                 reference,
@@ -1142,10 +1160,19 @@ def judge(checks: list[Check], alpha: float) -> list[Check]:
 
 
 def alarm_reasons(checks: list[Check]) -> list[str]:
-    """One reason per failed check, all-lots checks first, then by window."""
-    failed = [c for c in checks if c.failed]
-    failed.sort(key=lambda c: (c.scope != ALL_LOTS, c.scope, COMPONENTS.index(c.component)))
-    return [f"{c.text} (Holm p={c.p_holm:.1g})" for c in failed]
+    """One reason per failed component: its most significant check, and where else it failed."""
+    reasons = []
+    for component in COMPONENTS:
+        failed = sorted(
+            (c for c in checks if c.failed and c.component == component),
+            key=lambda c: (c.p_holm, c.scope != ALL_LOTS, c.scope),
+        )
+        if not failed:
+            continue
+        top, others = failed[0], sorted(c.scope for c in failed[1:])
+        also = f"; also in {', '.join(others)}" if others else ""
+        reasons.append(f"{top.text} (Holm p={top.p_holm:.1g}{also})")
+    return reasons
 
 
 def verdict_line(reasons: list[str], n_lots: int, n_outcome: int, bundle: ModelBundle) -> str:
