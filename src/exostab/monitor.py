@@ -186,6 +186,8 @@ def reference_from_training(training: Any, result: Any, bundle: ModelBundle) -> 
     proteins: dict[str, dict[str, Any]] = {}
     features = [f for f in map(str, bundle.proteins.index) if f in X.columns]
     block = log2_values(X[features].to_numpy(dtype=float), training.scale)
+    donor_codes = np.unique(training.groups.astype(str).to_numpy(), return_inverse=True)[1]
+    proteins_lots_per_donor = len(X) / max(int(donor_codes.max()) + 1, 1) if len(X) else 1.0
     for j, feature in enumerate(features):
         values = block[:, j]
         detected = values[np.isfinite(values)]
@@ -198,6 +200,7 @@ def reference_from_training(training: Any, result: Any, bundle: ModelBundle) -> 
             "counts": binned_counts(values, edges).tolist(),
             "median": round(float(np.median(detected)), 4) if len(detected) else None,
             "sd": round(float(np.std(detected)), 4) if len(detected) > 1 else None,
+            "icc": round(donor_icc(values, donor_codes), 4),
         }
     drivers = driver_strength(bundle, X)
     y = training.y.to_numpy(dtype=int)
@@ -222,6 +225,7 @@ def reference_from_training(training: Any, result: Any, bundle: ModelBundle) -> 
         else float("nan"),
         "in_the_large_sd": float(np.std(draws)) if len(draws) else float("nan"),
     }
+    by_group["lots_per_donor"] = round(float(proteins_lots_per_donor), 4)
     return MonitorReference(
         n_lots=len(X),
         categories=categories,
@@ -231,6 +235,30 @@ def reference_from_training(training: Any, result: Any, bundle: ModelBundle) -> 
         performance=performance,
         by_group=by_group,
     )
+
+
+def donor_icc(values: np.ndarray, donors: np.ndarray) -> float:
+    """Intraclass correlation of a protein's detected log2 values within donors (one-way
+    ANOVA estimator); 1 (the worst case) when it cannot be estimated.
+
+    It sets the design effect 1 + (m - 1) ICC of m lots per donor (Kish 1965).
+    """
+    finite = np.isfinite(values)
+    codes, y = donors[finite], values[finite]
+    groups = np.unique(codes)
+    if len(groups) < 3 or len(y) <= len(groups):
+        return 1.0
+    sizes = np.array([np.sum(codes == g) for g in groups], dtype=float)
+    means = np.array([y[codes == g].mean() for g in groups])
+    between = float(np.sum(sizes * (means - y.mean()) ** 2) / (len(groups) - 1))
+    within = float(np.sum((y - means[np.searchsorted(groups, codes)]) ** 2)) / (
+        len(y) - len(groups)
+    )
+    k0 = (len(y) - np.sum(sizes**2) / len(y)) / (len(groups) - 1)
+    denominator = between + (k0 - 1) * within
+    if denominator <= 0:
+        return 1.0
+    return float(np.clip((between - within) / denominator, 0.0, 1.0))
 
 
 def donor_weighted_counts(values: pd.Series, donors: pd.Series) -> dict[str, float]:
@@ -370,6 +398,18 @@ def in_the_large_interval(
     return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
 
 
+def hanley_mcneil(auroc: float, y: np.ndarray) -> float:
+    """Standard error of an AUROC from its positives and negatives (Hanley & McNeil 1982)."""
+    n1, n0 = int(np.sum(y == 1)), int(np.sum(y == 0))
+    if n1 == 0 or n0 == 0 or not np.isfinite(auroc):
+        return float("nan")
+    q1, q2 = auroc / (2 - auroc), 2 * auroc**2 / (1 + auroc)
+    variance = (auroc * (1 - auroc) + (n1 - 1) * (q1 - auroc**2) + (n0 - 1) * (q2 - auroc**2)) / (
+        n1 * n0
+    )
+    return float(math.sqrt(max(variance, 0.0)))
+
+
 def performance(lots: pd.DataFrame, level: float, seed: int = 0) -> dict[str, Any]:
     """AUROC, calibration and band error rates of the lots with an outcome.
 
@@ -412,8 +452,13 @@ def performance(lots: pd.DataFrame, level: float, seed: int = 0) -> dict[str, An
         float(np.quantile(draws, 1 - tail)) if len(draws) else float("nan")
     )
     out["calibration"]["difference_sd"] = float(np.std(draws)) if len(draws) else float("nan")
-    # The AUROC's standard error from its bootstrap interval (normal approximation).
-    out["auroc_sd"] = (high - low) / (2 * stats.norm.ppf(1 - tail)) if both else float("nan")
+    # The AUROC's standard error: from its bootstrap interval (normal approximation), at least
+    # Hanley & McNeil's (1982, Radiology 143:29): a bootstrap over few donors is too narrow.
+    out["auroc_sd"] = (
+        max((high - low) / (2 * stats.norm.ppf(1 - tail)), hanley_mcneil(out["auroc"], y))
+        if both
+        else float("nan")
+    )
     bands = judged["risk_band"].astype(str).to_numpy()
     for band in ("low", "review", "high", "not assessable"):
         members = bands == band
@@ -446,13 +491,35 @@ def total_variation(reference: np.ndarray, monitored: np.ndarray) -> float:
     return float(0.5 * np.abs(a - b).sum())
 
 
-def contingency_p(reference: np.ndarray, monitored: np.ndarray) -> float:
-    """Chi-square test of homogeneity of two count vectors (bins empty in both dropped)."""
-    table = np.vstack([reference, monitored]).astype(float)
+def contingency_p(
+    reference: np.ndarray,
+    monitored: np.ndarray,
+    design_effect: float = 1.0,
+    reference_design_effect: float = 1.0,
+) -> float:
+    """Chi-square test of homogeneity of two count vectors (bins empty in both dropped).
+
+    Lots of one donor are not independent: each side's counts are divided by its design
+    effect (Kish's 1 + (m - 1) ICC for m lots per donor), the first-order correction of Rao &
+    Scott (1981, JASA 76:221), so the test counts effective lots.
+    """
+    table = np.vstack(
+        [
+            np.asarray(reference, dtype=float) / max(reference_design_effect, 1.0),
+            np.asarray(monitored, dtype=float) / max(design_effect, 1.0),
+        ]
+    )
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         return 1.0
     return float(stats.chi2_contingency(table).pvalue)
+
+
+def lots_per_donor(lots: pd.DataFrame) -> float:
+    """Monitored lots per donor (1 when donors are unknown)."""
+    if "donor_id" not in lots or not len(lots):
+        return 1.0
+    return len(lots) / max(lots["donor_id"].nunique(), 1)
 
 
 def category_sentence(column: str, reference: dict[str, int], monitored: dict[str, int]) -> str:
@@ -477,6 +544,7 @@ def metadata_drift(
     config: MonitorConfig,
     *,
     window: bool = False,
+    lots_per_donor: float = 1.0,
 ) -> pd.DataFrame:
     """Test each metadata column of the reference on the monitored lots' sheet.
 
@@ -520,7 +588,7 @@ def metadata_drift(
                     if by_donor and column in reference.by_group
                     else "chi2"
                 ),
-                "p": contingency_p(a, b),
+                "p": contingency_p(a, b, lots_per_donor if window else 1.0),
                 "effect": total_variation(a, b),
                 "description": category_sentence(column, lot_counts, lot_new),
             }
@@ -570,8 +638,13 @@ def protein_drift(
     bundle: ModelBundle,
     table: pd.DataFrame,
     config: MonitorConfig,
+    monitored_per_donor: float = 1.0,
 ) -> pd.DataFrame:
     """Test each protein of the reference on the monitored lots (drivers ranked first).
+
+    Each protein's chi-square counts effective lots: its design effect 1 + (m - 1) ICC on each
+    side, with m lots per donor (``monitored_per_donor``; the training's stored in the
+    reference) and its within-donor ICC at training (1, the worst case, when not stored).
 
     Args:
         table: the monitored lots as scored (``lot_id``, metadata, proteins under input names
@@ -586,6 +659,7 @@ def protein_drift(
         ``detected_training`` (shares), ``drifted``; drivers first, then by q.
     """
     inputs = {str(f): str(i) for f, i in bundle.proteins["input_name"].items()}
+    training_per_donor = float(reference.by_group.get("lots_per_donor", 1.0))
     ranked = list(reference.drivers)[: config.n_drivers]
     rank = {feature: k + 1 for k, feature in enumerate(ranked)}
     rows = []
@@ -601,6 +675,7 @@ def protein_drift(
         monitored = binned_counts(values, edges).astype(float)
         detected = values[np.isfinite(values)]
         median, spread = ref.get("median"), ref.get("sd")
+        icc = float(ref.get("icc", 1.0))
         shift = (
             float(np.median(detected) - median)
             if len(detected) and median is not None
@@ -614,7 +689,12 @@ def protein_drift(
                 "feature": feature,
                 "driver": rank.get(feature, 0),
                 "weight": reference.drivers.get(feature, 0.0),
-                "p": contingency_p(counts, monitored),
+                "p": contingency_p(
+                    counts,
+                    monitored,
+                    1 + (monitored_per_donor - 1) * icc,
+                    1 + (training_per_donor - 1) * icc,
+                ),
                 "distance": total_variation(counts, monitored),
                 "shift": shift,
                 "detected": detected_share,
@@ -904,7 +984,7 @@ def monitor_lots(
     metadata = protein_table = None
     if reference is not None and len(lots):
         metadata = metadata_drift(reference, monitored_sheet, config)
-        protein_table = protein_drift(reference, bundle, scored.table, config)
+        protein_table = protein_drift(reference, bundle, scored.table, config, lots_per_donor(lots))
     checks = scope_checks(ALL_LOTS, overall, lots, metadata, protein_table, reference, config)
     # Each window on its own too: a drift in the later months is diluted over all lots.
     labels = sorted(set(lots["window"]))
@@ -916,13 +996,18 @@ def monitor_lots(
         if reference is not None:
             member_ids = set(members["lot_id"])
             window_metadata = metadata_drift(
-                reference, monitored_sheet.loc[members["lot_id"]], config, window=True
+                reference,
+                monitored_sheet.loc[members["lot_id"]],
+                config,
+                window=True,
+                lots_per_donor=lots_per_donor(members),
             )
             window_proteins = protein_drift(
                 reference,
                 bundle,
                 scored.table[scored.table["lot_id"].astype(str).isin(member_ids)],
                 config,
+                lots_per_donor(members),
             )
         checks += scope_checks(
             label_,

@@ -167,7 +167,7 @@ def write_release_stream(
     seed: int = 101,
     acquisition: str = "dia",
     n_windows: int = 6,
-    start: str = "2027-01-04",
+    start: str = "2027-01-01",
     drift_start: float = 0.5,
     outcome_back: float = 0.8,
     batch_shift: float = 1.5,
@@ -184,7 +184,7 @@ def write_release_stream(
         n_lots, n_donors: stream size (new donors of the world).
         seed: the stream's own seed (same world and seed, same files).
         n_windows: months the releases span.
-        start: first release date (ISO).
+        start: first release date (ISO; the first of a month gives whole monthly windows).
         drift_start: share of the stream's time after which the drift acts (0-1).
         outcome_back: share of the stream's time whose assays are back; later lots get an
             empty ``unstable``.
@@ -288,7 +288,9 @@ def write_release_stream(
     }
     paths = _write_part(out, config, biology, measurement, info, rng_measure)
     start_day = pd.Timestamp(start)
-    days = np.floor(release * n_windows * 30.44)
+    # The releases fill n_windows calendar months from the start exactly (none spill over).
+    span = (start_day + pd.DateOffset(months=n_windows) - start_day).days
+    days = np.floor(release * span)
     dates = {
         lots["lot_id"].iat[i]: (start_day + pd.Timedelta(days=float(days[i]))).date().isoformat()
         for i in stream.tolist()
