@@ -66,7 +66,7 @@ monitor: install ## simulate post-release streams (stable, drifted) and monitor 
 	@test -f data/simulated/train/proteins.csv || { echo "no built-in data yet: run make train first"; exit 2; }
 	@for drift in stable ms_batch; do \
 		$(BIN)/exostab simulate --stream $$drift --out data/simulated/release_$$drift \
-			--scenario holdout --seed 7 --proteins 3000 --lots 120 --donors 12 && \
+			--world data/simulated/train --lots 120 --donors 12 && \
 		$(BIN)/exostab monitor --proteins data/simulated/release_$$drift/proteins.csv \
 			--lots data/simulated/release_$$drift/lots.csv --out out/monitor_$$drift --model $(MODEL) \
 			|| exit $$?; \

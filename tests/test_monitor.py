@@ -4,21 +4,35 @@ the books (in = monitored + quarantined), the verdict, and the SIMULATED post-re
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from exostab.bundle import ModelBundle
 from exostab.cli import app
 from exostab.config import MonitorConfig, TrainConfig
 from exostab.evaluate import rank_auroc
-from exostab.monitor import attach_reference, bundle_reference, monitor_lots
+from exostab.monitor import (
+    COMPONENTS,
+    Check,
+    MonitorReference,
+    alarm_reasons,
+    attach_reference,
+    bundle_reference,
+    holm,
+    judge,
+    monitor_lots,
+    scope_checks,
+)
 from exostab.readers import read_lot_sheet_lenient
 from exostab.score import score_file
-from exostab.simulate_release import write_release_stream
+from exostab.simulate_release import read_world, write_release_stream
 
 WORLD_SEED = 3
 N_PROTEINS = 200
@@ -55,18 +69,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     (model / "MLmodel").write_text("flavors: {}\n")
     stream = write_release_stream(
         root / "stream",
+        world=read_world(data),
         drift="stable",
-        n_lots=80,
-        n_donors=8,
-        n_proteins=N_PROTEINS,
-        world_seed=WORLD_SEED,
+        n_lots=120,
+        n_donors=16,
         seed=5,
-        scenario="base",
     ).out
     return {
         "bundle": ModelBundle.load(model / "artifacts" / "bundle"),
         "model": model,
         "stream": stream,
+        "data": data,
     }
 
 
@@ -83,6 +96,7 @@ def shifted_copy(
     out.mkdir(parents=True, exist_ok=True)
     proteins = pd.read_csv(stream / "proteins.csv")
     rows = proteins["lot_id"].isin(only) if only is not None else slice(None)
+    proteins[columns] = proteins[columns].astype(float)
     proteins.loc[rows, columns] = proteins.loc[rows, columns] * 2.0**log2_shift
     proteins.to_csv(out / "proteins.csv", index=False)
     (out / "lots.csv").write_text((stream / "lots.csv").read_text())
@@ -181,8 +195,6 @@ def test_a_model_without_reference_says_so_and_still_judges_performance(
 ) -> None:
     bundle, stream = world["bundle"], world["stream"]
     assert isinstance(bundle, ModelBundle) and isinstance(stream, Path)
-    from dataclasses import replace
-
     older = replace(bundle, monitor_reference=None)
     result = monitored(older, stream / "proteins.csv", stream / "lots.csv")
     assert any("no training reference" in note for note in result.notes)
@@ -265,3 +277,152 @@ def test_a_stream_has_dates_and_outcomes_only_for_its_earlier_lots(
     back = sheet["unstable"].notna()
     assert dates[back].max() <= dates[~back].min()
     assert "SIMULATED" in (stream / "README.txt").read_text()
+
+
+# --------------------------------------------------------------------------------------------
+# The alarm rule's components (a stable stream's false-alarm rate is measured in
+# bench/monitor.py over 20 seeds, not asserted on one seed here)
+# --------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=40))
+def test_holm_is_bonferroni_stepped_down(p: list[float]) -> None:
+    adjusted = holm(np.array(p))
+    m = len(p)
+    assert (adjusted >= np.array(p) - 1e-12).all() and (adjusted <= 1).all()
+    assert adjusted.min() == pytest.approx(min(1.0, m * min(p)))
+    order = np.argsort(p, kind="stable")
+    assert (np.diff(adjusted[order]) >= -1e-12).all()  # the ranking of the p-values is kept
+
+
+def rule_reference(world: dict[str, object], **performance: float) -> MonitorReference:
+    bundle = world["bundle"]
+    assert isinstance(bundle, ModelBundle)
+    reference = bundle_reference(bundle)
+    assert reference is not None
+    return replace(reference, performance={**reference.performance, **performance})
+
+
+def performance_of(
+    auroc: float, auroc_sd: float, difference: float, sd: float
+) -> dict[str, object]:
+    return {
+        "n_with_outcome": 60,
+        "auroc": auroc,
+        "auroc_low": auroc - 2 * auroc_sd,
+        "auroc_high": auroc + 2 * auroc_sd,
+        "auroc_sd": auroc_sd,
+        "calibration": {
+            "observed": 0.3 + difference,
+            "predicted": 0.3,
+            "difference": difference,
+            "difference_sd": sd,
+        },
+    }
+
+
+def test_the_auroc_check_weighs_both_uncertainties(world: dict[str, object]) -> None:
+    # CV 0.80 with interval 0.70-0.90 (SE about 0.05): a monitored 0.72 +- 0.05 is no evidence
+    # of a fall, although its point lies below the CV interval's middle ...
+    reference = rule_reference(world, auroc=0.80, auroc_low=0.70, auroc_high=0.90)
+    lots = pd.DataFrame({"in_domain": [True] * 60})
+    config = MonitorConfig()
+    checks = scope_checks(
+        "all lots", performance_of(0.72, 0.05, 0.0, 0.05), lots, None, None, reference, config
+    )
+    auroc = next(c for c in checks if c.component == "auroc")
+    assert 0.1 < auroc.p < 0.2
+    assert not judge(checks, config.alpha)[0].failed
+    # ... while 0.50 +- 0.03 is.
+    checks = scope_checks(
+        "all lots", performance_of(0.50, 0.03, 0.0, 0.05), lots, None, None, reference, config
+    )
+    judged = {c.component: c for c in judge(checks, config.alpha)}
+    assert judged["auroc"].failed and not judged["calibration"].failed
+    assert "below the CV AUROC 0.80" in alarm_reasons(list(judged.values()))[0]
+
+
+def test_calibration_is_compared_with_its_cross_validated_value(world: dict[str, object]) -> None:
+    config = MonitorConfig()
+    lots = pd.DataFrame({"in_domain": [True] * 60})
+    found = performance_of(0.8, 0.03, -0.12, 0.03)
+    # In CV the model already over-predicted by 12 points: the stream is as in training.
+    same = rule_reference(world, in_the_large=-0.12, in_the_large_sd=0.03)
+    checks = judge(scope_checks("all lots", found, lots, None, None, same, config), config.alpha)
+    assert not any(c.failed for c in checks)
+    # Well calibrated in CV: 12 points off with an SD of 0.03 is a change.
+    calibrated = rule_reference(world, in_the_large=0.0, in_the_large_sd=0.02)
+    checks = judge(
+        scope_checks("all lots", found, lots, None, None, calibrated, config), config.alpha
+    )
+    assert [c.component for c in checks if c.failed] == ["calibration"]
+
+
+def test_a_significant_but_immaterial_or_a_material_but_lone_check_does_not_alarm() -> None:
+    tiny = Check("all lots", "domain", 1e-9, material=False, text="2% outside")
+    assert not judge([tiny], 0.01)[0].failed
+    # One p of 0.004 alone fails at 0.01; among five checks Holm needs 0.002.
+    lone = Check("2027-03", "lot sheet", 0.004, material=True, text="medium", items=("medium",))
+    assert judge([lone], 0.01)[0].failed
+    quiet = [Check("all lots", c, 0.5, True, c) for c in COMPONENTS[:4]]
+    assert not judge([lone, *quiet], 0.01)[0].failed
+
+
+def test_a_shift_in_the_last_window_only_is_named_with_its_window(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    """Three driver proteins move only in the last quarter's lots (half the stream): the
+    last window names them."""
+    bundle, stream = world["bundle"], world["stream"]
+    assert isinstance(bundle, ModelBundle) and isinstance(stream, Path)
+    reference = bundle_reference(bundle)
+    assert reference is not None
+    sheet = pd.read_csv(stream / "lots.csv")
+    quarter = pd.to_datetime(sheet["release_date"]).dt.to_period("Q").astype(str)
+    last = set(sheet.loc[quarter == quarter.max(), "lot_id"])
+    drivers = list(reference.drivers)[:3]
+    columns = [str(bundle.proteins.loc[f, "input_name"]) for f in drivers]
+    proteins, lots = shifted_copy(stream, tmp_path / "last", columns, 3.0, only=last)
+    result = monitored(bundle, proteins, lots, window="Q")
+    names = {bundle.display_name(f) for f in drivers}
+    assert result.alarm and names <= set(result.summary()["drifted_proteins"])
+    assert result.proteins is not None
+    windows = result.proteins.set_index("protein").loc[sorted(names), "windows"]
+    assert all(quarter.max() in w for w in windows)
+    failed = [c for c in result.checks if c.failed]
+    assert any(c.scope == quarter.max() and c.component == "driver proteins" for c in failed)
+    assert not any(c.scope == quarter.min() for c in failed)
+
+
+def test_a_drift_acts_on_the_stream_after_its_onset_only(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    """The stable and the medium-drift stream of one world and seed hold the same lots; they
+    differ only in the lots released after the onset."""
+    data = world["data"]
+    assert isinstance(data, Path)
+    common = {"world": read_world(data), "n_lots": 40, "n_donors": 6, "seed": 11}
+    stable = write_release_stream(tmp_path / "stable", drift="stable", **common)  # type: ignore[arg-type]
+    medium = write_release_stream(tmp_path / "medium", drift="medium", **common)  # type: ignore[arg-type]
+    assert medium.drifted_columns == ("medium",) and medium.onset is not None
+    a = pd.read_csv(stable.out / "lots.csv").set_index("lot_id")
+    b = pd.read_csv(medium.out / "lots.csv").set_index("lot_id")
+    before = a.index[a["release_date"] < medium.onset]
+    after = b.index[b["release_date"] >= medium.onset]
+    assert len(before) and len(after)
+    pd.testing.assert_frame_equal(a.loc[before], b.loc[before])
+    assert (b.loc[after, "medium"] == "FBS").all()
+    # The same world as training: the same protein effects on potency.
+    world_truth = pd.read_csv(data / "truth" / "truth_proteins.csv").set_index("protein")
+    stream_truth = pd.read_csv(stable.out / "truth" / "truth_proteins.csv").set_index("protein")
+    pd.testing.assert_series_equal(world_truth["weight_per_log2"], stream_truth["weight_per_log2"])
+
+
+def test_a_folder_without_a_simulated_world_is_refused(tmp_path: Path) -> None:
+    answer = CliRunner().invoke(
+        app,
+        ["simulate", "--stream", "stable", "--world", str(tmp_path), "--out", str(tmp_path / "s")],
+    )
+    assert answer.exit_code == 2
+    assert "simulation.yaml" in answer.output and "Traceback" not in answer.output

@@ -1217,31 +1217,37 @@ def simulate(
         typer.Option(
             "--stream",
             help="Write a post-release stream instead (dated lots, outcomes of the earlier "
-            "ones) from the world of --seed/--proteins/--scenario: stable, ms_batch, medium, "
-            "tissue or senescence (see docs/monitoring.md).",
+            "ones): later lots of new donors from the world of --world: stable, ms_batch, "
+            "medium, tissue or senescence (see docs/monitoring.md).",
         ),
     ] = None,
     stream_seed: Annotated[
         int, typer.Option("--stream-seed", help="Seed of the stream (its lots and donors).")
     ] = 101,
+    world: Annotated[
+        Path | None,
+        typer.Option(
+            "--world",
+            help="With --stream: the SIMULATED training folder whose world the stream continues "
+            "(its simulation.yaml; default: the built-in data/simulated/train). --lots and "
+            "--donors are then the stream's size.",
+        ),
+    ] = None,
 ) -> None:
     """Write SIMULATED MSC-exosome lots with ground truth (lot sheet, proteins, vendor files)."""
     from exostab.simulate import write_simulation
 
     if stream is not None:
-        from exostab.simulate_release import write_release_stream
+        from exostab.simulate_release import read_world, write_release_stream
 
         written = write_release_stream(
             out,
+            world=read_world(world if world is not None else DEFAULT_DATA / "train"),
             drift=stream,
             n_lots=lots,
             n_donors=donors,
-            n_proteins=proteins,
-            world_seed=seed,
             seed=stream_seed,
-            scenario=scenario,
             acquisition=acquisition,
-            config_path=existing_file(config, "simulator config"),
         )
         names = [*written.drifted_columns, *written.drifted_proteins]
         changed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
@@ -1249,7 +1255,8 @@ def simulate(
         console.print(
             f"[bold]SIMULATED post-release stream[/] ({written.drift}): {written.n_lots} lots, "
             f"{written.n_with_outcome} with an outcome, "
-            f"{100 * written.prevalence:.1f}% unstable; drift from {written.onset or '-'} "
+            f"{100 * written.prevalence:.1f}% unstable (training world "
+            f"{100 * written.world_prevalence:.1f}%); drift from {written.onset or '-'} "
             f"changes {changed} → {out}/ (lots.csv with release_date, proteins.csv, truth/)",
             highlight=False,
         )

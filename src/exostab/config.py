@@ -300,12 +300,19 @@ class MonitorConfig(Frozen):
 
     Attributes:
         experiment: mlflow experiment of the monitoring runs.
-        confidence: level of the intervals the alarm checks use (AUROC, calibration, share of
-            lots outside the domain); 0.99 keeps a stable stream's false alarms rare although
-            several checks run at once.
-        fdr: Benjamini-Hochberg false discovery rate of the drift tests (proteins apart from
-            metadata columns).
-        min_outcomes: lots with an assay outcome needed before performance is judged.
+        confidence: level of the intervals shown (AUROC, calibration).
+        alpha: family-wise error rate of the whole verdict: every check (AUROC, calibration,
+            lot sheet, driver proteins, other proteins, domain) on all lots and in every time
+            window gives one p-value, and Holm's step-down correction (Holm 1979, Scand J Stat
+            6:65) over all of them at ``alpha`` decides which checks fail.
+        fdr: Benjamini-Hochberg false discovery rate inside a failing drift check: the columns
+            or proteins it names.
+        min_outcomes: lots with an assay outcome needed before performance is judged (on all
+            lots or in a window).
+        min_window_lots: lots a time window needs to be checked on its own.
+        min_auroc_drop: an AUROC check fails only when the AUROC is also this far below CV.
+        min_calibration_gap: a calibration check fails only when observed minus predicted
+            moved at least this far from its cross-validated value.
         min_metadata_effect: a metadata column drifts when its test passes the FDR and its
             shift is at least this (total variation distance of the categories, or the KS
             statistic of a number column).
@@ -320,9 +327,13 @@ class MonitorConfig(Frozen):
     """
 
     experiment: str = "exostab-monitoring"
-    confidence: float = Field(0.99, gt=0.5, lt=1)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    alpha: float = Field(0.01, gt=0, lt=1)
     fdr: float = Field(0.01, gt=0, lt=1)
     min_outcomes: int = Field(20, ge=2)
+    min_window_lots: int = Field(10, ge=2)
+    min_auroc_drop: float = Field(0.05, ge=0, le=1)
+    min_calibration_gap: float = Field(0.05, ge=0, le=1)
     min_metadata_effect: float = Field(0.2, gt=0, le=1)
     min_protein_effect: float = Field(1.5, gt=0)
     n_drivers: int = Field(20, ge=1)

@@ -47,6 +47,7 @@ REFERENCE_VERSION = 1
 N_BINS = 10
 MAX_NUMBER_SAMPLE = 2000
 NO_DATE = "no date"
+ALL_LOTS = "all lots"
 FAILED_RUN = "failed run"
 # The domain is widened at training so that 1% of new-donor lots (out of fold) fall outside.
 EXPECTED_OUTSIDE = 0.01
@@ -185,6 +186,8 @@ def reference_from_training(training: Any, result: Any, bundle: ModelBundle) -> 
     proteins: dict[str, dict[str, Any]] = {}
     features = [f for f in map(str, bundle.proteins.index) if f in X.columns]
     block = log2_values(X[features].to_numpy(dtype=float), training.scale)
+    donor_codes = np.unique(training.groups.astype(str).to_numpy(), return_inverse=True)[1]
+    proteins_lots_per_donor = len(X) / max(int(donor_codes.max()) + 1, 1) if len(X) else 1.0
     for j, feature in enumerate(features):
         values = block[:, j]
         detected = values[np.isfinite(values)]
@@ -197,6 +200,7 @@ def reference_from_training(training: Any, result: Any, bundle: ModelBundle) -> 
             "counts": binned_counts(values, edges).tolist(),
             "median": round(float(np.median(detected)), 4) if len(detected) else None,
             "sd": round(float(np.std(detected)), 4) if len(detected) > 1 else None,
+            "icc": round(donor_icc(values, donor_codes), 4),
         }
     drivers = driver_strength(bundle, X)
     y = training.y.to_numpy(dtype=int)
@@ -204,6 +208,8 @@ def reference_from_training(training: Any, result: Any, bundle: ModelBundle) -> 
     tested = np.isfinite(oof)
     released, held = band_error_rates(y[tested], bundle.bands.band(oof[tested]))
     low, high = result.intervals.get("cv_roc_auc", (float("nan"), float("nan")))
+    groups = training.groups.astype(str).to_numpy()[tested]
+    draws = in_the_large_draws(y[tested], oof[tested], groups, seed=0)
     performance = {
         "auroc": float(result.metrics.get("cv_roc_auc", float("nan"))),
         "auroc_low": float(low),
@@ -212,7 +218,14 @@ def reference_from_training(training: Any, result: Any, bundle: ModelBundle) -> 
         "mean_risk": float(np.mean(oof[tested])) if tested.any() else float("nan"),
         "released_unstable": released,
         "held_stable": held,
+        # Out-of-fold observed minus predicted and its donor-bootstrap SD: what a stable
+        # stream's calibration-in-the-large is compared with.
+        "in_the_large": float(np.mean(y[tested]) - np.mean(oof[tested]))
+        if tested.any()
+        else float("nan"),
+        "in_the_large_sd": float(np.std(draws)) if len(draws) else float("nan"),
     }
+    by_group["lots_per_donor"] = round(float(proteins_lots_per_donor), 4)
     return MonitorReference(
         n_lots=len(X),
         categories=categories,
@@ -222,6 +235,30 @@ def reference_from_training(training: Any, result: Any, bundle: ModelBundle) -> 
         performance=performance,
         by_group=by_group,
     )
+
+
+def donor_icc(values: np.ndarray, donors: np.ndarray) -> float:
+    """Intraclass correlation of a protein's detected log2 values within donors (one-way
+    ANOVA estimator); 1 (the worst case) when it cannot be estimated.
+
+    It sets the design effect 1 + (m - 1) ICC of m lots per donor (Kish 1965).
+    """
+    finite = np.isfinite(values)
+    codes, y = donors[finite], values[finite]
+    groups = np.unique(codes)
+    if len(groups) < 3 or len(y) <= len(groups):
+        return 1.0
+    sizes = np.array([np.sum(codes == g) for g in groups], dtype=float)
+    means = np.array([y[codes == g].mean() for g in groups])
+    between = float(np.sum(sizes * (means - y.mean()) ** 2) / (len(groups) - 1))
+    within = float(np.sum((y - means[np.searchsorted(groups, codes)]) ** 2)) / (
+        len(y) - len(groups)
+    )
+    k0 = (len(y) - np.sum(sizes**2) / len(y)) / (len(groups) - 1)
+    denominator = between + (k0 - 1) * within
+    if denominator <= 0:
+        return 1.0
+    return float(np.clip((between - within) / denominator, 0.0, 1.0))
 
 
 def donor_weighted_counts(values: pd.Series, donors: pd.Series) -> dict[str, float]:
@@ -327,18 +364,18 @@ def proportion_interval(k: int, n: int, level: float) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def in_the_large_interval(
-    y: np.ndarray, risk: np.ndarray, groups: np.ndarray | None, level: float, seed: int
-) -> tuple[float, float]:
-    """Bootstrap interval of observed minus predicted (calibration-in-the-large).
+def in_the_large_draws(
+    y: np.ndarray, risk: np.ndarray, groups: np.ndarray | None, seed: int
+) -> np.ndarray:
+    """Bootstrap draws of observed minus predicted (calibration-in-the-large), shares.
 
-    Donors are resampled whole when known (their lots share donor effects, so a binomial
-    interval over lots would be too narrow); otherwise lots.
+    Donors are resampled whole when known (their lots share donor effects, so resampling lots
+    would make the spread too narrow); otherwise lots. Empty when fewer than 2 lots.
     """
     if len(y) < 2:
-        return float("nan"), float("nan")
+        return np.array([])
     rng = np.random.default_rng(seed)
-    if groups is None:
+    if groups is None or len(set(groups)) < 2:
         draws = [rng.integers(0, len(y), len(y)) for _ in range(N_BOOT)]
     else:
         _, inverse = np.unique(groups, return_inverse=True)
@@ -347,9 +384,30 @@ def in_the_large_interval(
             np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
             for _ in range(N_BOOT)
         ]
-    values = [float(y[idx].mean() - risk[idx].mean()) for idx in draws]
+    return np.array([float(y[idx].mean() - risk[idx].mean()) for idx in draws])
+
+
+def in_the_large_interval(
+    y: np.ndarray, risk: np.ndarray, groups: np.ndarray | None, level: float, seed: int
+) -> tuple[float, float]:
+    """Bootstrap interval of observed minus predicted (``in_the_large_draws``)."""
+    values = in_the_large_draws(y, risk, groups, seed)
+    if not len(values):
+        return float("nan"), float("nan")
     tail = (1 - level) / 2
     return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
+
+
+def hanley_mcneil(auroc: float, y: np.ndarray) -> float:
+    """Standard error of an AUROC from its positives and negatives (Hanley & McNeil 1982)."""
+    n1, n0 = int(np.sum(y == 1)), int(np.sum(y == 0))
+    if n1 == 0 or n0 == 0 or not np.isfinite(auroc):
+        return float("nan")
+    q1, q2 = auroc / (2 - auroc), 2 * auroc**2 / (1 + auroc)
+    variance = (auroc * (1 - auroc) + (n1 - 1) * (q1 - auroc**2) + (n0 - 1) * (q2 - auroc**2)) / (
+        n1 * n0
+    )
+    return float(math.sqrt(max(variance, 0.0)))
 
 
 def performance(lots: pd.DataFrame, level: float, seed: int = 0) -> dict[str, Any]:
@@ -384,10 +442,23 @@ def performance(lots: pd.DataFrame, level: float, seed: int = 0) -> dict[str, An
         "predicted": float(risk.mean()) if n else float("nan"),
         "bands": {},
     }
-    difference_low, difference_high = in_the_large_interval(y, risk, groups, level, seed)
+    draws = in_the_large_draws(y, risk, groups, seed)
+    tail = (1 - level) / 2
     out["calibration"]["difference"] = float(y.mean() - risk.mean()) if n else float("nan")
-    out["calibration"]["difference_low"] = difference_low
-    out["calibration"]["difference_high"] = difference_high
+    out["calibration"]["difference_low"] = (
+        float(np.quantile(draws, tail)) if len(draws) else float("nan")
+    )
+    out["calibration"]["difference_high"] = (
+        float(np.quantile(draws, 1 - tail)) if len(draws) else float("nan")
+    )
+    out["calibration"]["difference_sd"] = float(np.std(draws)) if len(draws) else float("nan")
+    # The AUROC's standard error: from its bootstrap interval (normal approximation), at least
+    # Hanley & McNeil's (1982, Radiology 143:29): a bootstrap over few donors is too narrow.
+    out["auroc_sd"] = (
+        max((high - low) / (2 * stats.norm.ppf(1 - tail)), hanley_mcneil(out["auroc"], y))
+        if both
+        else float("nan")
+    )
     bands = judged["risk_band"].astype(str).to_numpy()
     for band in ("low", "review", "high", "not assessable"):
         members = bands == band
@@ -420,13 +491,35 @@ def total_variation(reference: np.ndarray, monitored: np.ndarray) -> float:
     return float(0.5 * np.abs(a - b).sum())
 
 
-def contingency_p(reference: np.ndarray, monitored: np.ndarray) -> float:
-    """Chi-square test of homogeneity of two count vectors (bins empty in both dropped)."""
-    table = np.vstack([reference, monitored]).astype(float)
+def contingency_p(
+    reference: np.ndarray,
+    monitored: np.ndarray,
+    design_effect: float = 1.0,
+    reference_design_effect: float = 1.0,
+) -> float:
+    """Chi-square test of homogeneity of two count vectors (bins empty in both dropped).
+
+    Lots of one donor are not independent: each side's counts are divided by its design
+    effect (Kish's 1 + (m - 1) ICC for m lots per donor), the first-order correction of Rao &
+    Scott (1981, JASA 76:221), so the test counts effective lots.
+    """
+    table = np.vstack(
+        [
+            np.asarray(reference, dtype=float) / max(reference_design_effect, 1.0),
+            np.asarray(monitored, dtype=float) / max(design_effect, 1.0),
+        ]
+    )
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         return 1.0
     return float(stats.chi2_contingency(table).pvalue)
+
+
+def lots_per_donor(lots: pd.DataFrame) -> float:
+    """Monitored lots per donor (1 when donors are unknown)."""
+    if "donor_id" not in lots or not len(lots):
+        return 1.0
+    return len(lots) / max(lots["donor_id"].nunique(), 1)
 
 
 def category_sentence(column: str, reference: dict[str, int], monitored: dict[str, int]) -> str:
@@ -446,9 +539,20 @@ def category_sentence(column: str, reference: dict[str, int], monitored: dict[st
 
 
 def metadata_drift(
-    reference: MonitorReference, sheet: pd.DataFrame, config: MonitorConfig
+    reference: MonitorReference,
+    sheet: pd.DataFrame,
+    config: MonitorConfig,
+    *,
+    window: bool = False,
+    lots_per_donor: float = 1.0,
 ) -> pd.DataFrame:
     """Test each metadata column of the reference on the monitored lots' sheet.
+
+    Category columns are compared over donors (each donor weighs one) on both sides, since a
+    donor's lots share its series and medium. In one time ``window`` the monitored lots are
+    counted as lots: a window holds few lots per donor, and a change that starts on a date
+    (a new medium) moves the lots of a donor, not the donor. Number columns are compared over
+    donor medians on both sides.
 
     Returns:
         one row per column: ``column``, ``test`` (chi2 or ks), ``statistic``, ``p``, ``q``
@@ -465,7 +569,11 @@ def metadata_drift(
         monitored: Mapping[str, float]
         if by_donor and column in reference.by_group:
             counts = reference.by_group[column]
-            monitored = donor_weighted_counts(sheet[column], donors)  # type: ignore[arg-type]
+            monitored = (
+                category_counts(sheet[column])
+                if window
+                else donor_weighted_counts(sheet[column], donors)  # type: ignore[arg-type]
+            )
         else:
             counts, monitored = lot_counts, category_counts(sheet[column])
         levels = list(dict.fromkeys([*counts, *monitored]))
@@ -475,8 +583,12 @@ def metadata_drift(
         rows.append(
             {
                 "column": column,
-                "test": "chi2 over donors" if by_donor and column in reference.by_group else "chi2",
-                "p": contingency_p(a, b),
+                "test": (
+                    ("chi2, training over donors" if window else "chi2 over donors")
+                    if by_donor and column in reference.by_group
+                    else "chi2"
+                ),
+                "p": contingency_p(a, b, lots_per_donor if window else 1.0),
                 "effect": total_variation(a, b),
                 "description": category_sentence(column, lot_counts, lot_new),
             }
@@ -526,8 +638,13 @@ def protein_drift(
     bundle: ModelBundle,
     table: pd.DataFrame,
     config: MonitorConfig,
+    monitored_per_donor: float = 1.0,
 ) -> pd.DataFrame:
     """Test each protein of the reference on the monitored lots (drivers ranked first).
+
+    Each protein's chi-square counts effective lots: its design effect 1 + (m - 1) ICC on each
+    side, with m lots per donor (``monitored_per_donor``; the training's stored in the
+    reference) and its within-donor ICC at training (1, the worst case, when not stored).
 
     Args:
         table: the monitored lots as scored (``lot_id``, metadata, proteins under input names
@@ -542,6 +659,7 @@ def protein_drift(
         ``detected_training`` (shares), ``drifted``; drivers first, then by q.
     """
     inputs = {str(f): str(i) for f, i in bundle.proteins["input_name"].items()}
+    training_per_donor = float(reference.by_group.get("lots_per_donor", 1.0))
     ranked = list(reference.drivers)[: config.n_drivers]
     rank = {feature: k + 1 for k, feature in enumerate(ranked)}
     rows = []
@@ -557,6 +675,7 @@ def protein_drift(
         monitored = binned_counts(values, edges).astype(float)
         detected = values[np.isfinite(values)]
         median, spread = ref.get("median"), ref.get("sd")
+        icc = float(ref.get("icc", 1.0))
         shift = (
             float(np.median(detected) - median)
             if len(detected) and median is not None
@@ -570,7 +689,12 @@ def protein_drift(
                 "feature": feature,
                 "driver": rank.get(feature, 0),
                 "weight": reference.drivers.get(feature, 0.0),
-                "p": contingency_p(counts, monitored),
+                "p": contingency_p(
+                    counts,
+                    monitored,
+                    1 + (monitored_per_donor - 1) * icc,
+                    1 + (training_per_donor - 1) * icc,
+                ),
                 "distance": total_variation(counts, monitored),
                 "shift": shift,
                 "detected": detected_share,
@@ -595,7 +719,15 @@ def protein_drift(
         "detected",
         "detected_training",
     ]
-    drift = flagged(pd.DataFrame(rows, columns=columns), config.fdr, config.min_protein_effect)
+    table = pd.DataFrame(rows, columns=columns)
+    # Drivers are their own family (weighted first): a shift in 20 drivers is not diluted by
+    # thousands of other proteins.
+    parts = [table[table["driver"] > 0], table[table["driver"] == 0]]
+    drift = flagged(table, config.fdr, config.min_protein_effect)
+    if any(len(part) for part in parts):
+        drift = pd.concat(
+            [flagged(part, config.fdr, config.min_protein_effect) for part in parts if len(part)]
+        )
     if drift.empty:
         return drift
     drift["is_driver"] = drift["driver"] > 0
@@ -647,6 +779,7 @@ class MonitorResult:
     notes: list[str] = field(default_factory=list)
     model_version: str = ""
     n_outcome_unreadable: int = 0
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def n_lots(self) -> int:
@@ -692,6 +825,17 @@ class MonitorResult:
                 "drifted_columns": drifted_columns,
                 "drifted_proteins": drifted_proteins,
                 "windows": self.windows.to_dict(orient="records"),
+                "checks": [
+                    {
+                        "scope": c.scope,
+                        "component": c.component,
+                        "p": c.p,
+                        "p_holm": c.p_holm,
+                        "material": c.material,
+                        "failed": c.failed,
+                    }
+                    for c in self.checks
+                ],
                 "notes": self.notes,
             }
         )
@@ -840,8 +984,51 @@ def monitor_lots(
     metadata = protein_table = None
     if reference is not None and len(lots):
         metadata = metadata_drift(reference, monitored_sheet, config)
-        protein_table = protein_drift(reference, bundle, scored.table, config)
-    reasons = alarm_reasons(overall, lots, metadata, protein_table, reference, config, notes)
+        protein_table = protein_drift(reference, bundle, scored.table, config, lots_per_donor(lots))
+    checks = scope_checks(ALL_LOTS, overall, lots, metadata, protein_table, reference, config)
+    # Each window on its own too: a drift in the later months is diluted over all lots.
+    labels = sorted(set(lots["window"]))
+    for label_ in labels if len(labels) > 1 else []:
+        members = lots[lots["window"] == label_]
+        if len(members) < config.min_window_lots:
+            continue
+        window_metadata = window_proteins = None
+        if reference is not None:
+            member_ids = set(members["lot_id"])
+            window_metadata = metadata_drift(
+                reference,
+                monitored_sheet.loc[members["lot_id"]],
+                config,
+                window=True,
+                lots_per_donor=lots_per_donor(members),
+            )
+            window_proteins = protein_drift(
+                reference,
+                bundle,
+                scored.table[scored.table["lot_id"].astype(str).isin(member_ids)],
+                config,
+                lots_per_donor(members),
+            )
+        checks += scope_checks(
+            label_,
+            performance(members, level, seed=seed),
+            members,
+            window_metadata,
+            window_proteins,
+            reference,
+            config,
+        )
+    checks = judge(checks, config.alpha)
+    if not any(c.component in ("auroc", "calibration") for c in checks):
+        notes.append(
+            f"{int(overall['n_with_outcome'])} lot(s) with an outcome, fewer than "
+            f"{config.min_outcomes}: performance not judged"
+        )
+    metadata = mark_named(metadata, "column", checks, ("lot sheet",))
+    protein_table = mark_named(
+        protein_table, "protein", checks, ("driver proteins", "other proteins")
+    )
+    reasons = alarm_reasons(checks)
     return MonitorResult(
         lots=lots,
         quarantine=quarantine,
@@ -856,80 +1043,220 @@ def monitor_lots(
         notes=notes,
         model_version=bundle.model_version,
         n_outcome_unreadable=len(unreadable),
+        checks=checks,
     )
 
 
-def alarm_reasons(
-    overall: dict[str, Any],
+def mark_named(
+    table: pd.DataFrame | None, key: str, checks: list[Check], components: tuple[str, ...]
+) -> pd.DataFrame | None:
+    """Set ``drifted`` to what the failed checks name, and ``windows`` to where they named it.
+
+    The all-lots drift table keeps its tests (p, q, effect); ``drifted`` is what the verdict
+    says, so a protein named only in one window is drifted there.
+    """
+    if table is None or table.empty:
+        return table
+    where: dict[str, list[str]] = {}
+    for check in checks:
+        if check.failed and check.component in components:
+            for item in check.items:
+                where.setdefault(item, []).append(check.scope)
+    table = table.copy()
+    table["drifted"] = table[key].isin(list(where))
+    table["windows"] = table[key].map(lambda item: ", ".join(where.get(item, [])))
+    return table
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of the alarm rule on one scope (all lots, or one time window).
+
+    Attributes:
+        scope: ``all lots`` or a window label (``2027-03``).
+        component: ``auroc``, ``calibration``, ``lot sheet``, ``driver proteins``,
+            ``other proteins`` or ``domain``.
+        p: the check's p-value (for a family of columns or proteins: its smallest
+            Benjamini-Hochberg q, i.e. the Simes test of the family).
+        material: the effect is large enough to matter (the rule's minimum effects).
+        text: what failed, for the verdict; items: the columns or proteins it names.
+        p_holm: p after Holm's correction over all checks; failed: p_holm <= alpha and material.
+    """
+
+    scope: str
+    component: str
+    p: float
+    material: bool
+    text: str
+    items: tuple[str, ...] = ()
+    p_holm: float = float("nan")
+    failed: bool = False
+
+
+COMPONENTS = ("auroc", "calibration", "lot sheet", "driver proteins", "other proteins", "domain")
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (Holm 1979, Scand J Stat 6:65-70).
+
+    Hand-written (four lines) rather than adding statsmodels for ``multipletests``; scipy has
+    Benjamini-Hochberg (``false_discovery_control``) but not Holm.
+    """
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted
+
+
+def family_p(table: pd.DataFrame | None) -> float:
+    """The p-value of a family of drift tests: its smallest BH q (the Simes global test)."""
+    if table is None or table.empty:
+        return float("nan")
+    return float(table["q"].min())
+
+
+def scope_checks(
+    scope: str,
+    found: dict[str, Any],
     lots: pd.DataFrame,
     metadata: pd.DataFrame | None,
     proteins: pd.DataFrame | None,
     reference: MonitorReference | None,
     config: MonitorConfig,
-    notes: list[str],
-) -> list[str]:
-    """Apply the alarm rule; return one reason per check that fails (none = no alarm).
+) -> list[Check]:
+    """The rule's checks on one scope (all lots, or the lots of one window).
 
-    Checks: AUROC interval entirely below the CV interval; calibration-in-the-large (the
-    donor-bootstrap interval of observed minus mean predicted excludes 0); drifted metadata
-    columns; at least
-    ``min_driver_proteins`` drifted drivers, or ``min_other_share`` of the other proteins;
-    the share of lots outside the training domain above ``max_outside_domain`` with its
-    interval above the expected 1%.
+    Args:
+        found: ``performance`` of the scope's lots; lots: the scope's monitored lots;
+        metadata, proteins: the scope's drift tables (None without reference).
+
+    Returns:
+        the checks that could be computed (a p-value); performance needs ``min_outcomes``.
     """
-    reasons: list[str] = []
-    n = int(overall["n_with_outcome"])
-    level = f"{config.confidence:.0%}"
-    if n < config.min_outcomes:
-        notes.append(
-            f"{n} lot(s) with an outcome, fewer than {config.min_outcomes}: performance not judged"
-        )
-    else:
-        if reference is not None and np.isfinite(overall["auroc_high"]):
-            cv_low = reference.performance["auroc_low"]
-            if overall["auroc_high"] < cv_low:
-                reasons.append(
-                    f"AUROC {overall['auroc']:.2f} ({level} interval {overall['auroc_low']:.2f}-"
-                    f"{overall['auroc_high']:.2f}) below the CV interval "
-                    f"({cv_low:.2f}-{reference.performance['auroc_high']:.2f})"
+    checks: list[Check] = []
+    where = "" if scope == ALL_LOTS else f" in {scope}"
+    n = int(found["n_with_outcome"])
+    if n >= config.min_outcomes and reference is not None:
+        cv = reference.performance
+        cv_sd = (cv["auroc_high"] - cv["auroc_low"]) / (2 * stats.norm.ppf(0.975))
+        sd = math.hypot(found.get("auroc_sd", float("nan")), cv_sd)
+        if np.isfinite(found["auroc"]) and np.isfinite(sd) and sd > 0:
+            drop = cv["auroc"] - found["auroc"]
+            checks.append(
+                Check(
+                    scope,
+                    "auroc",
+                    float(stats.norm.sf(drop / sd)),
+                    drop >= config.min_auroc_drop,
+                    f"AUROC{where} {found['auroc']:.2f} ({found['auroc_low']:.2f}-"
+                    f"{found['auroc_high']:.2f}, {n} lots with an outcome) below the CV AUROC "
+                    f"{cv['auroc']:.2f} ({cv['auroc_low']:.2f}-{cv['auroc_high']:.2f})",
                 )
-        calibration = overall["calibration"]
-        if not calibration["difference_low"] <= 0 <= calibration["difference_high"]:
-            reasons.append(
-                f"calibration: {calibration['observed']:.0%} of {n} lots unstable, the model "
-                f"predicted {calibration['predicted']:.0%} (difference "
-                f"{calibration['difference']:+.0%}, {level} donor-bootstrap interval "
-                f"{calibration['difference_low']:+.0%} to {calibration['difference_high']:+.0%})"
             )
-    if metadata is not None:
-        for row in metadata[metadata["drifted"]].itertuples():
-            reasons.append(f"{row.description} (q={row.q:.1g})")
+    if n >= config.min_outcomes:
+        calibration = found["calibration"]
+        expected = reference.performance.get("in_the_large", 0.0) if reference else 0.0
+        expected_sd = reference.performance.get("in_the_large_sd", 0.0) if reference else 0.0
+        expected = expected if np.isfinite(expected) else 0.0
+        expected_sd = expected_sd if np.isfinite(expected_sd) else 0.0
+        sd = math.hypot(calibration["difference_sd"], expected_sd)
+        if np.isfinite(calibration["difference"]) and np.isfinite(sd) and sd > 0:
+            gap = calibration["difference"] - expected
+            checks.append(
+                Check(
+                    scope,
+                    "calibration",
+                    float(2 * stats.norm.sf(abs(gap) / sd)),
+                    abs(gap) >= config.min_calibration_gap,
+                    f"calibration{where}: {calibration['observed']:.0%} of {n} lots unstable, "
+                    f"the model predicted {calibration['predicted']:.0%} (observed minus "
+                    f"predicted {calibration['difference']:+.0%}, in CV {expected:+.0%})",
+                )
+            )
+    if metadata is not None and not metadata.empty:
+        named = metadata[metadata["drifted"]]
+        checks.append(
+            Check(
+                scope,
+                "lot sheet",
+                family_p(metadata),
+                not named.empty,
+                "; ".join(f"{row.description}{where}" for row in named.itertuples()),
+                tuple(named["column"]),
+            )
+        )
     if proteins is not None and not proteins.empty:
-        drifted = proteins[proteins["drifted"]]
-        drivers = drifted[drifted["driver"] > 0]
-        others = drifted[drifted["driver"] == 0]
-        n_others = int((proteins["driver"] == 0).sum())
-        if len(drivers) >= config.min_driver_proteins:
-            reasons.append(
-                f"{len(drivers)} driver protein(s) shifted: "
-                + ", ".join(protein_phrase(r) for r in drivers.head(5).itertuples())
-                + ("…" if len(drivers) > 5 else "")
-            )
-        if n_others and len(others) >= max(1, config.min_other_share * n_others):
-            reasons.append(
-                f"{len(others)} other protein(s) shifted ({len(others) / n_others:.0%}): "
-                + ", ".join(protein_phrase(r) for r in others.head(5).itertuples())
-                + ("…" if len(others) > 5 else "")
+        for component, members in (
+            ("driver proteins", proteins[proteins["driver"] > 0]),
+            ("other proteins", proteins[proteins["driver"] == 0]),
+        ):
+            if members.empty:
+                continue
+            named = members[members["drifted"]]
+            if component == "driver proteins":
+                material = len(named) >= config.min_driver_proteins
+                label = f"{len(named)} driver protein(s) shifted{where}: "
+            else:
+                material = len(named) >= max(1.0, config.min_other_share * len(members))
+                label = (
+                    f"{len(named)} other protein(s) shifted{where} "
+                    f"({len(named) / len(members):.0%}): "
+                )
+            checks.append(
+                Check(
+                    scope,
+                    component,
+                    family_p(members),
+                    material,
+                    label
+                    + ", ".join(protein_phrase(r) for r in named.head(5).itertuples())
+                    + ("…" if len(named) > 5 else ""),
+                    tuple(named["protein"]),
+                )
             )
     if len(lots):
         outside = int((~lots["in_domain"].astype(bool)).sum())
-        low, _ = proportion_interval(outside, len(lots), config.confidence)
         share = outside / len(lots)
-        if share > config.max_outside_domain and low > EXPECTED_OUTSIDE:
-            reasons.append(
-                f"{share:.0%} of lots outside the training domain (expected about "
-                f"{EXPECTED_OUTSIDE:.0%})"
+        checks.append(
+            Check(
+                scope,
+                "domain",
+                float(stats.binomtest(outside, len(lots), EXPECTED_OUTSIDE, "greater").pvalue),
+                share > config.max_outside_domain,
+                f"{share:.0%} of lots{where} outside the training domain (expected about "
+                f"{EXPECTED_OUTSIDE:.0%})",
             )
+        )
+    return checks
+
+
+def judge(checks: list[Check], alpha: float) -> list[Check]:
+    """Holm over all checks at ``alpha``; a check fails when significant and material."""
+    if not checks:
+        return []
+    adjusted = holm(np.array([c.p for c in checks]))
+    return [
+        replace(c, p_holm=float(q), failed=bool(q <= alpha and c.material))
+        for c, q in zip(checks, adjusted, strict=True)
+    ]
+
+
+def alarm_reasons(checks: list[Check]) -> list[str]:
+    """One reason per failed component: its most significant check, and where else it failed."""
+    reasons = []
+    for component in COMPONENTS:
+        failed = sorted(
+            (c for c in checks if c.failed and c.component == component),
+            key=lambda c: (c.p_holm, c.scope != ALL_LOTS, c.scope),
+        )
+        if not failed:
+            continue
+        top, others = failed[0], sorted(c.scope for c in failed[1:])
+        also = f"; also in {', '.join(others)}" if others else ""
+        reasons.append(f"{top.text} (Holm p={top.p_holm:.1g}{also})")
     return reasons
 
 

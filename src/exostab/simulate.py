@@ -658,6 +658,7 @@ class Biology:
     true_log2: np.ndarray
     universe: ProteinUniverse
     realised: dict[str, float]
+    standard: PotencyStandard | None = None
 
 
 @dataclass(frozen=True)
@@ -950,8 +951,10 @@ def simulate_biology(
     universe = build_universe(config, n_proteins, rng_prot)
     lots, donor_index = _simulate_lots(config, n_lots, n_donors, rng_meta)
     true_log2 = _true_abundance(config, lots, donor_index, n_donors, universe.truth, rng_abund)
-    lots, realised = _potency(config, lots, true_log2, universe.truth, rng_pot)
-    return Biology(lots=lots, true_log2=true_log2, universe=universe, realised=realised)
+    lots, realised, standard = _potency(config, lots, true_log2, universe.truth, rng_pot)
+    return Biology(
+        lots=lots, true_log2=true_log2, universe=universe, realised=realised, standard=standard
+    )
 
 
 def _young_banks(
@@ -1149,14 +1152,40 @@ def _true_abundance(
     return x
 
 
+@dataclass(frozen=True)
+class PotencyStandard:
+    """How one simulated world standardises the potency assay (computed on its own lots).
+
+    Later lots of the same world (a SIMULATED post-release stream) reuse it, so their potency
+    and their unstable base rate follow the world's, not a standardisation of their own.
+
+    Attributes:
+        ref_mean, ref_sd: per causal protein, TRUE log2 mean and SD over the reference lots.
+        scale: per latent component, its multiplier (variance shares of §7.8).
+        latent_ref: the reference lots' mean latent capacity.
+        dose_median: the reference lots' median log dilution (protein dose basis).
+    """
+
+    ref_mean: np.ndarray
+    ref_sd: np.ndarray
+    scale: dict[str, float]
+    latent_ref: float
+    dose_median: float
+
+
 def _potency(
     config: SimulationConfig,
     lots: pd.DataFrame,
     x: np.ndarray,
     truth: pd.DataFrame,
     rng: np.random.Generator,
-) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Latent capacity from TRUE abundances, replicate relative-potency assays and labels (§7.8)."""
+    standard: PotencyStandard | None = None,
+) -> tuple[pd.DataFrame, dict[str, float], PotencyStandard]:
+    """Latent capacity from TRUE abundances, replicate relative-potency assays and labels (§7.8).
+
+    ``standard`` (from an earlier call on the world's lots) replaces the standardisation over
+    these lots; the one used is returned third.
+    """
     pot, pc = config.potency, config.proteome
     n_lots = len(lots)
     passage = lots["passage"].to_numpy()
@@ -1171,8 +1200,11 @@ def _potency(
     relative = truth["relative_weight"].to_numpy()
     causal = np.flatnonzero(relative != 0)
     xc = x[:, causal]
-    ref_mean = xc[reference].mean(axis=0)
-    ref_sd = np.maximum(xc[reference].std(axis=0), 0.05)
+    if standard is None:
+        ref_mean = xc[reference].mean(axis=0)
+        ref_sd = np.maximum(xc[reference].std(axis=0), 0.05)
+    else:
+        ref_mean, ref_sd = standard.ref_mean, standard.ref_sd
     z = (xc - ref_mean) / ref_sd
     functional = relative[causal] > 0
     raw = {
@@ -1185,22 +1217,25 @@ def _potency(
     raw["donor"] = rng.normal(0, 1, len(donor_codes))[donor_index]
     raw["lot"] = rng.normal(0, 1, n_lots)
     shares = pot.shares.model_dump()
-    scale = {}
-    for name, values in raw.items():
-        variance = float(values.var())
-        scale[name] = math.sqrt(shares[name] / variance) if variance > 1e-12 else 0.0
-    # Functional and SASP parts are both driven by senescence, so they covary; rescale their sum
-    # jointly so the realised proteomic share matches functional + sasp.
-    proteomic = scale["functional"] * raw["functional"] + scale["sasp"] * raw["sasp"]
-    joint_variance = float(proteomic.var())
-    if joint_variance > 1e-12:
-        joint = math.sqrt((shares["functional"] + shares["sasp"]) / joint_variance)
-        scale["functional"] *= joint
-        scale["sasp"] *= joint
+    scale: dict[str, float] = {}
+    if standard is not None:
+        scale = dict(standard.scale)
+    else:
+        for name, values in raw.items():
+            variance = float(values.var())
+            scale[name] = math.sqrt(shares[name] / variance) if variance > 1e-12 else 0.0
+        # Functional and SASP parts are both driven by senescence, so they covary; rescale their
+        # sum jointly so the realised proteomic share matches functional + sasp.
+        proteomic = scale["functional"] * raw["functional"] + scale["sasp"] * raw["sasp"]
+        joint_variance = float(proteomic.var())
+        if joint_variance > 1e-12:
+            joint = math.sqrt((shares["functional"] + shares["sasp"]) / joint_variance)
+            scale["functional"] *= joint
+            scale["sasp"] *= joint
     components = {name: scale[name] * values for name, values in raw.items()}
     latent = sum(components.values())
     assert isinstance(latent, np.ndarray)
-    latent_ref = float(latent[reference].mean())
+    latent_ref = float(latent[reference].mean()) if standard is None else standard.latent_ref
     latent = latent - latent_ref
 
     coefficient = np.where(functional, scale["functional"], scale["sasp"]) * relative[causal]
@@ -1222,11 +1257,12 @@ def _potency(
     delta_latent = delta_s * (per_log2 @ beta_c - primed * (per_log2 @ (beta_c * rescue_c)))
 
     theta0 = float(logit(pot.reference_inhibition / pot.emax))
+    diluted = np.log1p(pc.dilution * lots["impurity"].to_numpy())
+    dose_median = float(np.median(diluted[reference])) if standard is None else standard.dose_median
     if pot.dose_basis == "particles":
         dose_error = rng.normal(0, pot.nta_log_sd, n_lots)
     else:
-        diluted = np.log1p(pc.dilution * lots["impurity"].to_numpy())
-        dose_error = -(diluted - float(np.median(diluted[reference])))
+        dose_error = -(diluted - dose_median)
 
     def expected_inhibition(latent_value: np.ndarray) -> np.ndarray:
         return np.asarray(pot.emax * expit(theta0 + pot.slope * latent_value + dose_error))
@@ -1301,7 +1337,14 @@ def _potency(
         pot.threshold,
         realised["nonproteomic_share"],
     )
-    return lots, realised
+    used = standard or PotencyStandard(
+        ref_mean=ref_mean,
+        ref_sd=ref_sd,
+        scale=scale,
+        latent_ref=latent_ref,
+        dose_median=dose_median,
+    )
+    return lots, realised, used
 
 
 # --------------------------------------------------------------------------------------------
