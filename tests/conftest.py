@@ -132,3 +132,51 @@ def simulated_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
     bundle.save(model / "artifacts" / "bundle")
     (model / "MLmodel").write_text("flavors: {}\n")  # marks the folder as a model folder
     return {"model": model, "data": data}
+
+
+def free_port() -> int:
+    """A free loopback port in 20000-40000 (5000/5001 belong to the project's own servers)."""
+    import random
+    import socket
+
+    for _ in range(50):
+        port = random.randint(20000, 40000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-40000")
+
+
+def train_two_runs(root: Path, config: TrainConfig) -> tuple[str, list]:
+    """Two trainings on different SIMULATED data (60 and 90 lots) into one temporary store.
+
+    Returns the store's URI and the two ``TrainingOutcome``s, in that order.
+    """
+    from exostab.simulate import write_simulation
+    from exostab.training_run import run_training
+
+    store = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    small = write_simulation(root / "small", n_lots=60, n_donors=10, n_proteins=120, seed=1)
+    large = write_simulation(root / "large", n_lots=90, n_donors=12, n_proteins=150, seed=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        outcomes = [
+            run_training(config, data.out / "proteins.csv", data.out / "lots.csv")
+            for data in (small, large)
+        ]
+    return store, outcomes
+
+
+@pytest.fixture(autouse=True)
+def _store_settings_do_not_leak(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`exostab --tracking-uri` writes MLFLOW_TRACKING_URI into os.environ: undo it per test."""
+    import os
+
+    for name in ("MLFLOW_TRACKING_URI", "EXOSTAB_MODEL"):
+        value = os.environ.get(name)
+        monkeypatch.setenv(name, value or "unset")  # records the value before the test
+        if value is None:
+            monkeypatch.delenv(name)

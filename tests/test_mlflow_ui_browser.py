@@ -24,9 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import free_port, train_two_runs
 from exostab.config import TrainConfig
-from exostab.simulate import write_simulation
-from exostab.training_run import run_training
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,33 +47,10 @@ def chromium() -> str:
 def two_runs(tmp_path_factory: pytest.TempPathFactory, fast_config: TrainConfig):
     """Two trainings on different SIMULATED data in one temporary store (run names, ids)."""
     root = tmp_path_factory.mktemp("ui")
-    store = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
-    small = write_simulation(root / "small", n_lots=60, n_donors=10, n_proteins=120, seed=1)
-    large = write_simulation(root / "large", n_lots=90, n_donors=12, n_proteins=150, seed=2)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", store)
-        outcomes = [
-            run_training(fast_config, data.out / "proteins.csv", data.out / "lots.csv")
-            for data in (small, large)
-        ]
+    store, outcomes = train_two_runs(root, fast_config)
     experiment = outcomes[0].experiment_id  # the id in the address `exostab train` prints
     assert experiment is not None and outcomes[1].experiment_id == experiment
     return {"root": root, "store": store, "experiment": experiment, "runs": outcomes}
-
-
-def random_port() -> int:
-    import random
-    import socket
-
-    for _ in range(50):
-        port = random.randint(20000, 40000)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 20000-40000")
 
 
 def browse(url: str, scratch: Path, *flags: str) -> str:
@@ -92,7 +68,7 @@ def browse(url: str, scratch: Path, *flags: str) -> str:
 
 def test_the_experiment_page_shows_the_runs_table(two_runs, tmp_path: Path) -> None:
     chromium()
-    port = random_port()
+    port = free_port()
     log = tmp_path / "ui.log"
     with log.open("wb") as sink:
         server = subprocess.Popen(

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import train_two_runs
 from exostab.config import TrainConfig
-from exostab.simulate import write_simulation
-from exostab.training_run import run_training
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -17,15 +16,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def two_runs(tmp_path_factory: pytest.TempPathFactory, fast_config: TrainConfig):
     """Two trainings on different SIMULATED data into one temporary store."""
     root = tmp_path_factory.mktemp("runs")
-    store = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
-    small = write_simulation(root / "small", n_lots=60, n_donors=10, n_proteins=120, seed=1)
-    large = write_simulation(root / "large", n_lots=90, n_donors=12, n_proteins=150, seed=2)
+    store, outcomes = train_two_runs(root, fast_config)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", store)
-        outcomes = [
-            run_training(fast_config, data.out / "proteins.csv", data.out / "lots.csv")
-            for data in (small, large)
-        ]
         yield outcomes, store
 
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +30,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from conftest import free_port
 from exostab.cli import app
 from exostab.config import TrainConfig
 from exostab.simulate import write_simulation
@@ -158,19 +157,6 @@ def test_the_model_runs_with_its_own_requirements_alone(logged) -> None:
     assert np.allclose(served["risk"], batch.loc[served.index, "risk"], rtol=1e-9, atol=0)
 
 
-def random_port() -> int:
-    """A free loopback port in 20000-40000 (5000/5001 belong to the project's own servers)."""
-    for _ in range(50):
-        port = random.randint(20000, 40000)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 20000-40000")
-
-
 def wait_for_ping(server: subprocess.Popen[bytes], port: int, seconds: float, log: Path) -> None:
     """Wait until ``/ping`` answers 200; fail with the server's log if it dies or never does."""
     deadline = time.monotonic() + seconds
@@ -191,7 +177,7 @@ def test_mlflow_serves_the_model_in_its_own_environment_as_batch_scoring(
 ) -> None:
     if shutil.which("uv", path=str(BIN)) is None:
         pytest.skip(f"uv is not installed next to {sys.executable} (pip install -e '.[dev]')")
-    port = random_port()
+    port = free_port()
     env = subprocess_env(logged["store"])
     # a new environment root: the model's environment is built now, from its requirements only
     env["MLFLOW_ENV_ROOT"] = str(tmp_path / "envs")
