@@ -171,12 +171,20 @@ def train_two_runs(root: Path, config: TrainConfig) -> tuple[str, list]:
 
 
 @pytest.fixture(autouse=True)
-def _store_settings_do_not_leak(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`exostab --tracking-uri` writes MLFLOW_TRACKING_URI into os.environ: undo it per test."""
+def _store_settings_do_not_leak(monkeypatch: pytest.MonkeyPatch):
+    """A CLI call points mlflow at its store in-process (``mlflow.set_tracking_uri`` and
+    ``set_registry_uri``, which also write MLFLOW_TRACKING_URI and MLFLOW_REGISTRY_URI); undo
+    them after each test, or the next test registers its models in another test's store."""
     import os
+    import sys
 
-    for name in ("MLFLOW_TRACKING_URI", "EXOSTAB_MODEL"):
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "EXOSTAB_MODEL"):
         value = os.environ.get(name)
         monkeypatch.setenv(name, value or "unset")  # records the value before the test
         if value is None:
             monkeypatch.delenv(name)
+    yield
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None:  # never import mlflow for a test that did not
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
