@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -174,16 +176,19 @@ def train_two_runs(root: Path, config: TrainConfig) -> tuple[str, list]:
 def _store_settings_do_not_leak(monkeypatch: pytest.MonkeyPatch):
     """A CLI call points mlflow at its store in-process (``mlflow.set_tracking_uri`` and
     ``set_registry_uri``, which also write MLFLOW_TRACKING_URI and MLFLOW_REGISTRY_URI); undo
-    them after each test, or the next test registers its models in another test's store."""
-    import os
-    import sys
+    them after each test, or the next test registers its models in another test's store.
 
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "EXOSTAB_MODEL"):
+    MLFLOW_REGISTRY_URI is removed, not restored: no test sets it on purpose (exostab keeps the
+    registry in the tracking store), and a module-scoped fixture's CLI call writes it before
+    this fixture can record anything, so that the registry of a later module's tests would
+    stay in that fixture's store while their tracking URI moved on."""
+    for name in ("MLFLOW_TRACKING_URI", "EXOSTAB_MODEL"):
         value = os.environ.get(name)
         monkeypatch.setenv(name, value or "unset")  # records the value before the test
         if value is None:
             monkeypatch.delenv(name)
     yield
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)
     mlflow = sys.modules.get("mlflow")
     if mlflow is not None:  # never import mlflow for a test that did not
         mlflow.set_tracking_uri(None)
