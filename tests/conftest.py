@@ -193,3 +193,30 @@ def _store_settings_do_not_leak(monkeypatch: pytest.MonkeyPatch):
     if mlflow is not None:  # never import mlflow for a test that did not
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
+
+
+PROJECT_STORE = Path(__file__).resolve().parents[1] / "mlruns"
+
+
+def _store_state() -> dict[str, float]:
+    """Each file of the project's store (``mlruns/``) with its modification time."""
+    if not PROJECT_STORE.is_dir():
+        return {}
+    return {
+        str(path.relative_to(PROJECT_STORE)): path.stat().st_mtime
+        for path in PROJECT_STORE.rglob("*")
+        if path.is_file() and path.suffix != ".lock"
+    }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _the_project_store_is_never_written():
+    """Tests use temporary stores: a test that registered into the project's ``mlruns/`` (a
+    store setting lost between fixtures) would change what ``make score`` uses."""
+    before = _store_state()
+    yield
+    after = _store_state()
+    changed = sorted(
+        name for name in after.keys() | before.keys() if after.get(name) != before.get(name)
+    )
+    assert not changed, f"the test session wrote into {PROJECT_STORE}: {changed[:5]}"
