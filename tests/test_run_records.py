@@ -151,3 +151,24 @@ def test_simulated_lot_sheets_are_known_in_any_encoding(tmp_path: Path, encoding
     text = "lot_id\tdonor_id\tpassage\nSIM-L0001\tSIM-D001\t3\nSIM-L0002\tSIM-D001\t4\n"
     sheet.write_bytes(text.encode(encoding))
     assert is_simulated(sheet) is True
+
+
+def test_driver_line_says_when_folds_chose_no_protein(two_runs) -> None:
+    """Time-ordered CV on the built-in lots: 3 of 5 early folds chose passage and metadata
+    alone, so every driver showed 0% of folds with no word why (reviewer's finding)."""
+    from dataclasses import replace
+
+    from exostab.selection import Choice
+
+    outcome = two_runs[0][1]
+    prior = Choice(
+        candidate=outcome.result.choice.candidate.model_copy(update={"learner": "prior"}),
+        n_rounds=0,
+    )
+    folds = outcome.result.fold_choices
+    mixed = [prior, *folds[1:]]
+    lines = replace(outcome, result=replace(outcome.result, fold_choices=mixed)).report_lines(12)
+    assert any(f"1 of {len(folds)} CV folds chose passage and metadata alone" in x for x in lines)
+    any_prior = any(c.candidate.learner == "prior" for c in folds)
+    as_trained = outcome.report_lines(12)
+    assert any("chose passage and metadata alone" in x for x in as_trained) == any_prior

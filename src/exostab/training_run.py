@@ -119,6 +119,19 @@ class TrainingOutcome:
                     for row in top.itertuples()
                 )
             )
+            # A share of 0% everywhere reads as a fault; say why the folds disagree.
+            no_protein = sum(c.candidate.learner == "prior" for c in result.fold_choices)
+            if no_protein:
+                lines.append(
+                    f"  {no_protein} of {len(result.fold_choices)} CV folds chose passage and "
+                    "metadata alone (no protein): these drivers are the final model's, and "
+                    "a low share means the folds did not agree on them"
+                )
+            elif not (top["top_k_frequency"] > 0).any():
+                lines.append(
+                    f"  none of these drivers is in any CV fold's top {stability_k}: "
+                    "the folds did not agree on them"
+                )
         version = (
             f"registered {self.model_uri} (aliases: {', '.join(self.aliases) or 'none'})"
             if self.model_version
