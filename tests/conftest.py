@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +153,36 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port in 20000-40000")
+
+
+def wait_for_ping(
+    server: subprocess.Popen[bytes], port: int, seconds: float, log: Path | None = None
+) -> None:
+    """Wait until the model server's ``/ping`` answers 200 on ``port``.
+
+    Fails the test with the server's last output (``log``, else its stdout/stderr pipe) if it
+    exits first, or says it is still running after ``seconds``.
+    """
+
+    def output() -> str:
+        if log is not None:
+            return log.read_text()[-4000:]
+        streams = (server.stdout, server.stderr)
+        return "".join(s.read().decode() for s in streams if s is not None)[-4000:]
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as ping:
+                if ping.status == 200:
+                    return
+        except OSError:
+            if server.poll() is not None:
+                pytest.fail(f"the model server exited ({server.returncode}):\n{output()}")
+            time.sleep(0.5)
+    if server.poll() is not None:
+        pytest.fail(f"the model server exited ({server.returncode}):\n{output()}")
+    pytest.fail(f"the model server did not answer /ping within {seconds:.0f} s")
 
 
 def train_two_runs(root: Path, config: TrainConfig) -> tuple[str, list]:

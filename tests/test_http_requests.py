@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import wait_for_ping
 from exostab.schemas import lot_id_text
 
 CASE = (
@@ -79,19 +79,7 @@ def server(
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as ping:
-                    if ping.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    pytest.fail(f"exostab serve exited: {output[-2000:]}")
-                time.sleep(0.5)
-        else:
-            pytest.fail("the model server did not come up within 180 s")
+        wait_for_ping(process, port, 180)
         yield f"http://127.0.0.1:{port}/invocations"
     finally:
         os.killpg(process.pid, 15)

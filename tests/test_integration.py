@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+from conftest import wait_for_ping
 from exostab.cli import app
 from exostab.config import METADATA_COLUMNS
 from exostab.simulate import write_simulation
@@ -267,17 +267,7 @@ def test_served_model_answers_over_http_with_the_batch_risks(scored, workspace) 
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as ping:
-                    if ping.status == 200:
-                        break
-            except OSError:
-                assert server.poll() is None, server.stdout.read().decode()[-2000:]
-                time.sleep(0.5)
-        else:
-            pytest.fail("the model server did not come up within 120 s")
+        wait_for_ping(server, port, 120)
         new = workspace["new"]
         proteins = pd.read_csv(new / "proteins.csv")
         lots = pd.read_csv(new / "lots.csv")

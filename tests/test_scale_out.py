@@ -13,8 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+from conftest import wait_for_ping
 from exostab.cli import app
 from exostab.simulate import write_simulation
 
@@ -333,17 +332,7 @@ def test_serve_stops_with_its_children(workspace, stop: signal.Signals) -> None:
         start_new_session=True,  # only so a failing test can still clean up the group
     )
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as ping:
-                    if ping.status == 200:
-                        break
-            except OSError:
-                assert server.poll() is None, server.stderr.read().decode()[-2000:]
-                time.sleep(0.5)
-        else:
-            pytest.fail("the model server did not come up within 180 s")
+        wait_for_ping(server, port, 180)
         children = descendants(server.pid)
         assert children, "mlflow models serve should run below exostab serve"
         server.send_signal(stop)  # to exostab serve alone, as systemd or Ctrl-C would

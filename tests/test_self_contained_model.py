@@ -20,7 +20,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -30,7 +29,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import free_port
+from conftest import free_port, wait_for_ping
 from exostab.cli import app
 from exostab.config import TrainConfig
 from exostab.simulate import write_simulation
@@ -155,21 +154,6 @@ def test_the_model_runs_with_its_own_requirements_alone(logged) -> None:
     batch = logged["scores"].set_index("lot_id")
     assert sorted(served.index) == sorted(batch.index)
     assert np.allclose(served["risk"], batch.loc[served.index, "risk"], rtol=1e-9, atol=0)
-
-
-def wait_for_ping(server: subprocess.Popen[bytes], port: int, seconds: float, log: Path) -> None:
-    """Wait until ``/ping`` answers 200; fail with the server's log if it dies or never does."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as ping:
-                if ping.status == 200:
-                    return
-        except OSError:
-            if server.poll() is not None:
-                pytest.fail(f"the server exited:\n{log.read_text()[-4000:]}")
-            time.sleep(1)
-    pytest.fail(f"no /ping within {seconds:.0f} s:\n{log.read_text()[-4000:]}")
 
 
 def test_mlflow_serves_the_model_in_its_own_environment_as_batch_scoring(
