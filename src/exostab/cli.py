@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -28,7 +29,45 @@ if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
 
     from exostab.bundle import ModelBundle
 
-app = typer.Typer(
+
+class FlagHelp:
+    """Show a flag in ``--help`` as a flag: its name and help, no value type beside it.
+
+    Typer's rich help panel prints every option's type, flags included (``--track <bool>``,
+    ``--help <bool>``), though a flag takes no value; its plain help leaves flags out. The
+    type column is left empty for flags (an empty metavar) while the help is drawn.
+    """
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        params = self.get_params(ctx)  # type: ignore[attr-defined]
+        flags = [p for p in params if getattr(p, "is_flag", False) and p.metavar is None]
+        for flag in flags:
+            flag.metavar = ""
+        try:
+            super().format_help(ctx, formatter)  # type: ignore[misc]
+        finally:
+            for flag in flags:
+                flag.metavar = None
+
+
+class ExostabCommand(FlagHelp, typer.core.TyperCommand):
+    """An exostab command: flags shown as flags in its ``--help``."""
+
+
+class ExostabGroup(FlagHelp, typer.core.TyperGroup):
+    """The exostab command group: flags shown as flags in ``exostab --help``."""
+
+
+class ExostabTyper(typer.Typer):
+    """A Typer app whose commands show flags as flags in ``--help`` (``ExostabCommand``)."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:  # type: ignore[override]
+        kwargs.setdefault("cls", ExostabCommand)
+        return super().command(*args, **kwargs)
+
+
+app = ExostabTyper(
+    cls=ExostabGroup,
     help=(
         "exostab: risk of unstable immunomodulatory potency for MSC-exosome lots, from "
         "proteomics profiles and passage metadata. Built-in data are SIMULATED."
