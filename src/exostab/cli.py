@@ -93,6 +93,28 @@ def print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+class StoreChoice:
+    """The store the user named for this command: ``--tracking-uri``, or MLFLOW_TRACKING_URI
+    as it was when the command started; None = the default store (``mlruns/mlflow.db``)."""
+
+    given: str | None = None
+
+
+def compare_runs_line(runs_page: str) -> str:
+    """The hint ``train`` ends with: where to see its run beside the others.
+
+    ``make ui`` opens the default store of a checkout (its Makefile's ``mlruns/mlflow.db``);
+    any other store, or no checkout (installed from a wheel), gets the ``mlflow ui`` command
+    for that store.
+    """
+    from exostab.registry import default_store_uri, store_uri
+
+    default = StoreChoice.given in (None, default_store_uri())
+    if default and (work_folder() / "Makefile").is_file():
+        return f"Compare runs: [bold]make ui[/] → {runs_page}"
+    return f"Compare runs: mlflow ui --backend-store-uri {escape(store_uri())} → {runs_page}"
+
+
 @app.callback()
 def main(
     verbose: Annotated[
@@ -116,6 +138,9 @@ def main(
     ] = None,
 ) -> None:
     """Configure logging and the mlflow store once for every command."""
+    # What the user named, before any stage writes MLFLOW_TRACKING_URI itself
+    # (mlflow.set_tracking_uri does): the store a command's hints must name.
+    StoreChoice.given = tracking_uri or None
     if tracking_uri:  # every stage reads the store from here (registry.store_uri)
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     # pandera imports pyspark.pandas whenever the [spark] extra is installed; its pandas-3
@@ -454,14 +479,7 @@ def train(
         console.print(f"Run summary (JSON): {escape(str(summary))}")
     from exostab.tracking import runs_page as runs_page_of
 
-    runs_page = runs_page_of(outcome.experiment_id or "")
-    if os.environ.get("MLFLOW_TRACKING_URI") or not Path("Makefile").is_file():
-        # another store than the one `make ui` opens, or no checkout (installed from a wheel)
-        console.print(
-            f"Compare runs: mlflow ui --backend-store-uri {escape(store_uri())} → {runs_page}"
-        )
-    else:
-        console.print(f"Compare runs: [bold]make ui[/] → {runs_page}")
+    console.print(compare_runs_line(runs_page_of(outcome.experiment_id or "")))
 
 
 @app.command("runs-page")
