@@ -516,15 +516,44 @@ def promote(
             "MODEL=models:/exostab@champion) or challenger (their default)."
         ),
     ] = "champion",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Make a version champion though it did not pass the champion gate at "
+            "training (its risks were not shown to beat passage alone).",
+        ),
+    ] = False,
 ) -> None:
-    """Move a registry alias to a version (the one deliberate way to change what scores)."""
-    from exostab.tracking import configure_tracking
+    """Move a registry alias to a version (the one deliberate way to change what scores).
+
+    `champion` goes only to a version that passed the gate at training, unless --force.
+    """
+    from exostab.tracking import checked_alias, configure_tracking
     from exostab.tracking import promote as move_alias
 
+    checked_alias(alias)
     configure_tracking()
-    before = move_alias(name, version, alias)
-    was = f" (was version {before})" if before and before != version else ""
-    console.print(f"models:/{escape(name)}@{escape(alias)} → version {escape(version)}{was}.")
+    moved = move_alias(name, version, alias, force=force)
+    if alias == "champion" and not moved.gate_passed:
+        why = f"did not pass the gate ({moved.gate})" if moved.gate else "records no gate"
+        err_console.print(
+            f"[bold yellow]warning:[/] {escape(name)} version {moved.version} {why} at "
+            "training; made champion by --force",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if moved.before is None:
+        was = " (the alias is new)"
+    elif moved.before == moved.version:
+        was = " (it already was)"
+    else:
+        was = f" (was version {moved.before})"
+    console.print(
+        f"models:/{escape(name)}@{alias} → version {moved.version}{was}.",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("inspect")
