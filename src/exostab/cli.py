@@ -1129,11 +1129,20 @@ def monitor(
         str, typer.Option(help="Outcome column: 1 unstable, 0 stable, empty = not back yet.")
     ] = "unstable",
     date_column: Annotated[
-        str, typer.Option(help="Release (or manufacture) date column of the lot sheet.")
-    ] = "release_date",
+        str | None,
+        typer.Option(
+            help="Release (or manufacture) date column of the lot sheet. Default: "
+            "release_date (without it: one time window); a column named here must be there.",
+            show_default=False,
+        ),
+    ] = None,
     window: Annotated[
-        str, typer.Option(help="Time window: W (week), M (month), Q (quarter) or Y.")
-    ] = "M",
+        str | None,
+        typer.Option(
+            help="Time window: W (week), M (month), Q (quarter) or Y (year). Default: M.",
+            show_default=False,
+        ),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="Alarm rule (the monitor: section of configs/monitor.yaml).")
     ] = None,
@@ -1155,7 +1164,13 @@ def monitor(
     import json
 
     from exostab.config import load_monitor_config
-    from exostab.monitor import monitor_lots
+    from exostab.monitor import (
+        DEFAULT_DATE_COLUMN,
+        DEFAULT_WINDOW,
+        check_monitor_columns,
+        checked_window,
+        monitor_lots,
+    )
     from exostab.monitor_report import monitor_page
     from exostab.provenance import is_simulated
     from exostab.readers import read_lot_sheet_lenient
@@ -1169,10 +1184,18 @@ def monitor(
     files += ["drift_proteins.csv", "quarantine.csv"]
     refuse_overwriting({"protein file": proteins, "lot sheet": lots}, [out / f for f in files])
     refuse_unwritable(folders=[out])
+    period = checked_window(window if window is not None else DEFAULT_WINDOW)
     rule = load_monitor_config(existing_file(config, "monitor config"))
     bundle, uri = resolve_model(model)
     warn_if_ungated(bundle, uri)
     sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
+    check_monitor_columns(  # before the proteins are read: a wrong name is said at once
+        sheet,
+        label=label,
+        date_column=date_column or DEFAULT_DATE_COLUMN,
+        date_required=date_column is not None,
+        where=str(lots),
+    )
     with err_console.status(f"reading {proteins.name}") as status:
         scored = score_file(bundle, proteins, sheet, refused, format=format, reading=status.update)
     with err_console.status("checking performance and drift"):
@@ -1183,8 +1206,9 @@ def monitor(
             refused,
             config=rule,
             label=label,
-            date_column=date_column,
-            window=window,
+            date_column=date_column or DEFAULT_DATE_COLUMN,
+            window=period,
+            window_given=window is not None,
         )
     simulated = is_simulated(lots)
     provenance = {
