@@ -48,6 +48,23 @@ def test_train_help_shows_the_defaults() -> None:
         assert default in text, default
 
 
+@pytest.mark.parametrize(
+    "command", [[], *([name] for name in ("train", "inspect", "monitor", "serve", "promote"))]
+)
+def test_help_shows_flags_as_flags_and_values_with_their_type(command: list[str]) -> None:
+    """A flag takes no value: no ``<bool>`` beside --help, --track, --json, --verbose."""
+    result = runner.invoke(app, [*command, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    text = plain(result.output)
+    assert "<bool>" not in text
+    assert "--help Show this message and exit." in text
+    flag = {"train": "--register --no-register Register", "inspect": "--json Print one JSON"}
+    if command and command[0] in flag:
+        assert flag[command[0]] in text
+    if command == ["serve"]:
+        assert "--port <int>" in text  # an option that takes a value keeps its type
+
+
 def test_make_help_expands_the_ports() -> None:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")

@@ -29,6 +29,7 @@ from exostab.monitor import (
     judge,
     monitor_lots,
     scope_checks,
+    verdict_line,
 )
 from exostab.readers import read_lot_sheet_lenient
 from exostab.score import score_file
@@ -426,3 +427,111 @@ def test_a_folder_without_a_simulated_world_is_refused(tmp_path: Path) -> None:
     )
     assert answer.exit_code == 2
     assert "simulation.yaml" in answer.output and "Traceback" not in answer.output
+
+
+# --------------------------------------------------------------------------------------------
+# Options the lot sheet cannot satisfy, and a verdict that claims only what was checked
+# --------------------------------------------------------------------------------------------
+
+
+def monitor_cli(world: dict[str, object], lots: Path, out: Path, *options: str):  # type: ignore[no-untyped-def]
+    stream = world["stream"]
+    assert isinstance(stream, Path)
+    return CliRunner().invoke(
+        app,
+        [
+            "monitor", "--model", str(world["model"]), "--proteins",
+            str(stream / "proteins.csv"), "--lots", str(lots), "--out", str(out), "--no-track",
+            *options,
+        ],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--label", "nosuch"], "no outcome column 'nosuch' (--label)"),
+        (["--date-column", "nosuch"], "no date column 'nosuch' (--date-column)"),
+        (["--window", "Z"], "--window 'Z' is not a time window: use W (week), M (month)"),
+        (["--window", "2M"], "Q (quarter), Y (year)"),
+    ],
+)
+def test_an_option_the_lot_sheet_cannot_satisfy_is_refused(
+    world: dict[str, object], tmp_path: Path, options: list[str], said: str
+) -> None:
+    stream = world["stream"]
+    assert isinstance(stream, Path)
+    answer = monitor_cli(world, stream / "lots.csv", tmp_path / "out", *options)
+    assert answer.exit_code == 2, answer.output
+    assert said in answer.output and "Traceback" not in answer.output
+    # one line (this test model did not pass the gate: a warning line may come first)
+    errors = [line for line in answer.output.splitlines() if not line.startswith("warning:")]
+    assert len(errors) == 1 and errors[0].startswith("error:"), answer.output
+    if options[0] != "--window":
+        assert str(stream / "lots.csv") in " ".join(answer.output.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_window_without_a_date_column_is_checked_and_said(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    stream = world["stream"]
+    assert isinstance(stream, Path)
+    undated = tmp_path / "lots.csv"
+    pd.read_csv(stream / "lots.csv").drop(columns="release_date").to_csv(undated, index=False)
+    bad = monitor_cli(world, undated, tmp_path / "bad", "--window", "Z")
+    assert bad.exit_code == 2 and "not a time window" in bad.output
+    answer = monitor_cli(world, undated, tmp_path / "out", "--window", "Q")
+    assert answer.exit_code == 0, answer.output
+    assert (
+        "note: --window Q is not used: the lot sheet has no 'release_date' column: one time window"
+        in answer.output
+    )
+    windows = json.loads((tmp_path / "out" / "monitor.json").read_text())["windows"]
+    assert [w["window"] for w in windows] == ["all"]
+
+
+def test_with_no_outcome_back_the_verdict_says_performance_was_not_assessed(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    stream = world["stream"]
+    assert isinstance(stream, Path)
+    waiting = tmp_path / "lots.csv"
+    pd.read_csv(stream / "lots.csv").assign(unstable=np.nan).to_csv(waiting, index=False)
+    answer = monitor_cli(world, waiting, tmp_path / "out")
+    assert answer.exit_code == 0, answer.output
+    summary = json.loads((tmp_path / "out" / "monitor.json").read_text())
+    assert summary["n_with_outcome"] == 0
+    assert "performance not assessed (no outcomes back)" in summary["verdict"]
+    assert "performance and inputs within" not in summary["verdict"]
+    assert summary["verdict"] in answer.output
+
+
+def test_the_verdict_claims_only_what_was_checked() -> None:
+    class Version:
+        model_version = "7"
+
+    def line(reasons: list[str], n: int, judged: set[str], reference: bool = True) -> str:
+        return verdict_line(
+            reasons, 50, n, Version(),  # type: ignore[arg-type]
+            judged=judged, has_reference=reference, min_outcomes=20,
+        )  # fmt: skip
+
+    full = {"auroc", "calibration", "lot sheet", "driver proteins", "domain"}
+    inputs = {"lot sheet", "driver proteins", "domain"}
+    assert line([], 40, full).endswith("): performance and inputs within the training reference")
+    assert line([], 0, inputs).endswith(
+        "): inputs within the training reference; performance not assessed (no outcomes back)"
+    )
+    assert line([], 5, inputs).endswith(
+        "inputs within the training reference; performance not judged (5 outcomes, fewer than 20)"
+    )
+    assert line(["20% of lots outside the training domain"], 0, inputs).endswith(
+        "): 20% of lots outside the training domain; performance not assessed (no outcomes back)"
+    )
+    no_reference = line([], 40, {"calibration", "domain"}, reference=False)
+    assert "within the training reference" not in no_reference
+    assert "AUROC comparison and drift not tested" in no_reference
+    nothing = line([], 0, {"domain"}, reference=False)
+    assert "nothing tested against the training reference" in nothing
+    assert "performance not assessed (no outcomes back)" in nothing

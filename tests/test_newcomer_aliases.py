@@ -128,6 +128,11 @@ def test_promote_is_the_one_way_to_move_an_alias(newcomer, monkeypatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     before = aliases_of("exostab")
     moved = invoke("promote", "exostab-heart-lfq", "1", "--alias", "champion")
+    if not newcomer["heart"]["champion_eligible"]:  # champion only through the gate
+        assert moved.exit_code == 2, moved.output
+        assert "did not pass the champion gate" in moved.output and "--force" in moved.output
+        assert "champion" not in aliases_of("exostab-heart-lfq")
+        moved = invoke("promote", "exostab-heart-lfq", "1", "--alias", "champion", "--force")
     assert moved.exit_code == 0, moved.output
     assert "models:/exostab-heart-lfq@champion → version 1" in moved.output
     assert aliases_of("exostab-heart-lfq")["champion"] == "1"

@@ -104,6 +104,27 @@ def test_each_problem_is_reported_and_quarantined(tmp_path: Path, case: str) -> 
     assert good["passage"].dtype == "int64"
 
 
+@pytest.mark.parametrize(
+    ("row", "said"),
+    [
+        ("L9,-1,D1,BM,34,hPL,0,4,0,x\n", "passage must be >= 0 (got -1)"),
+        ("L9,4000,D1,BM,34,hPL,0,4,0,x\n", "(got 4000)"),
+        ("L9,2.5,D1,BM,34,hPL,0,4,0,x\n", "passage must be a whole number (got 2.5)"),
+        ("L9,3,D1,BM,-2,hPL,0,4,0,x\n", "donor_age must be >= 0 (got -2)"),
+        ("L9,3,D1,BM,34,hPL,0,4,2,x\n", "unstable must be 0 or 1 (got 2)"),
+    ],
+)
+def test_a_refused_number_is_named_as_it_was_written(tmp_path: Path, row: str, said: str) -> None:
+    """A whole number is read as float64 but named as typed: -1, not -1.0."""
+    path = write(tmp_path, GOOD + row)
+    _, quarantine = read_lot_sheet_lenient(path, label="unstable")
+    assert quarantine["lot_id"].tolist() == ["L9"]
+    assert said in quarantine["reason"].iloc[0]
+    with pytest.raises(InputError) as error:
+        read_lot_sheet(path, label="unstable")
+    assert said in str(error.value)
+
+
 def test_duplicate_ids_quarantine_every_copy(tmp_path: Path) -> None:
     _, quarantine = read_lot_sheet_lenient(write(tmp_path, GOOD + "L1,4,D1,BM,34,hPL,0,4,0,x\n"))
     assert quarantine["lot_id"].tolist() == ["L1", "L1"]
@@ -226,7 +247,7 @@ def test_passage_bound_refuses_train_quarantines_score_and_http(
     with pytest.raises(InputError, match=message) as error:
         read_lot_sheet(path, label="unstable")
     row = next(line for line in str(error.value).splitlines() if line.startswith("lots.csv"))
-    assert "L9 (row 5)" in row and "passage" in row and f"got {float(passage)}" in row
+    assert "L9 (row 5)" in row and "passage" in row and f"(got {passage})" in row
     assert answer["error"].str.startswith(message).all()
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -28,7 +29,45 @@ if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
 
     from exostab.bundle import ModelBundle
 
-app = typer.Typer(
+
+class FlagHelp:
+    """Show a flag in ``--help`` as a flag: its name and help, no value type beside it.
+
+    Typer's rich help panel prints every option's type, flags included (``--track <bool>``,
+    ``--help <bool>``), though a flag takes no value; its plain help leaves flags out. The
+    type column is left empty for flags (an empty metavar) while the help is drawn.
+    """
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        params = self.get_params(ctx)  # type: ignore[attr-defined]
+        flags = [p for p in params if getattr(p, "is_flag", False) and p.metavar is None]
+        for flag in flags:
+            flag.metavar = ""
+        try:
+            super().format_help(ctx, formatter)  # type: ignore[misc]
+        finally:
+            for flag in flags:
+                flag.metavar = None
+
+
+class ExostabCommand(FlagHelp, typer.core.TyperCommand):
+    """An exostab command: flags shown as flags in its ``--help``."""
+
+
+class ExostabGroup(FlagHelp, typer.core.TyperGroup):
+    """The exostab command group: flags shown as flags in ``exostab --help``."""
+
+
+class ExostabTyper(typer.Typer):
+    """A Typer app whose commands show flags as flags in ``--help`` (``ExostabCommand``)."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:  # type: ignore[override]
+        kwargs.setdefault("cls", ExostabCommand)
+        return super().command(*args, **kwargs)
+
+
+app = ExostabTyper(
+    cls=ExostabGroup,
     help=(
         "exostab: risk of unstable immunomodulatory potency for MSC-exosome lots, from "
         "proteomics profiles and passage metadata. Built-in data are SIMULATED."
@@ -54,6 +93,28 @@ def print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+class StoreChoice:
+    """The store the user named for this command: ``--tracking-uri``, or MLFLOW_TRACKING_URI
+    as it was when the command started; None = the default store (``mlruns/mlflow.db``)."""
+
+    given: str | None = None
+
+
+def compare_runs_line(runs_page: str) -> str:
+    """The hint ``train`` ends with: where to see its run beside the others.
+
+    ``make ui`` opens the default store of a checkout (its Makefile's ``mlruns/mlflow.db``);
+    any other store, or no checkout (installed from a wheel), gets the ``mlflow ui`` command
+    for that store.
+    """
+    from exostab.registry import default_store_uri, store_uri
+
+    default = StoreChoice.given in (None, default_store_uri())
+    if default and (work_folder() / "Makefile").is_file():
+        return f"Compare runs: [bold]make ui[/] → {runs_page}"
+    return f"Compare runs: mlflow ui --backend-store-uri {escape(store_uri())} → {runs_page}"
+
+
 @app.callback()
 def main(
     verbose: Annotated[
@@ -77,6 +138,9 @@ def main(
     ] = None,
 ) -> None:
     """Configure logging and the mlflow store once for every command."""
+    # What the user named, before any stage writes MLFLOW_TRACKING_URI itself
+    # (mlflow.set_tracking_uri does): the store a command's hints must name.
+    StoreChoice.given = tracking_uri or None
     if tracking_uri:  # every stage reads the store from here (registry.store_uri)
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     # pandera imports pyspark.pandas whenever the [spark] extra is installed; its pandas-3
@@ -415,14 +479,7 @@ def train(
         console.print(f"Run summary (JSON): {escape(str(summary))}")
     from exostab.tracking import runs_page as runs_page_of
 
-    runs_page = runs_page_of(outcome.experiment_id or "")
-    if os.environ.get("MLFLOW_TRACKING_URI") or not Path("Makefile").is_file():
-        # another store than the one `make ui` opens, or no checkout (installed from a wheel)
-        console.print(
-            f"Compare runs: mlflow ui --backend-store-uri {escape(store_uri())} → {runs_page}"
-        )
-    else:
-        console.print(f"Compare runs: [bold]make ui[/] → {runs_page}")
+    console.print(compare_runs_line(runs_page_of(outcome.experiment_id or "")))
 
 
 @app.command("runs-page")
@@ -459,15 +516,44 @@ def promote(
             "MODEL=models:/exostab@champion) or challenger (their default)."
         ),
     ] = "champion",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Make a version champion though it did not pass the champion gate at "
+            "training (its risks were not shown to beat passage alone).",
+        ),
+    ] = False,
 ) -> None:
-    """Move a registry alias to a version (the one deliberate way to change what scores)."""
-    from exostab.tracking import configure_tracking
+    """Move a registry alias to a version (the one deliberate way to change what scores).
+
+    `champion` goes only to a version that passed the gate at training, unless --force.
+    """
+    from exostab.tracking import checked_alias, configure_tracking
     from exostab.tracking import promote as move_alias
 
+    checked_alias(alias)
     configure_tracking()
-    before = move_alias(name, version, alias)
-    was = f" (was version {before})" if before and before != version else ""
-    console.print(f"models:/{escape(name)}@{escape(alias)} → version {escape(version)}{was}.")
+    moved = move_alias(name, version, alias, force=force)
+    if alias == "champion" and not moved.gate_passed:
+        why = f"did not pass the gate ({moved.gate})" if moved.gate else "records no gate"
+        err_console.print(
+            f"[bold yellow]warning:[/] {escape(name)} version {moved.version} {why} at "
+            "training; made champion by --force",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if moved.before is None:
+        was = " (the alias is new)"
+    elif moved.before == moved.version:
+        was = " (it already was)"
+    else:
+        was = f" (was version {moved.before})"
+    console.print(
+        f"models:/{escape(name)}@{alias} → version {moved.version}{was}.",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("inspect")
@@ -1043,11 +1129,20 @@ def monitor(
         str, typer.Option(help="Outcome column: 1 unstable, 0 stable, empty = not back yet.")
     ] = "unstable",
     date_column: Annotated[
-        str, typer.Option(help="Release (or manufacture) date column of the lot sheet.")
-    ] = "release_date",
+        str | None,
+        typer.Option(
+            help="Release (or manufacture) date column of the lot sheet. Default: "
+            "release_date (without it: one time window); a column named here must be there.",
+            show_default=False,
+        ),
+    ] = None,
     window: Annotated[
-        str, typer.Option(help="Time window: W (week), M (month), Q (quarter) or Y.")
-    ] = "M",
+        str | None,
+        typer.Option(
+            help="Time window: W (week), M (month), Q (quarter) or Y (year). Default: M.",
+            show_default=False,
+        ),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="Alarm rule (the monitor: section of configs/monitor.yaml).")
     ] = None,
@@ -1069,7 +1164,13 @@ def monitor(
     import json
 
     from exostab.config import load_monitor_config
-    from exostab.monitor import monitor_lots
+    from exostab.monitor import (
+        DEFAULT_DATE_COLUMN,
+        DEFAULT_WINDOW,
+        check_monitor_columns,
+        checked_window,
+        monitor_lots,
+    )
     from exostab.monitor_report import monitor_page
     from exostab.provenance import is_simulated
     from exostab.readers import read_lot_sheet_lenient
@@ -1083,10 +1184,18 @@ def monitor(
     files += ["drift_proteins.csv", "quarantine.csv"]
     refuse_overwriting({"protein file": proteins, "lot sheet": lots}, [out / f for f in files])
     refuse_unwritable(folders=[out])
+    period = checked_window(window if window is not None else DEFAULT_WINDOW)
     rule = load_monitor_config(existing_file(config, "monitor config"))
     bundle, uri = resolve_model(model)
     warn_if_ungated(bundle, uri)
     sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
+    check_monitor_columns(  # before the proteins are read: a wrong name is said at once
+        sheet,
+        label=label,
+        date_column=date_column or DEFAULT_DATE_COLUMN,
+        date_required=date_column is not None,
+        where=str(lots),
+    )
     with err_console.status(f"reading {proteins.name}") as status:
         scored = score_file(bundle, proteins, sheet, refused, format=format, reading=status.update)
     with err_console.status("checking performance and drift"):
@@ -1097,8 +1206,9 @@ def monitor(
             refused,
             config=rule,
             label=label,
-            date_column=date_column,
-            window=window,
+            date_column=date_column or DEFAULT_DATE_COLUMN,
+            window=period,
+            window_given=window is not None,
         )
     simulated = is_simulated(lots)
     provenance = {

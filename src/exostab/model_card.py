@@ -63,12 +63,17 @@ def baselines_beaten(result: Any) -> tuple[list[str], list[str]]:
     return beaten, not_beaten
 
 
+# The registered version's tag that records the champion gate (``exostab promote`` reads it).
+GATE_TAG = "gate_verdict"
+ELIGIBLE = "champion-eligible"
+
+
 def gate_verdict(result: Any) -> str:
     """``champion-eligible``, ``not eligible`` or ``constant risk`` (never registered)."""
     verdict = result.verdict
     if verdict.constant:
         return "constant risk"
-    return "champion-eligible" if verdict.champion_eligible else "not eligible"
+    return ELIGIBLE if verdict.champion_eligible else "not eligible"
 
 
 def version_tags(result: Any, fingerprint: dict[str, Any], validation: str) -> dict[str, str]:
@@ -92,7 +97,7 @@ def version_tags(result: Any, fingerprint: dict[str, Any], validation: str) -> d
         ),
         "baselines_beaten": ", ".join(beaten) or "none",
         "baselines_not_beaten": ", ".join(not_beaten) or "none",
-        "gate_verdict": gate_verdict(result),
+        GATE_TAG: gate_verdict(result),
     }
 
 
@@ -103,7 +108,7 @@ def version_description(result: Any, fingerprint: dict[str, Any], validation: st
         f"{result.choice.label} trained on {data_line(fingerprint)}. {validation} CV: AUROC "
         f"{tags['cv_roc_auc']}, Brier {tags['cv_brier']}; gain over passage alone "
         f"{tags['gain_over_passage']}. Baselines beaten: {tags['baselines_beaten']}. "
-        f"Gate: {tags['gate_verdict']}. Full model card: artifact model_card.md of the run."
+        f"Gate: {tags[GATE_TAG]}. Full model card: artifact model_card.md of the run."
     )
 
 

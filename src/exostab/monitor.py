@@ -335,19 +335,68 @@ def read_outcomes(values: pd.Series) -> tuple[pd.Series, list[str]]:
     return outcome, unreadable
 
 
+WINDOWS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
+DEFAULT_WINDOW = "M"
+DEFAULT_DATE_COLUMN = "release_date"
+
+
+def checked_window(window: str) -> str:
+    """Read a time-window spelling: ``W``, ``M``, ``Q`` or ``Y`` (any case) → upper case.
+
+    Raises:
+        ExostabError: any other spelling, naming the four allowed.
+    """
+    spelled = str(window).strip().upper()
+    if spelled not in WINDOWS:
+        allowed = ", ".join(f"{key} ({name})" for key, name in WINDOWS.items())
+        raise ExostabError(f"--window {window!r} is not a time window: use {allowed}")
+    return spelled
+
+
+def check_monitor_columns(
+    sheet: pd.DataFrame,
+    *,
+    label: str,
+    date_column: str | None,
+    date_required: bool,
+    where: str | None = None,
+) -> None:
+    """Refuse an outcome column (or a date column the user named) that the lot sheet lacks.
+
+    Args:
+        sheet: the lot sheet as read (its columns).
+        label: the outcome column; required (its cells may all be empty: no assay back).
+        date_column: the date column; None = no dates (one time window).
+        date_required: the user named ``date_column`` (``--date-column``): it must be there.
+            The default ``release_date`` may be absent (one time window, said in a note).
+        where: the lot sheet's file, for the message.
+
+    Raises:
+        ExostabError: one line naming the missing column and the file.
+    """
+    if label not in sheet.columns:
+        raise ExostabError(
+            f"the lot sheet has no outcome column {label!r} (--label): add it, empty where the "
+            "assay is not back, or name the outcome column with --label",
+            where=where,
+        )
+    if date_required and date_column is not None and date_column not in sheet.columns:
+        raise ExostabError(
+            f"the lot sheet has no date column {date_column!r} (--date-column)", where=where
+        )
+
+
 def window_labels(dates: pd.Series, window: str) -> pd.Series:
     """Label each lot with its time window (a pandas period: ``W``, ``M``, ``Q``, ``Y``).
 
+    A date that cannot be read labels its lot ``no date``.
+
     Raises:
-        ExostabError: ``window`` is not a period pandas knows.
+        ExostabError: ``window`` is not one of ``W``, ``M``, ``Q``, ``Y``.
     """
+    period = checked_window(window)
     parsed = pd.to_datetime(dates, errors="coerce", format="mixed")
-    try:
-        periods = parsed.dt.to_period(window)
-    except (ValueError, TypeError):
-        raise ExostabError(
-            f"--window {window!r} is not a time window: use W (week), M (month), Q or Y"
-        ) from None
+    periods = parsed.dt.to_period(period)
     return periods.astype(str).where(parsed.notna(), NO_DATE)
 
 
@@ -900,8 +949,9 @@ def monitor_lots(
     *,
     config: MonitorConfig,
     label: str = "unstable",
-    date_column: str | None = "release_date",
-    window: str = "M",
+    date_column: str | None = DEFAULT_DATE_COLUMN,
+    window: str = DEFAULT_WINDOW,
+    window_given: bool = False,
     seed: int = 0,
 ) -> MonitorResult:
     """Check a model on released lots: performance, drift, accounting, verdict.
@@ -913,15 +963,23 @@ def monitor_lots(
             (empty where the assay is not back) and the ``date_column``.
         sheet_quarantine: the lot-sheet rows refused on reading (``lot_id``, ``reason``).
         config: the alarm rule.
-        label: the outcome column (1 = unstable).
-        date_column: release or manufacturing date column; None or absent = one window.
-        window: pandas period of the time windows (``W``, ``M``, ``Q``, ``Y``).
+        label: the outcome column (1 = unstable); it must be in the sheet, its cells may be
+            empty (no assay back: performance is then not assessed, and the verdict says so).
+        date_column: release or manufacturing date column; None or absent = one window
+            (absent is said in a note; ``check_monitor_columns`` refuses a named one).
+        window: the time windows: ``W``, ``M``, ``Q`` or ``Y``.
+        window_given: the user chose ``window``: a note says so when no date can use it.
         seed: bootstrap seed.
 
     Returns:
         the result; every lot in the sheet is monitored or quarantined (in = monitored +
         quarantined).
+
+    Raises:
+        ExostabError: no ``label`` column in the sheet; ``window`` not W, M, Q or Y.
     """
+    window = checked_window(window)
+    check_monitor_columns(sheet, label=label, date_column=date_column, date_required=False)
     notes: list[str] = []
     reference = bundle_reference(bundle)
     if reference is None:
@@ -929,26 +987,34 @@ def monitor_lots(
             "the model stores no training reference (trained before monitoring existed): "
             "drift is not tested and AUROC is not compared with the CV interval; retrain to add it"
         )
-    outcome, unreadable = (
-        read_outcomes(sheet[label])
-        if label in sheet
-        else (pd.Series(np.nan, index=sheet.index, dtype=float), [])
-    )
-    if label not in sheet:
-        notes.append(f"the lot sheet has no {label!r} column: no outcome, drift only")
+    outcome, unreadable = read_outcomes(sheet[label])
     if unreadable:
         notes.append(
             f"{len(unreadable)} outcome(s) in {label!r} not read as 0/1 (treated as not back): "
             + ", ".join(unreadable[:5])
         )
     dated = date_column is not None and date_column in sheet
-    if date_column is not None and not dated:
-        notes.append(f"the lot sheet has no {date_column!r} column: one time window")
+    given = f"--window {window} is not used: " if window_given else ""
+    if date_column is None:
+        if window_given:
+            notes.append(f"{given}no date column, all lots in one time window")
+    elif not dated:
+        notes.append(f"{given}the lot sheet has no {date_column!r} column: one time window")
     windows = (
         window_labels(sheet[date_column], window)
         if dated
         else pd.Series("all", index=sheet.index, dtype=object)
     )
+    if dated and len(windows):
+        undated = int((windows == NO_DATE).sum())
+        if undated == len(windows):
+            notes.append(
+                f"{given}no date in {date_column!r} could be read: all lots in the window "
+                f"{NO_DATE!r}"
+            )
+        elif undated:
+            notes.append(f"{undated} lot(s) with no readable date in {date_column!r}: window "
+                         f"{NO_DATE!r}")  # fmt: skip
     scores = scored.scores.set_index("lot_id")
     ids = scores.index.astype(str)
     lots = pd.DataFrame(
@@ -1039,7 +1105,15 @@ def monitor_lots(
         reference=reference,
         alarm=bool(reasons),
         reasons=reasons,
-        verdict=verdict_line(reasons, len(lots), int(overall["n_with_outcome"]), bundle),
+        verdict=verdict_line(
+            reasons,
+            len(lots),
+            int(overall["n_with_outcome"]),
+            bundle,
+            judged={c.component for c in checks if c.scope == ALL_LOTS},
+            has_reference=reference is not None,
+            min_outcomes=config.min_outcomes,
+        ),
         notes=notes,
         model_version=bundle.model_version,
         n_outcome_unreadable=len(unreadable),
@@ -1260,9 +1334,54 @@ def alarm_reasons(checks: list[Check]) -> list[str]:
     return reasons
 
 
-def verdict_line(reasons: list[str], n_lots: int, n_outcome: int, bundle: ModelBundle) -> str:
-    """The one printed verdict line, naming the cause."""
+def verdict_line(
+    reasons: list[str],
+    n_lots: int,
+    n_outcome: int,
+    bundle: ModelBundle,
+    *,
+    judged: set[str] | None = None,
+    has_reference: bool = True,
+    min_outcomes: int = 20,
+) -> str:
+    """The one printed verdict line, naming the cause, and what could not be judged.
+
+    It claims no more than was checked: with no outcome back, performance was not assessed
+    (and the line says so, alarm or not); with fewer than ``min_outcomes`` it was not judged;
+    without the model's training reference, drift and the AUROC comparison were not tested.
+
+    Args:
+        judged: the components checked on all lots (``auroc``, ``calibration``, ...);
+            None = every component.
+        has_reference: the model stores its training reference (drift can be tested).
+    """
+    judged = set(COMPONENTS) if judged is None else judged
     where = f"model version {bundle.model_version}, {n_lots} lots, {n_outcome} with an outcome"
+    unjudged: list[str] = []
+    if n_outcome == 0:
+        unjudged.append("performance not assessed (no outcomes back)")
+    elif not judged & {"auroc", "calibration"}:
+        why = (
+            f"{n_outcome} outcomes, fewer than {min_outcomes}"
+            if n_outcome < min_outcomes
+            else "its tests could not be computed"
+        )
+        unjudged.append(f"performance not judged ({why})")
+    if not has_reference:
+        what = "AUROC comparison and drift" if "calibration" in judged else "drift"
+        unjudged.append(f"{what} not tested (the model stores no training reference)")
     if reasons:
-        return f"ALARM ({where}): " + "; ".join(reasons)
-    return f"no alarm ({where}): performance and inputs within the training reference"
+        return f"ALARM ({where}): " + "; ".join(reasons + unjudged)
+    claimed = []
+    if {"auroc", "calibration"} <= judged:
+        claimed.append("performance")
+    elif "calibration" in judged:
+        claimed.append("calibration")
+    if has_reference:
+        claimed.append("inputs")
+        within = f"{' and '.join(claimed)} within the training reference"
+    elif claimed:  # calibration, against no reference: observed as predicted
+        within = "observed instability as predicted"
+    else:
+        within = "nothing tested against the training reference"
+    return f"no alarm ({where}): " + "; ".join([within, *unjudged])

@@ -46,8 +46,14 @@ WORKSPACE = "default"  # mlflow's DEFAULT_WORKSPACE_NAME; other workspaces go th
 def store_uri(root: Path | None = None) -> str:
     """Return the store: a user's ``MLFLOW_TRACKING_URI`` (or ``--tracking-uri``), else the
     SQLite file ``mlruns/mlflow.db`` under ``root`` (default: the working folder)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_store_uri(root)
+
+
+def default_store_uri(root: Path | None = None) -> str:
+    """The store when the user names none: ``sqlite:///ROOT/mlruns/mlflow.db`` (ROOT: the
+    working folder), the store ``make ui`` opens in a checkout."""
     root = (root or work_folder()).absolute()
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    return f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,24 @@ def _problem(check: Any, failure: Any, column: str, group: str | None) -> str:
         return f"empty {column}"
     if check == "field_uniqueness":
         return "duplicate lot_id"
-    return f"{check} (got {shown(repr(failure))})"
+    return f"{check} (got {shown(cell_text(failure))})"
+
+
+def cell_text(value: Any) -> str:
+    """Write a cell's value for a message as a person typed it: ``-1``, not ``-1.0``.
+
+    Number columns are read as float64, so a whole number comes back as ``-1.0``; it is
+    written without the ``.0``. Other numbers keep their shortest exact form (``5.5``), text
+    is quoted (``'x'``).
+    """
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return str(int(number)) if number.is_integer() else repr(number)
+    return repr(value)
 
 
 def tidy_text(value: Any) -> Any:

@@ -22,6 +22,7 @@ from mlflow.types import ParamSchema, ParamSpec
 from exostab.bundle import ModelBundle
 from exostab.config import NUMERIC_METADATA, PROJECT_ROOT, TrainConfig
 from exostab.errors import ExostabError
+from exostab.model_card import ELIGIBLE, GATE_TAG
 from exostab.registry import DataContract, derived_model_name, store_uri
 
 logger = logging.getLogger(__name__)
@@ -401,25 +402,91 @@ def contract_reasons(new: DataContract, current: DataContract | None) -> list[st
     return [] if current is None else new.differences(current)
 
 
-def promote(name: str, version: str, alias: str) -> str | None:
-    """Point ``models:/NAME@ALIAS`` at a version; return the version it held before (or None).
+ALIASES = (CHAMPION, CHALLENGER)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What ``promote`` did.
+
+    Attributes:
+        version: the version the alias now points at, as the registry names it (``3``).
+        before: the version the alias pointed at before, or None (it did not exist).
+        gate: what training recorded of the champion gate: ``champion-eligible``, ``not
+            eligible``, ``constant risk``, or None when the version records none.
+    """
+
+    version: str
+    before: str | None
+    gate: str | None
+
+    @property
+    def gate_passed(self) -> bool:
+        return self.gate == ELIGIBLE
+
+
+def recorded_gate(client: MlflowClient, version: Any) -> str | None:
+    """The champion gate a registered version records: its ``gate_verdict`` tag, else (older
+    versions) its run's ``champion_eligible`` metric; None when neither is there."""
+    tag = version.tags.get(GATE_TAG)
+    if tag:
+        return str(tag)
+    if version.run_id:
+        try:
+            metric = client.get_run(version.run_id).data.metrics.get("champion_eligible")
+        except MlflowException:
+            metric = None
+        if metric is not None:
+            return ELIGIBLE if metric >= 1.0 else "not eligible"
+    return None
+
+
+def checked_alias(alias: str) -> str:
+    """Refuse an alias exostab does not use (``--alias bogus``): champion or challenger only.
 
     Raises:
-        ExostabError: no such registered model or version (deleted versions included).
+        ExostabError: naming the aliases allowed.
     """
+    if alias not in ALIASES:
+        raise ExostabError(
+            f"--alias must be {' or '.join(ALIASES)} (the aliases exostab scores and "
+            f"serves with), not {alias!r}"
+        )
+    return alias
+
+
+def promote(name: str, version: str, alias: str, *, force: bool = False) -> Promotion:
+    """Point ``models:/NAME@ALIAS`` at a version.
+
+    ``champion`` goes only to a version that passed the champion gate at training (it beat
+    passage alone), unless ``force``.
+
+    Raises:
+        ExostabError: an alias other than champion or challenger; no such registered model
+            or version (deleted versions included); champion for a version that did not pass
+            the gate (or records no gate) without ``force``. No alias moves then.
+    """
+    checked_alias(alias)
     client = MlflowClient()
     try:
-        client.get_model_version(name, version)
+        found = client.get_model_version(name, version)
     except MlflowException as error:
         raise ExostabError(
             f"cannot promote {name} version {version}: {first_line(str(error))}"
         ) from None
+    gate = recorded_gate(client, found)
+    if alias == CHAMPION and gate != ELIGIBLE and not force:
+        why = f"did not pass the champion gate ({gate})" if gate else "records no champion gate"
+        raise ExostabError(
+            f"{name} version {found.version} {why}: not made champion; promote it with "
+            "--force to make it champion anyway"
+        )
     try:
         before: str | None = str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         before = None
-    client.set_registered_model_alias(name, alias, version)
-    return before
+    client.set_registered_model_alias(name, alias, str(found.version))
+    return Promotion(str(found.version), before, gate)
 
 
 def log_training_run(
