@@ -78,7 +78,7 @@ class DomainModel:
         Stored at fit time; for a model saved without them they are derived from the PCA
         itself: a standardised training feature has variance 1, of which its loadings carry
         ``Σ_a λ_a p_aj²`` (the rest is its mean SPE contribution) and its mean T² contribution
-        is ``Σ_a p_aj²`` (both exact up to the factor (n - 1)/n).
+        is ``Σ_a p_aj²`` (the loadings' part exact up to the factor (n - 1)/n).
 
         Returns:
             (T² reference, SPE reference), each of length ``len(columns)``, ≥ 0.
