@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,6 +88,34 @@ def named(drift: str, verdict: str, truth: dict[str, object], bundle: ModelBundl
     return "protein(s) shifted" in verdict or "calibration" in verdict
 
 
+def names_in_verdict(verdict: str, bundle: ModelBundle) -> set[str]:
+    """The model's proteins (readable names) and lot-sheet columns the verdict names.
+
+    A name counts as a whole word (``IL6`` is not found in ``IL6R``).
+    """
+    candidates = {bundle.display_name(str(f)) for f in bundle.proteins.index} | set(
+        map(str, bundle.metadata)
+    )
+    return {
+        name
+        for name in candidates
+        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", verdict) is not None
+    }
+
+
+def naming_precision(
+    verdict: str, truth: dict[str, object], bundle: ModelBundle
+) -> tuple[int, float]:
+    """(names in the verdict, of which truly drifted), or (n, NaN) when the truth lists no
+    drifted protein (a medium or tissue change moves proteins too, unlisted: not judged)."""
+    proteins = {str(p) for p in truth.get("drifted_proteins") or []}
+    columns = {str(c) for c in truth.get("drifted_columns") or []}
+    names = names_in_verdict(verdict, bundle)
+    if not proteins:
+        return len(names), float("nan")
+    return len(names), float(len(names & (proteins | columns)))
+
+
 def run_monitor_bench(
     seeds: tuple[int, ...],
     sizes: MonitorSizes,
@@ -96,9 +125,11 @@ def run_monitor_bench(
 ) -> pd.DataFrame:
     """Run the benchmark; one row per seed and stream (SIMULATED data).
 
-    Columns: seed, drift, alarm, named, auroc (on all the stream's lots, true outcomes),
-    auroc_cost (stable stream's AUROC of the same seed minus this one), n_lots,
-    n_with_outcome, n_reasons, verdict, seconds.
+    Columns: seed, drift, alarm, named, n_names (proteins and lot-sheet columns the verdict
+    names), n_names_drifted (of those, truly drifted; NaN when the truth lists no drifted
+    protein), auroc (on all the stream's lots, true outcomes), auroc_cost (stable stream's
+    AUROC of the same seed minus this one), n_lots, n_with_outcome, n_reasons, verdict,
+    seconds.
     """
     cfg = bench_config()
     rows = []
@@ -139,12 +170,15 @@ def run_monitor_bench(
             risk = found.lots.set_index("lot_id")["risk"]
             y = truth_lots["unstable"].reindex(risk.index).to_numpy(dtype=int)
             truth = yaml.safe_load((stream / "truth" / "drift.yaml").read_text())
+            n_names, n_names_drifted = naming_precision(found.verdict, truth, bundle)
             rows.append(
                 {
                     "seed": seed,
                     "drift": drift,
                     "alarm": found.alarm,
                     "named": named(drift, found.verdict, truth, bundle),
+                    "n_names": n_names,
+                    "n_names_drifted": n_names_drifted,
                     "auroc": float(roc_auc_score(y, risk.to_numpy())),
                     "cv_auroc": found.reference.performance["auroc"] if found.reference else np.nan,
                     "n_lots": found.summary()["n_lots"],
@@ -168,7 +202,8 @@ def run_monitor_bench(
 
 def monitor_section(table: pd.DataFrame, sizes: MonitorSizes) -> str:
     """The benchmark's Markdown section: stable false alarms with a binomial 95% interval; per
-    drift, detection and naming rates, AUROC cost; the misses listed."""
+    drift, detection and naming rates, the precision of the names, AUROC cost; the misses
+    listed."""
     stable = table[table["drift"] == "stable"]
     k, n = int(stable["alarm"].sum()), len(stable)
     ci = stats.binomtest(k, n).proportion_ci(0.95, method="exact") if n else None
@@ -182,16 +217,16 @@ def monitor_section(table: pd.DataFrame, sizes: MonitorSizes) -> str:
         "stable stream's AUROC (same seed, same lots) minus the drifted stream's, on all lots "
         "with their true outcomes.",
         "",
-        "| stream | runs | alarms | named | mean AUROC cost | runs costing ≥ 0.05 "
-        "| of those flagged and named |",
-        "|---|---|---|---|---|---|---|",
+        "| stream | runs | alarms | named | precision of names | mean AUROC cost "
+        "| runs costing ≥ 0.05 | of those flagged and named |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for drift, group in table.groupby("drift", sort=False):
         costly = group[group["auroc_cost"] >= MIN_COST]
         named_rate = "-" if drift == "stable" else f"{group['named'].mean():.0%}"
         lines.append(
             f"| {drift} | {len(group)} | {int(group['alarm'].sum())} ({group['alarm'].mean():.0%})"
-            f" | {named_rate} | "
+            f" | {named_rate} | {precision_cell(group)} | "
             f"{group['auroc_cost'].mean():+.3f} | {len(costly)} | "
             + (
                 f"{int((costly['alarm'] & costly['named']).sum())} of {len(costly)}"
@@ -203,6 +238,10 @@ def monitor_section(table: pd.DataFrame, sizes: MonitorSizes) -> str:
     drifted = table[(table["drift"] != "stable") & (table["auroc_cost"] >= MIN_COST)]
     caught = int((drifted["alarm"] & drifted["named"]).sum())
     lines += [
+        "",
+        "Precision of names: of the proteins and lot-sheet columns the verdicts name (whole "
+        "words), the share that truly drifted (pooled over the stream's runs; `-` where the "
+        "truth lists no drifted protein).",
         "",
         f"Stable stream: {k} alarm(s) in {n} runs"
         + (f" ({k / n:.0%}, exact binomial 95% interval {ci.low:.0%}-{ci.high:.0%})" if ci else "")
@@ -220,6 +259,18 @@ def monitor_section(table: pd.DataFrame, sizes: MonitorSizes) -> str:
                 f"named {row.named}; failed checks: {checks}"
             )
     return "\n".join(lines) + "\n"
+
+
+def precision_cell(group: pd.DataFrame) -> str:
+    """``92% (46 of 50)``: pooled share of the named proteins and columns that drifted."""
+    if "n_names_drifted" not in group:
+        return "-"
+    judged = group[group["n_names_drifted"].notna()]
+    total = int(judged["n_names"].sum())
+    if judged.empty or total == 0:
+        return "-"
+    right = int(judged["n_names_drifted"].sum())
+    return f"{right / total:.0%} ({right} of {total})"
 
 
 def main() -> None:

@@ -535,3 +535,36 @@ def test_the_verdict_claims_only_what_was_checked() -> None:
     nothing = line([], 0, {"domain"}, reference=False)
     assert "nothing tested against the training reference" in nothing
     assert "performance not assessed (no outcomes back)" in nothing
+
+
+def test_a_domain_only_alarm_names_the_proteins_that_put_the_lots_outside(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    """Three proteins the model reads, none a driver, move 256-fold in every lot: too few for the
+    protein checks, but the lots leave the domain, and its reason names those three (their SPE
+    contributions against the training lots')."""
+    bundle, stream = world["bundle"], world["stream"]
+    assert isinstance(bundle, ModelBundle) and isinstance(stream, Path)
+    reference = bundle_reference(bundle)
+    assert reference is not None
+    drivers = set(list(reference.drivers)[: MonitorConfig().n_drivers])
+    # Not the normalisation's reference proteins either: each lot is centred on their median.
+    centring = set(map(str, getattr(bundle.steps[0], "reference_", [])))
+    candidates = [
+        c
+        for c in bundle.domain.columns
+        if c in bundle.proteins.index and c not in drivers | centring
+    ]
+    chosen = candidates[:3]
+    columns = [str(bundle.proteins.loc[f, "input_name"]) for f in chosen]
+    names = [bundle.display_name(f) for f in chosen]
+    plain = monitored(bundle, stream / "proteins.csv", stream / "lots.csv")
+    assert not any(c.failed and c.component == "domain" for c in plain.checks)
+    proteins, lots = shifted_copy(stream, tmp_path / "outside", columns, 8.0)
+    result = monitored(bundle, proteins, lots)
+    failed = {c.component for c in result.checks if c.failed}
+    assert failed == {"domain"}
+    [reason] = result.reasons
+    assert "mostly through" in reason and "SPE contributions" in reason
+    named = reason.split("mostly through ")[1].split(" (SPE")[0].split(", ")
+    assert sorted(named) == sorted(names)

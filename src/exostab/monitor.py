@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -793,6 +793,44 @@ def protein_phrase(row: Any) -> str:
     return f"{row.protein} {row.shift:+.2f} log2"
 
 
+def domain_contributors(
+    bundle: ModelBundle, table: pd.DataFrame, lots: pd.DataFrame, limit: int = 3
+) -> str:
+    """Name the features that put a scope's lots outside the training domain.
+
+    The contribution analysis of ``DomainModel.contributors`` (per-feature SPE or T²
+    contributions of the lots past the domain limits, against the training lots' own) on the
+    lots whose domain score is above 1 (a lot outside only for its low coverage has nothing to
+    decompose). Proteins by their readable name, metadata by its column.
+
+    Args:
+        bundle: the deployed model.
+        table: the monitored lots as scored (``lot_id``, metadata, proteins under input names).
+        lots: the scope's monitored lots (``lot_id``, ``domain_score``).
+
+    Returns:
+        e.g. ``, mostly through ANXA1, LTBP1, LGALS1 (SPE contributions 23×, 22×, 20× their
+        training mean)``, at most ``limit`` features; ``, no single feature stands out in the
+        SPE contributions``; or ``""`` when no lot is past the limits.
+    """
+    outside = set(lots.loc[lots["domain_score"].to_numpy(dtype=float) > 1.0, "lot_id"].astype(str))
+    rows = table[table["lot_id"].astype(str).isin(outside)]
+    if rows.empty:
+        return ""
+    features = bundle.transform(bundle.model_inputs(rows.set_index("lot_id", drop=False)))
+    statistic, found = bundle.domain.contributors(features)
+    named = found[found["stands_out"]].head(limit)
+    if named.empty:
+        return f", no single feature stands out in the {statistic} contributions"
+    return (
+        ", mostly through "
+        + ", ".join(bundle.display_name(str(c)) for c in named["column"])
+        + f" ({statistic} contributions "
+        + ", ".join(f"{r:.0f}×" for r in named["ratio"])
+        + " their training mean)"
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The whole check and its verdict
 # --------------------------------------------------------------------------------------------
@@ -1051,7 +1089,13 @@ def monitor_lots(
     if reference is not None and len(lots):
         metadata = metadata_drift(reference, monitored_sheet, config)
         protein_table = protein_drift(reference, bundle, scored.table, config, lots_per_donor(lots))
-    checks = scope_checks(ALL_LOTS, overall, lots, metadata, protein_table, reference, config)
+
+    def explain_domain(members: pd.DataFrame) -> str:
+        return domain_contributors(bundle, scored.table, members)
+
+    checks = scope_checks(
+        ALL_LOTS, overall, lots, metadata, protein_table, reference, config, explain_domain
+    )
     # Each window on its own too: a drift in the later months is diluted over all lots.
     labels = sorted(set(lots["window"]))
     for label_ in labels if len(labels) > 1 else []:
@@ -1083,6 +1127,7 @@ def monitor_lots(
             window_proteins,
             reference,
             config,
+            explain_domain,
         )
     checks = judge(checks, config.alpha)
     if not any(c.component in ("auroc", "calibration") for c in checks):
@@ -1200,12 +1245,15 @@ def scope_checks(
     proteins: pd.DataFrame | None,
     reference: MonitorReference | None,
     config: MonitorConfig,
+    explain_domain: Callable[[pd.DataFrame], str] | None = None,
 ) -> list[Check]:
     """The rule's checks on one scope (all lots, or the lots of one window).
 
     Args:
         found: ``performance`` of the scope's lots; lots: the scope's monitored lots;
-        metadata, proteins: the scope's drift tables (None without reference).
+        metadata, proteins: the scope's drift tables (None without reference);
+        explain_domain: given the scope's lots, the text naming what put them outside the
+            domain (``domain_contributors``); asked only when the domain check is material.
 
     Returns:
         the checks that could be computed (a p-value); performance needs ``min_outcomes``.
@@ -1294,14 +1342,16 @@ def scope_checks(
     if len(lots):
         outside = int((~lots["in_domain"].astype(bool)).sum())
         share = outside / len(lots)
+        material = share > config.max_outside_domain
         checks.append(
             Check(
                 scope,
                 "domain",
                 float(stats.binomtest(outside, len(lots), EXPECTED_OUTSIDE, "greater").pvalue),
-                share > config.max_outside_domain,
+                material,
                 f"{share:.0%} of lots{where} outside the training domain (expected about "
-                f"{EXPECTED_OUTSIDE:.0%})",
+                f"{EXPECTED_OUTSIDE:.0%})"
+                + (explain_domain(lots) if material and explain_domain is not None else ""),
             )
         )
     return checks
