@@ -41,9 +41,10 @@ train: install ## train on the built-in simulated lots, log to mlflow, register 
 test: install ## run the whole test suite
 	$(BIN)/pytest -q
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, and the layout contracts (import-linter)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
 
 typecheck: install ## mypy on src/
 	$(BIN)/mypy

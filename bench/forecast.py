@@ -22,14 +22,13 @@ from joblib import Parallel, delayed
 from quality import donor_split, load_training, scoring_table, subset
 from sklearn.metrics import roc_auc_score
 
-from exostab.bundle import ModelBundle
 from exostab.config import TrainConfig, load_train_config
 from exostab.dataset import TrainingSet
-from exostab.forecast import forecast_bank
+from exostab.forecast import attach_trajectory, forecast_bank
+from exostab.model.bundle import ModelBundle
 from exostab.simulate import SHIFT_SCENARIOS, write_simulation
-from exostab.train import train_model
-from exostab.training_run import load_panels
-from exostab.trajectory import attach_trajectory
+from exostab.training.nested_cv import train_model
+from exostab.training.workflow import load_panels
 
 logger = logging.getLogger(__name__)
 

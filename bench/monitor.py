@@ -30,15 +30,15 @@ import yaml
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from exostab.bundle import ModelBundle
 from exostab.config import MonitorConfig, TrainConfig
 from exostab.dataset import build_training_set
+from exostab.io.readers import read_lot_sheet, read_lot_sheet_lenient, read_proteins
+from exostab.model.bundle import ModelBundle
 from exostab.monitor import attach_reference, monitor_lots
-from exostab.readers import read_lot_sheet, read_lot_sheet_lenient, read_proteins
-from exostab.score import score_file
+from exostab.scoring.batch import score_file
 from exostab.simulate import write_simulation
-from exostab.simulate_release import DRIFTS, read_world, write_release_stream
-from exostab.train import train_model
+from exostab.simulate.release import DRIFTS, read_world, write_release_stream
+from exostab.training.nested_cv import train_model
 
 logger = logging.getLogger(__name__)
 

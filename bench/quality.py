@@ -26,17 +26,17 @@ from sklearn.linear_model import LassoCV
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
 
-from exostab.baselines import BASELINES, build_baseline
-from exostab.bundle import ModelBundle
 from exostab.config import TrainConfig, load_train_config
 from exostab.dataset import TrainingSet, build_training_set
 from exostab.errors import ExostabError
-from exostab.evaluate import risk_metrics
-from exostab.explain import explain_lots, global_importance
-from exostab.readers import read_lot_sheet, read_proteins
+from exostab.io.readers import read_lot_sheet, read_proteins
+from exostab.model.baselines import BASELINES, build_baseline
+from exostab.model.bundle import ModelBundle
+from exostab.model.evaluate import risk_metrics
+from exostab.scoring.explain import explain_lots, global_importance
 from exostab.simulate import DEFAULT_SIMULATE_CONFIG, SHIFT_SCENARIOS, write_simulation
-from exostab.train import train_model
-from exostab.training_run import load_panels
+from exostab.training.nested_cv import train_model
+from exostab.training.workflow import load_panels
 
 logger = logging.getLogger(__name__)
 

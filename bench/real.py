@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from exostab.baselines import BASELINES, cross_validate_baselines
 from exostab.config import load_train_config
 from exostab.dataset import build_training_set
-from exostab.evaluate import paired_gain_draws, rank_auroc
-from exostab.readers import read_lot_sheet, read_proteins
-from exostab.train import train_model
-from exostab.training_run import load_panels
+from exostab.io.readers import read_lot_sheet, read_proteins
+from exostab.model.baselines import BASELINES, cross_validate_baselines
+from exostab.model.evaluate import paired_gain_draws, rank_auroc
+from exostab.training.nested_cv import train_model
+from exostab.training.workflow import load_panels
 
 logger = logging.getLogger(__name__)
 

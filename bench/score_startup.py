@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 VIA_CLIENT = (
-    "import sys; import exostab.registry as r; r.locate_model = lambda *a, **k: None; "
+    "import sys; import exostab.store.registry as r; r.locate_model = lambda *a, **k: None; "
     "from exostab.cli import app; sys.argv[0] = 'exostab'; app()"
 )
 

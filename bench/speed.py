@@ -336,7 +336,7 @@ def score_rows(
     compared. The start-up share is the wall time of scoring one lot of the same width over
     the wall time of the batch.
     """
-    from exostab.registry import locate_model
+    from exostab.store.registry import locate_model
 
     logs = work / "logs"
     rows: list[dict[str, Any]] = []

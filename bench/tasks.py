@@ -19,7 +19,7 @@ from pathlib import Path
 
 def read(path: Path) -> dict[str, float]:
     """Time ``read_proteins`` on one file (imports excluded)."""
-    from exostab.readers import read_proteins
+    from exostab.io.readers import read_proteins
 
     started = time.perf_counter()
     matrix = read_proteins(path)

@@ -113,11 +113,11 @@ def simulated_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
     Returns ``model`` (the folder: ``MLmodel`` + ``artifacts/bundle``, what ``--model``
     accepts besides registry URIs) and ``data`` (the simulator's output folder).
     """
-    from exostab.bundle import ModelBundle
     from exostab.dataset import build_training_set
-    from exostab.readers import read_lot_sheet, read_proteins
+    from exostab.io.readers import read_lot_sheet, read_proteins
+    from exostab.model.bundle import ModelBundle
     from exostab.simulate import write_simulation
-    from exostab.train import train_model
+    from exostab.training.nested_cv import train_model
 
     root = tmp_path_factory.mktemp("simulated_model")
     data = write_simulation(root / "sim", n_lots=60, n_donors=8, n_proteins=200, seed=3).out
@@ -191,7 +191,7 @@ def train_two_runs(root: Path, config: TrainConfig) -> tuple[str, list]:
     Returns the store's URI and the two ``TrainingOutcome``s, in that order.
     """
     from exostab.simulate import write_simulation
-    from exostab.training_run import run_training
+    from exostab.training.workflow import run_training
 
     store = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
     small = write_simulation(root / "small", n_lots=60, n_donors=10, n_proteins=120, seed=1)

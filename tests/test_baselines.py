@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exostab.baselines import BASELINES, build_baseline, cross_validate_baselines
 from exostab.dataset import TrainingSet
-from exostab.evaluate import METRICS, risk_metrics
-from exostab.splits import grouped_folds
+from exostab.model.baselines import BASELINES, build_baseline, cross_validate_baselines
+from exostab.model.evaluate import METRICS, risk_metrics
+from exostab.model.splits import grouped_folds
 
 PROTEIN_BASELINES = tuple(name for name in BASELINES if name != "passage_only")
 

@@ -192,9 +192,9 @@ def test_serve_refuses_a_port_in_use() -> None:
 def test_reading_a_protein_file_reports_progress(simulated_model: dict[str, Path]) -> None:
     """score/explain/forecast say what they read through the ``reading`` hook (a rich status
     on a terminal); the hook is told before the file is read, and the rows still come."""
-    from exostab.bundle import ModelBundle
-    from exostab.readers import read_lot_sheet_lenient
-    from exostab.score import BatchScorer, checked_chunks
+    from exostab.io.readers import read_lot_sheet_lenient
+    from exostab.model.bundle import ModelBundle
+    from exostab.scoring.batch import BatchScorer, checked_chunks
 
     data = simulated_model["data"]
     bundle = ModelBundle.load(simulated_model["model"] / "artifacts" / "bundle")

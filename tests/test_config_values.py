@@ -15,8 +15,8 @@ from exostab.cli import app
 from exostab.config import MAX_SEED, Frozen, TrainConfig, load_train_config, takes_yes_no
 from exostab.dataset import TrainingSet
 from exostab.errors import ConfigError
+from exostab.model.splits import grouped_folds
 from exostab.simulate import SimulationConfig
-from exostab.splits import grouped_folds
 
 runner = CliRunner()
 
@@ -110,7 +110,7 @@ LINEAR_ONLY = {"candidates": [{"learner": "prior"}, {"learner": "linear", "linea
 def test_the_largest_seed_runs_the_repeated_inner_cv(
     planted: TrainingSet, fast_config: TrainConfig
 ) -> None:
-    from exostab.selection import choose_structure
+    from exostab.model.selection import choose_structure
 
     cfg = fast_config.model_copy(
         update={
@@ -125,7 +125,7 @@ def test_the_largest_seed_runs_the_repeated_inner_cv(
 def test_a_repeat_that_meets_an_earlier_donor_split_again_is_not_counted_twice(
     fast_config: TrainConfig,
 ) -> None:
-    from exostab.selection import choose_structure
+    from exostab.model.selection import choose_structure
 
     # 5 donors in 3 inner folds: stratified group k-fold finds few ways to split them, so 8
     # repeats meet some splits twice (4 distinct here)

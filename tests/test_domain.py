@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exostab.domain import DomainModel, fit_domain
+from exostab.model.domain import DomainModel, fit_domain
 
 N_FEATURES = 60
 LOADING = 0.6

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from exostab.evaluate import (
+from exostab.model.evaluate import (
     bootstrap_interval,
     expected_calibration_error,
     paired_gain_draws,

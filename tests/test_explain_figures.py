@@ -16,9 +16,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from exostab.bundle import ModelBundle
-from exostab.explain import explain_lots, plot_explanation, value_text, waterfall_figure
-from exostab.train import train_model
+from exostab.model.bundle import ModelBundle
+from exostab.scoring.explain import explain_lots, plot_explanation, value_text, waterfall_figure
+from exostab.training.nested_cv import train_model
 
 
 @pytest.fixture(scope="module")

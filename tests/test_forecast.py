@@ -11,22 +11,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exostab.bundle import ModelBundle
 from exostab.config import TrainConfig
 from exostab.dataset import TrainingSet, content_hash
 from exostab.errors import InputError
-from exostab.forecast import bank_line, forecast_bank, parse_passages
-from exostab.train import train_model
-from exostab.trajectory import (
+from exostab.forecast import attach_trajectory, bank_line, forecast_bank, parse_passages
+from exostab.model.bundle import ModelBundle
+from exostab.model.trajectory import (
     X_DEGREE,
     DonorPosterior,
     Trajectory,
     _Moments,
     _pooled_rss,
-    attach_trajectory,
     fit_trajectory,
     passage_design,
 )
+from exostab.training.nested_cv import train_model
 
 PASSAGES = list(range(2, 16))
 

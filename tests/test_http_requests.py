@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import wait_for_ping
-from exostab.schemas import lot_id_text
+from exostab.io.contracts import lot_id_text
 
 CASE = (
     Path(__file__).resolve().parents[2] / "shared" / "cases" / "http-inputs-envelope-and-null-topk"
@@ -55,7 +55,7 @@ def server(
     """``exostab serve`` of a real pyfunc folder (the SIMULATED model); yields the URL."""
     import mlflow
 
-    from exostab.tracking import PYFUNC_FILE, model_signature
+    from exostab.store.tracking import PYFUNC_FILE, model_signature
 
     folder = tmp_path_factory.mktemp("served") / "model"
     mlflow.pyfunc.save_model(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exostab.identity import (
+from exostab.io.identity import (
     DECOY_CONTAMINANT_PREFIXES,
     annotate_names,
     genes_from_fasta,
@@ -22,7 +22,7 @@ from exostab.identity import (
     safe_feature_names,
     strip_run_name,
 )
-from exostab.readers import read_proteins
+from exostab.io.readers import read_proteins
 
 
 @pytest.mark.parametrize(

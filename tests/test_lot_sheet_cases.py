@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from exostab.cli import app
 from exostab.config import load_vocabulary
 from exostab.errors import InputError
-from exostab.readers import read_lot_sheet, read_lot_sheet_lenient
+from exostab.io.readers import read_lot_sheet, read_lot_sheet_lenient
 
 CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
 runner = CliRunner()

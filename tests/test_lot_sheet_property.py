@@ -16,14 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exostab.bundle import ModelBundle
 from exostab.config import DEFAULT_VOCABULARY, TrainConfig, read_yaml
 from exostab.dataset import TrainingSet
 from exostab.errors import InputError
-from exostab.readers import read_lot_sheet, read_lot_sheet_lenient
-from exostab.readers.base import ProteinMatrix
-from exostab.score import BatchScorer
-from exostab.train import train_model
+from exostab.io.protein_matrix import ProteinMatrix
+from exostab.io.readers import read_lot_sheet, read_lot_sheet_lenient
+from exostab.model.bundle import ModelBundle
+from exostab.scoring.batch import BatchScorer
+from exostab.training.nested_cv import train_model
 
 SPELLINGS: dict[str, dict[str, list[str]]] = read_yaml(DEFAULT_VOCABULARY)
 COLUMNS = ["lot_id", "donor_id", "tissue_source", "passage", "donor_age", "medium", "unstable"]

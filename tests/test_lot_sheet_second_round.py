@@ -26,9 +26,9 @@ from typer.testing import CliRunner
 from exostab.cli import app
 from exostab.config import DEFAULT_TRAIN_CONFIG, METADATA_COLUMNS
 from exostab.errors import InputError
-from exostab.readers import read_lot_sheet, read_lot_sheet_lenient
-from exostab.schemas import canonical_headers, parse_date
-from exostab.splits import grouped_folds
+from exostab.io.contracts import canonical_headers, parse_date
+from exostab.io.readers import read_lot_sheet, read_lot_sheet_lenient
+from exostab.model.splits import grouped_folds
 
 CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
 runner = CliRunner()
@@ -359,7 +359,7 @@ def test_two_trains_at_once_on_a_new_store_both_register(tmp_path: Path) -> None
 def test_a_missing_model_column_is_named_on_every_lot(simulated_model: dict[str, Path]) -> None:
     """Typed headers give the same risks; a column the model uses but the input lacks is
     named in every lot's warning (batch and HTTP share ``ModelBundle.predict``)."""
-    from exostab.bundle import ModelBundle
+    from exostab.model.bundle import ModelBundle
 
     bundle = ModelBundle.load(simulated_model["model"] / "artifacts" / "bundle")
     data = simulated_model["data"]

@@ -10,11 +10,11 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from conftest import planted_lots
-from exostab.bundle import ModelBundle
 from exostab.config import Candidate, TrainConfig
 from exostab.dataset import TrainingSet
-from exostab.evaluate import rank_auroc
-from exostab.features import (
+from exostab.model.bundle import ModelBundle
+from exostab.model.evaluate import rank_auroc
+from exostab.model.features import (
     DetectionFilter,
     LogNormalizer,
     MissingPolicy,
@@ -23,7 +23,7 @@ from exostab.features import (
     transformer_from_state,
     transformer_state,
 )
-from exostab.model import (
+from exostab.model.risk_model import (
     PriorBoostedClassifier,
     RiskBands,
     build_pipeline,
@@ -31,8 +31,8 @@ from exostab.model import (
     fit_calibrator_method,
     log_odds,
 )
-from exostab.splits import grouped_folds
-from exostab.train import train_model
+from exostab.model.splits import grouped_folds
+from exostab.training.nested_cv import train_model
 
 
 @parametrize_with_checks(
@@ -329,7 +329,7 @@ def test_time_ordered_scheme_needs_a_time_column() -> None:
 
 
 def test_residuals_remove_the_line_on_the_covariate() -> None:
-    from exostab.features import _residuals
+    from exostab.model.features import _residuals
 
     passage = np.array([2.0, 4.0, 6.0, 8.0])
     values = np.column_stack([2 * passage + 1, [1.0, np.nan, 3.0, 4.0]])
@@ -407,7 +407,7 @@ def test_a_small_linear_signal_gives_a_non_constant_model() -> None:
 def test_repeated_inner_cv_averages_the_losses_of_its_donor_splits(
     planted: TrainingSet, fast_config: TrainConfig
 ) -> None:
-    from exostab.selection import choose_structure
+    from exostab.model.selection import choose_structure
 
     linear_only = {"candidates": [{"learner": "prior"}, {"learner": "linear", "linear_c": 0.05}]}
     single = fast_config.model_copy(
@@ -479,7 +479,7 @@ def test_a_passage_prior_leaves_the_other_metadata_out_of_the_model(
 
 
 def test_too_few_lots_for_trees_turn_each_blend_into_its_linear_part() -> None:
-    from exostab.selection import eligible_candidates
+    from exostab.model.selection import eligible_candidates
 
     blends = [
         {"learner": "blend", "prior": "passage", "linear_c": 0.1},
@@ -495,7 +495,7 @@ def test_too_few_lots_for_trees_turn_each_blend_into_its_linear_part() -> None:
 
 def test_a_passenger_that_follows_a_driver_joins_its_module() -> None:
     """Proteins moving together are one module under the more important one; others stay apart."""
-    from exostab.explain import group_modules
+    from exostab.scoring.explain import group_modules
 
     rng = np.random.default_rng(0)
     driver = rng.normal(size=200)

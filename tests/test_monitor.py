@@ -14,10 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from exostab.bundle import ModelBundle
 from exostab.cli import app
 from exostab.config import MonitorConfig, TrainConfig
-from exostab.evaluate import rank_auroc
+from exostab.io.readers import read_lot_sheet_lenient
+from exostab.model.bundle import ModelBundle
+from exostab.model.evaluate import rank_auroc
 from exostab.monitor import (
     COMPONENTS,
     Check,
@@ -31,9 +32,8 @@ from exostab.monitor import (
     scope_checks,
     verdict_line,
 )
-from exostab.readers import read_lot_sheet_lenient
-from exostab.score import score_file
-from exostab.simulate_release import read_world, write_release_stream
+from exostab.scoring.batch import score_file
+from exostab.simulate.release import read_world, write_release_stream
 
 WORLD_SEED = 3
 N_PROTEINS = 200
@@ -43,9 +43,9 @@ N_PROTEINS = 200
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """A model (with its monitoring reference) trained on SIMULATED lots, and a stable stream."""
     from exostab.dataset import build_training_set
-    from exostab.readers import read_lot_sheet, read_proteins
+    from exostab.io.readers import read_lot_sheet, read_proteins
     from exostab.simulate import write_simulation
-    from exostab.train import train_model
+    from exostab.training.nested_cv import train_model
 
     root = tmp_path_factory.mktemp("monitor")
     data = write_simulation(

@@ -85,7 +85,7 @@ def aliases_of(name: str) -> dict[str, str]:
     """alias → version of a registered model, read with mlflow's own client."""
     from mlflow.tracking import MlflowClient
 
-    from exostab.registry import store_uri
+    from exostab.store.registry import store_uri
 
     client = MlflowClient(tracking_uri=store_uri(), registry_uri=store_uri())
     return {alias: str(v) for alias, v in client.get_registered_model(name).aliases.items()}

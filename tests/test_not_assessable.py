@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exostab.bundle import FAR_OUTSIDE, MIN_COVERAGE, NOT_ASSESSABLE, not_assessable_reasons
+from exostab.model.bundle import FAR_OUTSIDE, MIN_COVERAGE, NOT_ASSESSABLE, not_assessable_reasons
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MAXQUANT = SHARED / "fixtures" / "proteomics-formats" / "maxquant" / "proteinGroups_10samples.txt"
@@ -28,11 +28,11 @@ def test_reasons_name_coverage_and_domain() -> None:
 
 @pytest.fixture(scope="module")
 def simulated_bundle(tmp_path_factory: pytest.TempPathFactory, fast_config):
-    from exostab.bundle import ModelBundle
     from exostab.dataset import build_training_set
-    from exostab.readers import read_lot_sheet, read_proteins
+    from exostab.io.readers import read_lot_sheet, read_proteins
+    from exostab.model.bundle import ModelBundle
     from exostab.simulate import write_simulation
-    from exostab.train import train_model
+    from exostab.training.nested_cv import train_model
 
     data = write_simulation(
         tmp_path_factory.mktemp("sim"), n_lots=80, n_donors=10, n_proteins=300, seed=5
@@ -46,8 +46,8 @@ def simulated_bundle(tmp_path_factory: pytest.TempPathFactory, fast_config):
 def test_real_maxquant_lots_are_not_assessable_by_the_simulated_model(simulated_bundle) -> None:
     if not (MAXQUANT.exists() and LOTS.exists()):
         pytest.skip("shared MaxQuant fixture or ten-lots-no-signal case absent")
-    from exostab.readers import read_lot_sheet_lenient, read_proteins
-    from exostab.score import BatchScorer
+    from exostab.io.readers import read_lot_sheet_lenient, read_proteins
+    from exostab.scoring.batch import BatchScorer
 
     bundle, _ = simulated_bundle
     sheet, refused = read_lot_sheet_lenient(LOTS, vocabulary=bundle.vocabulary)

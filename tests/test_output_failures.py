@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from exostab.cli import app
-from exostab.writers import OutputError, OutputFiles
+from exostab.io.writers import OutputError, OutputFiles
 
 DEV_FULL = Path("/dev/full")
 needs_dev_full = pytest.mark.skipif(not DEV_FULL.exists(), reason="no /dev/full (not Linux)")
@@ -102,7 +102,7 @@ def test_a_size_limit_midway_through_a_table_says_how_many_rows_were_written(
     script = textwrap.dedent(
         f"""
         import pandas as pd
-        from exostab.writers import OutputError, OutputFiles
+        from exostab.io.writers import OutputError, OutputFiles
         try:
             with OutputFiles() as outputs:
                 table = outputs.table({str(out)!r}, unit="lot")

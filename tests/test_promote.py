@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from exostab.cli import app
-from exostab.model_card import ELIGIBLE, GATE_TAG
+from exostab.store.model_card import ELIGIBLE, GATE_TAG
 
 runner = CliRunner()
 
@@ -22,7 +22,7 @@ def registry(tracking_store: str) -> str:
     failed) and 4 (records nothing); challenger and champion on version 1."""
     from mlflow.tracking import MlflowClient
 
-    from exostab.tracking import configure_tracking
+    from exostab.store.tracking import configure_tracking
 
     configure_tracking()
     client = MlflowClient()

@@ -13,8 +13,8 @@ import mlflow
 import pandas as pd
 import pytest
 
-from exostab.bundle import ModelBundle
-from exostab.tracking import PYFUNC_FILE
+from exostab.model.bundle import ModelBundle
+from exostab.store.tracking import PYFUNC_FILE
 
 
 @pytest.mark.parametrize("simulated", [True, False])

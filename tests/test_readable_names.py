@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exostab.bundle import READABLE_LENGTH, readable_protein_names
+from exostab.model.bundle import READABLE_LENGTH, readable_protein_names
 
 CASE = Path(__file__).resolve().parents[2] / "shared" / "cases" / "lgbm-json-chars"
 
@@ -64,8 +64,8 @@ def fasta_model(fast_config):
     if not CASE.is_dir():
         pytest.skip(f"case folder {CASE} absent")
     from exostab.dataset import build_training_set
-    from exostab.readers import read_lot_sheet, read_proteins
-    from exostab.train import train_model
+    from exostab.io.readers import read_lot_sheet, read_proteins
+    from exostab.training.nested_cv import train_model
 
     matrix = read_proteins(CASE / "proteins_fasta_headers.csv")
     sheet = read_lot_sheet(CASE / "lots.csv")
@@ -78,8 +78,8 @@ def fasta_model(fast_config):
 def test_fasta_header_model_shows_drivers_by_gene(tmp_path: Path, fasta_model) -> None:
     from PIL import Image
 
-    from exostab.bundle import ModelBundle
-    from exostab.explain import write_explanations
+    from exostab.model.bundle import ModelBundle
+    from exostab.scoring.explain import write_explanations
 
     training, result = fasta_model
     bundle = ModelBundle.from_training(result)

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exostab.errors import InputError
-from exostab.identity import parse_protein_name
-from exostab.readers import (
+from exostab.io.identity import parse_protein_name
+from exostab.io.readers import (
     FORMATS,
     READERS,
     ProteinMatrix,
@@ -23,8 +23,8 @@ from exostab.readers import (
     detect_format,
     read_proteins,
 )
-from exostab.readers.common import peek
-from exostab.runs import map_runs_to_lots
+from exostab.io.readers.common import peek
+from exostab.io.runs import map_runs_to_lots
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared/fixtures/proteomics-formats"
 needs_fixtures = pytest.mark.skipif(

@@ -23,7 +23,7 @@ from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository 
 from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from exostab import registry  # noqa: E402
+from exostab.store import registry  # noqa: E402
 
 NAME = "exostab"
 ALIASES = ("champion", "challenger")
@@ -43,7 +43,7 @@ class Echo(mlflow.pyfunc.PythonModel):
 
 def log_model(register: bool = True) -> tuple[str, str | None, str]:
     """Log a tiny pyfunc in a new run; return (run id, registered version or None, model id)."""
-    from exostab.tracking import ensure_experiment
+    from exostab.store.tracking import ensure_experiment
 
     mlflow.set_tracking_uri(registry.store_uri())  # artifacts beside the temporary store
     with mlflow.start_run(experiment_id=ensure_experiment("registry-test")) as run:

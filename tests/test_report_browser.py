@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exostab.bundle import ModelBundle
-from exostab.report import batch_report, lot_trends_section
-from exostab.train import train_model
+from exostab.model.bundle import ModelBundle
+from exostab.pages.report import batch_report, lot_trends_section
+from exostab.training.nested_cv import train_model
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "out" / "test-artifacts"
 DOC_IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exostab.config import Candidate
-from exostab.training_run import run_name
+from exostab.training.workflow import run_name
 
 LEARNERS = get_args(Candidate.model_fields["learner"].annotation)
 runs = st.tuples(st.integers(1, 9999), st.sampled_from(LEARNERS), st.booleans())

@@ -135,7 +135,7 @@ def test_simulated_lot_sheets_are_known_by_their_lot_ids(
     tmp_path: Path, rows: list[str], simulated: bool
 ) -> None:
     """A simulated sheet copied away from its README (the shared cases) stays SIMULATED."""
-    from exostab.provenance import is_simulated
+    from exostab.io.provenance import is_simulated
 
     sheet = tmp_path / "lots.csv"
     sheet.write_text("\n".join(["lot_id,donor_id,passage", *rows]) + "\n")
@@ -145,7 +145,7 @@ def test_simulated_lot_sheets_are_known_by_their_lot_ids(
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-8-sig"])
 def test_simulated_lot_sheets_are_known_in_any_encoding(tmp_path: Path, encoding: str) -> None:
     """Excel's "Unicode text" (UTF-16, tab-separated) of a simulated sheet stays SIMULATED."""
-    from exostab.provenance import is_simulated
+    from exostab.io.provenance import is_simulated
 
     sheet = tmp_path / "lots.txt"
     text = "lot_id\tdonor_id\tpassage\nSIM-L0001\tSIM-D001\t3\nSIM-L0002\tSIM-D001\t4\n"
@@ -158,7 +158,7 @@ def test_driver_line_says_when_folds_chose_no_protein(two_runs) -> None:
     alone, so every driver showed 0% of folds with no word why (reviewer's finding)."""
     from dataclasses import replace
 
-    from exostab.selection import Choice
+    from exostab.model.selection import Choice
 
     outcome = two_runs[0][1]
     prior = Choice(

@@ -32,7 +32,7 @@ def test_no_store_yet_says_train_first_and_creates_none(tracking_store: str) -> 
 
 
 def test_a_store_without_the_experiment_says_train_first(tracking_store: str) -> None:
-    from exostab.tracking import configure_tracking
+    from exostab.store.tracking import configure_tracking
 
     configure_tracking()  # the store exists, with no experiment of exostab's
     result = runner.invoke(app, ["--tracking-uri", tracking_store, "runs-page"])
@@ -41,7 +41,7 @@ def test_a_store_without_the_experiment_says_train_first(tracking_store: str) ->
 
 
 def test_the_address_names_the_experiment_and_the_runs_view(tracking_store: str) -> None:
-    from exostab.tracking import configure_tracking, ensure_experiment
+    from exostab.store.tracking import configure_tracking, ensure_experiment
 
     configure_tracking()
     ensure_experiment("other")  # ids differ: the address must carry exostab's, not the first
@@ -117,7 +117,7 @@ def test_the_compare_runs_hint_follows_the_store_the_user_named(
     says_make_ui: bool,
 ) -> None:
     from exostab.cli import StoreChoice, compare_runs_line
-    from exostab.registry import default_store_uri
+    from exostab.store.registry import default_store_uri
 
     monkeypatch.chdir(tmp_path)
     if checkout:

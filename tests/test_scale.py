@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exostab.bundle import ModelBundle
 from exostab.errors import InputError
-from exostab.features import LogNormalizer, transformer_from_state, transformer_state
-from exostab.readers import read_proteins
-from exostab.readers.streaming import iter_wide_lenient
-from exostab.runs import map_runs_to_lots
-from exostab.train import train_model
+from exostab.io.readers import read_proteins
+from exostab.io.readers.streaming import iter_wide_lenient
+from exostab.io.runs import map_runs_to_lots
+from exostab.model.bundle import ModelBundle
+from exostab.model.features import LogNormalizer, transformer_from_state, transformer_state
+from exostab.training.nested_cv import train_model
 
 RATIOS = "lot_id,CD9,CD63,CD81\nL1,-1.5,0,2.25\nL2,0.5,,-3\nL3,,,\n"
 

@@ -91,7 +91,7 @@ def bad_lots(workspace) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def spark(workspace):
     pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
-    from exostab.score_spark import spark_session
+    from exostab.scoring.spark import spark_session
 
     session = spark_session("local[2]")
     yield session
@@ -259,7 +259,7 @@ print(sorted(m for m in ("mlflow", "shap", "matplotlib", "sqlalchemy") if m in s
 
 
 def test_registry_reads_the_store_as_mlflow_does(workspace, monkeypatch) -> None:
-    from exostab import registry, tracking
+    from exostab.store import model_uri, registry, tracking
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", workspace["store"])
     tracking.configure_tracking()
@@ -273,7 +273,7 @@ def test_registry_reads_the_store_as_mlflow_does(workspace, monkeypatch) -> None
     for uri in uris:
         located = registry.locate_model(uri)
         assert located is not None, uri
-        cheap, _ = registry.resolve_model(uri)
+        cheap, _ = model_uri.resolve_model(uri)
         full, _ = tracking.resolve_model(uri)
         assert cheap.model_version == full.model_version, uri
         assert cheap.feature_names == full.feature_names

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from exostab.bundle import ModelBundle
-from exostab.readers import read_lot_sheet_lenient, read_proteins
-from exostab.score import BatchScorer, compact_sheet
-from exostab.train import train_model
+from exostab.io.readers import read_lot_sheet_lenient, read_proteins
+from exostab.model.bundle import ModelBundle
+from exostab.scoring.batch import BatchScorer, compact_sheet
+from exostab.training.nested_cv import train_model
 
 
 def test_a_compact_sheet_scores_as_the_sheet_read(planted, fast_config, tmp_path: Path) -> None:

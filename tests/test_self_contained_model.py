@@ -33,7 +33,7 @@ from conftest import free_port, wait_for_ping
 from exostab.cli import app
 from exostab.config import TrainConfig
 from exostab.simulate import write_simulation
-from exostab.training_run import run_training
+from exostab.training.workflow import run_training
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -217,4 +217,4 @@ def test_generate_dockerfile_writes_a_context_with_exostabs_requirements(
     assert requirements, sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
     pinned = {line.split("==")[0].lower() for line in requirements[0].read_text().split()}
     assert {"mlflow", "lightgbm", "pandas", "scikit-learn", "pandera", "pydantic"} <= pinned
-    assert list(out.rglob("code/exostab/pyfunc_model.py"))  # exostab travels in the context
+    assert list(out.rglob("code/exostab/scoring/pyfunc_model.py"))  # exostab travels in the context

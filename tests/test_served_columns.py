@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exostab.bundle import ModelBundle
 from exostab.config import Candidate, TrainConfig
 from exostab.dataset import TrainingSet
 from exostab.errors import InputError
+from exostab.model.bundle import ModelBundle
 
 N_PROTEINS = 24
 
@@ -32,7 +32,7 @@ N_PROTEINS = 24
 def linear_bundle(fast_config: TrainConfig) -> ModelBundle:
     """A prior + ridge bundle (every protein read) whose proteins have long input names."""
     from conftest import planted_lots
-    from exostab.train import train_model
+    from exostab.training.nested_cv import train_model
 
     planted = planted_lots(n_proteins=N_PROTEINS, seed=3)
     names = list(planted.proteins.index)
@@ -173,7 +173,7 @@ def test_the_pyfunc_refuses_a_request_without_lot_id_in_one_line(
 ) -> None:
     from mlflow.exceptions import MlflowException
 
-    from exostab.pyfunc_model import ExostabPyfunc
+    from exostab.scoring.pyfunc_model import ExostabPyfunc
 
     model = ExostabPyfunc()
     model.bundle = linear_bundle
@@ -196,7 +196,7 @@ def test_the_pyfunc_refuses_a_top_k_below_one(linear_bundle: ModelBundle, top_k:
     """As score's --top-k (min 1): -1 used to list every driver but the last, 0 none."""
     from mlflow.exceptions import MlflowException
 
-    from exostab.pyfunc_model import ExostabPyfunc
+    from exostab.scoring.pyfunc_model import ExostabPyfunc
 
     model = ExostabPyfunc()
     model.bundle = linear_bundle
@@ -280,7 +280,7 @@ def test_a_json_value_that_is_not_text_is_an_error_for_its_lot_alone(
     text 'True' (a category never seen, silently missing). Now that lot gets an error naming
     the column, and the other lots of the request get the risks they get without it. A lot_id
     that is not text names no lot: its answer row carries lot_id null."""
-    from exostab.pyfunc_model import ExostabPyfunc
+    from exostab.scoring.pyfunc_model import ExostabPyfunc
 
     model = ExostabPyfunc()
     model.bundle = linear_bundle
@@ -328,7 +328,7 @@ def test_a_json_value_that_is_not_a_number_is_named_as_sent(
     """JSON true, an array or an object as passage or an intensity is an error for
     that lot naming the column and what was sent; it was named as the text pandas made of it
     ('True', '[4]', "{'p': 4}"), which the client never sent."""
-    from exostab.pyfunc_model import ExostabPyfunc
+    from exostab.scoring.pyfunc_model import ExostabPyfunc
 
     model = ExostabPyfunc()
     model.bundle = linear_bundle

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exostab.bundle import (
+from exostab.config import Candidate
+from exostab.model.bundle import (
     READABLE_LENGTH,
     ModelBundle,
     readable_protein_names,
     required_proteins,
     used_protein_features,
 )
-from exostab.config import Candidate
-from exostab.model import build_pipeline
+from exostab.model.risk_model import build_pipeline
 
 CASE = Path(__file__).resolve().parents[2] / "shared" / "cases" / "lgbm-json-chars"
 RESERVED = ("lot_id", "passage", "medium")
@@ -142,7 +142,7 @@ def test_required_proteins_are_all_a_prediction_needs(planted_wide, learner, fas
 
 
 def test_the_reference_stays_small_when_no_protein_is_always_detected() -> None:
-    from exostab.features import LogNormalizer
+    from exostab.model.features import LogNormalizer
 
     rng = np.random.default_rng(0)
     values = 2.0 ** rng.normal(20, 1, (40, 300))
@@ -158,8 +158,8 @@ def fasta_bundle(fast_config):
     if not CASE.is_dir():
         pytest.skip(f"case folder {CASE} absent")
     from exostab.dataset import build_training_set
-    from exostab.readers import read_lot_sheet, read_proteins
-    from exostab.train import train_model
+    from exostab.io.readers import read_lot_sheet, read_proteins
+    from exostab.training.nested_cv import train_model
 
     matrix = read_proteins(CASE / "proteins_fasta_headers.csv")
     sheet = read_lot_sheet(CASE / "lots.csv")

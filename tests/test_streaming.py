@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from exostab.readers import streaming
-from exostab.readers.streaming import iter_wide_lenient
+from exostab.io.readers import streaming
+from exostab.io.readers.streaming import iter_wide_lenient
 
 CELLS = st.one_of(
     st.floats(min_value=0.5, max_value=1e9, allow_nan=False).map(lambda v: f"{v:.6g}"),

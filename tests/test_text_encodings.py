@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from exostab.config import load_vocabulary, spelling_key
 from exostab.errors import ConfigError, InputError
-from exostab.readers import read_lot_sheet
-from exostab.readers.common import (
+from exostab.io.readers import read_lot_sheet
+from exostab.io.readers.common import (
     PREVIEW_BYTES,
     decode,
     drop_blank_rows_and_columns,
@@ -100,8 +100,8 @@ def test_any_table_in_utf16_reads_as_its_utf8_twin(
 ) -> None:
     """A wide protein table and a lot sheet, written as UTF-16 LE/BE with or without a BOM,
     read exactly as the same text in UTF-8 (whole-file readers and the streaming reader)."""
-    from exostab.readers import read_proteins
-    from exostab.readers.streaming import iter_wide_lenient
+    from exostab.io.readers import read_proteins
+    from exostab.io.readers.streaming import iter_wide_lenient
 
     proteins = pd.DataFrame(
         {"lot_id": ids, "CD9": values[: len(ids)], "CD63": values[8 : 8 + len(ids)]}
@@ -144,7 +144,7 @@ def test_bytes_that_break_their_bom_name_the_encoding(
 def test_cp1252_is_not_read_with_replacement_characters(tmp_path: Path) -> None:
     path = tmp_path / "proteins.csv"
     path.write_bytes("lot_id,CD9,CD63\nLé1,10,20\nL2,30,\n".encode("cp1252"))
-    from exostab.readers import read_proteins
+    from exostab.io.readers import read_proteins
 
     matrix = read_proteins(path)
     assert list(matrix.intensities.index) == ["Lé1", "L2"]

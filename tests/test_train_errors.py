@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from exostab.cli import app
 from exostab.config import load_train_config
 from exostab.dataset import build_training_set
-from exostab.readers import read_lot_sheet, read_proteins
+from exostab.io.readers import read_lot_sheet, read_proteins
 from exostab.simulate import write_simulation
 
 runner = CliRunner()

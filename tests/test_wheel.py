@@ -67,8 +67,8 @@ def test_the_wheel_holds_the_default_configs_and_templates(installed) -> None:
     names = set(zipfile.ZipFile(installed["wheel"]).namelist())
     for name in ("train.yaml", "vocabulary.yaml", "panels.yaml", "simulate.yaml"):
         assert f"exostab/configs/{name}" in names
-    assert "exostab/pyfunc_model.py" in names
-    assert any(n.startswith("exostab/templates/") for n in names)
+    assert "exostab/scoring/pyfunc_model.py" in names
+    assert any(n.startswith("exostab/pages/templates/") for n in names)
 
 
 def test_the_installed_exostab_trains_and_scores_outside_the_checkout(

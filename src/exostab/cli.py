@@ -27,7 +27,7 @@ from exostab.errors import ExostabError, shown
 if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
     import pandas as pd
 
-    from exostab.bundle import ModelBundle
+    from exostab.model.bundle import ModelBundle
 
 
 class FlagHelp:
@@ -107,7 +107,7 @@ def compare_runs_line(runs_page: str) -> str:
     any other store, or no checkout (installed from a wheel), gets the ``mlflow ui`` command
     for that store.
     """
-    from exostab.registry import default_store_uri, store_uri
+    from exostab.store.registry import default_store_uri, store_uri
 
     default = StoreChoice.given in (None, default_store_uri())
     if default and (work_folder() / "Makefile").is_file():
@@ -187,7 +187,7 @@ def user_errors(command: F) -> F:
             )
             raise typer.Exit(code=error.exit_code) from None
         except OSError as error:
-            from exostab.writers import system_reason
+            from exostab.io.writers import system_reason
 
             where = f"{error.filename}: " if error.filename is not None else ""
             err_console.print(
@@ -428,8 +428,8 @@ def train(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from exostab.config import load_train_config
-    from exostab.tracking import store_uri
-    from exostab.training_run import run_training
+    from exostab.store.tracking import store_uri
+    from exostab.training.workflow import run_training
 
     cfg = load_train_config(
         existing_file(config, "config"),
@@ -470,14 +470,14 @@ def train(
             model_name=model_name,
         )
     if summary:
-        from exostab.writers import write_text
+        from exostab.io.writers import write_text
 
         write_text(summary, json.dumps(outcome.summary(store_uri()), indent=2))
     for line in outcome.report_lines(cfg.explain.stability_k):
         console.print(line)
     if summary:
         console.print(f"Run summary (JSON): {escape(str(summary))}")
-    from exostab.tracking import runs_page as runs_page_of
+    from exostab.store.tracking import runs_page as runs_page_of
 
     console.print(compare_runs_line(runs_page_of(outcome.experiment_id or "")))
 
@@ -496,8 +496,8 @@ def runs_page_address(
     one line and exit code 2.
     """
     from exostab.config import load_train_config
-    from exostab.tracking import experiment_id_of
-    from exostab.tracking import runs_page as runs_page_of
+    from exostab.store.tracking import experiment_id_of
+    from exostab.store.tracking import runs_page as runs_page_of
 
     name = experiment or load_train_config().experiment
     address = runs_page_of(experiment_id_of(name), port)
@@ -529,8 +529,8 @@ def promote(
 
     `champion` goes only to a version that passed the gate at training, unless --force.
     """
-    from exostab.tracking import checked_alias, configure_tracking
-    from exostab.tracking import promote as move_alias
+    from exostab.store.tracking import checked_alias, configure_tracking
+    from exostab.store.tracking import promote as move_alias
 
     checked_alias(alias)
     configure_tracking()
@@ -589,8 +589,8 @@ def inspect_file(
     import numpy as np
     from rich.table import Table
 
-    from exostab.readers import ReadOptions, read_lot_sheet_lenient, read_proteins
-    from exostab.runs import map_runs_to_lots, named
+    from exostab.io.readers import ReadOptions, read_lot_sheet_lenient, read_proteins
+    from exostab.io.runs import map_runs_to_lots, named
 
     existing_file(file, "protein file")
     existing_file(lots, "lot sheet")
@@ -758,10 +758,10 @@ def score(
     import pandas as pd
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from exostab.readers import read_lot_sheet_lenient
-    from exostab.registry import resolve_model
-    from exostab.score import BatchScorer, checked_chunks, compact_sheet
-    from exostab.writers import OutputFiles
+    from exostab.io.readers import read_lot_sheet_lenient
+    from exostab.io.writers import OutputFiles
+    from exostab.scoring.batch import BatchScorer, checked_chunks, compact_sheet
+    from exostab.store.model_uri import resolve_model
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
@@ -772,7 +772,7 @@ def score(
     declared = checked_scale(scale) or bundle.scale
     sheet, sheet_quarantine = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
     sheet = compact_sheet(sheet)  # memory flat in the number of lots
-    from exostab.provenance import file_sha256, is_simulated
+    from exostab.io.provenance import file_sha256, is_simulated
 
     input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
     scorer = BatchScorer(
@@ -835,7 +835,10 @@ def score(
         book(scorer.finish())
         bar.update(task, completed=scorer.n_lots_in)
         if report:
-            from exostab.report import batch_report, lot_trends_section  # matplotlib: only here
+            from exostab.pages.report import (  # matplotlib: only here
+                batch_report,
+                lot_trends_section,
+            )
 
             provenance = {
                 "model": uri,
@@ -891,14 +894,14 @@ def score_spark(
     env_manager: str = "local",
 ) -> None:
     """`exostab score --engine spark`: the same books and summary, the work on Spark."""
-    from exostab.registry import resolve_model
-    from exostab.score_spark import (
+    from exostab.io.writers import AtomicTableWriter
+    from exostab.scoring.spark import (
         check_env_manager,
         require_pyspark,
         score_on_spark,
         spark_session,
     )
-    from exostab.writers import AtomicTableWriter
+    from exostab.store.model_uri import resolve_model
 
     check_env_manager(env_manager)
     require_pyspark()
@@ -912,7 +915,7 @@ def score_spark(
         raise ExostabError("--report needs --engine pandas (a report holds every lot in memory)")
     bundle, uri = resolve_model(model)
     warn_if_ungated(bundle, uri)
-    from exostab.provenance import file_sha256
+    from exostab.io.provenance import file_sha256
 
     input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
     err_console.print(f"starting Spark ({master or 'local[*]'})", highlight=False)
@@ -987,9 +990,9 @@ def forecast(
         run_forecast,
         write_forecast,
     )
-    from exostab.provenance import is_simulated
-    from exostab.registry import resolve_model
-    from exostab.report import forecast_page
+    from exostab.io.provenance import is_simulated
+    from exostab.pages.report import forecast_page
+    from exostab.store.model_uri import resolve_model
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
@@ -1065,11 +1068,11 @@ def explain(
     Lots that cannot be scored are left out with their reason (OUT/quarantine.csv), as in
     `score`; the others are explained.
     """
-    from exostab.explain import write_explanations
-    from exostab.readers import read_lot_sheet_lenient
-    from exostab.registry import resolve_model
-    from exostab.score import score_file
-    from exostab.writers import AtomicTableWriter
+    from exostab.io.readers import read_lot_sheet_lenient
+    from exostab.io.writers import AtomicTableWriter
+    from exostab.scoring.batch import score_file
+    from exostab.scoring.explain import write_explanations
+    from exostab.store.model_uri import resolve_model
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
@@ -1164,6 +1167,9 @@ def monitor(
     import json
 
     from exostab.config import load_monitor_config
+    from exostab.io.provenance import is_simulated
+    from exostab.io.readers import read_lot_sheet_lenient
+    from exostab.io.writers import OutputFiles
     from exostab.monitor import (
         DEFAULT_DATE_COLUMN,
         DEFAULT_WINDOW,
@@ -1171,12 +1177,9 @@ def monitor(
         checked_window,
         monitor_lots,
     )
-    from exostab.monitor_report import monitor_page
-    from exostab.provenance import is_simulated
-    from exostab.readers import read_lot_sheet_lenient
-    from exostab.registry import resolve_model
-    from exostab.score import score_file
-    from exostab.writers import OutputFiles
+    from exostab.pages.monitor_page import monitor_page
+    from exostab.scoring.batch import score_file
+    from exostab.store.model_uri import resolve_model
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
@@ -1248,7 +1251,7 @@ def monitor(
         result.verdict, markup=False, highlight=False, style="bold red" if result.alarm else ""
     )
     if track:
-        from exostab.tracking import configure_tracking, log_monitoring_run
+        from exostab.store.tracking import configure_tracking, log_monitoring_run
 
         configure_tracking()
         overall = result.overall
@@ -1291,7 +1294,7 @@ def serve(
 
     SIGTERM, SIGINT (Ctrl-C) or SIGHUP stops the server and all its processes, then exits 0.
     """
-    from exostab.serving import plan_server, run_server
+    from exostab.scoring.serving import plan_server, run_server
 
     plan = plan_server(model, port)
     console.print(
@@ -1348,7 +1351,7 @@ def simulate(
     from exostab.simulate import write_simulation
 
     if stream is not None:
-        from exostab.simulate_release import read_world, write_release_stream
+        from exostab.simulate.release import read_world, write_release_stream
 
         written = write_release_stream(
             out,

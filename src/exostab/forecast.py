@@ -25,20 +25,23 @@ from __future__ import annotations
 import logging
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from exostab.bundle import ModelBundle
 from exostab.errors import InputError
-from exostab.readers import read_lot_sheet_lenient
-from exostab.schemas import MAX_PASSAGE  # the lot sheet's bound: a projected lot is a lot
-from exostab.score import quarantine_rows, score_file
-from exostab.trajectory import Trajectory, normalised_log2
-from exostab.writers import OutputFiles
+from exostab.io.contracts import MAX_PASSAGE  # the lot sheet's bound: a projected lot is a lot
+from exostab.io.readers import read_lot_sheet_lenient
+from exostab.io.writers import OutputFiles
+from exostab.model.bundle import ModelBundle
+from exostab.model.trajectory import Trajectory, fit_trajectory
+from exostab.scoring.batch import quarantine_rows, score_file
+
+if TYPE_CHECKING:
+    from exostab.dataset import TrainingSet
 
 logger = logging.getLogger(__name__)
 
@@ -496,3 +499,19 @@ def write_forecast(result: ForecastResult, out: Path, page: str) -> dict[str, Pa
             result.quarantine.to_csv(path, index=False)
         outputs.text(paths["html"], page)
     return paths
+
+
+def normalised_log2(bundle: ModelBundle, X: pd.DataFrame) -> pd.DataFrame:
+    """The bundle's normalisation step, on the model's proteins (lots × proteins, log2)."""
+    logged = bundle.steps[0].transform(X)
+    return logged.reindex(columns=list(bundle.proteins.index)).astype(float)
+
+
+def attach_trajectory(bundle: ModelBundle, training: TrainingSet) -> ModelBundle:
+    """Fit the passage trajectory on the training lots and return the bundle carrying it."""
+    if "passage" not in training.X:
+        logger.warning("passage is not a model input: no passage trajectory fitted")
+        return bundle
+    log2 = normalised_log2(bundle, training.X)
+    trajectory = fit_trajectory(log2, training.X["passage"], training.groups)
+    return replace(bundle, trajectory=trajectory)

@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from exostab.bundle import ModelBundle
 from exostab.config import MonitorConfig
 from exostab.errors import ExostabError
-from exostab.evaluate import bootstrap_interval, rank_auroc
+from exostab.model.bundle import ModelBundle
+from exostab.model.evaluate import bootstrap_interval, rank_auroc
 
 logger = logging.getLogger(__name__)
 

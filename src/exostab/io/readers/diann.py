@@ -1,0 +1,228 @@
+"""DIA-NN: the ``report.pg_matrix.tsv`` matrix and the long ``report.tsv`` / ``report.parquet``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from exostab.errors import InputError
+from exostab.io.protein_matrix import ProteinMatrix, ReadOptions
+from exostab.io.readers.common import (
+    Preview,
+    annotate_groups,
+    build_matrix,
+    decoy_or_contaminant,
+    drop_flagged,
+    pivot_long,
+    read_table,
+    require_columns,
+    to_float,
+    unique_runs,
+)
+
+GROUP = "Protein.Group"
+ANNOTATIONS = (
+    "Protein.Group",
+    "Protein.Ids",
+    "Protein.Names",
+    "Genes",
+    "First.Protein.Description",
+    "N.Sequences",
+    "N.Proteotypic.Sequences",
+)
+LONG_RUN = "Run"
+LONG_QUANTITY = "PG.MaxLFQ"
+# The q-values DIA-NN documents for filtering its main report: precursor, protein group, and
+# protein group in the library (match between runs).
+Q_VALUES = ("Q.Value", "PG.Q.Value", "Lib.PG.Q.Value")
+# Columns only a DIA-NN main report has (1.8 TSV, 1.9 and 2.x TSV or Parquet), beside Run.
+LONG_MARKERS = (LONG_QUANTITY, "PG.Quantity", "Precursor.Id", "Precursor.Quantity", *Q_VALUES)
+# Annotation columns of a pg_matrix: 1.8 writes Protein.Ids; 1.9 and 2.x drop it and add
+# N.Sequences and N.Proteotypic.Sequences.
+MATRIX_MARKERS = ANNOTATIONS[1:]
+FIRST_PASS = (
+    "PG.MaxLFQ is empty: a first-pass report? use the final report (DIA-NN writes MaxLFQ "
+    "quantities in the report of the last pass only)"
+)
+
+
+def sniff_matrix(preview: Preview) -> bool:
+    """Recognise a pg_matrix of DIA-NN 1.8 to 2.x: ``Protein.Group`` and a DIA-NN annotation
+    column (``Protein.Ids`` in 1.8; ``Protein.Names``, ``Genes``, ``N.Sequences``... later), and
+    no ``Run`` column."""
+    return (
+        preview.has(GROUP)
+        and not preview.has(LONG_RUN)
+        and any(column in preview.columns for column in MATRIX_MARKERS)
+    )
+
+
+def sniff_long(preview: Preview) -> bool:
+    """Recognise a main report (1.8 to 2.x) by ``Run``, ``Protein.Group`` and a report column
+    (``PG.MaxLFQ``, ``Precursor.Id``, a q-value...), also without ``PG.MaxLFQ`` (first pass)."""
+    return preview.has(LONG_RUN, GROUP) and any(c in preview.columns for c in LONG_MARKERS)
+
+
+def matrix_version(columns: list[str] | tuple[str, ...]) -> str:
+    """Name the DIA-NN version a pg_matrix layout comes from (by its annotation columns)."""
+    if "Protein.Ids" in columns:
+        return "DIA-NN 1.8 layout (Protein.Ids)"
+    if "N.Sequences" in columns:
+        return "DIA-NN 1.9/2.x layout (N.Sequences, no Protein.Ids)"
+    return "DIA-NN layout without Protein.Ids (1.9 or later)"
+
+
+def read_matrix(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
+    """Read a pg_matrix (DIA-NN 1.8 to 2.x); run columns that are file paths are stripped to
+    the file stem (unless two runs then share a name)."""
+    table = read_table(path, preview)
+    require_columns(path, table.columns, (GROUP,))
+    runs = [c for c in table.columns if c not in ANNOTATIONS]
+    n_before = len(table)
+    table, n_dropped, notes = drop_flagged(
+        table, decoy_or_contaminant(table[GROUP]), path, "decoy/contaminant groups"
+    )
+    by_group = table[runs].set_axis(table[GROUP].astype(str).to_numpy(), axis=0)
+    by_group.columns = unique_runs(runs, path)
+    file_columns = list(runs)
+    proteins = annotate_groups(
+        by_group.index,
+        genes=table["Genes"].tolist() if "Genes" in table else None,
+        descriptions=(
+            table["First.Protein.Description"].tolist()
+            if "First.Protein.Description" in table
+            else None
+        ),
+    )
+    return build_matrix(
+        fmt="diann",
+        path=path,
+        by_group=by_group,
+        proteins=proteins,
+        n_groups_before=n_before,
+        n_dropped=n_dropped,
+        notes=[
+            f"quantity: pg_matrix (MaxLFQ); {matrix_version(list(table.columns))}",
+            *notes,
+        ],
+        file_columns=file_columns,
+        scale=scale,
+    )
+
+
+def filter_q_values(
+    table: pd.DataFrame, path: Path, q_value: float
+) -> tuple[pd.DataFrame, str | None]:
+    """Keep the report rows whose every documented q-value (``Q_VALUES``) is <= ``q_value``.
+
+    Q-value columns the report does not hold are skipped; an empty q-value cell does not drop
+    its row. Source of the rule: DIA-NN's README (main report: filter on Q.Value, PG.Q.Value
+    and, with match between runs, Lib.PG.Q.Value; 0.01 by default).
+
+    Returns:
+        The kept rows and a note saying what was filtered (None when no q-value column).
+
+    Raises:
+        InputError: a q-value cell holds text.
+    """
+    present = [column for column in Q_VALUES if column in table.columns]
+    if not present or q_value >= 1.0:
+        return table, None
+    values = to_float(table[present], path, row_name="report row")
+    keep = ~(values > q_value).any(axis=1).to_numpy()
+    note = (
+        f"q-value filter <= {q_value:g} on {', '.join(present)}: kept {int(keep.sum())} of "
+        f"{len(table)} report rows"
+    )
+    return table.loc[keep], note
+
+
+def read_long(
+    path: Path, preview: Preview, scale: str = "raw", options: ReadOptions | None = None
+) -> ProteinMatrix:
+    """Read a main report (1.8 TSV; 1.9/2.x TSV or Parquet): one ``PG.MaxLFQ`` per ``Run``
+    and ``Protein.Group``, after the q-value filter (``ReadOptions.q_value``, 0.01).
+
+    Raises:
+        InputError: a first-pass report (``PG.MaxLFQ`` absent or empty), or a bad cell.
+    """
+    options = options or ReadOptions()
+    wanted = [LONG_RUN, GROUP, LONG_QUANTITY, "Genes", "First.Protein.Description", *Q_VALUES]
+    usecols = [c for c in wanted if c in preview.columns] if preview.columns else None
+    if preview.has(LONG_RUN, GROUP) and LONG_QUANTITY not in preview.columns:
+        raise InputError(FIRST_PASS + " (the report has no PG.MaxLFQ column)", where=str(path))
+    table = read_table(path, preview, usecols=usecols)
+    require_columns(path, table.columns, (LONG_RUN, GROUP, LONG_QUANTITY))
+    quantity = pd.to_numeric(table[LONG_QUANTITY], errors="coerce")
+    if not (quantity > 0).any() and not table[LONG_QUANTITY].map(_is_text).any():
+        raise InputError(FIRST_PASS, where=str(path))
+    table, q_note = filter_q_values(table, path, options.q_value)
+    matrix = from_long(
+        table,
+        path=path,
+        fmt="diann_long",
+        run=LONG_RUN,
+        group=GROUP,
+        quantity=LONG_QUANTITY,
+        gene="Genes",
+        description="First.Protein.Description",
+        scale=scale,
+    )
+    return replace(matrix, notes=(*matrix.notes, q_note)) if q_note else matrix
+
+
+def _is_text(value: object) -> bool:
+    """A cell holding text that is not a number (refused later, naming the cell)."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    return bool(pd.isna(pd.to_numeric(value.replace(",", "."), errors="coerce")))
+
+
+def from_long(
+    table: pd.DataFrame,
+    *,
+    path: Path,
+    fmt: str,
+    run: str,
+    group: str,
+    quantity: str,
+    gene: str | None = None,
+    description: str | None = None,
+    decimal_comma: bool | None = None,
+    scale: str = "raw",
+) -> ProteinMatrix:
+    """Pivot any long report to a ProteinMatrix (shared by DIA-NN and Spectronaut)."""
+    table = table[table[group].notna()]
+    groups = table[group].astype(str)
+    n_before = int(groups.nunique())
+    flagged_groups = set(groups[decoy_or_contaminant(groups).to_numpy()])
+    notes = [f"quantity: {quantity}"]
+    if flagged_groups:
+        table = table[~groups.isin(flagged_groups).to_numpy()]
+        notes.append(f"dropped {len(flagged_groups)} decoy/contaminant groups")
+    by_group = pivot_long(
+        table, path=path, run=run, group=group, quantity=quantity, decimal_comma=decimal_comma
+    )
+    by_group.columns = unique_runs([str(c) for c in by_group.columns], path)
+    first = table.assign(**{group: table[group].astype(str)}).groupby(group, sort=False).first()
+    proteins = annotate_groups(
+        by_group.index,
+        genes=first[gene].reindex(by_group.index).tolist() if gene and gene in first else None,
+        descriptions=(
+            first[description].reindex(by_group.index).tolist()
+            if description and description in first
+            else None
+        ),
+    )
+    return build_matrix(
+        fmt=fmt,
+        path=path,
+        by_group=by_group,
+        proteins=proteins,
+        n_groups_before=n_before,
+        n_dropped=len(flagged_groups),
+        notes=notes,
+        scale=scale,
+    )

@@ -1,0 +1,1 @@
+"""The mlflow store: tracking runs, the registry look-ups and the model card."""
