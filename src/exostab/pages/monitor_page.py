@@ -15,7 +15,7 @@ def report_style() -> str:
     """The CSS of the batch report's base template, so the monitoring page looks the same."""
     from importlib.resources import files
 
-    base = (files("exostab") / "templates" / "base.html.j2").read_text(encoding="utf-8")
+    base = (files("exostab.pages") / "templates" / "base.html.j2").read_text(encoding="utf-8")
     return base.split("<style>", 1)[1].split("</style>", 1)[0]
 
 
