@@ -6,7 +6,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -78,11 +78,10 @@ def inspect_file(
     """Show what exostab reads from a protein file (and how its runs map to lots)."""
     import json as json_module
 
-    import numpy as np
     from rich.table import Table
 
+    from exostab.io.inspection import inspection
     from exostab.io.readers import ReadOptions, read_lot_sheet_lenient, read_proteins
-    from exostab.io.runs import map_runs_to_lots, named
 
     existing_file(file, "protein file")
     existing_file(lots, "lot sheet")
@@ -94,51 +93,7 @@ def inspect_file(
             options=ReadOptions(q_value=q_value, contaminants=contaminants),
         )
         sheet_read = read_lot_sheet_lenient(lots) if lots is not None else None
-    values = matrix.intensities.to_numpy()
-    finite = values[np.isfinite(values)]
-    problems: list[str] = []
-    payload: dict[str, Any] = {
-        "file": str(file),
-        "format": matrix.format,
-        "n_runs": matrix.n_runs,
-        "n_protein_groups_before": matrix.n_groups_before,
-        "n_protein_groups": matrix.n_groups,
-        "n_dropped": matrix.n_dropped,
-        "missing_fraction": round(matrix.missing_fraction, 4),
-        "intensity_min": float(finite.min()) if finite.size else None,
-        "intensity_max": float(finite.max()) if finite.size else None,
-        "looks_log_scale": matrix.looks_log_scale,
-        "scale": matrix.scale,
-        "runs": [str(run) for run in matrix.intensities.index],
-        "failed_runs": matrix.failed_runs,
-        "notes": list(matrix.notes),
-    }
-    problems += matrix.problems  # scale contradiction, failed runs: problems, not notes
-    if sheet_read is not None:
-        sheet, quarantine = sheet_read
-        _, mapping = map_runs_to_lots(matrix, sheet)
-        payload["run_to_lot"] = mapping.run_to_lot
-        payload["replicates"] = mapping.replicates
-        payload["runs_without_lot"] = list(mapping.runs_without_lot)
-        payload["lots_without_run"] = list(mapping.lots_without_run)
-        problems += [
-            f"lot sheet: {shown(row.lot_id)}: {row.reason}" for row in quarantine.itertuples()
-        ]
-        payload["missing_runs"] = {lot: list(runs) for lot, runs in mapping.missing_runs.items()}
-        if mapping.runs_without_lot:
-            problems.append(
-                f"{len(mapping.runs_without_lot)} run(s) match no lot (left out by train and "
-                f"score: QC, blanks?): {named(mapping.runs_without_lot)}"
-            )
-        missing_note = mapping.missing_note()
-        if missing_note:
-            problems.append(missing_note)
-        if mapping.lots_without_run:
-            problems.append(
-                f"{len(mapping.lots_without_run)} lot(s) have no run: "
-                f"{named(mapping.lots_without_run)}"
-            )
-    payload["problems"] = problems
+    payload, problems = inspection(file, matrix, sheet_read)
     release_unshown(held, [*problems, *matrix.notes])
     if as_json:
         print(json_module.dumps(payload))
@@ -157,8 +112,9 @@ def inspect_file(
         + ")",
     )
     table.add_row("missing", f"{matrix.missing_fraction:.1%} of run × protein cells")
-    if finite.size:
-        table.add_row("intensity range", f"{finite.min():.4g} – {finite.max():.4g}")
+    if payload["intensity_min"] is not None:
+        low, high = payload["intensity_min"], payload["intensity_max"]
+        table.add_row("intensity range", f"{low:.4g} – {high:.4g}")
     table.add_row("scale", f"{matrix.scale} (declared)")  # a contradiction is a problem row
     for note in matrix.notes:
         if note not in dropped:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -23,9 +23,6 @@ from exostab.cli.options import (
 )
 from exostab.cli.program import console, err_console, user_errors
 from exostab.errors import ExostabError, shown
-
-if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
-    import pandas as pd
 
 
 @user_errors
@@ -82,12 +79,11 @@ def score(
     if engine == "spark":
         score_spark(proteins, lots, out, model, top_k, format, report, spark_master, env_manager)
         return
-    import pandas as pd
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from exostab.io.readers import read_lot_sheet_lenient
+    from exostab.io.provenance import is_simulated
     from exostab.io.writers import OutputFiles
-    from exostab.scoring.batch import BatchScorer, checked_chunks, compact_sheet
+    from exostab.scoring.batch_files import prepare_batch, score_batch
     from exostab.store.model_uri import resolve_model
 
     existing_file(proteins, "protein file")
@@ -97,24 +93,16 @@ def score(
     bundle, uri = resolve_model(model)
     warn_if_ungated(bundle, uri)
     declared = checked_scale(scale) or bundle.scale
-    sheet, sheet_quarantine = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
-    sheet = compact_sheet(sheet)  # memory flat in the number of lots
-    from exostab.io.provenance import file_sha256, is_simulated
-
-    input_hash = file_sha256(proteins)[:8] + file_sha256(lots)[:8]
-    scorer = BatchScorer(
+    run = prepare_batch(
         bundle,
-        sheet,
-        sheet_quarantine,
+        proteins,
+        lots,
         top_k=top_k,
-        predict_rows=chunk_size,
-        with_drivers=report is not None,  # the report draws the drivers from data, not text
+        chunk_size=chunk_size,
+        keep_for_report=report is not None,
     )
+    scorer = run.scorer
     quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
-    kept_for_report: list[pd.DataFrame] = []
-    n_out_of_domain = 0
-    bands = {"high": 0, "review": 0, "low": 0, "not assessable": 0}
-    quarantined: list[pd.DataFrame] = []
     # The scores, the quarantine and the report appear together, each complete, or none does.
     with (
         OutputFiles() as outputs,
@@ -126,41 +114,20 @@ def score(
             disable=not err_console.is_terminal,
         ) as bar,
     ):
-        task = bar.add_task("scoring", total=len(sheet) + len(sheet_quarantine))
-        scores_file = outputs.table(out, unit="lot")
-        quarantine_file = outputs.table(quarantine_path, unit="lot")
-
-        def book(refused_rows: pd.DataFrame) -> None:
-            quarantine_file.write(refused_rows)
-            if report:  # the quarantine stays on disk unless the report shows it
-                quarantined.append(refused_rows)
-
-        book(scorer.start())
-        for matrix, refused in checked_chunks(
-            scorer,
+        task = bar.add_task("scoring", total=run.n_rows)
+        score_batch(
+            run,
+            outputs,
             proteins,
+            out,
+            quarantine_path,
+            model_uri=uri,
             format=format,
             scale=declared,
-            rows=chunk_size,
-            reading=lambda message: bar.update(task, description=message),
-        ):
-            bar.update(task, description="scoring")
-            book(refused)
-            scores, bad = scorer.score(matrix)
-            scores_file.write(
-                scores.drop(columns="drivers", errors="ignore").assign(
-                    model_uri=uri, input_hash=input_hash
-                )
-            )
-            book(bad)
-            if report:
-                kept_for_report.append(scores)
-            n_out_of_domain += int((~scores["in_domain"].astype(bool)).sum())
-            for band, count in scores["risk_band"].value_counts().items():
-                bands[str(band)] = bands.get(str(band), 0) + int(count)
-            bar.update(task, completed=scorer.n_scored + scorer.n_lots_quarantined)
-        book(scorer.finish())
-        bar.update(task, completed=scorer.n_lots_in)
+            chunk_size=chunk_size,
+            describe=lambda message: bar.update(task, description=message),
+            advance=lambda done: bar.update(task, completed=done),
+        )
         if report:
             from exostab.pages.report import (  # matplotlib: only here
                 batch_report,
@@ -172,15 +139,16 @@ def score(
                 "model version": bundle.model_version,
                 "protein file": proteins,
                 "lot sheet": lots,
-                "input hash": input_hash,
+                "input hash": run.input_hash,
                 "proteins of the model matched": (
                     f"{scorer.n_proteins_matched}/{len(bundle.proteins)}"
                 ),
                 "model trained on": "SIMULATED lots" if bundle.simulated_training else "real lots",
                 "scored lots": "SIMULATED" if is_simulated(lots) else "as given",
             }
-            quarantine = pd.concat(quarantined, ignore_index=True)
-            scored = pd.concat(kept_for_report)
+            quarantine = run.quarantine()
+            scored = run.scored()
+            sheet = run.sheet
             trends = lot_trends_section(scored, sheet, bundle.bands.threshold, bundle.bands.low)
             page = batch_report(
                 scored,
@@ -193,6 +161,7 @@ def score(
                 model_card=bundle.model_card,
             )
             outputs.text(report, page)
+    bands, n_out_of_domain = run.bands, run.n_out_of_domain
     console.print(
         f"{scorer.accounting()}\nscores → {out}, quarantine → {quarantine_path}", markup=False
     )
