@@ -116,7 +116,8 @@ def test_the_compare_runs_hint_follows_the_store_the_user_named(
     checkout: bool,
     says_make_ui: bool,
 ) -> None:
-    from exostab.cli import StoreChoice, compare_runs_line
+    from exostab.cli.program import StoreChoice
+    from exostab.cli.train import compare_runs_line
     from exostab.store.registry import default_store_uri
 
     monkeypatch.chdir(tmp_path)

@@ -1,0 +1,78 @@
+"""What ``exostab inspect`` reports of a protein file: the figures of its read, its run → lot
+mapping against a lot sheet, and the problems found (one JSON-ready dict).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exostab.errors import shown
+from exostab.io.protein_matrix import ProteinMatrix
+from exostab.io.runs import map_runs_to_lots, named
+
+
+def inspection(
+    file: Path,
+    matrix: ProteinMatrix,
+    sheet_read: tuple[pd.DataFrame, pd.DataFrame] | None,
+) -> tuple[dict[str, Any], list[str]]:
+    """Describe a read protein file and, with a lot sheet, how its runs map to the lots.
+
+    Args:
+        file: the protein file read.
+        matrix: what was read from it.
+        sheet_read: the lot sheet and its refused rows (``read_lot_sheet_lenient``), or None.
+
+    Returns:
+        The payload (``inspect --json``; its ``problems`` included) and the problems found.
+    """
+    values = matrix.intensities.to_numpy()
+    finite = values[np.isfinite(values)]
+    problems: list[str] = []
+    payload: dict[str, Any] = {
+        "file": str(file),
+        "format": matrix.format,
+        "n_runs": matrix.n_runs,
+        "n_protein_groups_before": matrix.n_groups_before,
+        "n_protein_groups": matrix.n_groups,
+        "n_dropped": matrix.n_dropped,
+        "missing_fraction": round(matrix.missing_fraction, 4),
+        "intensity_min": float(finite.min()) if finite.size else None,
+        "intensity_max": float(finite.max()) if finite.size else None,
+        "looks_log_scale": matrix.looks_log_scale,
+        "scale": matrix.scale,
+        "runs": [str(run) for run in matrix.intensities.index],
+        "failed_runs": matrix.failed_runs,
+        "notes": list(matrix.notes),
+    }
+    problems += matrix.problems  # scale contradiction, failed runs: problems, not notes
+    if sheet_read is not None:
+        sheet, quarantine = sheet_read
+        _, mapping = map_runs_to_lots(matrix, sheet)
+        payload["run_to_lot"] = mapping.run_to_lot
+        payload["replicates"] = mapping.replicates
+        payload["runs_without_lot"] = list(mapping.runs_without_lot)
+        payload["lots_without_run"] = list(mapping.lots_without_run)
+        problems += [
+            f"lot sheet: {shown(row.lot_id)}: {row.reason}" for row in quarantine.itertuples()
+        ]
+        payload["missing_runs"] = {lot: list(runs) for lot, runs in mapping.missing_runs.items()}
+        if mapping.runs_without_lot:
+            problems.append(
+                f"{len(mapping.runs_without_lot)} run(s) match no lot (left out by train and "
+                f"score: QC, blanks?): {named(mapping.runs_without_lot)}"
+            )
+        missing_note = mapping.missing_note()
+        if missing_note:
+            problems.append(missing_note)
+        if mapping.lots_without_run:
+            problems.append(
+                f"{len(mapping.lots_without_run)} lot(s) have no run: "
+                f"{named(mapping.lots_without_run)}"
+            )
+    payload["problems"] = problems
+    return payload, problems
