@@ -1,0 +1,101 @@
+"""Reading the monitored lot sheet: assay outcomes, its columns, dates into time windows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from exostab.errors import ExostabError
+
+NO_DATE = "no date"
+
+
+def read_outcomes(values: pd.Series) -> tuple[pd.Series, list[str]]:
+    """Read assay outcomes: 1 unstable, 0 stable, empty = not back yet (NaN).
+
+    ``1``/``0``, ``1.0``, ``true``/``false`` and ``yes``/``no`` are read; anything else is
+    treated as not back and its lot named in the second return value.
+    """
+    words = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
+    outcome = pd.Series(np.nan, index=values.index, dtype=float)
+    unreadable: list[str] = []
+    for lot, cell in values.items():
+        if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+            continue
+        text = str(cell).strip().lower()
+        if text.endswith(".0"):
+            text = text[:-2]
+        if not text or text in ("nan", "na", "n/a"):
+            continue
+        if text in words:
+            outcome.loc[lot] = words[text]  # type: ignore[call-overload]
+        else:
+            unreadable.append(str(lot))
+    return outcome, unreadable
+
+
+WINDOWS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
+DEFAULT_WINDOW = "M"
+DEFAULT_DATE_COLUMN = "release_date"
+
+
+def checked_window(window: str) -> str:
+    """Read a time-window spelling: ``W``, ``M``, ``Q`` or ``Y`` (any case) → upper case.
+
+    Raises:
+        ExostabError: any other spelling, naming the four allowed.
+    """
+    spelled = str(window).strip().upper()
+    if spelled not in WINDOWS:
+        allowed = ", ".join(f"{key} ({name})" for key, name in WINDOWS.items())
+        raise ExostabError(f"--window {window!r} is not a time window: use {allowed}")
+    return spelled
+
+
+def check_monitor_columns(
+    sheet: pd.DataFrame,
+    *,
+    label: str,
+    date_column: str | None,
+    date_required: bool,
+    where: str | None = None,
+) -> None:
+    """Refuse an outcome column (or a date column the user named) that the lot sheet lacks.
+
+    Args:
+        sheet: the lot sheet as read (its columns).
+        label: the outcome column; required (its cells may all be empty: no assay back).
+        date_column: the date column; None = no dates (one time window).
+        date_required: the user named ``date_column`` (``--date-column``): it must be there.
+            The default ``release_date`` may be absent (one time window, said in a note).
+        where: the lot sheet's file, for the message.
+
+    Raises:
+        ExostabError: one line naming the missing column and the file.
+    """
+    if label not in sheet.columns:
+        raise ExostabError(
+            f"the lot sheet has no outcome column {label!r} (--label): add it, empty where the "
+            "assay is not back, or name the outcome column with --label",
+            where=where,
+        )
+    if date_required and date_column is not None and date_column not in sheet.columns:
+        raise ExostabError(
+            f"the lot sheet has no date column {date_column!r} (--date-column)", where=where
+        )
+
+
+def window_labels(dates: pd.Series, window: str) -> pd.Series:
+    """Label each lot with its time window (a pandas period: ``W``, ``M``, ``Q``, ``Y``).
+
+    A date that cannot be read labels its lot ``no date``.
+
+    Raises:
+        ExostabError: ``window`` is not one of ``W``, ``M``, ``Q``, ``Y``.
+    """
+    period = checked_window(window)
+    parsed = pd.to_datetime(dates, errors="coerce", format="mixed")
+    periods = parsed.dt.to_period(period)
+    return periods.astype(str).where(parsed.notna(), NO_DATE)

@@ -1,0 +1,118 @@
+"""What ``monitor`` found (``MonitorResult``) and its machine-readable summary (monitor.json)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exostab.monitor.reference import MonitorReference
+from exostab.monitor.verdict import Check
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    """Everything ``monitor`` found (written to DIR/monitor.json, tables and the page).
+
+    Attributes:
+        lots: one row per monitored lot: ``lot_id``, ``window``, ``risk``, ``risk_band``,
+            ``outcome`` (NaN = not back), ``domain_score``, ``in_domain``.
+        quarantine: lots left out with their reason and window.
+        windows: per time window: lots in, monitored, quarantined, failed runs, outcomes,
+            AUROC, observed vs predicted, band error rates, median domain score.
+        overall: performance over all lots with an outcome (``performance``).
+        metadata: metadata drift table; proteins: protein drift table (None without reference).
+        reference: the stored reference (None for older models).
+        alarm, reasons, verdict: the verdict.
+        notes: what could not be judged and why.
+    """
+
+    lots: pd.DataFrame
+    quarantine: pd.DataFrame
+    windows: pd.DataFrame
+    overall: dict[str, Any]
+    metadata: pd.DataFrame | None
+    proteins: pd.DataFrame | None
+    reference: MonitorReference | None
+    alarm: bool
+    reasons: list[str]
+    verdict: str
+    notes: list[str] = field(default_factory=list)
+    model_version: str = ""
+    n_outcome_unreadable: int = 0
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def n_lots(self) -> int:
+        return len(self.lots) + len(self.quarantine)
+
+    def summary(self) -> dict[str, Any]:
+        """The machine-readable verdict (``DIR/monitor.json``)."""
+        overall = self.overall
+        drifted_proteins = (
+            self.proteins.loc[self.proteins["drifted"], "protein"].tolist()
+            if self.proteins is not None and not self.proteins.empty
+            else []
+        )
+        drifted_columns = (
+            self.metadata.loc[self.metadata["drifted"], "column"].tolist()
+            if self.metadata is not None and not self.metadata.empty
+            else []
+        )
+        return json_ready(
+            {
+                "alarm": self.alarm,
+                "reasons": self.reasons,
+                "verdict": self.verdict,
+                "model_version": self.model_version,
+                "n_lots": self.n_lots,
+                "n_monitored": len(self.lots),
+                "n_quarantined": len(self.quarantine),
+                "n_with_outcome": int(overall["n_with_outcome"]),
+                "n_outcome_unreadable": self.n_outcome_unreadable,
+                "auroc": overall["auroc"],
+                "auroc_interval": [overall["auroc_low"], overall["auroc_high"]],
+                "cv_auroc_interval": (
+                    [
+                        self.reference.performance["auroc_low"],
+                        self.reference.performance["auroc_high"],
+                    ]
+                    if self.reference
+                    else None
+                ),
+                "calibration": overall["calibration"],
+                "released_unstable": overall["released_unstable"],
+                "held_stable": overall["held_stable"],
+                "drifted_columns": drifted_columns,
+                "drifted_proteins": drifted_proteins,
+                "windows": self.windows.to_dict(orient="records"),
+                "checks": [
+                    {
+                        "scope": c.scope,
+                        "component": c.component,
+                        "p": c.p,
+                        "p_holm": c.p_holm,
+                        "material": c.material,
+                        "failed": c.failed,
+                    }
+                    for c in self.checks
+                ],
+                "notes": self.notes,
+            }
+        )
+
+
+def json_ready(value: Any) -> Any:
+    """Turn NaN into None and numpy scalars into Python ones, recursively."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,262 @@
+"""The whole check of a model on released lots (``monitor_lots``) and its per-window books.
+
+Performance, drift and accounting over all lots and per time window (lots in = monitored +
+quarantined, failed MS runs, the domain score's trend), judged by the alarm rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from exostab.config import MonitorConfig
+from exostab.model.bundle import ModelBundle
+from exostab.monitor.drift import domain_contributors, lots_per_donor, metadata_drift, protein_drift
+from exostab.monitor.lot_sheet import (
+    DEFAULT_DATE_COLUMN,
+    DEFAULT_WINDOW,
+    NO_DATE,
+    check_monitor_columns,
+    checked_window,
+    read_outcomes,
+    window_labels,
+)
+from exostab.monitor.performance import performance
+from exostab.monitor.reference import bundle_reference
+from exostab.monitor.result import MonitorResult
+from exostab.monitor.verdict import (
+    ALL_LOTS,
+    alarm_reasons,
+    judge,
+    mark_named,
+    scope_checks,
+    verdict_line,
+)
+
+FAILED_RUN = "failed run"
+
+
+def window_table(lots: pd.DataFrame, quarantine: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Per time window: the books (in = monitored + quarantined), performance, domain trend."""
+    rows = []
+    windows = sorted(
+        set(lots["window"]) | set(quarantine["window"]), key=lambda w: (w == NO_DATE, w)
+    )
+    for window in windows:
+        members = lots[lots["window"] == window]
+        held = quarantine[quarantine["window"] == window]
+        found = performance(members, level)
+        rows.append(
+            {
+                "window": window,
+                "n_in": len(members) + len(held),
+                "n_monitored": len(members),
+                "n_quarantined": len(held),
+                "n_failed_runs": int(held["reason"].astype(str).str.contains(FAILED_RUN).sum()),
+                "n_with_outcome": found["n_with_outcome"],
+                "auroc": found["auroc"],
+                "auroc_low": found["auroc_low"],
+                "auroc_high": found["auroc_high"],
+                "observed": found["calibration"]["observed"],
+                "observed_low": found["calibration"]["observed_low"],
+                "observed_high": found["calibration"]["observed_high"],
+                "predicted": found["calibration"]["predicted"],
+                "released_unstable": found["released_unstable"],
+                "held_stable": found["held_stable"],
+                "domain_score_median": float(members["domain_score"].median())
+                if len(members)
+                else float("nan"),
+                "outside_domain": float((~members["in_domain"].astype(bool)).mean())
+                if len(members)
+                else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def monitor_lots(
+    bundle: ModelBundle,
+    scored: Any,
+    sheet: pd.DataFrame,
+    sheet_quarantine: pd.DataFrame,
+    *,
+    config: MonitorConfig,
+    label: str = "unstable",
+    date_column: str | None = DEFAULT_DATE_COLUMN,
+    window: str = DEFAULT_WINDOW,
+    window_given: bool = False,
+    seed: int = 0,
+) -> MonitorResult:
+    """Check a model on released lots: performance, drift, accounting, verdict.
+
+    Args:
+        bundle: the deployed model.
+        scored: the lots as ``score_file`` scored them (``ScoredFile``).
+        sheet: the lot sheet's valid rows (index ``lot_id``), with the ``label`` column
+            (empty where the assay is not back) and the ``date_column``.
+        sheet_quarantine: the lot-sheet rows refused on reading (``lot_id``, ``reason``).
+        config: the alarm rule.
+        label: the outcome column (1 = unstable); it must be in the sheet, its cells may be
+            empty (no assay back: performance is then not assessed, and the verdict says so).
+        date_column: release or manufacturing date column; None or absent = one window
+            (absent is said in a note; ``check_monitor_columns`` refuses a named one).
+        window: the time windows: ``W``, ``M``, ``Q`` or ``Y``.
+        window_given: the user chose ``window``: a note says so when no date can use it.
+        seed: bootstrap seed.
+
+    Returns:
+        the result; every lot in the sheet is monitored or quarantined (in = monitored +
+        quarantined).
+
+    Raises:
+        ExostabError: no ``label`` column in the sheet; ``window`` not W, M, Q or Y.
+    """
+    window = checked_window(window)
+    check_monitor_columns(sheet, label=label, date_column=date_column, date_required=False)
+    notes: list[str] = []
+    reference = bundle_reference(bundle)
+    if reference is None:
+        notes.append(
+            "the model stores no training reference (trained before monitoring existed): "
+            "drift is not tested and AUROC is not compared with the CV interval; retrain to add it"
+        )
+    outcome, unreadable = read_outcomes(sheet[label])
+    if unreadable:
+        notes.append(
+            f"{len(unreadable)} outcome(s) in {label!r} not read as 0/1 (treated as not back): "
+            + ", ".join(unreadable[:5])
+        )
+    dated = date_column is not None and date_column in sheet
+    given = f"--window {window} is not used: " if window_given else ""
+    if date_column is None:
+        if window_given:
+            notes.append(f"{given}no date column, all lots in one time window")
+    elif not dated:
+        notes.append(f"{given}the lot sheet has no {date_column!r} column: one time window")
+    windows = (
+        window_labels(sheet[date_column], window)
+        if dated
+        else pd.Series("all", index=sheet.index, dtype=object)
+    )
+    if dated and len(windows):
+        undated = int((windows == NO_DATE).sum())
+        if undated == len(windows):
+            notes.append(
+                f"{given}no date in {date_column!r} could be read: all lots in the window "
+                f"{NO_DATE!r}"
+            )
+        elif undated:
+            notes.append(f"{undated} lot(s) with no readable date in {date_column!r}: window "
+                         f"{NO_DATE!r}")  # fmt: skip
+    scores = scored.scores.set_index("lot_id")
+    ids = scores.index.astype(str)
+    lots = pd.DataFrame(
+        {
+            "lot_id": ids,
+            "window": windows.reindex(ids).fillna(NO_DATE).to_numpy(),
+            "risk": scores["risk"].to_numpy(dtype=float),
+            "risk_band": scores["risk_band"].astype(str).to_numpy(),
+            "outcome": outcome.reindex(ids).to_numpy(dtype=float),
+            "domain_score": scores["domain_score"].to_numpy(dtype=float),
+            "in_domain": scores["in_domain"].astype(bool).to_numpy(),
+        }
+    )
+    if "donor_id" in sheet:
+        lots["donor_id"] = sheet["donor_id"].reindex(ids).astype(str).to_numpy()
+    quarantine = scored.quarantine[["lot_id", "reason"]].copy()
+    quarantine["reason"] = (
+        quarantine["reason"]
+        .astype(str)
+        .str.replace(
+            "its run quantified no protein (failed run?)", f"{FAILED_RUN}: no protein quantified"
+        )
+    )
+    quarantine["window"] = (
+        windows.reindex(quarantine["lot_id"].astype(str)).fillna(NO_DATE).to_numpy()
+    )
+    if len(lots) + len(quarantine) != len(sheet) + len(sheet_quarantine) + scored.scorer.n_extra:
+        raise RuntimeError("monitor lost a lot: monitored + quarantined != lots in")
+    level = config.confidence
+    overall = performance(lots, level, seed=seed)
+    table = window_table(lots, quarantine, level)
+    monitored_sheet = sheet.reindex(ids)
+    metadata = protein_table = None
+    if reference is not None and len(lots):
+        metadata = metadata_drift(reference, monitored_sheet, config)
+        protein_table = protein_drift(reference, bundle, scored.table, config, lots_per_donor(lots))
+
+    def explain_domain(members: pd.DataFrame) -> str:
+        return domain_contributors(bundle, scored.table, members)
+
+    checks = scope_checks(
+        ALL_LOTS, overall, lots, metadata, protein_table, reference, config, explain_domain
+    )
+    # Each window on its own too: a drift in the later months is diluted over all lots.
+    labels = sorted(set(lots["window"]))
+    for label_ in labels if len(labels) > 1 else []:
+        members = lots[lots["window"] == label_]
+        if len(members) < config.min_window_lots:
+            continue
+        window_metadata = window_proteins = None
+        if reference is not None:
+            member_ids = set(members["lot_id"])
+            window_metadata = metadata_drift(
+                reference,
+                monitored_sheet.loc[members["lot_id"]],
+                config,
+                window=True,
+                lots_per_donor=lots_per_donor(members),
+            )
+            window_proteins = protein_drift(
+                reference,
+                bundle,
+                scored.table[scored.table["lot_id"].astype(str).isin(member_ids)],
+                config,
+                lots_per_donor(members),
+            )
+        checks += scope_checks(
+            label_,
+            performance(members, level, seed=seed),
+            members,
+            window_metadata,
+            window_proteins,
+            reference,
+            config,
+            explain_domain,
+        )
+    checks = judge(checks, config.alpha)
+    if not any(c.component in ("auroc", "calibration") for c in checks):
+        notes.append(
+            f"{int(overall['n_with_outcome'])} lot(s) with an outcome, fewer than "
+            f"{config.min_outcomes}: performance not judged"
+        )
+    metadata = mark_named(metadata, "column", checks, ("lot sheet",))
+    protein_table = mark_named(
+        protein_table, "protein", checks, ("driver proteins", "other proteins")
+    )
+    reasons = alarm_reasons(checks)
+    return MonitorResult(
+        lots=lots,
+        quarantine=quarantine,
+        windows=table,
+        overall=overall,
+        metadata=metadata,
+        proteins=protein_table,
+        reference=reference,
+        alarm=bool(reasons),
+        reasons=reasons,
+        verdict=verdict_line(
+            reasons,
+            len(lots),
+            int(overall["n_with_outcome"]),
+            bundle,
+            judged={c.component for c in checks if c.scope == ALL_LOTS},
+            has_reference=reference is not None,
+            min_outcomes=config.min_outcomes,
+        ),
+        notes=notes,
+        model_version=bundle.model_version,
+        n_outcome_unreadable=len(unreadable),
+        checks=checks,
+    )
