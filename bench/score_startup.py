@@ -62,6 +62,8 @@ def main() -> None:
             seconds = []
             for i in range(args.repeats):
                 out = Path(scratch) / f"{kind}{i}.csv"
+                # Both launchers run the program (before exostab.cli was a package with a
+                # __main__, "-m exostab.cli" only imported the module and timed no scoring).
                 launcher = ["-m", "exostab.cli"] if not args.via_client else ["-c", VIA_CLIENT]
                 command = [sys.executable, *launcher, "score", "--proteins",
                            str(args.proteins), "--lots", str(Path(scratch) / "lots.csv"),
