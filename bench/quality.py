@@ -56,7 +56,7 @@ HELD_OUT_METRICS = ("roc_auc", "pr_auc", "brier", "ece")
 SMALL_MIN_DONORS = 10
 SIMULATOR_FILES = (
     DEFAULT_SIMULATE_CONFIG,
-    Path(__file__).resolve().parents[1] / "src" / "exostab" / "simulate.py",
+    *sorted((Path(__file__).resolve().parents[1] / "src" / "exostab" / "simulate").glob("*.py")),
 )
 
 

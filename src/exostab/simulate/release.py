@@ -40,21 +40,13 @@ from pydantic import ValidationError
 from scipy.special import expit, logit
 
 from exostab.errors import ExostabError
-from exostab.simulate import (
-    ACQUISITIONS,
-    MAX_PROTEINS,
-    MIN_BACKGROUND,
-    PANEL,
-    Biology,
-    SimulationConfig,
-    _potency,
-    _simulate_lots,
-    _true_abundance,
-    _write_part,
-    load_simulation_config,
-    measure,
-    simulate_biology,
-)
+from exostab.simulate.measurement import measure
+from exostab.simulate.panel import MAX_PROTEINS, MIN_BACKGROUND, PANEL
+from exostab.simulate.parameters import ACQUISITIONS, SimulationConfig, load_simulation_config
+from exostab.simulate.potency import _potency
+from exostab.simulate.proteome import _true_abundance
+from exostab.simulate.world import Biology, _simulate_lots, simulate_biology
+from exostab.simulate.writers import _write_part
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ BASELINE_NAMES = {
 }
 
 SIMULATOR_ASSUMPTIONS = (
-    "The lots were written by `exostab simulate` (src/exostab/simulate.py). Donors (tissue "
+    "The lots were written by `exostab simulate` (src/exostab/simulate/). Donors (tissue "
     "source, age) give expansion series (medium, culture format) and lots (passage, priming, "
     "isolation, storage). A latent senescence state follows population doublings; true log2 "
     "abundances move by module (EV identity stable, immunomodulatory proteins lost, SASP "
