@@ -161,6 +161,80 @@ def test_same_stem_named_by_stem_only_is_refused_naming_the_name_and_its_runs() 
             assert f"D:\\MS\\{batch}\\S01.raw" in message
 
 
+def error_line(result: Result) -> str:
+    """The ``error:`` line of a refused command, as one line of words."""
+    text = one_line(result)
+    return text[text.index("error:") :]
+
+
+@pytest.mark.slow
+def test_score_and_inspect_tell_an_ambiguous_stem_alike_with_every_run_it_matches(
+    store: dict, base_model: str
+) -> None:
+    """One matching rule: score says what inspect says, and counts all 4 runs named S01."""
+    case = folder(CASES, "diann-same-run-stem-two-folders")
+    matrix, lots = case / "report.pg_matrix.tsv", case / "lots_stem_only.csv"
+    inspected = invoke("inspect", matrix, "--lots", lots)
+    scored = invoke(
+        "score", "--model", base_model, "--proteins", matrix, "--lots", lots,
+        "--out", store["root"] / "stem_only.csv",
+    )  # fmt: skip
+    assert inspected.exit_code == scored.exit_code == 2, scored.output
+    assert "Traceback" not in scored.output
+    assert error_line(scored) == error_line(inspected)
+    assert "'S01'" in error_line(scored) and "matches 4 run(s)" in error_line(scored)
+    for batch in ("B01", "B02", "B03", "B04"):
+        assert f"D:\\MS\\{batch}\\S01.raw" in error_line(scored)
+
+
+@pytest.fixture
+def failed_run_settles_a_stem(tmp_path: Path) -> dict[str, Path]:
+    """Batches B01 and B02 of the same-stem case: B01's lots named by full path, B02's by stem
+    only, and B01\\S01 a failed run (no value). Its full path still claims it, so 'S01' is
+    B02's run alone: nothing is ambiguous, whether or not the failed run is scored."""
+    case = folder(CASES, "diann-same-run-stem-two-folders")
+    table = pd.read_csv(case / "report.pg_matrix.tsv", sep="\t", dtype=str, keep_default_na=False)
+    table = table[[c for c in table.columns if not c.startswith(("D:\\MS\\B03", "D:\\MS\\B04"))]]
+    table["D:\\MS\\B01\\S01.raw"] = ""
+    table.to_csv(tmp_path / "report.pg_matrix.tsv", sep="\t", index=False)
+    sheet = pd.read_csv(case / "lots.csv", dtype=str, keep_default_na=False)
+    sheet = sheet[sheet["ms_run"].str.contains(r"\\B0[12]\\")].copy()
+    b02 = sheet["ms_run"].str.contains(r"\\B02\\")
+    sheet.loc[b02, "ms_run"] = sheet.loc[b02, "ms_run"].str.extract(r"(S\d+)\.raw$")[0]
+    sheet.to_csv(tmp_path / "lots.csv", index=False)
+    return {"matrix": tmp_path / "report.pg_matrix.tsv", "lots": tmp_path / "lots.csv"}
+
+
+def test_a_failed_run_still_settles_its_short_name_in_inspect_and_train(
+    failed_run_settles_a_stem: dict[str, Path],
+) -> None:
+    matrix = read_proteins(failed_run_settles_a_stem["matrix"])
+    sheet = read_lot_sheet(failed_run_settles_a_stem["lots"], label="unstable")
+    assert matrix.failed_runs == ["D:\\MS\\B01\\S01.raw"]
+    inspected = invoke(
+        "inspect", failed_run_settles_a_stem["matrix"], "--lots", failed_run_settles_a_stem["lots"]
+    )
+    assert inspected.exit_code == 0, inspected.output
+    training = build_training_set(matrix, sheet, TrainConfig.model_validate(TINY_CONFIG))
+    failed_lot = sheet.index[sheet["ms_run"] == "D:\\MS\\B01\\S01.raw"][0]
+    assert len(training.X) == len(sheet) - 1 and failed_lot not in training.X.index
+
+
+@pytest.mark.slow
+def test_score_quarantines_the_failed_run_and_scores_the_lot_its_short_name_leaves(
+    store: dict, base_model: str, failed_run_settles_a_stem: dict[str, Path]
+) -> None:
+    scores, quarantine, _ = score_cli(
+        store, base_model, failed_run_settles_a_stem["matrix"],
+        failed_run_settles_a_stem["lots"], "settled",
+    )  # fmt: skip
+    sheet = pd.read_csv(failed_run_settles_a_stem["lots"], dtype=str)
+    assert len(scores) == len(sheet) - 1
+    (reason,) = quarantine["reason"]
+    assert "quantified no protein" in reason and "D:\\MS\\B01\\S01.raw" in reason
+    assert sheet.set_index("ms_run").loc["S01", "lot_id"] in set(scores["lot_id"])
+
+
 @settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n_folders=st.integers(1, 4),

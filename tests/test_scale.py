@@ -53,7 +53,7 @@ def test_streaming_follows_the_scale(tmp_path: Path) -> None:
     (log2,) = list(iter_wide_lenient(path, scale="log2"))
     # L3 has an id but no value: a failed run, quarantined as score quarantines one
     assert log2.refused.to_dict("records") == [
-        {"lot_id": "L3", "reason": "its run quantified no protein (failed run?)"}
+        {"lot_id": "L3", "reason": "its run quantified no protein (failed run?): 'L3'"}
     ]
     assert list(log2.matrix.intensities.index) == ["L1", "L2"]
     assert log2.matrix.intensities.loc["L2", "CD81"] == -3.0

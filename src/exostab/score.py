@@ -23,7 +23,7 @@ from exostab.runs import (
     channel_column,
     failed_run_lots,
     map_runs_to_lots,
-    match_run,
+    match_all_runs,
     missing_run_warning,
     ms_run_table,
     named,
@@ -36,6 +36,20 @@ QUARANTINE_COLUMNS = ["lot_id", "reason"]
 
 def quarantine_rows(lot_ids: list[str], reason: str | list[str]) -> pd.DataFrame:
     return pd.DataFrame({"lot_id": lot_ids, "reason": reason}, columns=QUARANTINE_COLUMNS)
+
+
+def unclaimed_runs(runs: list[str]) -> pd.DataFrame:
+    """Quarantine rows of protein-file runs no lot of the sheet claims, each reason naming its
+    run as the protein file writes it (QC, blanks, lots missing from the sheet)."""
+    return quarantine_rows(runs, [f"run '{run}' is not in the lot sheet" for run in runs])
+
+
+def naming_the_run(reason: str, run: str, lot: str | None) -> str:
+    """A refused protein-file row's reason, naming its run when the row is booked under a lot
+    of another name (a run matched through ``ms_run``) and the reason does not name it."""
+    if lot is None or lot == run or f"'{run}'" in reason:
+        return reason
+    return f"run '{run}': {reason}"
 
 
 def compact_sheet(sheet: pd.DataFrame) -> pd.DataFrame:
@@ -119,6 +133,8 @@ class BatchScorer:
     extra_rows: list[str] = field(default_factory=list)
     lot_warnings: dict[str, str] = field(default_factory=dict)
     file_warning: str | None = None
+    chunk_match: dict[str, str] = field(default_factory=dict)
+    chunk_runs: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
@@ -165,11 +181,29 @@ class BatchScorer:
         self._book_lots(len(refused))
         return refused
 
+    def lots_of(self, runs: list[str]) -> dict[str, str]:
+        """Match runs read together (a file, a chunk) to lots: run -> lot for matched runs.
+
+        ``match_all_runs``, the rule ``inspect`` and ``train`` use, on all the runs at once: an
+        ambiguous name is told with every run it matches. Runs that are part of the runs last
+        matched (a chunk without its failed runs) keep that match.
+
+        Raises:
+            InputError: a run name is ambiguous (see ``match_all_runs``).
+        """
+        if self.chunk_runs and self.chunk_runs.issuperset(runs):
+            return {run: self.chunk_match[run] for run in runs if run in self.chunk_match}
+        unique = list(dict.fromkeys(runs))
+        self.chunk_match, _ = match_all_runs(unique, self.by_ms_run, self.all_lots)
+        self.chunk_runs = frozenset(unique)
+        return self.chunk_match
+
     def refuse(self, refused_rows: pd.DataFrame) -> pd.DataFrame:
         """Book protein-file rows a reader refused (e.g. text in an intensity cell)."""
         out = []
+        run_to_lot = self.lots_of([str(run) for run in refused_rows["lot_id"]])
         for run, reason in zip(refused_rows["lot_id"], refused_rows["reason"], strict=True):
-            lot = match_run(str(run), self.by_ms_run, self.all_lots)
+            lot = run_to_lot.get(str(run))
             if lot is not None and lot in self.refused:
                 continue  # already quarantined through the lot sheet
             if lot is None or lot in self.seen:
@@ -177,7 +211,7 @@ class BatchScorer:
             else:
                 self._book_lots(1)
             self.seen.add(lot or str(run))
-            out.append((lot or str(run), reason))
+            out.append((lot or str(run), naming_the_run(str(reason), str(run), lot)))
         return quarantine_rows([lot for lot, _ in out], [reason for _, reason in out])
 
     def score(self, matrix: ProteinMatrix) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -192,11 +226,11 @@ class BatchScorer:
         The table holds one row per lot seen for the first time (``lot_id``, metadata,
         proteins under the model's input names); runs of no sheet lot are quarantined.
         """
-        # Match against the lots this chunk names only: the whole sheet per chunk is quadratic.
-        named = {match_run(str(r), self.by_ms_run, self.all_lots) for r in matrix.intensities.index}
-        claim = self.claim.loc[self.claim.index.isin(named - {None})]
-        lots, mapping = map_runs_to_lots(matrix, claim)
-        quarantined = [quarantine_rows(list(mapping.runs_without_lot), "run not in the lot sheet")]
+        run_to_lot = self.lots_of([str(run) for run in matrix.intensities.index])
+        # Average against the lots this chunk names only: the whole sheet per chunk is quadratic.
+        claim = self.claim.loc[self.claim.index.isin(set(run_to_lot.values()))]
+        lots, mapping = map_runs_to_lots(matrix, claim, run_to_lot=run_to_lot)
+        quarantined = [unclaimed_runs(list(mapping.runs_without_lot))]
         self._book_extra([str(run) for run in mapping.runs_without_lot])
         keep = [
             lot
@@ -276,7 +310,20 @@ class BatchScorer:
             self.n_proteins_matched,
             len(self.bundle.proteins),
         )
-        return quarantine_rows(missing, "no protein profile")
+        entries: dict[str, list[str]] = {}
+        for lot, run in self.by_ms_run.entries:
+            entries.setdefault(lot, []).append(run)
+        return quarantine_rows(
+            missing,
+            [
+                "no protein profile: ms_run "
+                + ", ".join(f"'{run}'" for run in entries[lot])
+                + " not in the protein file"
+                if lot in entries
+                else "no protein profile"
+                for lot in missing
+            ],
+        )
 
     def accounting(self) -> str:
         """The books in words: lots in = scored + quarantined, then the extra protein rows."""
@@ -312,14 +359,13 @@ def set_aside_failed_runs(
 
     A failed replicate of a lot that has another run is only left out (the lot is scored).
     """
-    from exostab.readers.streaming import FAILED_RUN_REASON
+    from exostab.readers.streaming import failed_run_reason
 
-    kept, failed = failed_run_lots(matrix, scorer.claim)
-    scored_lots = {
-        match_run(str(run), scorer.by_ms_run, scorer.all_lots) for run in kept.intensities.index
-    }
+    run_to_lot = scorer.lots_of([str(run) for run in matrix.intensities.index])
+    kept, failed = failed_run_lots(matrix, run_to_lot)
+    scored_lots = {run_to_lot.get(str(run)) for run in kept.intensities.index}
     refused = [run for run, lot in failed.items() if lot is None or lot not in scored_lots]
-    return kept, quarantine_rows(refused, FAILED_RUN_REASON)
+    return kept, quarantine_rows(refused, [failed_run_reason(run) for run in refused])
 
 
 def checked_chunks(

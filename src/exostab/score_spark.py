@@ -34,7 +34,7 @@ from exostab.score import (
     QUARANTINE_COLUMNS,
     BatchScorer,
     missing_proteins_warning,
-    quarantine_rows,
+    unclaimed_runs,
 )
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class SparkBooks(BatchScorer):
         }
         self.seen.update(keep)
         self._book_extra(unmatched)
-        quarantine = quarantine_rows(unmatched, "run not in the lot sheet")
+        quarantine = unclaimed_runs(unmatched)
         return {run: lot for run, lot in run_to_lot.items() if lot in keep}, quarantine
 
     def book_answers(self, n_scored: int, failed: pd.DataFrame) -> pd.DataFrame:

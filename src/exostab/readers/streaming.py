@@ -33,9 +33,21 @@ from exostab.readers.tables import cell_text, find_id_column, wide_layout
 
 logger = logging.getLogger(__name__)
 
-# Why a row with a lot id but no quantified protein is quarantined (the same words as a failed
-# run of a search-engine file gets in ``score``).
+
+# Why a run (a wide table's row) with no quantified protein is quarantined; the reason names the
+# run as the protein file writes it (``failed_run_reason``). ``monitor`` rewrites this text.
 FAILED_RUN_REASON = "its run quantified no protein (failed run?)"
+
+
+def failed_run_reason(run: str) -> str:
+    """The quarantine reason of a run that quantified no protein, naming the run.
+
+    The same words for a wide table's row and a search-engine file's failed run in ``score``
+    (whose quarantine row names the lot, so only the reason names the run).
+    """
+    return f"{FAILED_RUN_REASON}: '{run}'"
+
+
 # The cell texts pandas reads as missing, so both CSV readers agree on what is empty.
 NA_TEXT = sorted(STR_NA_VALUES)
 
@@ -360,7 +372,7 @@ def check_rows(
         quantified = (np.isfinite(values) & ((values > 0) if scale == "raw" else True)).any(axis=1)
     for i in np.flatnonzero(~quantified & ~blank):
         if reasons[i] is None:
-            reasons[i] = FAILED_RUN_REASON
+            reasons[i] = failed_run_reason(labels[i])
     keep = np.array([reason is None for reason in reasons], dtype=bool)
     refused_rows = ~keep & ~blank
     refused = pd.DataFrame(
