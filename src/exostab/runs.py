@@ -165,14 +165,23 @@ class RunTable:
             if run == entry
             or stem in (strip_run_name(run), strip_run_name(run.rsplit(" channel ", 1)[0]))
         ]
-        more = f" ({len(shared) - 1} more names like it)" if len(shared) > 1 else ""
+        n_lots = len({lot for lots in shared.values() for lot in lots})
         raise InputError(
             f"lot sheet: ms_run {shown(entry)!r} is named by {len(set(claimants))} lots "
             f"({named(list(dict.fromkeys(claimants)))}) and matches {len(found)} run(s) of the "
-            f"protein file ({named(found) or 'none'}){more}; a run belongs to one lot and no "
-            "lot is scored on another lot's runs: name each lot's run in ms_run by its full "
-            "path as the protein file writes it (a multiplexed lot: its channel in tmt_channel)"
+            f"protein file ({named(found) or 'none'}){_in_all(len(shared), n_lots)}; a run "
+            "belongs to one lot and no lot is scored on another lot's runs: name each lot's "
+            "run in ms_run by its full path as the protein file writes it (a multiplexed lot: "
+            "its channel in tmt_channel)"
         )
+
+
+def _in_all(n_names: int, n_lots: int) -> str:
+    """How far an ambiguity reaches, said after its first case: ``(one of 20 ambiguous names,
+    80 lots in all)``; nothing when the name is the only one."""
+    if n_names < 2:
+        return ""
+    return f" (one of {n_names} ambiguous names, {n_lots} lots in all)"
 
 
 def ms_run_table(lot_sheet: pd.DataFrame, lots: list[str]) -> RunTable:
@@ -209,12 +218,20 @@ def ms_run_table(lot_sheet: pd.DataFrame, lots: list[str]) -> RunTable:
     )
 
 
-def _ambiguous(stem: str, lots: list[str], runs: list[str]) -> InputError:
+def _ambiguous(found: list[tuple[str, list[str], list[str]]]) -> InputError:
+    """The refusal of short names that match several runs: the first named with its lots and
+    runs, then how many names and lots are ambiguous in all.
+
+    Args:
+        found: (name, its lots, its runs) for every ambiguous name, in file order.
+    """
+    stem, lots, runs = found[0]
+    n_lots = len({lot for _, names_lots, _ in found for lot in names_lots})
     return InputError(
         f"run name {shown(stem)!r} is ambiguous: it names {len(lots)} lot(s) "
-        f"({named(lots)}) and matches {len(runs)} run(s) of the protein file ({named(runs)}); "
-        "no lot is scored on another lot's runs: name each lot's run in ms_run by its full "
-        "path as the protein file writes it"
+        f"({named(lots)}) and matches {len(runs)} run(s) of the protein file ({named(runs)})"
+        f"{_in_all(len(found), n_lots)}; no lot is scored on another lot's runs: name each "
+        "lot's run in ms_run by its full path as the protein file writes it"
     )
 
 
@@ -249,6 +266,7 @@ def match_all_runs(
             claimed.add((claimants[0], run))
     by_entry: dict[tuple[str, str], list[str]] = {}
     by_lot_stem: dict[tuple[str, str], list[str]] = {}
+    shared_stems: dict[str, list[str]] = {}  # short name of several lots -> those lots
     for run in runs:
         if run in run_to_lot:
             continue
@@ -256,8 +274,8 @@ def match_all_runs(
         pairs = [pair for pair in by_ms_run.by_stem.get(stem, ()) if pair not in claimed]
         stem_lots = list(dict.fromkeys(lot for lot, _ in pairs))
         if len(stem_lots) > 1:
-            same = [r for r in runs if strip_run_name(r) == stem]
-            raise _ambiguous(stem, stem_lots, same)
+            shared_stems[stem] = stem_lots
+            continue
         if stem_lots:
             run_to_lot[run] = stem_lots[0]
             by_entry.setdefault(pairs[0], []).append(run)
@@ -272,10 +290,17 @@ def match_all_runs(
     clashes = [(entry[1], found) for entry, found in by_entry.items() if len(found) > 1] + [
         (lot, found) for (lot, _), found in by_lot_stem.items() if len(found) > 1
     ]
-    if clashes:
-        name, found = clashes[0]
-        lot_names = list(dict.fromkeys(run_to_lot[run] for run in found))
-        raise _ambiguous(name, lot_names, found)
+    if shared_stems or clashes:
+        raise _ambiguous(
+            [
+                (stem, lots_, [run for run in runs if strip_run_name(run) == stem])
+                for stem, lots_ in shared_stems.items()
+            ]
+            + [
+                (name, list(dict.fromkeys(run_to_lot[run] for run in found)), found)
+                for name, found in clashes
+            ]
+        )
     matched = claimed | set(by_entry)
     _refuse_pooled_plex(runs, [entry for entry in by_ms_run.entries if entry not in matched])
     missing: dict[str, list[str]] = {}
@@ -345,7 +370,7 @@ def map_runs_to_lots(
         run_to_lot, missing = match_all_runs(runs, by_ms_run, lot_set)
     else:
         run_to_lot = {run: run_to_lot[run] for run in runs if run_to_lot.get(run) in lot_set}
-        missing = _unmatched_entries(by_ms_run, run_to_lot)
+        missing = unmatched_entries(by_ms_run, run_to_lot)
     unmatched = [run for run in runs if run not in run_to_lot]
     intensities = matrix.intensities
     keep = [str(r) in run_to_lot for r in intensities.index]
@@ -378,7 +403,7 @@ def map_runs_to_lots(
     return replace(matrix, intensities=result, notes=tuple(notes)), mapping
 
 
-def _unmatched_entries(
+def unmatched_entries(
     by_ms_run: RunTable, run_to_lot: dict[str, str]
 ) -> dict[str, tuple[str, ...]]:
     """The ``ms_run`` entries no run matched, of the lots that have a run through ``ms_run``.

@@ -133,8 +133,7 @@ class BatchScorer:
     extra_rows: list[str] = field(default_factory=list)
     lot_warnings: dict[str, str] = field(default_factory=dict)
     file_warning: str | None = None
-    chunk_match: dict[str, str] = field(default_factory=dict)
-    chunk_runs: frozenset[str] = frozenset()
+    file_match: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
@@ -181,22 +180,34 @@ class BatchScorer:
         self._book_lots(len(refused))
         return refused
 
-    def lots_of(self, runs: list[str]) -> dict[str, str]:
-        """Match runs read together (a file, a chunk) to lots: run -> lot for matched runs.
+    def match_file(self, runs: list[str]) -> None:
+        """Match all runs of the protein file to lots at once, before any chunk is scored.
 
-        ``match_all_runs``, the rule ``inspect`` and ``train`` use, on all the runs at once: an
-        ambiguous name is told with every run it matches. Runs that are part of the runs last
-        matched (a chunk without its failed runs) keep that match.
+        ``match_all_runs``, the rule ``inspect`` and ``train`` use, on every run of the file
+        (refused and failed ones too): an ambiguous name is told with every run it matches and
+        as many names and lots as are ambiguous, and a chunk never takes a run another chunk's
+        run settles (a short name left with one run once full paths took theirs).
 
         Raises:
             InputError: a run name is ambiguous (see ``match_all_runs``).
         """
-        if self.chunk_runs and self.chunk_runs.issuperset(runs):
-            return {run: self.chunk_match[run] for run in runs if run in self.chunk_match}
-        unique = list(dict.fromkeys(runs))
-        self.chunk_match, _ = match_all_runs(unique, self.by_ms_run, self.all_lots)
-        self.chunk_runs = frozenset(unique)
-        return self.chunk_match
+        self.file_match, _ = match_all_runs(
+            list(dict.fromkeys(runs)), self.by_ms_run, self.all_lots
+        )
+
+    def lots_of(self, runs: list[str]) -> dict[str, str]:
+        """The lots of runs read together (a chunk): run -> lot for the matched runs.
+
+        From ``match_file`` when the file's runs were matched (as ``checked_chunks`` does);
+        otherwise these runs alone are matched (``match_all_runs``).
+
+        Raises:
+            InputError: a run name is ambiguous (see ``match_all_runs``).
+        """
+        match = self.file_match
+        if match is None:
+            match, _ = match_all_runs(list(dict.fromkeys(runs)), self.by_ms_run, self.all_lots)
+        return {run: match[run] for run in runs if run in match}
 
     def refuse(self, refused_rows: pd.DataFrame) -> pd.DataFrame:
         """Book protein-file rows a reader refused (e.g. text in an intensity cell)."""
@@ -381,9 +392,11 @@ def checked_chunks(
 
     A wide table is streamed in chunks of ``rows`` lots and its bad rows (a duplicate or empty
     lot id, text, a negative or infinite value) are refused one by one; a search-engine file
-    is read whole and must be valid as a file. Runs that quantified no protein are set aside.
-    Every refused row is booked on ``scorer`` (its lot quarantined with the reason), and each
-    chunk comes on the model's scale (converted, with a warning, when declared otherwise).
+    is read whole and must be valid as a file. All runs of the file are matched to lots at once
+    (``BatchScorer.match_file``) before the first chunk, as ``inspect`` matches them. Runs that
+    quantified no protein are set aside. Every refused row is booked on ``scorer`` (its lot
+    quarantined with the reason), and each chunk comes on the model's scale (converted, with a
+    warning, when declared otherwise).
 
     Args:
         scorer: the books of this batch (lot sheet and model).
@@ -395,6 +408,10 @@ def checked_chunks(
 
     Yields:
         (runs × proteins on the model's scale, quarantine rows refused with this chunk).
+
+    Raises:
+        InputError: the file is unreadable as a whole, or a run name is ambiguous (see
+            ``match_all_runs``).
     """
     from exostab.readers import detect_format, read_proteins
     from exostab.readers.streaming import iter_wide_lenient
@@ -407,13 +424,18 @@ def checked_chunks(
         chunks = (
             (chunk.matrix, chunk.refused)
             for chunk in iter_wide_lenient(
-                proteins, rows=rows, scale=declared, contaminants=scorer.bundle.read_options
+                proteins,
+                rows=rows,
+                scale=declared,
+                contaminants=scorer.bundle.read_options,
+                on_ids=scorer.match_file,
             )
         )
     else:
         matrix = read_proteins(
             proteins, format=format, scale=declared, options=scorer.bundle.read_options
         )
+        scorer.match_file([str(run) for run in matrix.intensities.index])
         chunks = iter([(matrix, None)])
     for matrix, refused in chunks:
         booked = [scorer.refuse(refused)] if refused is not None and len(refused) else []

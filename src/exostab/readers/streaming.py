@@ -9,7 +9,7 @@ chunk size however long the file is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -391,7 +391,12 @@ def check_rows(
 
 
 def iter_wide_lenient(
-    path: Path, *, rows: int = 2000, scale: str = "raw", contaminants: ReadOptions | None = None
+    path: Path,
+    *,
+    rows: int = 2000,
+    scale: str = "raw",
+    contaminants: ReadOptions | None = None,
+    on_ids: Callable[[list[str]], None] | None = None,
 ) -> Iterator[WideChunk]:
     """Yield the lots of a wide table chunk by chunk, clean rows apart from refused ones.
 
@@ -401,6 +406,9 @@ def iter_wide_lenient(
         scale: ``raw`` or ``log2`` (see ``check_rows``).
         contaminants: reading options whose contaminant library drops protein columns by
             accession (``exostab.contaminants``; the default library when None).
+        on_ids: called once, before the first chunk, with every non-empty lot id (run) of the
+            file in file order, as the chunks name them (``score`` matches them to lots at
+            once); what it raises propagates.
 
     Raises:
         InputError: problems of the file as a whole (see ``stream_layout``; also a column with
@@ -412,7 +420,12 @@ def iter_wide_lenient(
     layout = stream_layout(path)
     library = load_library((contaminants or ReadOptions()).contaminants)
     id_column, proteins = layout.id_column, layout.proteins
-    duplicates = _duplicate_ids(path, layout.preview, id_column)
+    if on_ids is None:
+        duplicates = _duplicate_ids(path, layout.preview, id_column)
+    else:
+        ids = lot_ids_in_file(path, layout.preview, id_column).dropna().astype(str)
+        duplicates = set(ids[ids.duplicated()])
+        on_ids(ids.tolist())
     n_clean = 0
     scale_checked = False
     first_row = 2  # file row of the chunk's first lot (after the header)
