@@ -501,17 +501,43 @@ def test_score_names_model_proteins_missing_from_the_file(
 # --- DIA-NN versions, first pass, q-values --------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name", ["report-first-pass_empty_maxlfq.tsv.gz", "report-first-pass_no_maxlfq_col.tsv.gz"]
-)
+FIRST_PASS_REPORTS = {
+    "report-first-pass_empty_maxlfq.tsv.gz": "empty",
+    "report-first-pass_no_maxlfq_col.tsv.gz": "absent",
+}
+
+
+def first_pass_error(result: Result, path: Path) -> None:
+    """One short error: where (the file), what (PG.MaxLFQ empty or absent), what to do."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    state = FIRST_PASS_REPORTS[path.name]
+    assert error_line(result) == (
+        f"error: {path}: PG.MaxLFQ is {state}: a first-pass report? use the final report of "
+        "this DIA-NN run (only the last pass writes MaxLFQ)"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(FIRST_PASS_REPORTS))
 @pytest.mark.parametrize("command", ["inspect", "train"])
 def test_diann_first_pass_report_is_one_clear_error(name: str, command: str) -> None:
     case = folder(CASES, "diann-first-pass-no-maxlfq")
     args = [case / name] if command == "inspect" else ["--proteins", case / name]
-    result = invoke(command, *args, "--lots", case / "lots.csv")
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    assert "PG.MaxLFQ is empty: a first-pass report? use the final report" in one_line(result)
+    first_pass_error(invoke(command, *args, "--lots", case / "lots.csv"), case / name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FIRST_PASS_REPORTS))
+def test_score_refuses_a_diann_first_pass_report_in_the_same_words(
+    store: dict, base_model: str, name: str
+) -> None:
+    case = folder(CASES, "diann-first-pass-no-maxlfq")
+    result = invoke(
+        "score", "--model", base_model, "--proteins", case / name, "--lots", case / "lots.csv",
+        "--out", store["root"] / "first_pass.csv",
+    )  # fmt: skip
+    first_pass_error(result, case / name)
+    assert not (store["root"] / "first_pass.csv").exists()
 
 
 def test_diann_final_report_gz_reads_filters_and_trains() -> None:
