@@ -154,22 +154,29 @@ class RunTable:
         Raises:
             InputError: naming the run, its lots, and the runs of the file it matches.
         """
-        shared = {run: lots for run, lots in self.exact.items() if len(set(lots)) > 1}
-        if not shared:
+        shared_entries = [entry for entry, lots in self.exact.items() if len(set(lots)) > 1]
+        if not shared_entries:
             return
-        entry, claimants = next(iter(shared.items()))
-        stem = strip_run_name(entry)
-        found = [
-            run
-            for run in runs
-            if run == entry
-            or stem in (strip_run_name(run), strip_run_name(run.rsplit(" channel ", 1)[0]))
-        ]
+        by_stem: dict[str, list[str]] = {}
+        for run in runs:  # a run by its short name, and a reporter channel by its plex's
+            names = {strip_run_name(run), strip_run_name(run.rsplit(" channel ", 1)[0])}
+            for name in names:
+                by_stem.setdefault(name, []).append(run)
+        found_by: dict[str, list[str]] = {}
+        for entry in shared_entries:
+            found = by_stem.get(strip_run_name(entry), [])
+            if found:  # a shared name that matches no run gives no lot another's run
+                found_by[entry] = found
+        if not found_by:
+            return
+        shared = {entry: self.exact[entry] for entry in found_by}
+        entry, found = next(iter(found_by.items()))
+        claimants = shared[entry]
         n_lots = len({lot for lots in shared.values() for lot in lots})
         raise InputError(
             f"lot sheet: ms_run {shown(entry)!r} is named by {len(set(claimants))} lots "
             f"({named(list(dict.fromkeys(claimants)))}) and matches {len(found)} run(s) of the "
-            f"protein file ({named(found) or 'none'}){_in_all(len(shared), n_lots)}; a run "
+            f"protein file ({named(found)}){_in_all(len(shared), n_lots)}; a run "
             "belongs to one lot and no lot is scored on another lot's runs: name each lot's "
             "run in ms_run by its full path as the protein file writes it (a multiplexed lot: "
             "its channel in tmt_channel)"
