@@ -125,7 +125,10 @@ def test_last_safe_passage_follows_the_upper_risk_and_the_hold_threshold(forecas
 def test_bad_input_is_quarantined_and_a_bank_without_usable_lots_says_why(forecast) -> None:
     quarantine = pd.read_csv(forecast["out"] / "quarantine.csv").set_index("lot_id")
     assert "'abc'" in quarantine.loc["BAD-LOT", "reason"]  # the lot sheet's own reason
-    assert quarantine.loc["GHOST-LOT", "reason"] == "no protein profile"
+    ghost_run = forecast["sheet"]["ms_run"].iloc[0]  # the ghost lot names a run not in the file
+    assert quarantine.loc["GHOST-LOT", "reason"] == (
+        f"no protein profile: ms_run '{ghost_run}' not in the protein file"
+    )
     banks = pd.read_csv(forecast["out"] / "banks.csv").set_index("donor_id")
     assert banks.loc["SIM-GHOST", "n_lots"] == 0
     assert "no usable lot: no protein profile" in banks.loc["SIM-GHOST", "reason"]

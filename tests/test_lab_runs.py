@@ -12,6 +12,7 @@ import datetime
 import json
 import logging
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,124 @@ def test_same_stem_named_by_stem_only_is_refused_naming_the_name_and_its_runs() 
             assert f"D:\\MS\\{batch}\\S01.raw" in message
 
 
+def error_line(result: Result) -> str:
+    """The ``error:`` line of a refused command, as one line of words."""
+    text = one_line(result)
+    return text[text.index("error:") :]
+
+
+@pytest.mark.slow
+def test_score_and_inspect_tell_an_ambiguous_stem_alike_with_every_run_it_matches(
+    store: dict, base_model: str
+) -> None:
+    """One matching rule: score says what inspect says, and counts all 4 runs named S01."""
+    case = folder(CASES, "diann-same-run-stem-two-folders")
+    matrix, lots = case / "report.pg_matrix.tsv", case / "lots_stem_only.csv"
+    inspected = invoke("inspect", matrix, "--lots", lots)
+    scored = invoke(
+        "score", "--model", base_model, "--proteins", matrix, "--lots", lots,
+        "--out", store["root"] / "stem_only.csv",
+    )  # fmt: skip
+    assert inspected.exit_code == scored.exit_code == 2, scored.output
+    assert "Traceback" not in scored.output
+    assert error_line(scored) == error_line(inspected)
+    assert "'S01'" in error_line(scored) and "matches 4 run(s)" in error_line(scored)
+    # every stem S01-S20 is named by 4 lots: all 80 lots are ambiguous, and both say so
+    assert "one of 20 ambiguous names, 80 lots in all" in error_line(scored)
+    for batch in ("B01", "B02", "B03", "B04"):
+        assert f"D:\\MS\\{batch}\\S01.raw" in error_line(scored)
+
+
+@pytest.fixture
+def failed_run_settles_a_stem(tmp_path: Path) -> dict[str, Path]:
+    """Batches B01 and B02 of the same-stem case: B01's lots named by full path, B02's by stem
+    only, and B01\\S01 a failed run (no value). Its full path still claims it, so 'S01' is
+    B02's run alone: nothing is ambiguous, whether or not the failed run is scored."""
+    case = folder(CASES, "diann-same-run-stem-two-folders")
+    table = pd.read_csv(case / "report.pg_matrix.tsv", sep="\t", dtype=str, keep_default_na=False)
+    table = table[[c for c in table.columns if not c.startswith(("D:\\MS\\B03", "D:\\MS\\B04"))]]
+    table["D:\\MS\\B01\\S01.raw"] = ""
+    table.to_csv(tmp_path / "report.pg_matrix.tsv", sep="\t", index=False)
+    sheet = pd.read_csv(case / "lots.csv", dtype=str, keep_default_na=False)
+    sheet = sheet[sheet["ms_run"].str.contains(r"\\B0[12]\\")].copy()
+    b02 = sheet["ms_run"].str.contains(r"\\B02\\")
+    sheet.loc[b02, "ms_run"] = sheet.loc[b02, "ms_run"].str.extract(r"(S\d+)\.raw$")[0]
+    sheet.to_csv(tmp_path / "lots.csv", index=False)
+    return {"matrix": tmp_path / "report.pg_matrix.tsv", "lots": tmp_path / "lots.csv"}
+
+
+def test_a_failed_run_still_settles_its_short_name_in_inspect_and_train(
+    failed_run_settles_a_stem: dict[str, Path],
+) -> None:
+    matrix = read_proteins(failed_run_settles_a_stem["matrix"])
+    sheet = read_lot_sheet(failed_run_settles_a_stem["lots"], label="unstable")
+    assert matrix.failed_runs == ["D:\\MS\\B01\\S01.raw"]
+    inspected = invoke(
+        "inspect", failed_run_settles_a_stem["matrix"], "--lots", failed_run_settles_a_stem["lots"]
+    )
+    assert inspected.exit_code == 0, inspected.output
+    training = build_training_set(matrix, sheet, TrainConfig.model_validate(TINY_CONFIG))
+    failed_lot = sheet.index[sheet["ms_run"] == "D:\\MS\\B01\\S01.raw"][0]
+    assert len(training.X) == len(sheet) - 1 and failed_lot not in training.X.index
+
+
+@pytest.mark.slow
+def test_score_quarantines_the_failed_run_and_scores_the_lot_its_short_name_leaves(
+    store: dict, base_model: str, failed_run_settles_a_stem: dict[str, Path]
+) -> None:
+    scores, quarantine, _ = score_cli(
+        store, base_model, failed_run_settles_a_stem["matrix"],
+        failed_run_settles_a_stem["lots"], "settled",
+    )  # fmt: skip
+    sheet = pd.read_csv(failed_run_settles_a_stem["lots"], dtype=str)
+    assert len(scores) == len(sheet) - 1
+    (reason,) = quarantine["reason"]
+    assert "quantified no protein" in reason and "D:\\MS\\B01\\S01.raw" in reason
+    assert sheet.set_index("ms_run").loc["S01", "lot_id"] in set(scores["lot_id"])
+
+
+def wide_by_run(case: Path, folders: tuple[str, ...], path: Path) -> Path:
+    """The same-stem case's DIA-NN matrix as a wide table keyed by run (its full path), with
+    the runs of ``folders`` in that order of folders."""
+    table = pd.read_csv(case / "report.pg_matrix.tsv", sep="\t")
+    runs = [c for folder in folders for c in table.columns if c.startswith(f"D:\\MS\\{folder}\\")]
+    wide = table.set_index("Protein.Group")[runs].T.rename_axis("run").reset_index()
+    wide.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_a_streamed_run_never_takes_the_lot_of_a_run_in_a_later_chunk(
+    store: dict, base_model: str, tmp_path: Path
+) -> None:
+    """B02's S01-S20 come first, in chunks of their own, and no lot names them; B01's lots name
+    their runs by full path. Each B02 run is 'not in the lot sheet' and every lot is scored
+    on its own B01 run, as when the file holds B01 alone (chunk by chunk, a B02 run took the
+    B01 lot of its short name and the lot's own run came too late)."""
+    case = folder(CASES, "diann-same-run-stem-two-folders")
+    sheet = pd.read_csv(case / "lots.csv", dtype=str, keep_default_na=False)
+    sheet[sheet["ms_run"].str.contains(r"\\B01\\")].to_csv(tmp_path / "lots.csv", index=False)
+    results = {}
+    for name, folders in (("alone", ("B01",)), ("after", ("B02", "B01"))):
+        proteins = wide_by_run(case, folders, tmp_path / f"{name}.csv")
+        out = store["root"] / f"streamed_{name}.csv"
+        result = invoke(
+            "score", "--model", base_model, "--proteins", proteins, "--lots", tmp_path / "lots.csv",
+            "--out", out, "--chunk-size", 7,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        results[name] = (
+            pd.read_csv(out, dtype={"lot_id": str}).set_index("lot_id")["risk"],
+            pd.read_csv(out.with_name(f"streamed_{name}.quarantine.csv"), dtype=str),
+        )
+    alone, after = results["alone"][0], results["after"][0]
+    assert len(alone) == 20 and results["alone"][1].empty
+    pd.testing.assert_series_equal(after.sort_index(), alone.sort_index())
+    quarantine = results["after"][1]
+    assert sorted(quarantine["lot_id"]) == [f"D:\\MS\\B02\\S{i:02d}.raw" for i in range(1, 21)]
+    assert quarantine["reason"].str.contains("not in the lot sheet").all()
+
+
 @settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n_folders=st.integers(1, 4),
@@ -198,6 +317,63 @@ def test_no_lot_is_ever_matched_to_another_lots_run(
     own = {lot: float(i + 1) for i, lot in enumerate(lots)}
     assert result.intensities["P1"].to_dict() == own
     assert set(mapping.replicates.values()) == {1}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_folders=st.integers(1, 4),
+    n_stems=st.integers(1, 4),
+    by_stem=st.lists(st.booleans(), min_size=16, max_size=16),
+    in_sheet=st.lists(st.booleans(), min_size=16, max_size=16),
+    chunk=st.integers(1, 5),
+    data=st.data(),
+)
+def test_score_streaming_chunk_by_chunk_never_gives_a_lot_another_lots_run(
+    n_folders: int,
+    n_stems: int,
+    by_stem: list[bool],
+    in_sheet: list[bool],
+    chunk: int,
+    data: st.DataObject,
+) -> None:
+    """score's path (a wide table keyed by run, streamed in chunks, runs in any order, some
+    runs of no lot): a run is given to no lot but its own, or the file is refused."""
+    from types import SimpleNamespace
+
+    from exostab.scoring.batch import BatchScorer, checked_chunks
+
+    runs = [f"D:\\ms\\B{f}\\S{s:02d}.raw" for f in range(n_folders) for s in range(n_stems)]
+    owner = {run: f"LOT-{i}" for i, run in enumerate(runs) if in_sheet[i]}
+    names = {
+        run: re.split(r"\\", run)[-1].removesuffix(".raw") if by_stem[i] else run
+        for i, run in enumerate(runs)
+    }
+    order = data.draw(st.permutations(runs))
+    sheet = pd.DataFrame(
+        {"ms_run": [names[run] for run in owner], "passage": 1},
+        index=pd.Index(list(owner.values()), name="lot_id"),
+    )
+    scorer = BatchScorer(
+        SimpleNamespace(scale="raw", read_options=ReadOptions()),  # type: ignore[arg-type]
+        sheet,
+        pd.DataFrame(columns=["lot_id", "reason"]),
+    )
+    with tempfile.TemporaryDirectory() as folder_:
+        path = Path(folder_) / "wide.csv"
+        values = [float(runs.index(run) + 1) for run in order]
+        pd.DataFrame({"run": order, "P1": values, "P2": values}).to_csv(path, index=False)
+        try:
+            matched = {
+                run: lot
+                for matrix, _ in checked_chunks(scorer, path, rows=chunk)
+                for run, lot in scorer.lots_of(list(matrix.intensities.index)).items()
+            }
+        except InputError as error:  # a refusal only where a short name is in the sheet
+            assert any(by_stem[i] for i, run in enumerate(runs) if run in owner), error
+            assert "S" in str(error) and "D:\\ms\\B" in str(error)
+            return
+    assert all(owner.get(run) == lot for run, lot in matched.items())  # never another's run
+    assert set(matched) == set(owner)  # every lot got its run; runs of no lot got none
 
 
 # --- MaxQuant TMT ------------------------------------------------------------------------------
@@ -325,17 +501,43 @@ def test_score_names_model_proteins_missing_from_the_file(
 # --- DIA-NN versions, first pass, q-values --------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name", ["report-first-pass_empty_maxlfq.tsv.gz", "report-first-pass_no_maxlfq_col.tsv.gz"]
-)
+FIRST_PASS_REPORTS = {
+    "report-first-pass_empty_maxlfq.tsv.gz": "empty",
+    "report-first-pass_no_maxlfq_col.tsv.gz": "absent",
+}
+
+
+def first_pass_error(result: Result, path: Path) -> None:
+    """One short error: where (the file), what (PG.MaxLFQ empty or absent), what to do."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    state = FIRST_PASS_REPORTS[path.name]
+    assert error_line(result) == (
+        f"error: {path}: PG.MaxLFQ is {state}: a first-pass report? use the final report of "
+        "this DIA-NN run (only the last pass writes MaxLFQ)"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(FIRST_PASS_REPORTS))
 @pytest.mark.parametrize("command", ["inspect", "train"])
 def test_diann_first_pass_report_is_one_clear_error(name: str, command: str) -> None:
     case = folder(CASES, "diann-first-pass-no-maxlfq")
     args = [case / name] if command == "inspect" else ["--proteins", case / name]
-    result = invoke(command, *args, "--lots", case / "lots.csv")
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    assert "PG.MaxLFQ is empty: a first-pass report? use the final report" in one_line(result)
+    first_pass_error(invoke(command, *args, "--lots", case / "lots.csv"), case / name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FIRST_PASS_REPORTS))
+def test_score_refuses_a_diann_first_pass_report_in_the_same_words(
+    store: dict, base_model: str, name: str
+) -> None:
+    case = folder(CASES, "diann-first-pass-no-maxlfq")
+    result = invoke(
+        "score", "--model", base_model, "--proteins", case / name, "--lots", case / "lots.csv",
+        "--out", store["root"] / "first_pass.csv",
+    )  # fmt: skip
+    first_pass_error(result, case / name)
+    assert not (store["root"] / "first_pass.csv").exists()
 
 
 def test_diann_final_report_gz_reads_filters_and_trains() -> None:

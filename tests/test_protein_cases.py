@@ -232,7 +232,7 @@ def test_score_quarantines_the_failed_run_with_its_reason(store, base_model) -> 
     )
     assert len(scores) + len(quarantine) == len(sheet)
     reason = quarantine.set_index("lot_id").loc[lot, "reason"]
-    assert "quantified no protein" in reason
+    assert "quantified no protein" in reason and "'SIM_run_0040'" in reason  # names the run
     assert lot not in set(scores["lot_id"])
 
 

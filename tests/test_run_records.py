@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import train_two_runs
@@ -151,6 +152,37 @@ def test_simulated_lot_sheets_are_known_in_any_encoding(tmp_path: Path, encoding
     text = "lot_id\tdonor_id\tpassage\nSIM-L0001\tSIM-D001\t3\nSIM-L0002\tSIM-D001\t4\n"
     sheet.write_bytes(text.encode(encoding))
     assert is_simulated(sheet) is True
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet", ".csv"])
+@pytest.mark.parametrize(("ids", "simulated"), [(["SIM-L0001", "SIM-L0002"], True),
+                                                (["SIM-L0001", "EXO-24-002"], False)])  # fmt: skip
+def test_simulated_lot_sheets_are_known_in_any_format_and_column_order(
+    tmp_path: Path, suffix: str, ids: list[str], simulated: bool
+) -> None:
+    """An XLSX or Parquet sheet, or lot ids under 'Lot ID' after other columns, is read as the
+    lot-sheet reader reads it: SIMULATED stays in the run name ('80 lots · linear ·
+    SIMULATED'), where an XLSX sheet of SIMULATED lots lost it."""
+    from exostab.io.provenance import is_simulated
+    from exostab.training.workflow import run_name
+
+    sheet = pd.DataFrame({"donor_id": ["SIM-D001", "SIM-D001"], "Lot ID": ids, "passage": [3, 4]})
+    path = tmp_path / f"lots{suffix}"
+    {".xlsx": sheet.to_excel, ".parquet": sheet.to_parquet, ".csv": sheet.to_csv}[suffix](
+        path, index=False
+    )
+    assert is_simulated(path) is simulated
+    assert run_name(2, "linear", simulated=is_simulated(path)).endswith("· SIMULATED") is simulated
+
+
+def test_the_shared_xlsx_sheet_of_simulated_lots_is_simulated() -> None:
+    from exostab.io.provenance import is_simulated
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "cases" / "xlsx-merged-donor-cells"
+    if not path.is_dir():
+        pytest.skip(f"xlsx-merged-donor-cells not found at {path}")
+    assert is_simulated(path / "lots_merged.xlsx") is True
+    assert is_simulated(path.parent / "base-lots" / "proteinGroups.txt") is False  # no lot_id
 
 
 def test_driver_line_says_when_folds_chose_no_protein(two_runs) -> None:

@@ -15,7 +15,11 @@ from exostab.io.readers import read_proteins
 from exostab.io.readers.streaming import iter_wide_lenient
 from exostab.io.runs import map_runs_to_lots
 from exostab.model.bundle import ModelBundle
-from exostab.model.features import LogNormalizer, transformer_from_state, transformer_state
+from exostab.model.features import (
+    LogNormalizer,
+    transformer_from_state,
+    transformer_state,
+)
 from exostab.training.nested_cv import train_model
 
 RATIOS = "lot_id,CD9,CD63,CD81\nL1,-1.5,0,2.25\nL2,0.5,,-3\nL3,,,\n"
@@ -53,7 +57,7 @@ def test_streaming_follows_the_scale(tmp_path: Path) -> None:
     (log2,) = list(iter_wide_lenient(path, scale="log2"))
     # L3 has an id but no value: a failed run, quarantined as score quarantines one
     assert log2.refused.to_dict("records") == [
-        {"lot_id": "L3", "reason": "its run quantified no protein (failed run?)"}
+        {"lot_id": "L3", "reason": "its run quantified no protein (failed run?): 'L3'"}
     ]
     assert list(log2.matrix.intensities.index) == ["L1", "L2"]
     assert log2.matrix.intensities.loc["L2", "CD81"] == -3.0

@@ -15,7 +15,7 @@ from exostab.errors import InputError
 from exostab.io.contracts import parse_time_column
 from exostab.io.identity import safe_feature_names
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.runs import failed_run_lots, map_runs_to_lots, named
+from exostab.io.runs import failed_run_lots, map_runs_to_lots, match_runs, named
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +115,9 @@ def build_training_set(
         raise InputError(
             f"the protein file was read as {matrix.scale} but data.scale is {cfg.data.scale}"
         )
-    matrix, failed = failed_run_lots(matrix, lot_sheet)
-    lots, mapping = map_runs_to_lots(matrix, lot_sheet)
+    run_to_lot, _ = match_runs(matrix, lot_sheet)  # all runs, failed ones too
+    matrix, failed = failed_run_lots(matrix, run_to_lot)
+    lots, mapping = map_runs_to_lots(matrix, lot_sheet, run_to_lot=run_to_lot)
     failed_lots = {lot for lot in failed.values() if lot is not None}
     without_run = [lot for lot in mapping.lots_without_run if lot not in failed_lots]
     if without_run:

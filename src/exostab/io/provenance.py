@@ -6,6 +6,10 @@ import hashlib
 import re
 from pathlib import Path
 
+import pandas as pd
+
+from exostab.errors import ExostabError
+
 
 def file_sha256(path: Path) -> str:
     """Hash a file's bytes (logged so a run or a score names exactly the files it read)."""
@@ -16,24 +20,36 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-SIMULATED_LOT_ID = re.compile(r'^\s*"?SIM-L\d+')
+# The simulator's lot ids: SIM-L0001.
+SIMULATED_LOT_ID = re.compile(r"SIM-L\d+")
 
 
 def is_simulated(lot_sheet: Path) -> bool:
     """Tell whether a lot sheet was written by ``exostab simulate``.
 
-    Either its folder's README says so, or every row of its first 64 KB starts with a lot id
-    of the simulator's scheme (``SIM-L0001``): a simulated sheet copied elsewhere (the shared
-    cases) stays labelled SIMULATED.
+    Either its folder's README says so, or every lot id is of the simulator's scheme
+    (``SIM-L0001``): a simulated sheet copied elsewhere (the shared cases) or saved as XLSX
+    stays labelled SIMULATED. The ids are those the lot-sheet reader reads (CSV, TSV, any
+    encoding, XLSX, Parquet; ``Lot ID`` in any column), or, for a text sheet, the first
+    field of every row of its first 64 KB. A file that cannot be read is not SIMULATED.
     """
     readme = lot_sheet.parent / "README.txt"
-    if readme.exists() and "SIMULATED" in readme.read_text(errors="replace"):
-        return True
     try:
-        with lot_sheet.open("rb") as handle:
-            block = handle.read(1 << 16)
-    except OSError:
+        if readme.exists() and "SIMULATED" in readme.read_text(errors="replace"):
+            return True
+        if _rows_start_simulated(Path(lot_sheet)):
+            return True
+        ids = _lot_ids(Path(lot_sheet))
+    except (OSError, ExostabError):
         return False
+    return bool(len(ids)) and bool(ids.str.fullmatch(SIMULATED_LOT_ID).all())
+
+
+def _rows_start_simulated(lot_sheet: Path) -> bool:
+    """Every row of a text sheet's first 64 KB starts with a simulator lot id (quick, and it
+    tells a sheet the reader would refuse, with Excel's ``,,,,`` rows below the data)."""
+    with lot_sheet.open("rb") as handle:
+        block = handle.read(1 << 16)
     from exostab.io.readers.common import text_encoding
 
     # Decoded as the readers decode it (Excel's "Unicode text" is UTF-16): read as UTF-8, no
@@ -46,4 +62,22 @@ def is_simulated(lot_sheet: Path) -> bool:
     # Rows of only separators (Excel's ",,,,," below the data) are blank rows, as the readers
     # treat them, not lots with another id scheme.
     rows = [line for line in lines if line.strip(' \t,;"\ufeff')]
-    return bool(rows) and all(SIMULATED_LOT_ID.match(line) for line in rows)
+    return bool(rows) and all(re.match(r'\s*"?' + SIMULATED_LOT_ID.pattern, row) for row in rows)
+
+
+def _lot_ids(lot_sheet: Path) -> pd.Series:
+    """The non-empty lot ids of a lot sheet as text, in file order (empty when it has no
+    ``lot_id`` column).
+
+    Raises:
+        ExostabError: the file is not a readable table.
+    """
+    from exostab.io.contracts import LOT_ID, header_key
+    from exostab.io.readers.common import peek
+    from exostab.io.readers.streaming import lot_ids_in_file
+
+    preview = peek(lot_sheet)
+    column = next((c for c in preview.columns if header_key(c) == header_key(LOT_ID)), None)
+    if column is None:
+        return pd.Series([], dtype=object)
+    return lot_ids_in_file(lot_sheet, preview, column).dropna().astype(str)

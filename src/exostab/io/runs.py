@@ -71,9 +71,15 @@ def named(items: list[str] | tuple[str, ...], limit: int = 10) -> str:
 
 
 def failed_run_lots(
-    matrix: ProteinMatrix, lot_sheet: pd.DataFrame
+    matrix: ProteinMatrix, run_to_lot: dict[str, str]
 ) -> tuple[ProteinMatrix, dict[str, str | None]]:
     """Set aside the runs that quantified no protein (failed injections, empty samples).
+
+    Args:
+        matrix: runs × protein groups, as a reader returns it.
+        run_to_lot: the match of all of the matrix's runs, failed ones included
+            (``match_runs``): a failed run still takes part in matching, so leaving it out
+            never changes which lot another run belongs to.
 
     Returns:
         The matrix without those runs, and each failed run with its lot (None when no lot of
@@ -82,12 +88,24 @@ def failed_run_lots(
     failed = matrix.failed_runs
     if not failed:
         return matrix, {}
-    lots = _lot_ids(lot_sheet)
-    by_ms_run = ms_run_table(lot_sheet, lots)
-    lot_set = set(lots)
-    failed_lots = {run: match_run(run, by_ms_run, lot_set) for run in failed}
     kept = matrix.intensities.drop(index=failed)
-    return replace(matrix, intensities=kept), failed_lots
+    return replace(matrix, intensities=kept), {run: run_to_lot.get(run) for run in failed}
+
+
+def match_runs(
+    matrix: ProteinMatrix, lot_sheet: pd.DataFrame
+) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """Match all runs of a protein file to the lot sheet's lots (``match_all_runs``).
+
+    Returns:
+        run -> lot for the matched runs, and lot -> its ``ms_run`` entries no run matched.
+
+    Raises:
+        InputError: a run name is ambiguous, see ``match_all_runs``.
+    """
+    lots = _lot_ids(lot_sheet)
+    runs = [str(run) for run in matrix.intensities.index]
+    return match_all_runs(runs, ms_run_table(lot_sheet, lots), set(lots))
 
 
 def _lot_ids(lot_sheet: pd.DataFrame) -> list[str]:
@@ -136,25 +154,41 @@ class RunTable:
         Raises:
             InputError: naming the run, its lots, and the runs of the file it matches.
         """
-        shared = {run: lots for run, lots in self.exact.items() if len(set(lots)) > 1}
-        if not shared:
+        shared_entries = [entry for entry, lots in self.exact.items() if len(set(lots)) > 1]
+        if not shared_entries:
             return
-        entry, claimants = next(iter(shared.items()))
-        stem = strip_run_name(entry)
-        found = [
-            run
-            for run in runs
-            if run == entry
-            or stem in (strip_run_name(run), strip_run_name(run.rsplit(" channel ", 1)[0]))
-        ]
-        more = f" ({len(shared) - 1} more names like it)" if len(shared) > 1 else ""
+        by_stem: dict[str, list[str]] = {}
+        for run in runs:  # a run by its short name, and a reporter channel by its plex's
+            names = {strip_run_name(run), strip_run_name(run.rsplit(" channel ", 1)[0])}
+            for name in names:
+                by_stem.setdefault(name, []).append(run)
+        found_by: dict[str, list[str]] = {}
+        for entry in shared_entries:
+            found = by_stem.get(strip_run_name(entry), [])
+            if found:  # a shared name that matches no run gives no lot another's run
+                found_by[entry] = found
+        if not found_by:
+            return
+        shared = {entry: self.exact[entry] for entry in found_by}
+        entry, found = next(iter(found_by.items()))
+        claimants = shared[entry]
+        n_lots = len({lot for lots in shared.values() for lot in lots})
         raise InputError(
             f"lot sheet: ms_run {shown(entry)!r} is named by {len(set(claimants))} lots "
             f"({named(list(dict.fromkeys(claimants)))}) and matches {len(found)} run(s) of the "
-            f"protein file ({named(found) or 'none'}){more}; a run belongs to one lot and no "
-            "lot is scored on another lot's runs: name each lot's run in ms_run by its full "
-            "path as the protein file writes it (a multiplexed lot: its channel in tmt_channel)"
+            f"protein file ({named(found)}){_in_all(len(shared), n_lots)}; a run "
+            "belongs to one lot and no lot is scored on another lot's runs: name each lot's "
+            "run in ms_run by its full path as the protein file writes it (a multiplexed lot: "
+            "its channel in tmt_channel)"
         )
+
+
+def _in_all(n_names: int, n_lots: int) -> str:
+    """How far an ambiguity reaches, said after its first case: ``(one of 20 ambiguous names,
+    80 lots in all)``; nothing when the name is the only one."""
+    if n_names < 2:
+        return ""
+    return f" (one of {n_names} ambiguous names, {n_lots} lots in all)"
 
 
 def ms_run_table(lot_sheet: pd.DataFrame, lots: list[str]) -> RunTable:
@@ -191,47 +225,31 @@ def ms_run_table(lot_sheet: pd.DataFrame, lots: list[str]) -> RunTable:
     )
 
 
-def _ambiguous(stem: str, lots: list[str], runs: list[str]) -> InputError:
+def _ambiguous(found: list[tuple[str, list[str], list[str]]]) -> InputError:
+    """The refusal of short names that match several runs: the first named with its lots and
+    runs, then how many names and lots are ambiguous in all.
+
+    Args:
+        found: (name, its lots, its runs) for every ambiguous name, in file order.
+    """
+    stem, lots, runs = found[0]
+    n_lots = len({lot for _, names_lots, _ in found for lot in names_lots})
     return InputError(
         f"run name {shown(stem)!r} is ambiguous: it names {len(lots)} lot(s) "
-        f"({named(lots)}) and matches {len(runs)} run(s) of the protein file ({named(runs)}); "
-        "no lot is scored on another lot's runs: name each lot's run in ms_run by its full "
-        "path as the protein file writes it"
+        f"({named(lots)}) and matches {len(runs)} run(s) of the protein file ({named(runs)})"
+        f"{_in_all(len(found), n_lots)}; no lot is scored on another lot's runs: name each "
+        "lot's run in ms_run by its full path as the protein file writes it"
     )
-
-
-def match_run(run: str, by_ms_run: RunTable, lots: set[str]) -> str | None:
-    """Find the lot of one run: the sheet's ``ms_run`` first, then the lot id itself.
-
-    A run is matched by its name as written (a full path), then without folders and MS-file
-    extensions (``D:\\ms\\LOT-07.raw`` -> ``LOT-07``); lot ids also without any remaining
-    suffix.
-
-    Raises:
-        InputError: the run's short name is named by several lots (and not its full path).
-    """
-    claimants = by_ms_run.exact.get(run)
-    if claimants:
-        if len(set(claimants)) > 1:
-            by_ms_run.refuse_shared([run])
-        return claimants[0]
-    stem = strip_run_name(run)
-    pairs = by_ms_run.by_stem.get(stem, ())
-    stem_lots = list(dict.fromkeys(lot for lot, _ in pairs))
-    if len(stem_lots) > 1:
-        raise _ambiguous(stem, stem_lots, [run])
-    if stem_lots:
-        return stem_lots[0]
-    for key in (run, stem, _bare(run)):
-        if key in lots:
-            return key
-    return None
 
 
 def match_all_runs(
     runs: list[str], by_ms_run: RunTable, lots: set[str]
 ) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     """Assign every run of a file to its lot, refusing any ambiguity.
+
+    The one matching rule of ``inspect``, ``train`` and ``score`` (both engines). Pass all runs
+    of the file (failed runs too): an ambiguous name is told with every run it matches, and a
+    run matched exactly by its full path settles another run of the same short name.
 
     In order: runs named exactly as an ``ms_run`` entry writes them; then by short name (no
     folders or MS extensions) against the entries no run matched exactly; then by lot id.
@@ -255,6 +273,7 @@ def match_all_runs(
             claimed.add((claimants[0], run))
     by_entry: dict[tuple[str, str], list[str]] = {}
     by_lot_stem: dict[tuple[str, str], list[str]] = {}
+    shared_stems: dict[str, list[str]] = {}  # short name of several lots -> those lots
     for run in runs:
         if run in run_to_lot:
             continue
@@ -262,8 +281,8 @@ def match_all_runs(
         pairs = [pair for pair in by_ms_run.by_stem.get(stem, ()) if pair not in claimed]
         stem_lots = list(dict.fromkeys(lot for lot, _ in pairs))
         if len(stem_lots) > 1:
-            same = [r for r in runs if strip_run_name(r) == stem]
-            raise _ambiguous(stem, stem_lots, same)
+            shared_stems[stem] = stem_lots
+            continue
         if stem_lots:
             run_to_lot[run] = stem_lots[0]
             by_entry.setdefault(pairs[0], []).append(run)
@@ -278,10 +297,17 @@ def match_all_runs(
     clashes = [(entry[1], found) for entry, found in by_entry.items() if len(found) > 1] + [
         (lot, found) for (lot, _), found in by_lot_stem.items() if len(found) > 1
     ]
-    if clashes:
-        name, found = clashes[0]
-        lot_names = list(dict.fromkeys(run_to_lot[run] for run in found))
-        raise _ambiguous(name, lot_names, found)
+    if shared_stems or clashes:
+        raise _ambiguous(
+            [
+                (stem, lots_, [run for run in runs if strip_run_name(run) == stem])
+                for stem, lots_ in shared_stems.items()
+            ]
+            + [
+                (name, list(dict.fromkeys(run_to_lot[run] for run in found)), found)
+                for name, found in clashes
+            ]
+        )
     matched = claimed | set(by_entry)
     _refuse_pooled_plex(runs, [entry for entry in by_ms_run.entries if entry not in matched])
     missing: dict[str, list[str]] = {}
@@ -315,7 +341,10 @@ def _refuse_pooled_plex(runs: list[str], unmatched: list[tuple[str, str]]) -> No
 
 
 def map_runs_to_lots(
-    matrix: ProteinMatrix, lot_sheet: pd.DataFrame
+    matrix: ProteinMatrix,
+    lot_sheet: pd.DataFrame,
+    *,
+    run_to_lot: dict[str, str] | None = None,
 ) -> tuple[ProteinMatrix, RunMapping]:
     """Re-key a ProteinMatrix from runs to lots.
 
@@ -329,6 +358,9 @@ def map_runs_to_lots(
         matrix: runs × protein groups, as a reader returns it.
         lot_sheet: indexed by ``lot_id`` (or with a ``lot_id`` column), optionally ``ms_run``
             (``;``-separated runs) and a reporter-channel column (``tmt_channel``).
+        run_to_lot: the match of a larger set of runs this matrix is part of (its failed runs
+            set aside, one chunk of a file), from ``match_runs``/``match_all_runs``; None =
+            match the matrix's runs here.
 
     Returns:
         The matrix with intensities indexed by ``lot_id`` (in lot-sheet order), and the mapping.
@@ -341,7 +373,11 @@ def map_runs_to_lots(
     lot_set = set(lots)
     by_ms_run = ms_run_table(lot_sheet, lots)
     runs = [str(r) for r in matrix.intensities.index]
-    run_to_lot, missing = match_all_runs(runs, by_ms_run, lot_set)
+    if run_to_lot is None:
+        run_to_lot, missing = match_all_runs(runs, by_ms_run, lot_set)
+    else:
+        run_to_lot = {run: run_to_lot[run] for run in runs if run_to_lot.get(run) in lot_set}
+        missing = unmatched_entries(by_ms_run, run_to_lot)
     unmatched = [run for run in runs if run not in run_to_lot]
     intensities = matrix.intensities
     keep = [str(r) in run_to_lot for r in intensities.index]
@@ -372,6 +408,29 @@ def map_runs_to_lots(
         missing_runs={lot: missing[lot] for lot in order if lot in missing},
     )
     return replace(matrix, intensities=result, notes=tuple(notes)), mapping
+
+
+def unmatched_entries(
+    by_ms_run: RunTable, run_to_lot: dict[str, str]
+) -> dict[str, tuple[str, ...]]:
+    """The ``ms_run`` entries no run matched, of the lots that have a run through ``ms_run``.
+
+    An entry is matched by a run of its lot written as the entry or with the entry's short name.
+    """
+    names: dict[str, set[str]] = {}
+    for run, lot in run_to_lot.items():
+        names.setdefault(lot, set()).update((run, strip_run_name(run)))
+    matched = {
+        (lot, entry)
+        for lot, entry in by_ms_run.entries
+        if entry in names.get(lot, ()) or strip_run_name(entry) in names.get(lot, ())
+    }
+    has_run = {lot for lot, _ in matched}
+    missing: dict[str, list[str]] = {}
+    for entry in by_ms_run.entries:
+        if entry not in matched and entry[0] in has_run:
+            missing.setdefault(entry[0], []).append(entry[1])
+    return {lot: tuple(found) for lot, found in missing.items()}
 
 
 def _average_replicates(matched: pd.DataFrame, labels: pd.Index, scale: str) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from exostab.io.runs import (
     channel_column,
     failed_run_lots,
     map_runs_to_lots,
-    match_run,
+    match_all_runs,
     missing_run_warning,
     ms_run_table,
     named,
@@ -36,6 +36,20 @@ QUARANTINE_COLUMNS = ["lot_id", "reason"]
 
 def quarantine_rows(lot_ids: list[str], reason: str | list[str]) -> pd.DataFrame:
     return pd.DataFrame({"lot_id": lot_ids, "reason": reason}, columns=QUARANTINE_COLUMNS)
+
+
+def unclaimed_runs(runs: list[str]) -> pd.DataFrame:
+    """Quarantine rows of protein-file runs no lot of the sheet claims, each reason naming its
+    run as the protein file writes it (QC, blanks, lots missing from the sheet)."""
+    return quarantine_rows(runs, [f"run '{run}' is not in the lot sheet" for run in runs])
+
+
+def naming_the_run(reason: str, run: str, lot: str | None) -> str:
+    """A refused protein-file row's reason, naming its run when the row is booked under a lot
+    of another name (a run matched through ``ms_run``) and the reason does not name it."""
+    if lot is None or lot == run or f"'{run}'" in reason:
+        return reason
+    return f"run '{run}': {reason}"
 
 
 def compact_sheet(sheet: pd.DataFrame) -> pd.DataFrame:
@@ -119,6 +133,7 @@ class BatchScorer:
     extra_rows: list[str] = field(default_factory=list)
     lot_warnings: dict[str, str] = field(default_factory=dict)
     file_warning: str | None = None
+    file_match: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
@@ -165,11 +180,41 @@ class BatchScorer:
         self._book_lots(len(refused))
         return refused
 
+    def match_file(self, runs: list[str]) -> None:
+        """Match all runs of the protein file to lots at once, before any chunk is scored.
+
+        ``match_all_runs``, the rule ``inspect`` and ``train`` use, on every run of the file
+        (refused and failed ones too): an ambiguous name is told with every run it matches and
+        as many names and lots as are ambiguous, and a chunk never takes a run another chunk's
+        run settles (a short name left with one run once full paths took theirs).
+
+        Raises:
+            InputError: a run name is ambiguous (see ``match_all_runs``).
+        """
+        self.file_match, _ = match_all_runs(
+            list(dict.fromkeys(runs)), self.by_ms_run, self.all_lots
+        )
+
+    def lots_of(self, runs: list[str]) -> dict[str, str]:
+        """The lots of runs read together (a chunk): run -> lot for the matched runs.
+
+        From ``match_file`` when the file's runs were matched (as ``checked_chunks`` does);
+        otherwise these runs alone are matched (``match_all_runs``).
+
+        Raises:
+            InputError: a run name is ambiguous (see ``match_all_runs``).
+        """
+        match = self.file_match
+        if match is None:
+            match, _ = match_all_runs(list(dict.fromkeys(runs)), self.by_ms_run, self.all_lots)
+        return {run: match[run] for run in runs if run in match}
+
     def refuse(self, refused_rows: pd.DataFrame) -> pd.DataFrame:
         """Book protein-file rows a reader refused (e.g. text in an intensity cell)."""
         out = []
+        run_to_lot = self.lots_of([str(run) for run in refused_rows["lot_id"]])
         for run, reason in zip(refused_rows["lot_id"], refused_rows["reason"], strict=True):
-            lot = match_run(str(run), self.by_ms_run, self.all_lots)
+            lot = run_to_lot.get(str(run))
             if lot is not None and lot in self.refused:
                 continue  # already quarantined through the lot sheet
             if lot is None or lot in self.seen:
@@ -177,7 +222,7 @@ class BatchScorer:
             else:
                 self._book_lots(1)
             self.seen.add(lot or str(run))
-            out.append((lot or str(run), reason))
+            out.append((lot or str(run), naming_the_run(str(reason), str(run), lot)))
         return quarantine_rows([lot for lot, _ in out], [reason for _, reason in out])
 
     def score(self, matrix: ProteinMatrix) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -192,11 +237,11 @@ class BatchScorer:
         The table holds one row per lot seen for the first time (``lot_id``, metadata,
         proteins under the model's input names); runs of no sheet lot are quarantined.
         """
-        # Match against the lots this chunk names only: the whole sheet per chunk is quadratic.
-        named = {match_run(str(r), self.by_ms_run, self.all_lots) for r in matrix.intensities.index}
-        claim = self.claim.loc[self.claim.index.isin(named - {None})]
-        lots, mapping = map_runs_to_lots(matrix, claim)
-        quarantined = [quarantine_rows(list(mapping.runs_without_lot), "run not in the lot sheet")]
+        run_to_lot = self.lots_of([str(run) for run in matrix.intensities.index])
+        # Average against the lots this chunk names only: the whole sheet per chunk is quadratic.
+        claim = self.claim.loc[self.claim.index.isin(set(run_to_lot.values()))]
+        lots, mapping = map_runs_to_lots(matrix, claim, run_to_lot=run_to_lot)
+        quarantined = [unclaimed_runs(list(mapping.runs_without_lot))]
         self._book_extra([str(run) for run in mapping.runs_without_lot])
         keep = [
             lot
@@ -276,7 +321,20 @@ class BatchScorer:
             self.n_proteins_matched,
             len(self.bundle.proteins),
         )
-        return quarantine_rows(missing, "no protein profile")
+        entries: dict[str, list[str]] = {}
+        for lot, run in self.by_ms_run.entries:
+            entries.setdefault(lot, []).append(run)
+        return quarantine_rows(
+            missing,
+            [
+                "no protein profile: ms_run "
+                + ", ".join(f"'{run}'" for run in entries[lot])
+                + " not in the protein file"
+                if lot in entries
+                else "no protein profile"
+                for lot in missing
+            ],
+        )
 
     def accounting(self) -> str:
         """The books in words: lots in = scored + quarantined, then the extra protein rows."""
@@ -312,14 +370,13 @@ def set_aside_failed_runs(
 
     A failed replicate of a lot that has another run is only left out (the lot is scored).
     """
-    from exostab.io.readers.streaming import FAILED_RUN_REASON
+    from exostab.io.readers.streaming import failed_run_reason
 
-    kept, failed = failed_run_lots(matrix, scorer.claim)
-    scored_lots = {
-        match_run(str(run), scorer.by_ms_run, scorer.all_lots) for run in kept.intensities.index
-    }
+    run_to_lot = scorer.lots_of([str(run) for run in matrix.intensities.index])
+    kept, failed = failed_run_lots(matrix, run_to_lot)
+    scored_lots = {run_to_lot.get(str(run)) for run in kept.intensities.index}
     refused = [run for run, lot in failed.items() if lot is None or lot not in scored_lots]
-    return kept, quarantine_rows(refused, FAILED_RUN_REASON)
+    return kept, quarantine_rows(refused, [failed_run_reason(run) for run in refused])
 
 
 def checked_chunks(
@@ -335,9 +392,11 @@ def checked_chunks(
 
     A wide table is streamed in chunks of ``rows`` lots and its bad rows (a duplicate or empty
     lot id, text, a negative or infinite value) are refused one by one; a search-engine file
-    is read whole and must be valid as a file. Runs that quantified no protein are set aside.
-    Every refused row is booked on ``scorer`` (its lot quarantined with the reason), and each
-    chunk comes on the model's scale (converted, with a warning, when declared otherwise).
+    is read whole and must be valid as a file. All runs of the file are matched to lots at once
+    (``BatchScorer.match_file``) before the first chunk, as ``inspect`` matches them. Runs that
+    quantified no protein are set aside. Every refused row is booked on ``scorer`` (its lot
+    quarantined with the reason), and each chunk comes on the model's scale (converted, with a
+    warning, when declared otherwise).
 
     Args:
         scorer: the books of this batch (lot sheet and model).
@@ -349,6 +408,10 @@ def checked_chunks(
 
     Yields:
         (runs × proteins on the model's scale, quarantine rows refused with this chunk).
+
+    Raises:
+        InputError: the file is unreadable as a whole, or a run name is ambiguous (see
+            ``match_all_runs``).
     """
     from exostab.io.readers import detect_format, read_proteins
     from exostab.io.readers.streaming import iter_wide_lenient
@@ -361,13 +424,18 @@ def checked_chunks(
         chunks = (
             (chunk.matrix, chunk.refused)
             for chunk in iter_wide_lenient(
-                proteins, rows=rows, scale=declared, contaminants=scorer.bundle.read_options
+                proteins,
+                rows=rows,
+                scale=declared,
+                contaminants=scorer.bundle.read_options,
+                on_ids=scorer.match_file,
             )
         )
     else:
         matrix = read_proteins(
             proteins, format=format, scale=declared, options=scorer.bundle.read_options
         )
+        scorer.match_file([str(run) for run in matrix.intensities.index])
         chunks = iter([(matrix, None)])
     for matrix, refused in chunks:
         booked = [scorer.refuse(refused)] if refused is not None and len(refused) else []

@@ -28,13 +28,13 @@ from exostab.config import NUMERIC_METADATA
 from exostab.errors import ExostabError
 from exostab.io.identity import match_features
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.runs import map_runs_to_lots, match_all_runs, missing_run_warning
+from exostab.io.runs import map_runs_to_lots, missing_run_warning, unmatched_entries
 from exostab.model.bundle import OUTPUT_COLUMNS, ModelBundle
 from exostab.scoring.batch import (
     QUARANTINE_COLUMNS,
     BatchScorer,
     missing_proteins_warning,
-    quarantine_rows,
+    unclaimed_runs,
 )
 
 if TYPE_CHECKING:
@@ -127,7 +127,8 @@ class SparkBooks(BatchScorer):
         Returns the run → lot map of the runs to score, and the quarantined runs (those no
         lot of the sheet claims).
         """
-        run_to_lot, missing = match_all_runs(runs, self.by_ms_run, self.all_lots)
+        run_to_lot = self.lots_of(runs)
+        missing = unmatched_entries(self.by_ms_run, run_to_lot)
         self.lot_warnings = {str(lot): missing_run_warning(found) for lot, found in missing.items()}
         unmatched = [run for run in runs if run not in run_to_lot]
         keep = {
@@ -137,7 +138,7 @@ class SparkBooks(BatchScorer):
         }
         self.seen.update(keep)
         self._book_extra(unmatched)
-        quarantine = quarantine_rows(unmatched, "run not in the lot sheet")
+        quarantine = unclaimed_runs(unmatched)
         return {run: lot for run, lot in run_to_lot.items() if lot in keep}, quarantine
 
     def book_answers(self, n_scored: int, failed: pd.DataFrame) -> pd.DataFrame:
@@ -412,6 +413,12 @@ def score_on_spark(
         rows = [f"(row {i + 2}: empty lot_id)" for i in np.flatnonzero(ids.isna().to_numpy())]
         empty = refused[REASON] == EMPTY_ID_REASON
         refused.loc[empty, RUN] = rows[: int(empty.sum())]
+    # All runs of the file matched at once, refused ones too, as inspect and score match them.
+    books.match_file(
+        ids.dropna().astype(str).tolist()
+        if ids is not None
+        else [str(run) for run in matrix.intensities.index]
+    )
     quarantined.append(
         books.refuse(refused.rename(columns={RUN: "lot_id"}).reindex(columns=QUARANTINE_COLUMNS))
     )

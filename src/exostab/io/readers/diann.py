@@ -42,10 +42,15 @@ LONG_MARKERS = (LONG_QUANTITY, "PG.Quantity", "Precursor.Id", "Precursor.Quantit
 # Annotation columns of a pg_matrix: 1.8 writes Protein.Ids; 1.9 and 2.x drop it and add
 # N.Sequences and N.Proteotypic.Sequences.
 MATRIX_MARKERS = ANNOTATIONS[1:]
-FIRST_PASS = (
-    "PG.MaxLFQ is empty: a first-pass report? use the final report (DIA-NN writes MaxLFQ "
-    "quantities in the report of the last pass only)"
-)
+
+
+def first_pass(state: str) -> str:
+    """The refusal of a first-pass main report, whose ``PG.MaxLFQ`` is ``state`` (``empty``
+    or ``absent``): DIA-NN writes MaxLFQ quantities in the report of its last pass only."""
+    return (
+        f"PG.MaxLFQ is {state}: a first-pass report? use the final report of this DIA-NN run "
+        "(only the last pass writes MaxLFQ)"
+    )
 
 
 def sniff_matrix(preview: Preview) -> bool:
@@ -152,12 +157,12 @@ def read_long(
     wanted = [LONG_RUN, GROUP, LONG_QUANTITY, "Genes", "First.Protein.Description", *Q_VALUES]
     usecols = [c for c in wanted if c in preview.columns] if preview.columns else None
     if preview.has(LONG_RUN, GROUP) and LONG_QUANTITY not in preview.columns:
-        raise InputError(FIRST_PASS + " (the report has no PG.MaxLFQ column)", where=str(path))
+        raise InputError(first_pass("absent"), where=str(path))
     table = read_table(path, preview, usecols=usecols)
     require_columns(path, table.columns, (LONG_RUN, GROUP, LONG_QUANTITY))
     quantity = pd.to_numeric(table[LONG_QUANTITY], errors="coerce")
     if not (quantity > 0).any() and not table[LONG_QUANTITY].map(_is_text).any():
-        raise InputError(FIRST_PASS, where=str(path))
+        raise InputError(first_pass("empty"), where=str(path))
     table, q_note = filter_q_values(table, path, options.q_value)
     matrix = from_long(
         table,

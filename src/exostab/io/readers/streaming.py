@@ -9,7 +9,7 @@ chunk size however long the file is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,9 +33,21 @@ from exostab.io.readers.tables import cell_text, find_id_column, wide_layout
 
 logger = logging.getLogger(__name__)
 
-# Why a row with a lot id but no quantified protein is quarantined (the same words as a failed
-# run of a search-engine file gets in ``score``).
+
+# Why a run (a wide table's row) with no quantified protein is quarantined; the reason names the
+# run as the protein file writes it (``failed_run_reason``). ``monitor`` rewrites this text.
 FAILED_RUN_REASON = "its run quantified no protein (failed run?)"
+
+
+def failed_run_reason(run: str) -> str:
+    """The quarantine reason of a run that quantified no protein, naming the run.
+
+    The same words for a wide table's row and a search-engine file's failed run in ``score``
+    (whose quarantine row names the lot, so only the reason names the run).
+    """
+    return f"{FAILED_RUN_REASON}: '{run}'"
+
+
 # The cell texts pandas reads as missing, so both CSV readers agree on what is empty.
 NA_TEXT = sorted(STR_NA_VALUES)
 
@@ -360,7 +372,7 @@ def check_rows(
         quantified = (np.isfinite(values) & ((values > 0) if scale == "raw" else True)).any(axis=1)
     for i in np.flatnonzero(~quantified & ~blank):
         if reasons[i] is None:
-            reasons[i] = FAILED_RUN_REASON
+            reasons[i] = failed_run_reason(labels[i])
     keep = np.array([reason is None for reason in reasons], dtype=bool)
     refused_rows = ~keep & ~blank
     refused = pd.DataFrame(
@@ -379,7 +391,12 @@ def check_rows(
 
 
 def iter_wide_lenient(
-    path: Path, *, rows: int = 2000, scale: str = "raw", contaminants: ReadOptions | None = None
+    path: Path,
+    *,
+    rows: int = 2000,
+    scale: str = "raw",
+    contaminants: ReadOptions | None = None,
+    on_ids: Callable[[list[str]], None] | None = None,
 ) -> Iterator[WideChunk]:
     """Yield the lots of a wide table chunk by chunk, clean rows apart from refused ones.
 
@@ -389,6 +406,9 @@ def iter_wide_lenient(
         scale: ``raw`` or ``log2`` (see ``check_rows``).
         contaminants: reading options whose contaminant library drops protein columns by
             accession (``exostab.io.contaminants``; the default library when None).
+        on_ids: called once, before the first chunk, with every non-empty lot id (run) of the
+            file in file order, as the chunks name them (``score`` matches them to lots at
+            once); what it raises propagates.
 
     Raises:
         InputError: problems of the file as a whole (see ``stream_layout``; also a column with
@@ -400,7 +420,12 @@ def iter_wide_lenient(
     layout = stream_layout(path)
     library = load_library((contaminants or ReadOptions()).contaminants)
     id_column, proteins = layout.id_column, layout.proteins
-    duplicates = _duplicate_ids(path, layout.preview, id_column)
+    if on_ids is None:
+        duplicates = _duplicate_ids(path, layout.preview, id_column)
+    else:
+        ids = lot_ids_in_file(path, layout.preview, id_column).dropna().astype(str)
+        duplicates = set(ids[ids.duplicated()])
+        on_ids(ids.tolist())
     n_clean = 0
     scale_checked = False
     first_row = 2  # file row of the chunk's first lot (after the header)
