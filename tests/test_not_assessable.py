@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exostab.model.bundle import FAR_OUTSIDE, MIN_COVERAGE, NOT_ASSESSABLE, not_assessable_reasons
+from exostab.model.lot_answer import (
+    FAR_OUTSIDE,
+    MIN_COVERAGE,
+    NOT_ASSESSABLE,
+    not_assessable_reasons,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MAXQUANT = SHARED / "fixtures" / "proteomics-formats" / "maxquant" / "proteinGroups_10samples.txt"
