@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import wait_for_ping
-from exostab.io.contracts import lot_id_text
+from exostab.io.lot_sheet_cells import lot_id_text
 
 CASE = (
     Path(__file__).resolve().parents[2] / "shared" / "cases" / "http-inputs-envelope-and-null-topk"

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from exostab.cli import app
 from exostab.errors import MAX_SHOWN_CHARS, shown
-from exostab.io.contracts import render_problems
+from exostab.io.problem_table import render_problems
 from exostab.io.readers.common import listed
 from exostab.io.runs import named
 
@@ -117,7 +117,7 @@ def test_every_command_shortens_a_huge_lot_id_on_the_terminal_not_in_files(
 
 @given(st.text(min_size=200, max_size=3000).filter(lambda text: text.strip() != ""))
 def test_a_huge_bad_cell_is_shortened_in_the_lot_sheet_message(cell: str) -> None:
-    from exostab.io.contracts import _problem
+    from exostab.io.lot_sheet_contract import _problem
 
     message = _problem("greater_than_or_equal_to(0)", cell, "passage", None)
     assert len(message) <= MAX_SHOWN_CHARS + 60

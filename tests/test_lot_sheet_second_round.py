@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from exostab.cli import app
 from exostab.config import DEFAULT_TRAIN_CONFIG, METADATA_COLUMNS
 from exostab.errors import InputError
-from exostab.io.contracts import canonical_headers, parse_date
+from exostab.io.lot_sheet_cells import canonical_headers, parse_date
 from exostab.io.readers import read_lot_sheet, read_lot_sheet_lenient
 from exostab.model.splits import grouped_folds
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exostab.model.bundle import (
+from exostab.model.lot_answer import (
     FAR_OUTSIDE,
     MIN_COVERAGE,
     NOT_ASSESSABLE,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exostab.model.bundle import READABLE_LENGTH, readable_protein_names
+from exostab.model.bundle_proteins import READABLE_LENGTH, readable_protein_names
 
 CASE = Path(__file__).resolve().parents[2] / "shared" / "cases" / "lgbm-json-chars"
 

@@ -12,7 +12,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exostab.model.bundle import Driver, drivers_text
+from exostab.model.lot_answer import Driver, drivers_text
 from exostab.pages.report import batch_report, lot_trends_section
 
 AWKWARD = ["IL6; CXCL8", "HLA-A, HLA-B", "<b>bold</b> & co", "a; b, c"]

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exostab.errors import InputError
-from exostab.io.contracts import render_problems, validate_protein_matrix
+from exostab.io.problem_table import render_problems
+from exostab.io.protein_matrix_contract import validate_protein_matrix
 from exostab.io.readers import (
     ProteinMatrix,
     lot_sheet_problems,
@@ -229,7 +230,7 @@ def test_passage_bound_refuses_train_quarantines_score_and_http(
 ) -> None:
     """Passages 0-50 are read; above MAX_PASSAGE training refuses the sheet naming lot, row,
     column and bound, scoring quarantines the lot, and the model answers it with an error."""
-    from exostab.io.contracts import MAX_PASSAGE
+    from exostab.io.lot_sheet_contract import MAX_PASSAGE
     from exostab.model.bundle import ModelBundle
 
     path = write(tmp_path, GOOD + f"L9,{passage},D1,BM,34,hPL,0,4,0,x\n")
@@ -258,7 +259,7 @@ def test_mixed_json_lot_ids_are_compared_as_the_text_they_are_answered_by() -> N
     the same id '1' as the first, was scored: two answers for '1', one an error, one a risk.
     """
     from exostab.config import load_vocabulary
-    from exostab.io.contracts import lot_sheet_row_problems
+    from exostab.io.lot_sheet_contract import lot_sheet_row_problems
 
     sheet = pd.DataFrame({"lot_id": [1, 1.0, "1", " 2 "], "passage": [3, 3, 3, 3]}, dtype=object)
     tidy, reasons = lot_sheet_row_problems(sheet, vocabulary=load_vocabulary())

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exostab.config import Candidate
-from exostab.model.bundle import (
+from exostab.model.bundle import ModelBundle
+from exostab.model.bundle_proteins import (
     READABLE_LENGTH,
-    ModelBundle,
     readable_protein_names,
     required_proteins,
     used_protein_features,

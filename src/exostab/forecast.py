@@ -33,7 +33,9 @@ import numpy as np
 import pandas as pd
 
 from exostab.errors import InputError
-from exostab.io.contracts import MAX_PASSAGE  # the lot sheet's bound: a projected lot is a lot
+
+# the lot sheet's bound: a projected lot is a lot
+from exostab.io.lot_sheet_contract import MAX_PASSAGE
 from exostab.io.readers import read_lot_sheet_lenient
 from exostab.io.writers import OutputFiles
 from exostab.model.bundle import ModelBundle

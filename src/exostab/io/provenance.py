@@ -72,7 +72,7 @@ def _lot_ids(lot_sheet: Path) -> pd.Series:
     Raises:
         ExostabError: the file is not a readable table.
     """
-    from exostab.io.contracts import LOT_ID, header_key
+    from exostab.io.lot_sheet_cells import LOT_ID, header_key
     from exostab.io.readers.common import peek
     from exostab.io.readers.streaming import lot_ids_in_file
 

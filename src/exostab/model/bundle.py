@@ -1,372 +1,45 @@
 """The scoring engine every path uses: preprocessing state + LightGBM + calibration, no pickles.
 
 ``ModelBundle`` is the scoring engine used both by batch scoring and by the mlflow pyfunc
-model (``pyfunc_model.py``, logged from code). It is saved as one JSON file: the fitted feature
-steps, the prior and the protein part (LightGBM's text model inside), calibration and domain.
+model (``pyfunc_model.py``, logged from code). Its fitted state and the one JSON file it is saved
+as are ``BundleState``'s (``bundle_state.py``): the fitted feature steps, the prior and the protein
+part (LightGBM's text model inside), calibration and domain.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
-from collections import Counter
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from exostab.config import NUMERIC_METADATA, Vocabulary, load_vocabulary
+from exostab.config import NUMERIC_METADATA
 from exostab.errors import InputError
-from exostab.io.contracts import (
+from exostab.io.lot_sheet_cells import (
     LOT_ID,
     PASSAGE,
-    JsonValue,
     canonical_headers,
     json_kind,
-    lot_sheet_row_problems,
     present,
 )
-from exostab.io.protein_matrix import ReadOptions
-from exostab.model.domain import DomainModel
-from exostab.model.features import (
-    ExostabTransformer,
-    dtype_mask,
-    transformer_from_state,
-    transformer_state,
+from exostab.io.lot_sheet_contract import lot_sheet_row_problems
+from exostab.model.bundle_proteins import shorten
+from exostab.model.bundle_state import BundleState
+from exostab.model.lot_answer import (
+    MIN_COVERAGE,
+    NOT_ASSESSABLE,
+    OUTPUT_COLUMNS,
+    Driver,
+    drivers_text,
+    measured_share,
+    not_assessable_reasons,
 )
-from exostab.model.risk_model import Calibrator, PriorBoostedClassifier, RiskBands
-from exostab.model.trajectory import Trajectory
+from exostab.model.request_cells import as_numbers, json_cells_marked, text_cell_problems
 
 logger = logging.getLogger(__name__)
-
-MIN_COVERAGE = 0.5
-# A lot this many times beyond the domain limits (99th percentile of new-donor lots) is not
-# judged: the model never saw anything like it.
-FAR_OUTSIDE = 3.0
-NOT_ASSESSABLE = "not assessable"
-
-
-class Driver(NamedTuple):
-    """One of a lot's top drivers, as data (the report draws these; ``top_drivers`` is text).
-
-    Attributes:
-        name: the feature's readable name (gene symbol, accession or cut group id).
-        value: its value in the lot (log2 after normalisation; a module score in mean z),
-            None when the protein was not detected (its absence is the effect).
-        unit: ``log2`` or ``z``.
-        attribution: its contribution to the lot's log-odds of instability.
-    """
-
-    name: str
-    value: float | None
-    unit: str
-    attribution: float
-
-    def text(self) -> str:
-        """``CD9 (21.04 log2) +0.394 raises risk``, or ``CD9 +0.394 raises risk`` if absent."""
-        effect = f"{self.attribution:+.3f} {'raises' if self.attribution > 0 else 'lowers'} risk"
-        if self.value is None:
-            return f"{self.name} {effect}"
-        return f"{self.name} ({self.value:.2f} {self.unit}) {effect}"
-
-
-def drivers_text(drivers: list[Driver]) -> str:
-    """A lot's drivers as one spreadsheet cell: present ones, then ``absent: ...``."""
-    present = [d.text() for d in drivers if d.value is not None]
-    absent = [d.text() for d in drivers if d.value is None]
-    return "; ".join(present + ([f"absent: {', '.join(absent)}"] if absent else []))
-
-
-OUTPUT_COLUMNS = (
-    "lot_id",
-    "risk",
-    "risk_band",
-    "top_drivers",
-    "coverage",
-    "in_domain",
-    "domain_score",
-    "model_version",
-    "error",
-    "warning",
-)
-
-
-def used_protein_features(model: PriorBoostedClassifier) -> list[str]:
-    """Return the protein features whose value can change the model's log-odds, in model order.
-
-    A feature counts when a tree of the booster splits on it or the linear part gives it a
-    nonzero coefficient (a ridge part gives every protein one). Protein features include
-    module scores (``module_*``) and missingness indicators (``missing_*``).
-    """
-    used: set[str] = set()
-    w_trees, w_linear = model.weights
-    if w_trees and model.booster_ is not None:
-        splits = model.booster_.feature_importance(importance_type="split")
-        used |= {str(name) for name, n in zip(model.tree_features_, splits, strict=True) if n > 0}
-    if w_linear:
-        coefficients = zip(model.protein_features_, model.linear_coef_, strict=True)
-        used |= {str(name) for name, c in coefficients if c != 0}
-    return [str(p) for p in model.protein_features_ if p in used]
-
-
-def domain_features(pipeline: Any, features: pd.DataFrame) -> pd.DataFrame:
-    """Keep the columns the applicability domain is fitted on: metadata and used proteins.
-
-    A protein the model does not use cannot move a prediction, and scoring does not ask for it
-    (it arrives as NaN), so the domain must not depend on it either.
-
-    Args:
-        pipeline: the fitted pipeline (last step a ``PriorBoostedClassifier``).
-        features: lots × the model's input features (the pipeline's steps but the last).
-    """
-    model = pipeline[-1]
-    keep = set(model.prior_columns_) | set(used_protein_features(model))
-    columns = [c for c in features.columns if c in keep]
-    return features[columns] if columns else features
-
-
-def required_proteins(pipeline: Any) -> list[str]:
-    """Return the protein features that can change a prediction, in training order.
-
-    Those are the normalisation reference, the proteins the model uses
-    (``used_protein_features``: tree splits, nonzero linear coefficients), the members of the
-    module scores it uses and the proteins of the missingness indicators it uses. Every other
-    protein is filtered out or ignored inside the pipeline, so scoring (batch and HTTP) need not
-    ask for it.
-    """
-    steps = dict(pipeline.steps)
-    first = steps["log2"]
-    inputs = {str(c) for c in first.feature_names_in_}
-    needed = set(first.reference_)
-    members = steps["modules"].members_ if "modules" in steps else {}
-    for feature in used_protein_features(pipeline[-1]):
-        if feature in inputs:
-            needed.add(feature)
-        elif feature.startswith("module_") and feature[7:] in members:
-            needed |= set(members[feature[7:]])
-        elif feature.startswith("missing_"):
-            needed.add(feature[8:])
-    return [str(c) for c in first.feature_names_in_ if c in needed and c not in first.metadata]
-
-
-def as_numbers(block: pd.DataFrame) -> np.ndarray:
-    """Return a block of cells as floats, text becoming NaN.
-
-    Number columns convert as one block; the others (text, or cells of mixed kinds as an HTTP
-    request may send them) are parsed in one ``to_numeric`` call over all their cells, not
-    column by column (3,000 calls cost ~0.3 s a request).
-    """
-    values = np.full(block.shape, np.nan)
-    numeric = dtype_mask(block, pd.api.types.is_numeric_dtype)
-    if numeric.any():
-        values[:, numeric] = block.iloc[:, np.flatnonzero(numeric)].to_numpy(dtype=float)
-    other = np.flatnonzero(~numeric)
-    if len(other):
-        cells = pd.Series(block.iloc[:, other].to_numpy(dtype=object).ravel())
-        parsed = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)
-        values[:, other] = parsed.reshape(len(block), len(other))
-    return values
-
-
-def json_cells_marked(
-    table: pd.DataFrame, text_columns: Collection[str], counted_columns: Collection[str]
-) -> pd.DataFrame:
-    """Return the table with the JSON values of its number columns marked (``JsonValue``).
-
-    pandas would read ``true``/``false`` as 1 and 0 (a passage of ``true`` would be passage 1,
-    an intensity of ``true`` 1.0). An array or an object in any number column, and ``true`` or
-    ``false`` in a counted one (passage, ages, cycles, weeks, the proteins), become a
-    ``JsonValue``: refused and named as sent. In other number columns (yes/no flags of the lot
-    sheet) ``true``/``false`` become the text ``True``/``False``, which the lot-sheet reader
-    takes as 1/0. A table without such cells comes back as it is (not copied); otherwise a copy.
-
-    Args:
-        table: rows × columns, any cell types.
-        text_columns: ``lot_id`` and the categories (``text_cell_problems`` reads them).
-        counted_columns: the number columns where a yes/no value is no number.
-    """
-    skip, counted = set(text_columns), set(counted_columns)
-    columns = table.columns
-    held = dtype_mask(table, pd.api.types.is_bool_dtype) | dtype_mask(
-        table, pd.api.types.is_object_dtype
-    )
-    positions = [int(j) for j in np.flatnonzero(held) if str(columns[int(j)]) not in skip]
-    if not positions:
-        return table
-    cells = table.iloc[:, positions].to_numpy(dtype=object)
-    kinds = np.frompyfunc(json_kind, 1, 1)(cells)
-    changed: dict[str, pd.Series] = {}
-    for k in np.flatnonzero(pd.notna(kinds).any(axis=0)).tolist():
-        column = columns[positions[k]]
-        marked = [
-            cell
-            if kind is None
-            else str(bool(cell))
-            if column not in counted and isinstance(cell, (bool, np.bool_))
-            else JsonValue(kind)
-            for cell, kind in zip(cells[:, k], kinds[:, k], strict=True)
-        ]
-        changed[column] = pd.Series(marked, index=table.index, dtype=object)
-    return table.assign(**changed) if changed else table
-
-
-def category_text(value: Any) -> Any:
-    """Read a number sent for a category as a lot-sheet file reads it: ``3`` and ``3.0`` are
-    the text ``'3'``, ``2.5`` is ``'2.5'``; text and missing cells stay as they are."""
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    ):
-        if not np.isfinite(value):
-            return np.nan
-        number = float(value)
-        return str(int(number)) if number.is_integer() else str(value)
-    return value
-
-
-def text_cell_problems(
-    table: pd.DataFrame, columns: Collection[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Refuse cells of text columns (``lot_id``, categories) that are not text or a number.
-
-    Over HTTP a cell arrives as any JSON value. A number in a category column is a code and
-    is read as its text (``category_text``), as a lot sheet file gives it; a number
-    ``lot_id`` is read by the lot-sheet rules (``1`` is ``'1'``). JSON ``true``/``false``, an
-    array or an object is none of these: pandas would make ``true`` the text ``'True'`` (a
-    ``tissue_source`` the model never saw, treated as missing), so the lot is refused with
-    the column named. A refused category cell becomes missing; a refused ``lot_id`` becomes
-    a placeholder that keeps the row apart from the others (``predict`` answers it with
-    ``lot_id`` null: it names no lot).
-
-    Args:
-        table: rows × columns with a RangeIndex, any cell types.
-        columns: the columns that hold text.
-
-    Returns:
-        (the table, a copy when a cell changed; rows × the text columns it has: the problem
-        of each cell or None)
-    """
-    held = [column for column in columns if column in table.columns]
-    problems = pd.DataFrame(None, index=table.index, columns=held, dtype=object)
-    changed: dict[str, pd.Series] = {}
-    for column in held:
-        cells = table[column].tolist()
-        fixed = list(cells) if column == LOT_ID else [category_text(cell) for cell in cells]
-        dirty = any(a is not b for a, b in zip(fixed, cells, strict=True))
-        for row, cell in enumerate(cells):
-            kind = json_kind(cell)
-            if kind is None:
-                continue
-            dirty = True
-            if column == LOT_ID:
-                fixed[row] = f"(request row {row + 1})"
-                problems.at[row, LOT_ID] = (
-                    f"lot_id is {kind}, not a lot id: send it as text (this answer is for row "
-                    f"{row + 1} of the request, counted from 1)"
-                )
-            else:
-                fixed[row] = np.nan
-                problems.at[row, column] = f"{column} is {kind}, not a category: send it as text"
-        if dirty:
-            changed[column] = pd.Series(fixed, index=table.index, dtype=object)
-    return (table.assign(**changed) if changed else table), problems
-
-
-READABLE_LENGTH = 32
-
-
-def shorten(text: str, length: int = READABLE_LENGTH) -> str:
-    """Cut a name to ``length`` characters, marking the cut with an ellipsis."""
-    return text if len(text) <= length else text[: length - 1] + "…"
-
-
-def readable_protein_names(
-    proteins: pd.DataFrame, reserved: Collection[str] = ()
-) -> dict[str, str]:
-    """Name each protein as a person reads it: gene symbol, else short accession, else the id.
-
-    The names are also the model's HTTP column names (``short_name`` in ``bundle.json`` and
-    ``signature_columns.csv``), so they are unique and do not depend on the order of the rows.
-
-    Args:
-        proteins: index = feature name; ``input_name`` (group id), ``leading_accession``,
-            ``gene`` (missing values allowed).
-        reserved: names no protein may take (``lot_id``, the metadata columns).
-
-    Returns:
-        feature → name: the gene symbol(s) (``CD9``, merged groups ``CD9;CD63``); proteins that
-        share a symbol get their accession added (``CD9 (P21926-2)``, isoform kept); without a
-        gene the leading accession; else the group id cut to a readable length. Whitespace runs
-        read as one space. Names still shared (or reserved) get ``_2``, ``_3``... in order of
-        name then feature, the first keeping the plain name.
-    """
-
-    def text(value: Any, length: int = READABLE_LENGTH) -> str:
-        return shorten(" ".join(value.split()), length) if isinstance(value, str) else ""
-
-    first: dict[str, str] = {}
-    for feature, row in proteins.iterrows():
-        first[str(feature)] = (
-            text(row.get("gene"))
-            or text(row.get("leading_accession"))
-            or text(row.get("input_name"))
-            or text(str(feature))
-            or str(feature)
-        )
-    counts = Counter(first.values())
-    names: dict[str, str] = {}
-    for feature, row in proteins.iterrows():
-        name = first[str(feature)]
-        accession = text(row.get("leading_accession"))
-        if counts[name] > 1 and accession and accession != name:
-            name = f"{name} ({accession})"
-        names[str(feature)] = name
-    counts = Counter(names.values())
-    taken = set(reserved)
-    unique = {f: n for f, n in names.items() if counts[n] == 1 and n not in taken}
-    taken |= set(unique.values())
-    for feature in sorted((f for f in names if f not in unique), key=lambda f: (names[f], f)):
-        candidate, suffix = names[feature], 1
-        while candidate in taken:
-            suffix += 1
-            candidate = f"{names[feature]}_{suffix}"
-        taken.add(candidate)
-        unique[feature] = candidate
-    return {feature: unique[feature] for feature in names}
-
-
-def measured_share(protein_values: np.ndarray) -> np.ndarray:
-    """Share of the columns each lot measured (not NaN); 1 when there are no columns.
-
-    Args:
-        protein_values: lots × the model's proteins, floats (NaN = not measured).
-    """
-    if protein_values.shape[1] == 0:
-        return np.ones(len(protein_values))
-    return np.mean(~np.isnan(protein_values), axis=1)
-
-
-def not_assessable_reasons(coverage: np.ndarray, domain_score: np.ndarray) -> list[str | None]:
-    """Per lot, why the model cannot judge it (None when it can).
-
-    Args:
-        coverage: share of the model's proteins each lot measured (0-1).
-        domain_score: distance from the training lots (≤ 1 inside, see ``DomainModel``).
-    """
-    reasons: list[str | None] = []
-    for share, score in zip(coverage, domain_score, strict=True):
-        parts = []
-        if share < MIN_COVERAGE:
-            parts.append(f"measured {share:.0%} of the model's proteins (needs {MIN_COVERAGE:.0%})")
-        if not score <= FAR_OUTSIDE:
-            parts.append(
-                f"domain score {score:.1f}: far outside the training lots (limit {FAR_OUTSIDE:g})"
-            )
-        reasons.append(f"{NOT_ASSESSABLE}: {' and '.join(parts)}" if parts else None)
-    return reasons
 
 
 class InputLayout(NamedTuple):
@@ -387,9 +60,11 @@ class InputLayout(NamedTuple):
     ordered: bool
 
 
-@dataclass(frozen=True)
-class ModelBundle:
+class ModelBundle(BundleState):
     """A trained model in the form that scores lots.
+
+    Its fields, ``from_training``, ``save`` and ``load`` come from ``BundleState``
+    (``bundle_state.py``).
 
     Attributes:
         steps: fitted feature transformers, in pipeline order.
@@ -419,126 +94,6 @@ class ModelBundle:
             (``monitor.MonitorReference`` as a dict, ``monitor_reference.json`` beside
             ``bundle.json``); None for models trained before it was stored.
     """
-
-    steps: list[ExostabTransformer]
-    model: PriorBoostedClassifier
-    calibrator: Calibrator
-    bands: RiskBands
-    domain: DomainModel
-    proteins: pd.DataFrame
-    metadata: tuple[str, ...]
-    model_version: str = "unregistered"
-    simulated_training: bool = False
-    gate_passed: bool | None = None
-    scale: str = "raw"
-    trajectory: Trajectory | None = None
-    vocabulary: Vocabulary = field(default_factory=Vocabulary)
-    model_card: str = ""
-    read_options: ReadOptions = field(default_factory=ReadOptions)
-    monitor_reference: dict[str, Any] | None = None
-
-    @classmethod
-    def from_training(
-        cls,
-        result: Any,
-        model_version: str = "unregistered",
-        simulated_training: bool = False,
-        vocabulary: Vocabulary | None = None,
-    ) -> ModelBundle:
-        """Build the bundle from a ``TrainResult`` (say whether its lots were SIMULATED).
-
-        Args:
-            vocabulary: the one the lot sheet was read with (default ``configs/vocabulary.yaml``).
-        """
-        pipeline = result.pipeline
-        scale = dict(pipeline.steps)["log2"].scale
-        proteins = result.proteins.loc[
-            required_proteins(pipeline), ["input_name", "leading_accession", "gene"]
-        ]
-        short = readable_protein_names(proteins, reserved=(LOT_ID, *result.metadata))
-        return cls(
-            steps=[step for _, step in pipeline.steps[:-1]],
-            model=pipeline[-1],
-            calibrator=result.calibrator,
-            bands=result.bands,
-            domain=result.domain,
-            proteins=proteins.assign(short_name=[short[str(f)] for f in proteins.index]),
-            metadata=tuple(result.metadata),
-            model_version=model_version,
-            simulated_training=simulated_training,
-            gate_passed=bool(result.verdict.champion_eligible),
-            scale=scale,
-            vocabulary=vocabulary if vocabulary is not None else load_vocabulary(),
-        )
-
-    def with_version(self, model_version: str) -> ModelBundle:
-        return replace(self, model_version=model_version)
-
-    def save(self, directory: Path) -> Path:
-        """Write ``bundle.json``, ``signature_columns.csv`` (+ ``trajectory.json``) into it."""
-        directory.mkdir(parents=True, exist_ok=True)
-        proteins = self.with_short_names.reset_index(names="feature").astype(object)
-        payload = {
-            "steps": [transformer_state(step) for step in self.steps],
-            "model": self.model.to_state(),
-            "calibrator": self.calibrator.to_dict(),
-            "bands": self.bands.to_dict(),
-            "domain": self.domain.to_dict(),
-            "proteins": proteins.where(proteins.notna(), None).to_dict(orient="list"),
-            "metadata": list(self.metadata),
-            "model_version": self.model_version,
-            "simulated_training": self.simulated_training,
-            "gate_passed": self.gate_passed,
-            "scale": self.scale,
-            "vocabulary": self.vocabulary.to_dict(),
-            "read_options": asdict(self.read_options),
-        }
-        (directory / "bundle.json").write_text(json.dumps(payload))
-        self.signature_columns.to_csv(directory / "signature_columns.csv", index=False)
-        if self.trajectory is not None:
-            (directory / "trajectory.json").write_text(json.dumps(self.trajectory.to_dict()))
-        if self.model_card:
-            (directory / "model_card.md").write_text(self.model_card)
-        if self.monitor_reference is not None:
-            (directory / "monitor_reference.json").write_text(json.dumps(self.monitor_reference))
-        return directory
-
-    @classmethod
-    def load(cls, directory: Path) -> ModelBundle:
-        payload = json.loads((Path(directory) / "bundle.json").read_text())
-        proteins = pd.DataFrame(payload["proteins"]).set_index("feature")
-        trajectory_file = Path(directory) / "trajectory.json"
-        card_file = Path(directory) / "model_card.md"
-        reference_file = Path(directory) / "monitor_reference.json"
-        trajectory = (
-            Trajectory.from_dict(json.loads(trajectory_file.read_text()))
-            if trajectory_file.exists()
-            else None
-        )
-        return cls(
-            steps=[transformer_from_state(state) for state in payload["steps"]],
-            model=PriorBoostedClassifier.from_state(payload["model"]),
-            calibrator=Calibrator.from_dict(payload["calibrator"]),
-            bands=RiskBands(**payload["bands"]),
-            domain=DomainModel.from_dict(payload["domain"]),
-            proteins=proteins,
-            metadata=tuple(payload["metadata"]),
-            model_version=payload["model_version"],
-            simulated_training=bool(payload.get("simulated_training", False)),
-            gate_passed=payload.get("gate_passed"),
-            scale=str(payload.get("scale", "raw")),
-            # Bundles from before reading options were stored read with the defaults.
-            read_options=ReadOptions(**payload.get("read_options", {})),
-            trajectory=trajectory,
-            # Bundles from before the vocabulary was stored read with today's file.
-            vocabulary=Vocabulary.from_dict(payload["vocabulary"])
-            if "vocabulary" in payload
-            else load_vocabulary(),
-            model_card=card_file.read_text() if card_file.exists() else "",
-            monitor_reference=json.loads(reference_file.read_text())
-            if reference_file.exists()
-            else None,
-        )
 
     @property
     def feature_names(self) -> list[str]:
@@ -882,30 +437,6 @@ class ModelBundle:
         if feature.startswith("missing_") and feature[8:] in names:
             return f"{names[feature[8:]]} missing"
         return shorten(feature)
-
-    @functools.cached_property
-    def readable_names(self) -> dict[str, str]:
-        """Feature name → readable protein name: the stored ``short_name`` (unique, stable)."""
-        if "short_name" in self.proteins:
-            return {str(k): str(v) for k, v in self.proteins["short_name"].items()}
-        return readable_protein_names(self.proteins, reserved=(LOT_ID, *self.metadata))
-
-    @property
-    def with_short_names(self) -> pd.DataFrame:
-        """``proteins`` with its ``short_name`` column (computed when an old bundle lacks it)."""
-        names = self.readable_names
-        return self.proteins.assign(short_name=[names[str(f)] for f in self.proteins.index])
-
-    @property
-    def signature_columns(self) -> pd.DataFrame:
-        """The HTTP signature's protein columns: one row per protein the model reads.
-
-        Columns ``short_name`` (the signature's column name), ``input_name`` (the column of
-        the training input, which batch scoring also accepts), ``feature``, ``gene`` and
-        ``leading_accession``. Logged with the model as ``signature_columns.csv``.
-        """
-        table = self.with_short_names.reset_index(names="feature")
-        return table[["short_name", "input_name", "feature", "gene", "leading_accession"]]
 
     @functools.cached_property
     def short_to_input(self) -> dict[str, str]:

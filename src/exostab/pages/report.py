@@ -176,7 +176,7 @@ def batch_report(
             donor and passage columns and the risk-against-passage figure.
         model_card: the model's card (markdown), rendered at the end.
     """
-    from exostab.model.bundle import FAR_OUTSIDE, MIN_COVERAGE
+    from exostab.model.lot_answer import FAR_OUTSIDE, MIN_COVERAGE
 
     ordered = scores.sort_values("risk", ascending=False, kind="stable").reset_index(drop=True)
     drivers = lot_drivers(ordered)

@@ -29,7 +29,8 @@ from exostab.errors import ExostabError
 from exostab.io.identity import match_features
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.runs import map_runs_to_lots, missing_run_warning, unmatched_entries
-from exostab.model.bundle import OUTPUT_COLUMNS, ModelBundle
+from exostab.model.bundle import ModelBundle
+from exostab.model.lot_answer import OUTPUT_COLUMNS
 from exostab.scoring.batch import (
     QUARANTINE_COLUMNS,
     BatchScorer,

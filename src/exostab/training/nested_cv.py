@@ -29,7 +29,7 @@ from sklearn.pipeline import Pipeline
 from exostab.config import TrainConfig
 from exostab.dataset import TrainingSet, panel_features
 from exostab.model.baselines import BASELINES, cross_validate_baselines
-from exostab.model.bundle import domain_features
+from exostab.model.bundle_proteins import domain_features
 from exostab.model.domain import DomainModel, fit_domain
 from exostab.model.evaluate import (
     bootstrap_interval,

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exostab.errors import InputError
-from exostab.io.contracts import lot_sheet_problems, validate_protein_matrix
+from exostab.io.lot_sheet_contract import lot_sheet_problems
 from exostab.io.protein_matrix import ANNOTATION_COLUMNS, ProteinMatrix, ReadOptions
+from exostab.io.protein_matrix_contract import validate_protein_matrix
 from exostab.io.readers import alphapept, diann, fragpipe, maxquant, mztab, spectronaut, tables
 from exostab.io.readers.common import SCALES, Preview, peek
 from exostab.io.readers.tables import read_lot_sheet, read_lot_sheet_lenient

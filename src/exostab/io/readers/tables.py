@@ -12,8 +12,9 @@ import pandas as pd
 
 from exostab.config import METADATA_COLUMNS, NUMERIC_METADATA, Vocabulary
 from exostab.errors import InputError
-from exostab.io.contracts import LOT_ID, split_lot_sheet, validate_lot_sheet
 from exostab.io.identity import annotate_names, is_unnamed
+from exostab.io.lot_sheet_cells import LOT_ID
+from exostab.io.lot_sheet_contract import split_lot_sheet, validate_lot_sheet
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.readers.common import (
     Preview,
