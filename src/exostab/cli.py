@@ -529,8 +529,9 @@ def promote(
 
     `champion` goes only to a version that passed the gate at training, unless --force.
     """
-    from exostab.store.tracking import checked_alias, configure_tracking
-    from exostab.store.tracking import promote as move_alias
+    from exostab.store.aliases import checked_alias
+    from exostab.store.aliases import promote as move_alias
+    from exostab.store.tracking import configure_tracking
 
     checked_alias(alias)
     configure_tracking()
@@ -1251,7 +1252,8 @@ def monitor(
         result.verdict, markup=False, highlight=False, style="bold red" if result.alarm else ""
     )
     if track:
-        from exostab.store.tracking import configure_tracking, log_monitoring_run
+        from exostab.store.run_logging import log_monitoring_run
+        from exostab.store.tracking import configure_tracking
 
         configure_tracking()
         overall = result.overall

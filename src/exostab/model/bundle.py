@@ -31,6 +31,7 @@ from exostab.io.contracts import (
     present,
 )
 from exostab.io.protein_matrix import ReadOptions
+from exostab.model.calibration import Calibrator, RiskBands
 from exostab.model.domain import DomainModel
 from exostab.model.features import (
     ExostabTransformer,
@@ -38,7 +39,7 @@ from exostab.model.features import (
     transformer_from_state,
     transformer_state,
 )
-from exostab.model.risk_model import Calibrator, PriorBoostedClassifier, RiskBands
+from exostab.model.risk_model import PriorBoostedClassifier
 from exostab.model.trajectory import Trajectory
 
 logger = logging.getLogger(__name__)
