@@ -55,7 +55,7 @@ def server(
     """``exostab serve`` of a real pyfunc folder (the SIMULATED model); yields the URL."""
     import mlflow
 
-    from exostab.store.tracking import PYFUNC_FILE, model_signature
+    from exostab.store.model_logging import PYFUNC_FILE, model_signature
 
     folder = tmp_path_factory.mktemp("served") / "model"
     mlflow.pyfunc.save_model(

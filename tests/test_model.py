@@ -13,6 +13,7 @@ from conftest import planted_lots
 from exostab.config import Candidate, TrainConfig
 from exostab.dataset import TrainingSet
 from exostab.model.bundle import ModelBundle
+from exostab.model.calibration import RiskBands, cross_fitted_risk, fit_calibrator_method
 from exostab.model.evaluate import rank_auroc
 from exostab.model.features import (
     DetectionFilter,
@@ -23,14 +24,8 @@ from exostab.model.features import (
     transformer_from_state,
     transformer_state,
 )
-from exostab.model.risk_model import (
-    PriorBoostedClassifier,
-    RiskBands,
-    build_pipeline,
-    cross_fitted_risk,
-    fit_calibrator_method,
-    log_odds,
-)
+from exostab.model.pipeline import build_pipeline, log_odds
+from exostab.model.risk_model import PriorBoostedClassifier
 from exostab.model.splits import grouped_folds
 from exostab.training.nested_cv import train_model
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from exostab.model.bundle import ModelBundle
-from exostab.store.tracking import PYFUNC_FILE
+from exostab.store.model_logging import PYFUNC_FILE
 
 
 @pytest.mark.parametrize("simulated", [True, False])

@@ -18,7 +18,7 @@ from exostab.model.bundle_proteins import (
     required_proteins,
     used_protein_features,
 )
-from exostab.model.risk_model import build_pipeline
+from exostab.model.pipeline import build_pipeline
 
 CASE = Path(__file__).resolve().parents[2] / "shared" / "cases" / "lgbm-json-chars"
 RESERVED = ("lot_id", "passage", "medium")

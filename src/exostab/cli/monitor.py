@@ -146,7 +146,8 @@ def monitor(
         result.verdict, markup=False, highlight=False, style="bold red" if result.alarm else ""
     )
     if track:
-        from exostab.store.tracking import configure_tracking, log_monitoring_run
+        from exostab.store.run_logging import log_monitoring_run
+        from exostab.store.tracking import configure_tracking
 
         configure_tracking()
         overall = result.overall

@@ -56,8 +56,9 @@ def promote(
 
     `champion` goes only to a version that passed the gate at training, unless --force.
     """
-    from exostab.store.tracking import checked_alias, configure_tracking
-    from exostab.store.tracking import promote as move_alias
+    from exostab.store.aliases import checked_alias
+    from exostab.store.aliases import promote as move_alias
+    from exostab.store.tracking import configure_tracking
 
     checked_alias(alias)
     configure_tracking()

@@ -137,7 +137,7 @@ def train(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from exostab.config import load_train_config
-    from exostab.store.tracking import store_uri
+    from exostab.store.registry import store_uri
     from exostab.training.workflow import run_training
 
     cfg = load_train_config(

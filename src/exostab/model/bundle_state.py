@@ -21,13 +21,14 @@ from exostab.config import Vocabulary, load_vocabulary
 from exostab.io.lot_sheet_cells import LOT_ID
 from exostab.io.protein_matrix import ReadOptions
 from exostab.model.bundle_proteins import readable_protein_names, required_proteins
+from exostab.model.calibration import Calibrator, RiskBands
 from exostab.model.domain import DomainModel
 from exostab.model.features import (
     ExostabTransformer,
     transformer_from_state,
     transformer_state,
 )
-from exostab.model.risk_model import Calibrator, PriorBoostedClassifier, RiskBands
+from exostab.model.risk_model import PriorBoostedClassifier
 from exostab.model.trajectory import Trajectory
 
 

@@ -18,14 +18,10 @@ import pandas as pd
 
 from exostab.config import MAX_SEED, Candidate, TrainConfig
 from exostab.dataset import TrainingSet
+from exostab.model.booster import booster_params, train_booster
 from exostab.model.evaluate import rank_auroc
-from exostab.model.risk_model import (
-    PriorBoostedClassifier,
-    booster_params,
-    build_pipeline,
-    prior_features,
-    train_booster,
-)
+from exostab.model.pipeline import build_pipeline, prior_features
+from exostab.model.risk_model import PriorBoostedClassifier
 from exostab.model.splits import FoldPlan, grouped_folds
 
 logger = logging.getLogger(__name__)

@@ -30,6 +30,7 @@ from exostab.config import TrainConfig
 from exostab.dataset import TrainingSet, panel_features
 from exostab.model.baselines import BASELINES, cross_validate_baselines
 from exostab.model.bundle_proteins import domain_features
+from exostab.model.calibration import Calibrator, RiskBands, choose_calibrator, cross_fitted_risk
 from exostab.model.domain import DomainModel, fit_domain
 from exostab.model.evaluate import (
     bootstrap_interval,
@@ -37,15 +38,8 @@ from exostab.model.evaluate import (
     rank_auroc,
     risk_metrics,
 )
-from exostab.model.risk_model import (
-    Calibrator,
-    RiskBands,
-    build_pipeline,
-    choose_calibrator,
-    cross_fitted_risk,
-    log_odds,
-    sigmoid,
-)
+from exostab.model.logistic import sigmoid
+from exostab.model.pipeline import build_pipeline, log_odds
 from exostab.model.selection import Choice, choose_structure
 from exostab.model.splits import FoldPlan, grouped_folds, lot_level_folds
 

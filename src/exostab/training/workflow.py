@@ -265,7 +265,7 @@ def run_training(
         name: mlflow run name (default: named after the data and the chosen model).
         register: register the model (a model with constant risks never is).
         model_name: the registered model name (default: the config's, or a name of its own
-            when the data differ from that model's; see ``tracking.plan_registration``).
+            when the data differ from that model's; see ``aliases.plan_registration``).
         progress: called with a short message after each step.
 
     Raises:
@@ -273,7 +273,8 @@ def run_training(
     """
     from exostab.io.readers import ReadOptions, read_lot_sheet, read_proteins
     from exostab.store.model_card import data_line, model_card, version_description, version_tags
-    from exostab.store.tracking import InputDataset, configure_tracking, log_training_run
+    from exostab.store.run_logging import InputDataset, log_training_run
+    from exostab.store.tracking import configure_tracking
 
     started = time.perf_counter()
     started_ms = int(time.time() * 1000)
