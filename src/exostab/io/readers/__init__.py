@@ -16,7 +16,8 @@ from exostab.errors import InputError
 from exostab.io.contracts import lot_sheet_problems, validate_protein_matrix
 from exostab.io.protein_matrix import ANNOTATION_COLUMNS, ProteinMatrix, ReadOptions
 from exostab.io.readers import alphapept, diann, fragpipe, maxquant, mztab, spectronaut, tables
-from exostab.io.readers.common import SCALES, Preview, peek
+from exostab.io.readers.preview import Preview, peek
+from exostab.io.readers.scales import SCALES
 from exostab.io.readers.tables import read_lot_sheet, read_lot_sheet_lenient
 
 logger = logging.getLogger(__name__)

@@ -5,16 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from exostab.io.identity import naming_scheme
+from exostab.io.naming import decoy_or_contaminant, naming_scheme
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import (
-    Preview,
-    annotate_groups,
-    build_matrix,
-    decoy_or_contaminant,
-    drop_flagged,
-    read_table,
-)
+from exostab.io.readers.matrix_assembly import annotate_groups, build_matrix, drop_flagged
+from exostab.io.readers.preview import Preview
+from exostab.io.readers.table_parsing import read_table
 
 LFQ = "_LFQ"
 

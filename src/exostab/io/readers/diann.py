@@ -8,19 +8,18 @@ from pathlib import Path
 import pandas as pd
 
 from exostab.errors import InputError
+from exostab.io.naming import decoy_or_contaminant
 from exostab.io.protein_matrix import ProteinMatrix, ReadOptions
-from exostab.io.readers.common import (
-    Preview,
+from exostab.io.readers.matrix_assembly import (
     annotate_groups,
     build_matrix,
-    decoy_or_contaminant,
     drop_flagged,
     pivot_long,
-    read_table,
-    require_columns,
-    to_float,
     unique_runs,
 )
+from exostab.io.readers.number_cells import to_float
+from exostab.io.readers.preview import Preview
+from exostab.io.readers.table_parsing import read_table, require_columns
 
 GROUP = "Protein.Group"
 ANNOTATIONS = (

@@ -5,15 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from exostab.errors import InputError
+from exostab.io.naming import decoy_or_contaminant
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import (
-    Preview,
-    annotate_groups,
-    build_matrix,
-    decoy_or_contaminant,
-    drop_flagged,
-    read_table,
-)
+from exostab.io.readers.matrix_assembly import annotate_groups, build_matrix, drop_flagged
+from exostab.io.readers.preview import Preview
+from exostab.io.readers.table_parsing import read_table
 
 GROUP_COLUMNS = ("Protein", "Protein Group")
 GENE_COLUMNS = ("Gene", "Gene Names")

@@ -9,17 +9,12 @@ import numpy as np
 import pandas as pd
 
 from exostab.errors import InputError
-from exostab.io.identity import channel_run_name, genes_from_fasta
+from exostab.io.naming import channel_run_name, decoy_or_contaminant, genes_from_fasta
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import (
-    Preview,
-    annotate_groups,
-    build_matrix,
-    decoy_or_contaminant,
-    drop_flagged,
-    read_text,
-)
-from exostab.io.readers.common import require_columns as require
+from exostab.io.readers.matrix_assembly import annotate_groups, build_matrix, drop_flagged
+from exostab.io.readers.preview import Preview
+from exostab.io.readers.table_parsing import read_text
+from exostab.io.readers.table_parsing import require_columns as require
 
 GROUP = "Protein IDs"
 FLAGS = ("Reverse", "Potential contaminant", "Contaminant", "Only identified by site")

@@ -10,15 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from exostab.errors import InputError
-from exostab.io.identity import genes_from_fasta
+from exostab.io.naming import decoy_or_contaminant, genes_from_fasta
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import (
-    Preview,
-    annotate_groups,
-    build_matrix,
-    decoy_or_contaminant,
-    drop_flagged,
-)
+from exostab.io.readers.matrix_assembly import annotate_groups, build_matrix, drop_flagged
+from exostab.io.readers.preview import Preview
 
 logger = logging.getLogger(__name__)
 _STUDY_VARIABLE = re.compile(r"^protein_abundance_study_variable\[(\d+)\]$")

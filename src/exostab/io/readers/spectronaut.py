@@ -11,20 +11,18 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from exostab.io.identity import strip_run_name
+from exostab.io.naming import decoy_or_contaminant, strip_run_name
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import (
-    Preview,
+from exostab.io.readers.diann import from_long
+from exostab.io.readers.matrix_assembly import (
     annotate_groups,
     build_matrix,
-    decoy_or_contaminant,
     drop_flagged,
-    read_table,
-    require_columns,
     unique_runs,
-    uses_decimal_comma,
 )
-from exostab.io.readers.diann import from_long
+from exostab.io.readers.number_cells import uses_decimal_comma
+from exostab.io.readers.preview import Preview
+from exostab.io.readers.table_parsing import read_table, require_columns
 
 RUN = "R.FileName"
 GROUP = "PG.ProteinGroups"

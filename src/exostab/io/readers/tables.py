@@ -13,18 +13,15 @@ import pandas as pd
 from exostab.config import METADATA_COLUMNS, NUMERIC_METADATA, Vocabulary
 from exostab.errors import InputError
 from exostab.io.contracts import LOT_ID, split_lot_sheet, validate_lot_sheet
-from exostab.io.identity import annotate_names, is_unnamed
+from exostab.io.naming import annotate_names, decoy_or_contaminant, is_unnamed
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import (
-    Preview,
-    build_matrix,
-    decoy_or_contaminant,
+from exostab.io.readers.encodings import encoding_name
+from exostab.io.readers.file_access import read_parquet
+from exostab.io.readers.matrix_assembly import build_matrix, pivot_long
+from exostab.io.readers.messages import listed
+from exostab.io.readers.preview import Preview, peek
+from exostab.io.readers.table_parsing import (
     drop_blank_rows_and_columns,
-    encoding_name,
-    listed,
-    peek,
-    pivot_long,
-    read_parquet,
     read_text,
     require_columns,
     unnamed,
@@ -260,7 +257,7 @@ def _without_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
 def read_wide(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     """Read a wide table: one row per lot (``lot_id`` or ``run``), one column per protein.
 
-    Every non-empty column name is a protein (see ``identity.parse_protein_name``); columns
+    Every non-empty column name is a protein (see ``naming.parse_protein_name``); columns
     with a decoy/contaminant member are dropped and counted; blank rows and nameless empty
     columns are ignored.
     """
