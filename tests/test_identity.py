@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exostab.io.feature_names import match_features, safe_feature_names
+from exostab.io.group_annotations import annotate_names
 from exostab.io.naming import (
     DECOY_CONTAMINANT_PREFIXES,
-    annotate_names,
     genes_from_fasta,
     is_decoy_or_contaminant,
     leading_accession,

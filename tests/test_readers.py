@@ -23,7 +23,7 @@ from exostab.io.readers import (
     detect_format,
     read_proteins,
 )
-from exostab.io.readers.preview import peek
+from exostab.io.readers.parsing import peek
 from exostab.io.runs import map_runs_to_lots
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared/fixtures/proteomics-formats"

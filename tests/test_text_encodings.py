@@ -14,10 +14,13 @@ from hypothesis import strategies as st
 from exostab.config import load_vocabulary, spelling_key
 from exostab.errors import ConfigError, InputError
 from exostab.io.readers import read_lot_sheet
-from exostab.io.readers.encodings import decode, text_encoding
-from exostab.io.readers.file_access import PREVIEW_BYTES
-from exostab.io.readers.preview import peek
-from exostab.io.readers.table_parsing import drop_blank_rows_and_columns
+from exostab.io.readers.parsing import (
+    PREVIEW_BYTES,
+    decode,
+    drop_blank_rows_and_columns,
+    peek,
+    text_encoding,
+)
 
 SHEET = (
     "lot_id\tpassage\tdonor_id\ttissue_source\nL1\t3\tMüller\tWharton’s jelly\nL2\tP7\tDø2\tBM\n"

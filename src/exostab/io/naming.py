@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -298,59 +297,6 @@ def genes_from_fasta(header: Any) -> Any:
         return np.nan
     genes = list(dict.fromkeys(_GENE_IN_FASTA.findall(header)))
     return ";".join(genes) if genes else np.nan
-
-
-def annotate_names(names: Sequence[str]) -> pd.DataFrame:
-    """Annotate the protein names of a generic table (wide columns, long ``protein`` cells).
-
-    Every non-empty name is accepted: what it carries (accession, gene) is filled in, an opaque
-    name keeps both NaN and stands for itself. A name that fits both a UniProt accession and a
-    gene symbol (``B3GAT3``) is read as a gene in a table mostly named by gene symbols.
-
-    Returns:
-        proteins × (``leading_accession``, ``gene``, ``description``), indexed by the names.
-    """
-    parsed = [parse_protein_name(name) for name in names]
-    schemes = pd.Series([p.scheme for p in parsed], dtype="object").value_counts()
-    n_genes = int(schemes.get("gene", 0))
-    if n_genes > len(parsed) - n_genes - int(schemes.get("opaque", 0)):
-        parsed = [parse_protein_name(name, genes_first=True) for name in names]
-    index = pd.Index([str(name) for name in names], dtype="object", name="group_id")
-    return pd.DataFrame(
-        {
-            "leading_accession": pd.Series(
-                [p.leading_accession for p in parsed], index=index, dtype="object"
-            ),
-            "gene": pd.Series([p.gene for p in parsed], index=index, dtype="object"),
-            "description": pd.Series([np.nan] * len(index), index=index, dtype="object"),
-        },
-        index=index,
-    )
-
-
-def opaque_names(proteins: pd.DataFrame) -> list[str]:
-    """Group ids that follow no known naming scheme and carry no gene annotation either."""
-    gene = proteins["gene"] if "gene" in proteins else pd.Series(np.nan, index=proteins.index)
-    return [
-        str(group)
-        for group, symbol in zip(proteins.index, gene, strict=True)
-        if not has_text(symbol) and naming_scheme(group) == "opaque"
-    ]
-
-
-def opaque_note(proteins: pd.DataFrame, source: object) -> str | None:
-    """Warn once per file about opaque protein names and return the note for ``inspect``."""
-    opaque = opaque_names(proteins)
-    if not opaque:
-        return None
-    shown = ", ".join(repr(name) for name in opaque[:MAX_EXAMPLES])
-    more = f" and {len(opaque) - MAX_EXAMPLES} more" if len(opaque) > MAX_EXAMPLES else ""
-    note = (
-        f"{len(opaque)} protein name(s) follow no known naming scheme and were kept as "
-        f"opaque protein ids: {shown}{more}"
-    )
-    logger.warning("%s: %s", source, note)
-    return note
 
 
 def has_text(value: Any) -> bool:

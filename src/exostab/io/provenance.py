@@ -34,7 +34,7 @@ def is_simulated(lot_sheet: Path) -> bool:
             block = handle.read(1 << 16)
     except OSError:
         return False
-    from exostab.io.readers.encodings import text_encoding
+    from exostab.io.readers.parsing import text_encoding
 
     # Decoded as the readers decode it (Excel's "Unicode text" is UTF-16): read as UTF-8, no
     # line of a UTF-16 sheet would start with a simulator lot id.

@@ -16,7 +16,7 @@ from exostab.errors import InputError
 from exostab.io.contracts import lot_sheet_problems, validate_protein_matrix
 from exostab.io.protein_matrix import ANNOTATION_COLUMNS, ProteinMatrix, ReadOptions
 from exostab.io.readers import alphapept, diann, fragpipe, maxquant, mztab, spectronaut, tables
-from exostab.io.readers.preview import Preview, peek
+from exostab.io.readers.parsing import Preview, peek
 from exostab.io.readers.scales import SCALES
 from exostab.io.readers.tables import read_lot_sheet, read_lot_sheet_lenient
 
@@ -161,9 +161,7 @@ def read_proteins(
     preview = peek(path)
     name = format or detect_format(path, preview)
     reader = READERS[name]
-    if reader.takes_options:
-        matrix = reader.read(path, preview, scale, options=options)
-    else:
-        matrix = reader.read(path, preview, scale)
+    extra = {"options": options} if reader.takes_options else {}
+    matrix = reader.read(path, preview, scale, **extra)
     matrix = drop_library_contaminants(matrix, library)
     return validate_protein_matrix(matrix)

@@ -11,15 +11,13 @@ from exostab.errors import InputError
 from exostab.io.naming import decoy_or_contaminant
 from exostab.io.protein_matrix import ProteinMatrix, ReadOptions
 from exostab.io.readers.matrix_assembly import (
-    annotate_groups,
     build_matrix,
     drop_flagged,
     pivot_long,
     unique_runs,
 )
 from exostab.io.readers.number_cells import to_float
-from exostab.io.readers.preview import Preview
-from exostab.io.readers.table_parsing import read_table, require_columns
+from exostab.io.readers.parsing import Preview, read_table, require_columns
 
 GROUP = "Protein.Group"
 ANNOTATIONS = (
@@ -86,20 +84,16 @@ def read_matrix(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatr
     by_group = table[runs].set_axis(table[GROUP].astype(str).to_numpy(), axis=0)
     by_group.columns = unique_runs(runs, path)
     file_columns = list(runs)
-    proteins = annotate_groups(
-        by_group.index,
+    return build_matrix(
+        fmt="diann",
+        path=path,
+        by_group=by_group,
         genes=table["Genes"].tolist() if "Genes" in table else None,
         descriptions=(
             table["First.Protein.Description"].tolist()
             if "First.Protein.Description" in table
             else None
         ),
-    )
-    return build_matrix(
-        fmt="diann",
-        path=path,
-        by_group=by_group,
-        proteins=proteins,
         n_groups_before=n_before,
         n_dropped=n_dropped,
         notes=[
@@ -206,20 +200,16 @@ def from_long(
     )
     by_group.columns = unique_runs([str(c) for c in by_group.columns], path)
     first = table.assign(**{group: table[group].astype(str)}).groupby(group, sort=False).first()
-    proteins = annotate_groups(
-        by_group.index,
+    return build_matrix(
+        fmt=fmt,
+        path=path,
+        by_group=by_group,
         genes=first[gene].reindex(by_group.index).tolist() if gene and gene in first else None,
         descriptions=(
             first[description].reindex(by_group.index).tolist()
             if description and description in first
             else None
         ),
-    )
-    return build_matrix(
-        fmt=fmt,
-        path=path,
-        by_group=by_group,
-        proteins=proteins,
         n_groups_before=n_before,
         n_dropped=len(flagged_groups),
         notes=notes,

@@ -3,7 +3,6 @@ names shortened, groups annotated, numbers checked and transposed to runs × gro
 
 from __future__ import annotations
 
-import datetime
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -14,13 +13,13 @@ import numpy as np
 import pandas as pd
 
 from exostab.errors import InputError
-from exostab.io.naming import leading_accession, opaque_note, parse_protein_name, strip_run_name
-from exostab.io.protein_matrix import ANNOTATION_COLUMNS, ProteinMatrix
+from exostab.io.group_annotations import identify_groups
+from exostab.io.naming import strip_run_name
+from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.readers.messages import cell_name, listed
 from exostab.io.readers.number_cells import to_float
+from exostab.io.readers.parsing import require_columns
 from exostab.io.readers.scales import LOG_SCALE_MAX, SCALES, scale_problem
-from exostab.io.readers.table_parsing import require_columns
-from exostab.io.spreadsheet_dates import restore_excel_symbols
 
 logger = logging.getLogger(__name__)
 
@@ -36,67 +35,11 @@ def unique_runs(names: Sequence[str], path: Path) -> list[str]:
     return list(names)
 
 
-def annotate_groups(
-    group_ids: pd.Index,
-    *,
-    genes: Sequence[Any] | pd.Series | None = None,
-    descriptions: Sequence[Any] | pd.Series | None = None,
-    accessions: Sequence[Any] | pd.Series | None = None,
-) -> pd.DataFrame:
-    """Build the ``proteins`` table: leading accession, gene and description per group id.
-
-    A gene the engine did not report is taken from the group id when the id carries one
-    (``GN=`` of a FASTA header, ``ACC~GENE``, ``ACC|GENE``).
-    """
-    given = _clean_text(genes) if genes is not None else [np.nan] * len(group_ids)
-    from_ids = [
-        parse_protein_name(group).gene if not isinstance(gene, str) else gene
-        for gene, group in zip(given, group_ids, strict=True)
-    ]
-    if accessions is None:
-        leading = [leading_accession(group) for group in group_ids]
-    else:
-        leading = [
-            leading_accession(acc) if isinstance(acc, str) and acc else leading_accession(group)
-            for acc, group in zip(accessions, group_ids, strict=True)
-        ]
-    proteins = pd.DataFrame(
-        {
-            "leading_accession": pd.Series(leading, index=group_ids, dtype="object"),
-            "gene": pd.Series(from_ids, index=group_ids, dtype="object"),
-            "description": pd.Series(
-                _clean_text(descriptions)
-                if descriptions is not None
-                else [np.nan] * len(group_ids),
-                index=group_ids,
-                dtype="object",
-            ),
-        },
-        index=group_ids,
-    )
-    proteins.index.name = "group_id"
-    return proteins[list(ANNOTATION_COLUMNS)]
-
-
-def _clean_text(values: Sequence[Any] | pd.Series) -> list[Any]:
-    """Trimmed text, NaN for empty cells; a date cell (Excel made a gene symbol a date) as
-    its ISO text, so ``restore_excel_symbols`` can read it back."""
-    return [
-        value.strip()
-        if isinstance(value, str) and value.strip()
-        else value.isoformat()
-        if isinstance(value, datetime.date)
-        else np.nan
-        for value in list(values)
-    ]
-
-
 def build_matrix(
     *,
     fmt: str,
     path: Path,
     by_group: pd.DataFrame,
-    proteins: pd.DataFrame,
     n_groups_before: int,
     n_dropped: int = 0,
     notes: Sequence[str] = (),
@@ -104,6 +47,10 @@ def build_matrix(
     run_name: str = "run",
     file_columns: Sequence[str] | None = None,
     scale: str = "raw",
+    names_only: bool = False,
+    genes: Sequence[Any] | pd.Series | None = None,
+    descriptions: Sequence[Any] | pd.Series | None = None,
+    accessions: Sequence[Any] | pd.Series | None = None,
 ) -> ProteinMatrix:
     """Finish a reader: numbers checked, groups × runs transposed to runs × groups, notes logged.
 
@@ -114,7 +61,9 @@ def build_matrix(
 
     Args:
         by_group: quantities with group ids as index and run names as columns (raw cells).
-        proteins: annotations indexed by the same group ids.
+        names_only, genes, descriptions, accessions: what the file says about its groups,
+            one value per row of ``by_group``; the groups are annotated from it once, here
+            (``group_annotations.identify_groups``).
         file_columns: the file's header of each column of ``by_group``, for messages.
         scale: ``raw`` or ``log2``: how the file's values are declared.
 
@@ -158,7 +107,6 @@ def build_matrix(
         columns=group_index,
         dtype="float64",
     )
-    proteins, excel_note = restore_excel_symbols(proteins.set_axis(group_index, axis=0))
     finite = values[np.isfinite(values)]
     looks_log = bool(finite.size) and bool(finite.max() < LOG_SCALE_MAX)
     notes = list(notes)
@@ -169,12 +117,15 @@ def build_matrix(
     if problem:
         problems.append(problem)
         logger.warning("%s: %s", path, problem)
-    if excel_note:
-        notes.append(excel_note)
-        logger.warning("%s: %s", path, excel_note)
-    opaque = opaque_note(proteins, path)
-    if opaque:
-        notes.append(opaque)
+    proteins, identity_notes = identify_groups(
+        group_index,
+        path,
+        names_only=names_only,
+        genes=genes,
+        descriptions=descriptions,
+        accessions=accessions,
+    )
+    notes.extend(identity_notes)
     matrix = ProteinMatrix(
         intensities=intensities,
         proteins=proteins,

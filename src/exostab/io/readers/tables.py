@@ -13,15 +13,16 @@ import pandas as pd
 from exostab.config import METADATA_COLUMNS, NUMERIC_METADATA, Vocabulary
 from exostab.errors import InputError
 from exostab.io.contracts import LOT_ID, split_lot_sheet, validate_lot_sheet
-from exostab.io.naming import annotate_names, decoy_or_contaminant, is_unnamed
+from exostab.io.naming import decoy_or_contaminant, is_unnamed
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.encodings import encoding_name
-from exostab.io.readers.file_access import read_parquet
 from exostab.io.readers.matrix_assembly import build_matrix, pivot_long
 from exostab.io.readers.messages import listed
-from exostab.io.readers.preview import Preview, peek
-from exostab.io.readers.table_parsing import (
+from exostab.io.readers.parsing import (
+    Preview,
     drop_blank_rows_and_columns,
+    encoding_name,
+    peek,
+    read_parquet,
     read_text,
     require_columns,
     unnamed,
@@ -270,7 +271,7 @@ def read_wide(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix
         fmt="wide",
         path=path,
         by_group=block.T,
-        proteins=annotate_names(layout.proteins),
+        names_only=True,
         n_groups_before=len(layout.proteins) + len(layout.flagged),
         n_dropped=len(layout.flagged),
         notes=layout.notes(),
@@ -303,7 +304,7 @@ def read_long(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix
         fmt="long",
         path=path,
         by_group=by_group,
-        proteins=annotate_names([str(p) for p in by_group.index]),
+        names_only=True,
         n_groups_before=n_before,
         n_dropped=len(flagged),
         notes=notes,
