@@ -10,16 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exostab.io.identity import (
+from exostab.io.feature_names import match_features, safe_feature_names
+from exostab.io.group_annotations import annotate_names
+from exostab.io.naming import (
     DECOY_CONTAMINANT_PREFIXES,
-    annotate_names,
     genes_from_fasta,
     is_decoy_or_contaminant,
     leading_accession,
-    match_features,
     naming_scheme,
     parse_protein_name,
-    safe_feature_names,
     strip_run_name,
 )
 from exostab.io.readers import read_proteins

@@ -28,12 +28,13 @@ from exostab.config import TrainConfig
 from exostab.dataset import build_training_set
 from exostab.errors import InputError
 from exostab.io.contaminants import load_library
-from exostab.io.identity import excel_date_symbols, match_features
+from exostab.io.feature_names import match_features
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.readers import ReadOptions, detect_format, read_lot_sheet, read_proteins
 from exostab.io.readers.diann import MATRIX_MARKERS
 from exostab.io.readers.maxquant import reporter_columns
 from exostab.io.runs import map_runs_to_lots
+from exostab.io.spreadsheet_dates import excel_date_symbols
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CASES = SHARED / "cases"

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from exostab.cli import app
 from exostab.errors import MAX_SHOWN_CHARS, shown
 from exostab.io.problem_table import render_problems
-from exostab.io.readers.common import listed
+from exostab.io.readers.messages import listed
 from exostab.io.runs import named
 
 runner = CliRunner()

@@ -21,9 +21,9 @@ from typer.testing import CliRunner, Result
 from exostab.cli import app
 from exostab.config import CONFIG_DIR, TrainConfig
 from exostab.dataset import build_training_set, panel_features, protein_table
-from exostab.io.identity import safe_feature_names
+from exostab.io.feature_names import safe_feature_names
 from exostab.io.readers import ReadOptions, read_lot_sheet, read_proteins
-from exostab.io.readers.common import PREVIEW_BYTES
+from exostab.io.readers.parsing import PREVIEW_BYTES
 from exostab.io.runs import map_runs_to_lots
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exostab.errors import InputError
-from exostab.io.identity import parse_protein_name
+from exostab.io.naming import parse_protein_name
 from exostab.io.readers import (
     FORMATS,
     READERS,
@@ -23,7 +23,7 @@ from exostab.io.readers import (
     detect_format,
     read_proteins,
 )
-from exostab.io.readers.common import peek
+from exostab.io.readers.parsing import peek
 from exostab.io.runs import map_runs_to_lots
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared/fixtures/proteomics-formats"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from exostab.config import load_vocabulary, spelling_key
 from exostab.errors import ConfigError, InputError
 from exostab.io.readers import read_lot_sheet
-from exostab.io.readers.common import (
+from exostab.io.readers.parsing import (
     PREVIEW_BYTES,
     decode,
     drop_blank_rows_and_columns,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from exostab.config import NUMERIC_METADATA, TrainConfig
 from exostab.errors import InputError
-from exostab.io.identity import safe_feature_names
+from exostab.io.feature_names import safe_feature_names
 from exostab.io.lot_sheet_cells import parse_time_column
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.runs import failed_run_lots, map_runs_to_lots, match_runs, named

@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from exostab.errors import ConfigError
-from exostab.io.identity import parse_protein_name, strip_isoform
+from exostab.io.naming import parse_protein_name, strip_isoform
 from exostab.io.protein_matrix import ProteinMatrix
 
 logger = logging.getLogger(__name__)

@@ -50,7 +50,7 @@ def _rows_start_simulated(lot_sheet: Path) -> bool:
     tells a sheet the reader would refuse, with Excel's ``,,,,`` rows below the data)."""
     with lot_sheet.open("rb") as handle:
         block = handle.read(1 << 16)
-    from exostab.io.readers.common import text_encoding
+    from exostab.io.readers.parsing import text_encoding
 
     # Decoded as the readers decode it (Excel's "Unicode text" is UTF-16): read as UTF-8, no
     # line of a UTF-16 sheet would start with a simulator lot id.
@@ -73,7 +73,7 @@ def _lot_ids(lot_sheet: Path) -> pd.Series:
         ExostabError: the file is not a readable table.
     """
     from exostab.io.lot_sheet_cells import LOT_ID, header_key
-    from exostab.io.readers.common import peek
+    from exostab.io.readers.parsing import peek
     from exostab.io.readers.streaming import lot_ids_in_file
 
     preview = peek(lot_sheet)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from exostab.errors import InputError, shown
-from exostab.io.identity import channel_run_name, strip_run_name
+from exostab.io.naming import channel_run_name, strip_run_name
 from exostab.io.protein_matrix import ProteinMatrix
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def missing_run_warning(runs: tuple[str, ...]) -> str:
 def named(items: list[str] | tuple[str, ...], limit: int = 10) -> str:
     """Name the first ``limit`` items, then how many more: ``a, b, c and 12 more``.
 
-    Each is shortened for the terminal as every message does (``readers.common.shown``).
+    Each is shortened for the terminal as every message does (``errors.shown``).
     """
     items = [str(item) for item in items]
     text = ", ".join(shown(item) for item in items[:limit])

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from exostab.io.identity import match_features
+from exostab.io.feature_names import match_features
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import listed
+from exostab.io.readers.messages import listed
 from exostab.io.runs import (
     channel_column,
     failed_run_lots,

@@ -26,7 +26,7 @@ import pandas as pd
 
 from exostab.config import NUMERIC_METADATA
 from exostab.errors import ExostabError
-from exostab.io.identity import match_features
+from exostab.io.feature_names import match_features
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.runs import map_runs_to_lots, missing_run_warning, unmatched_entries
 from exostab.model.bundle import ModelBundle

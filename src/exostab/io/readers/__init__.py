@@ -17,7 +17,8 @@ from exostab.io.lot_sheet_contract import lot_sheet_problems
 from exostab.io.protein_matrix import ANNOTATION_COLUMNS, ProteinMatrix, ReadOptions
 from exostab.io.protein_matrix_contract import validate_protein_matrix
 from exostab.io.readers import alphapept, diann, fragpipe, maxquant, mztab, spectronaut, tables
-from exostab.io.readers.common import SCALES, Preview, peek
+from exostab.io.readers.parsing import Preview, peek
+from exostab.io.readers.scales import SCALES
 from exostab.io.readers.tables import read_lot_sheet, read_lot_sheet_lenient
 
 logger = logging.getLogger(__name__)
@@ -161,9 +162,7 @@ def read_proteins(
     preview = peek(path)
     name = format or detect_format(path, preview)
     reader = READERS[name]
-    if reader.takes_options:
-        matrix = reader.read(path, preview, scale, options=options)
-    else:
-        matrix = reader.read(path, preview, scale)
+    extra = {"options": options} if reader.takes_options else {}
+    matrix = reader.read(path, preview, scale, **extra)
     matrix = drop_library_contaminants(matrix, library)
     return validate_protein_matrix(matrix)

@@ -5,16 +5,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from exostab.io.identity import naming_scheme
+from exostab.io.naming import decoy_or_contaminant, naming_scheme
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import (
-    Preview,
-    annotate_groups,
-    build_matrix,
-    decoy_or_contaminant,
-    drop_flagged,
-    read_table,
-)
+from exostab.io.readers.matrix_assembly import build_matrix, drop_flagged
+from exostab.io.readers.parsing import Preview, read_table
 
 LFQ = "_LFQ"
 
@@ -50,7 +44,6 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
         fmt="alphapept",
         path=path,
         by_group=by_group,
-        proteins=annotate_groups(by_group.index),
         n_groups_before=n_before,
         n_dropped=n_dropped,
         notes=[f"quantity: {'LFQ' if suffix else 'raw intensity'}", *notes],

@@ -8,19 +8,16 @@ from pathlib import Path
 import pandas as pd
 
 from exostab.errors import InputError
+from exostab.io.naming import decoy_or_contaminant
 from exostab.io.protein_matrix import ProteinMatrix, ReadOptions
-from exostab.io.readers.common import (
-    Preview,
-    annotate_groups,
+from exostab.io.readers.matrix_assembly import (
     build_matrix,
-    decoy_or_contaminant,
     drop_flagged,
     pivot_long,
-    read_table,
-    require_columns,
-    to_float,
     unique_runs,
 )
+from exostab.io.readers.number_cells import to_float
+from exostab.io.readers.parsing import Preview, read_table, require_columns
 
 GROUP = "Protein.Group"
 ANNOTATIONS = (
@@ -92,20 +89,16 @@ def read_matrix(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatr
     by_group = table[runs].set_axis(table[GROUP].astype(str).to_numpy(), axis=0)
     by_group.columns = unique_runs(runs, path)
     file_columns = list(runs)
-    proteins = annotate_groups(
-        by_group.index,
+    return build_matrix(
+        fmt="diann",
+        path=path,
+        by_group=by_group,
         genes=table["Genes"].tolist() if "Genes" in table else None,
         descriptions=(
             table["First.Protein.Description"].tolist()
             if "First.Protein.Description" in table
             else None
         ),
-    )
-    return build_matrix(
-        fmt="diann",
-        path=path,
-        by_group=by_group,
-        proteins=proteins,
         n_groups_before=n_before,
         n_dropped=n_dropped,
         notes=[
@@ -212,20 +205,16 @@ def from_long(
     )
     by_group.columns = unique_runs([str(c) for c in by_group.columns], path)
     first = table.assign(**{group: table[group].astype(str)}).groupby(group, sort=False).first()
-    proteins = annotate_groups(
-        by_group.index,
+    return build_matrix(
+        fmt=fmt,
+        path=path,
+        by_group=by_group,
         genes=first[gene].reindex(by_group.index).tolist() if gene and gene in first else None,
         descriptions=(
             first[description].reindex(by_group.index).tolist()
             if description and description in first
             else None
         ),
-    )
-    return build_matrix(
-        fmt=fmt,
-        path=path,
-        by_group=by_group,
-        proteins=proteins,
         n_groups_before=n_before,
         n_dropped=len(flagged_groups),
         notes=notes,

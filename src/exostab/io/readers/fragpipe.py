@@ -5,15 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from exostab.errors import InputError
+from exostab.io.naming import decoy_or_contaminant
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import (
-    Preview,
-    annotate_groups,
-    build_matrix,
-    decoy_or_contaminant,
-    drop_flagged,
-    read_table,
-)
+from exostab.io.readers.matrix_assembly import build_matrix, drop_flagged
+from exostab.io.readers.parsing import Preview, read_table
 
 GROUP_COLUMNS = ("Protein", "Protein Group")
 GENE_COLUMNS = ("Gene", "Gene Names")
@@ -67,17 +62,13 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     )
     by_group = table[quantity].set_axis(table[group].astype(str).to_numpy(), axis=0)
     by_group.columns = [c[: -len(suffix)] for c in quantity]
-    proteins = annotate_groups(
-        by_group.index,
-        genes=table[gene].tolist() if gene else None,
-        descriptions=table["Description"].tolist() if "Description" in table else None,
-        accessions=table["Protein ID"].tolist() if "Protein ID" in table else None,
-    )
     return build_matrix(
         fmt="fragpipe",
         path=path,
         by_group=by_group,
-        proteins=proteins,
+        genes=table[gene].tolist() if gene else None,
+        descriptions=table["Description"].tolist() if "Description" in table else None,
+        accessions=table["Protein ID"].tolist() if "Protein ID" in table else None,
         n_groups_before=n_before,
         n_dropped=n_dropped,
         notes=[f"quantity:{suffix} ({len(quantity)} samples)", *notes],

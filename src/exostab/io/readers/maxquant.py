@@ -9,17 +9,11 @@ import numpy as np
 import pandas as pd
 
 from exostab.errors import InputError
-from exostab.io.identity import channel_run_name, genes_from_fasta
+from exostab.io.naming import channel_run_name, decoy_or_contaminant, genes_from_fasta
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import (
-    Preview,
-    annotate_groups,
-    build_matrix,
-    decoy_or_contaminant,
-    drop_flagged,
-    read_text,
-)
-from exostab.io.readers.common import require_columns as require
+from exostab.io.readers.matrix_assembly import build_matrix, drop_flagged
+from exostab.io.readers.parsing import Preview, read_text
+from exostab.io.readers.parsing import require_columns as require
 
 GROUP = "Protein IDs"
 FLAGS = ("Reverse", "Potential contaminant", "Contaminant", "Only identified by site")
@@ -125,12 +119,12 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
         descriptions = None
     by_group = table[quantity].set_axis(table[GROUP].astype(str).to_numpy(), axis=0)
     by_group.columns = [reporters[c] if reporters else c[len(prefix) :] for c in quantity]
-    proteins = annotate_groups(by_group.index, genes=genes.tolist(), descriptions=descriptions)
     return build_matrix(
         fmt="maxquant",
         path=path,
         by_group=by_group,
-        proteins=proteins,
+        genes=genes.tolist(),
+        descriptions=descriptions,
         n_groups_before=n_before,
         n_dropped=n_dropped,
         notes=notes,

@@ -10,15 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from exostab.errors import InputError
-from exostab.io.identity import genes_from_fasta
+from exostab.io.naming import decoy_or_contaminant, genes_from_fasta
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import (
-    Preview,
-    annotate_groups,
-    build_matrix,
-    decoy_or_contaminant,
-    drop_flagged,
-)
+from exostab.io.readers.matrix_assembly import build_matrix, drop_flagged
+from exostab.io.readers.parsing import Preview
 
 logger = logging.getLogger(__name__)
 _STUDY_VARIABLE = re.compile(r"^protein_abundance_study_variable\[(\d+)\]$")
@@ -81,11 +76,6 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
         names.append(f"{label}[{number}]")
     by_group.columns = names
     descriptions = table["description"].tolist() if "description" in table else None
-    proteins = annotate_groups(
-        by_group.index,
-        genes=[genes_from_fasta(d) for d in descriptions] if descriptions else None,
-        descriptions=descriptions,
-    )
     described = [
         f"{name} = {document.metadata[f'{name}-description']}"
         for name in names
@@ -95,7 +85,8 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
         fmt="mztab",
         path=path,
         by_group=by_group,
-        proteins=proteins,
+        genes=[genes_from_fasta(d) for d in descriptions] if descriptions else None,
+        descriptions=descriptions,
         n_groups_before=n_before,
         n_dropped=n_dropped,
         notes=[f"quantity: protein_abundance_{label}", *described, *notes],

@@ -11,20 +11,16 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from exostab.io.identity import strip_run_name
+from exostab.io.naming import decoy_or_contaminant, strip_run_name
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import (
-    Preview,
-    annotate_groups,
-    build_matrix,
-    decoy_or_contaminant,
-    drop_flagged,
-    read_table,
-    require_columns,
-    unique_runs,
-    uses_decimal_comma,
-)
 from exostab.io.readers.diann import from_long
+from exostab.io.readers.matrix_assembly import (
+    build_matrix,
+    drop_flagged,
+    unique_runs,
+)
+from exostab.io.readers.number_cells import uses_decimal_comma
+from exostab.io.readers.parsing import Preview, read_table, require_columns
 
 RUN = "R.FileName"
 GROUP = "PG.ProteinGroups"
@@ -107,19 +103,15 @@ def read_pivot(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatri
         )
     by_group = block.set_axis(table[GROUP].astype(str).to_numpy(), axis=0)
     by_group.columns = runs
-    proteins = annotate_groups(
-        by_group.index,
-        genes=table["PG.Genes"].tolist() if "PG.Genes" in table else None,
-        descriptions=(
-            table["PG.ProteinDescriptions"].tolist() if "PG.ProteinDescriptions" in table else None
-        ),
-    )
     separator = "comma" if comma else "point"
     return build_matrix(
         fmt="spectronaut_pivot",
         path=path,
         by_group=by_group,
-        proteins=proteins,
+        genes=table["PG.Genes"].tolist() if "PG.Genes" in table else None,
+        descriptions=(
+            table["PG.ProteinDescriptions"].tolist() if "PG.ProteinDescriptions" in table else None
+        ),
         n_groups_before=n_before,
         n_dropped=n_dropped,
         notes=[

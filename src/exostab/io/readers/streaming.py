@@ -18,18 +18,15 @@ import pandas as pd
 from pandas._libs.parsers import STR_NA_VALUES
 
 from exostab.errors import InputError
-from exostab.io.identity import annotate_names, is_unnamed, opaque_note, restore_excel_symbols
+from exostab.io.group_annotations import annotate_names, opaque_note
+from exostab.io.naming import is_unnamed
 from exostab.io.protein_matrix import ProteinMatrix, ReadOptions
-from exostab.io.readers.common import (
-    Preview,
-    listed,
-    peek,
-    scale_problem,
-    unnamed,
-    unnamed_label,
-    uses_decimal_comma,
-)
+from exostab.io.readers.messages import listed
+from exostab.io.readers.number_cells import uses_decimal_comma
+from exostab.io.readers.parsing import Preview, peek, unnamed, unnamed_label
+from exostab.io.readers.scales import scale_problem
 from exostab.io.readers.tables import cell_text, find_id_column, wide_layout
+from exostab.io.spreadsheet_dates import restore_excel_symbols
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +222,7 @@ def lot_ids_in_file(path: Path, preview: Preview, id_column: str) -> pd.Series:
     """Read the lot id column alone, in file order, as text (an empty id is NaN)."""
     ids: pd.Series | None
     if preview.kind == "parquet":
-        from exostab.io.readers.common import read_parquet
+        from exostab.io.readers.parsing import read_parquet
 
         ids = read_parquet(path, columns=[id_column])[id_column]
     elif preview.kind == "excel":

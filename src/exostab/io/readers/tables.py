@@ -12,19 +12,17 @@ import pandas as pd
 
 from exostab.config import METADATA_COLUMNS, NUMERIC_METADATA, Vocabulary
 from exostab.errors import InputError
-from exostab.io.identity import annotate_names, is_unnamed
 from exostab.io.lot_sheet_cells import LOT_ID
 from exostab.io.lot_sheet_contract import split_lot_sheet, validate_lot_sheet
+from exostab.io.naming import decoy_or_contaminant, is_unnamed
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.common import (
+from exostab.io.readers.matrix_assembly import build_matrix, pivot_long
+from exostab.io.readers.messages import listed
+from exostab.io.readers.parsing import (
     Preview,
-    build_matrix,
-    decoy_or_contaminant,
     drop_blank_rows_and_columns,
     encoding_name,
-    listed,
     peek,
-    pivot_long,
     read_parquet,
     read_text,
     require_columns,
@@ -261,7 +259,7 @@ def _without_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
 def read_wide(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     """Read a wide table: one row per lot (``lot_id`` or ``run``), one column per protein.
 
-    Every non-empty column name is a protein (see ``identity.parse_protein_name``); columns
+    Every non-empty column name is a protein (see ``naming.parse_protein_name``); columns
     with a decoy/contaminant member are dropped and counted; blank rows and nameless empty
     columns are ignored.
     """
@@ -274,7 +272,7 @@ def read_wide(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix
         fmt="wide",
         path=path,
         by_group=block.T,
-        proteins=annotate_names(layout.proteins),
+        names_only=True,
         n_groups_before=len(layout.proteins) + len(layout.flagged),
         n_dropped=len(layout.flagged),
         notes=layout.notes(),
@@ -307,7 +305,7 @@ def read_long(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix
         fmt="long",
         path=path,
         by_group=by_group,
-        proteins=annotate_names([str(p) for p in by_group.index]),
+        names_only=True,
         n_groups_before=n_before,
         n_dropped=len(flagged),
         notes=notes,

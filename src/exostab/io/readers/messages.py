@@ -1,0 +1,39 @@
+"""How readers name things in a message: a few items of a list, one cell of a table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from exostab.errors import shown
+
+MAX_LISTED = 5
+
+
+def listed(items: Iterable[Any], limit: int = MAX_LISTED, quote: bool = True) -> str:
+    """Render a few items for a message, with '(and N more)' when there are more.
+
+    Each item is shortened for the terminal (see ``shown``) and quoted unless ``quote`` is
+    False.
+    """
+    items = [str(item) for item in items]
+    text = ", ".join((f"'{shown(item)}'" if quote else shown(item)) for item in items[:limit])
+    return text + (f" (and {len(items) - limit} more)" if len(items) > limit else "")
+
+
+def cell_name(
+    row: Any,
+    position: int,
+    columns: Sequence[Any],
+    row_name: str,
+    run_name: str | None,
+    file_columns: Sequence[str] | None = None,
+) -> str:
+    """Name a cell the way the user finds it: run or lot, protein, and the file's column."""
+    column = columns[position]
+    in_file = file_columns[position] if file_columns is not None else None
+    shown_column = f" (column {in_file!r})" if in_file is not None and in_file != column else ""
+    if run_name:
+        return f"{run_name} {column!r}{shown_column}, {row_name} {row!r}"
+    row_text = f"{row_name} {row!r}" if row_name else str(row)
+    return f"{row_text}, column {in_file if in_file is not None else column!r}"
