@@ -178,6 +178,11 @@ def score(
         raise ExostabError("no lot could be scored (see the quarantine file)", where=str(lots))
 
 
+# A quarantine reason on the terminal is cut to this many characters (the start and the end
+# stay), so that a huge run name inside it cannot flood the screen; quarantine.csv keeps it whole.
+REASON_CHARS = 90
+
+
 def score_spark(
     proteins: Path,
     lots: Path,
@@ -301,7 +306,10 @@ def explain(
     )
     for row in scored.quarantine.head(10).itertuples():
         console.print(
-            f"  left out {shown(row.lot_id)}: {row.reason}", highlight=False, markup=False
+            # A reason names runs as the file writes them: shortened here, whole in the file.
+            f"  left out {shown(row.lot_id)}: {shown(row.reason, width=REASON_CHARS)}",
+            highlight=False,
+            markup=False,
         )
     if len(scored.quarantine) > 10:
         console.print(f"  … and {len(scored.quarantine) - 10} more (see the quarantine file)")
