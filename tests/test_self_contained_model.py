@@ -138,7 +138,7 @@ def test_the_model_runs_with_its_own_requirements_alone(logged) -> None:
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=logged["uri"]))
     requirements = (local / "requirements.txt").read_text().split()
     assert requirements and all("==" in line for line in requirements), requirements  # pinned
-    assert (local / "code" / "exostab" / "bundle.py").is_file()
+    assert (local / "code" / "exostab" / "model" / "bundle.py").is_file()
     assert (local / "code" / "exostab" / "configs" / "vocabulary.yaml").is_file()
     # packaging: what the hiding itself imports; exostab comes from the model's code/ folder
     allowed = required_closure(requirements) | {"packaging"}
