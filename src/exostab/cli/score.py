@@ -63,7 +63,7 @@ def score(
     ends up in one of the two files. A wide table is streamed in chunks, and its bad rows are
     quarantined; a search-engine file is read whole and must be valid. Exit 0 when something
     was scored, 2 when nothing could be. With --engine spark, OUT is a .parquet file or a
-    Parquet folder (see "Scale out" in the README).
+    Parquet folder (see docs/how-to/scale-out.md).
     """
     if engine not in ("pandas", "spark"):
         raise ExostabError(f"--engine must be pandas or spark, not {engine!r}")
