@@ -31,6 +31,7 @@ from exostab.io.lot_sheet_cells import (
     tidy_lot_sheet,
 )
 from exostab.io.problem_table import MAX_SHOWN, PROBLEM_COLUMNS, render_problems
+from exostab.io.runs import MS_RUN, channel_column
 
 logger = logging.getLogger(__name__)
 
@@ -356,6 +357,9 @@ def split_lot_sheet(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a raw lot sheet into good lots (typed) and quarantined rows (lot_id, reason).
 
+    The quarantined rows carry their ``ms_run`` (and reporter channel) cells when the sheet
+    has them, so their runs count as their lots' (``run_claims``), not as runs of no lot.
+
     Args:
         dates: date columns (``monitor``'s release date), read by the rule of training's time
             column (``parse_time_column``): ISO, or ``dd/mm/yyyy`` with ``dayfirst``. A date
@@ -396,6 +400,10 @@ def split_lot_sheet(
         },
         columns=["lot_id", "reason"],
     ).astype("object")
+    # The runs of a quarantined lot stay its own (``run_claims``): not runs "of no lot".
+    for column in (MS_RUN, channel_column(tidy)):
+        if column is not None and column in tidy.columns:
+            quarantine[column] = tidy[column].iloc[bad_rows].astype("object").to_numpy()
     good = tidy.drop(index=bad_rows)
     warn_unknown_categories(good, vocabulary, source=source)
     if bad_rows:

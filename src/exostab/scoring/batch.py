@@ -19,13 +19,13 @@ from exostab.io.feature_names import match_features
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.readers.messages import listed
 from exostab.io.runs import (
-    channel_column,
     failed_run_lots,
     map_runs_to_lots,
     match_all_runs,
     missing_run_warning,
     ms_run_table,
     named,
+    run_claims,
 )
 from exostab.model.bundle import ModelBundle
 
@@ -137,16 +137,8 @@ class BatchScorer:
 
     def __post_init__(self) -> None:
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
-        claim = self.sheet.reset_index()
-        channel = channel_column(claim)
-        claim = pd.concat(
-            [
-                claim.reindex(columns=["lot_id", "ms_run", *([channel] if channel else [])]),
-                self.sheet_quarantine.reindex(columns=["lot_id"]),
-            ],
-            ignore_index=True,
-        ).drop_duplicates("lot_id")
-        self.claim = claim.set_index("lot_id", drop=False)
+        # a quarantined lot's runs are its own: never reported as runs of no lot in the sheet
+        self.claim = run_claims(self.sheet, self.sheet_quarantine)
         self.by_ms_run = ms_run_table(self.claim, list(self.claim["lot_id"].astype(str)))
         self.all_lots = set(self.claim["lot_id"].astype(str))
 
