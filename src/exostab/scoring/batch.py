@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from exostab.errors import InputError
 from exostab.io.feature_names import match_features
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.readers.messages import listed
+from exostab.io.readers.scales import impossible_scale
 from exostab.io.runs import (
     failed_run_lots,
     map_runs_to_lots,
@@ -402,8 +404,8 @@ def checked_chunks(
         (runs × proteins on the model's scale, quarantine rows refused with this chunk).
 
     Raises:
-        InputError: the file is unreadable as a whole, or a run name is ambiguous (see
-            ``match_all_runs``).
+        InputError: the file is unreadable as a whole, a run name is ambiguous (see
+            ``match_all_runs``), or values declared log2 cannot be (``impossible_scale``).
     """
     from exostab.io.readers import detect_format, read_proteins
     from exostab.io.readers.streaming import iter_wide_lenient
@@ -430,6 +432,9 @@ def checked_chunks(
         scorer.match_file([str(run) for run in matrix.intensities.index])
         chunks = iter([(matrix, None)])
     for matrix, refused in chunks:
+        impossible = impossible_scale(matrix.intensities, matrix.scale)
+        if impossible:  # inspect's problem, score's refusal: never a quarantine of every lot
+            raise InputError(impossible, where=str(proteins))
         booked = [scorer.refuse(refused)] if refused is not None and len(refused) else []
         kept, failed = set_aside_failed_runs(matrix, scorer)
         if len(failed):
