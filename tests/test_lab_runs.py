@@ -9,6 +9,7 @@ a matrix in DIA-NN 1.9 layout) are written to pytest's temporary folders.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import logging
 import re
@@ -733,3 +734,64 @@ def test_real_excel_dates_in_xlsx_headers_and_gene_cells(tmp_path: Path) -> None
     maxquant = read_proteins(tmp_path / "proteinGroups.txt")
     assert maxquant.proteins.loc[table.loc[0, "Protein IDs"], "gene"] == "SEPTIN2"
     assert any("SEPTIN2" in note for note in maxquant.notes)
+
+
+# --- a lot quarantined for a bad cell keeps its run -----------------------------------------------
+
+BAD_CELLS = {
+    "passage 60": ("passage", "60"),
+    "passage 4.5": ("passage", "4.5"),
+    "donor_age -3": ("donor_age", "-3"),
+    "empty passage": ("passage", ""),
+    "duplicate lot_id": ("lot_id", None),  # the row takes the previous row's lot id
+}
+
+
+@functools.cache
+def base_lots_read() -> ProteinMatrix:
+    return read_proteins(folder(CASES, "base-lots") / "proteinGroups.txt")
+
+
+def sheet_with_bad_cells(path: Path, bad: dict[int, str]) -> Path:
+    """base-lots' lot sheet with the given rows (0-based, >= 1) spoiled as ``BAD_CELLS`` say."""
+    sheet = pd.read_csv(folder(CASES, "base-lots") / "lots.csv", dtype=str, keep_default_na=False)
+    for row, kind in bad.items():
+        column, value = BAD_CELLS[kind]
+        sheet.loc[row, column] = sheet.loc[row - 1, "lot_id"] if value is None else value
+    sheet.to_csv(path, index=False)
+    return path
+
+
+@given(
+    bad=st.dictionaries(
+        st.integers(1, 79), st.sampled_from(sorted(BAD_CELLS)), min_size=1, max_size=6
+    )
+)
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_a_lot_quarantined_for_a_bad_cell_keeps_its_run(
+    store: dict, base_model: str, bad: dict[int, str]
+) -> None:
+    """Whatever cell quarantines a lot (or a duplicated lot id), the lot's run is its own:
+    never a run "of no lot in the sheet" in score's books or inspect's report."""
+    from exostab.io.inspection import inspection
+    from exostab.io.readers import read_lot_sheet_lenient
+    from exostab.scoring.batch import score_file
+    from exostab.store.model_uri import resolve_model
+
+    proteins = folder(CASES, "base-lots") / "proteinGroups.txt"
+    with tempfile.TemporaryDirectory() as tmp:
+        lots = sheet_with_bad_cells(Path(tmp) / "lots.csv", bad)
+        bundle = resolve_model(base_model)[0]
+        sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
+        assert len(refused), "every spoiled row is quarantined"
+        scored = score_file(bundle, proteins, sheet, refused)
+        assert scored.scorer.n_extra == 0, scored.scorer.accounting()
+        assert "of no lot in the sheet" not in scored.scorer.accounting()
+        reasons = scored.quarantine["reason"].astype(str)
+        assert not reasons.str.contains("is not in the lot sheet").any(), scored.quarantine
+        assert len(scored.scores) + len(scored.quarantine) == 80  # each row counted once
+        payload, _ = inspection(proteins, base_lots_read(), (sheet, refused))
+        assert payload["runs_without_lot"] == []
+        assert payload["lots_without_run"] == []

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from exostab.cli import app
 from exostab.config import MonitorConfig, TrainConfig
+from exostab.errors import ExostabError
 from exostab.io.readers import read_lot_sheet_lenient
 from exostab.model.bundle import ModelBundle
 from exostab.model.evaluate import rank_auroc
@@ -32,6 +33,7 @@ from exostab.monitor import (
     scope_checks,
     verdict_line,
 )
+from exostab.monitor.lot_sheet import window_labels
 from exostab.scoring.batch import score_file
 from exostab.simulate.release import read_world, write_release_stream
 
@@ -568,3 +570,74 @@ def test_a_domain_only_alarm_names_the_proteins_that_put_the_lots_outside(
     assert "mostly through" in reason and "SPE contributions" in reason
     named = reason.split("mostly through ")[1].split(" (SPE")[0].split(", ")
     assert sorted(named) == sorted(names)
+
+
+def rewritten_dates(stream: Path, out: Path, fmt: str, **overrides: str) -> Path:
+    """The stream's lot sheet with its release dates written in ``fmt`` (a row or two changed)."""
+    sheet = pd.read_csv(stream / "lots.csv", dtype={"release_date": str})
+    sheet["release_date"] = pd.to_datetime(sheet["release_date"]).dt.strftime(fmt)
+    for lot, value in overrides.items():
+        sheet.loc[sheet["lot_id"] == lot, "release_date"] = value
+    sheet.to_csv(out, index=False)
+    return out
+
+
+def test_monitor_reads_release_dates_by_the_rule_of_train(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    """dd/mm/yyyy is refused without --dayfirst (lot, row, value named), read day-first with
+    it (the same windows as ISO), and an impossible date is refused naming its cell."""
+    stream = world["stream"]
+    assert isinstance(stream, Path)
+    iso = monitor_cli(world, stream / "lots.csv", tmp_path / "iso")
+    assert iso.exit_code == 0, iso.output
+    ddmm = rewritten_dates(stream, tmp_path / "ddmm.csv", "%d/%m/%Y")
+    refused = monitor_cli(world, ddmm, tmp_path / "refused")
+    assert refused.exit_code == 2 and "Traceback" not in refused.output, refused.output
+    said = " ".join(refused.output.split())
+    first = pd.read_csv(ddmm, dtype=str).iloc[0]
+    assert "not ISO yyyy-mm-dd" in said and "--dayfirst" in said
+    assert first["lot_id"] in said and "(row 2)" in said and first["release_date"] in said
+    assert not (tmp_path / "refused").exists()
+    dayfirst = monitor_cli(world, ddmm, tmp_path / "dayfirst", "--dayfirst")
+    assert dayfirst.exit_code == 0, dayfirst.output
+    windows = [
+        json.loads((tmp_path / name / "monitor.json").read_text())["windows"]
+        for name in ("iso", "dayfirst")
+    ]
+    assert [(w["window"], w["n_in"]) for w in windows[1]] == [
+        (w["window"], w["n_in"]) for w in windows[0]
+    ]
+    lot = str(first["lot_id"])
+    impossible = rewritten_dates(stream, tmp_path / "bad.csv", "%d/%m/%Y", **{lot: "31/02/2027"})
+    bad = monitor_cli(world, impossible, tmp_path / "bad", "--dayfirst")
+    assert bad.exit_code == 2 and "Traceback" not in bad.output, bad.output
+    said = " ".join(bad.output.split())
+    assert "impossible date '31/02/2027'" in said and lot in said and "release_date" in said
+
+
+@given(
+    days=st.lists(
+        st.dates(
+            min_value=pd.Timestamp("2020-01-01").date(), max_value=pd.Timestamp("2030-12-31").date()
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    window=st.sampled_from(["W", "M", "Q", "Y"]),
+)
+@settings(max_examples=80, deadline=None)
+def test_window_labels_read_dates_by_one_rule(days: list, window: str) -> None:  # type: ignore[type-arg]
+    """ISO and day-first dd/mm/yyyy give the same windows; dd/mm/yyyy without day-first is
+    never guessed (an ambiguous date is refused, naming its lot)."""
+    lots = [f"L{i}" for i in range(len(days))]
+    iso = pd.Series([d.isoformat() for d in days], index=lots, dtype=object)
+    ddmm = pd.Series([d.strftime("%d/%m/%Y") for d in days], index=lots, dtype=object)
+    expected = window_labels(iso, window)
+    pd.testing.assert_series_equal(window_labels(ddmm, window, dayfirst=True), expected)
+    with pytest.raises(ExostabError, match="not ISO yyyy-mm-dd") as error:
+        window_labels(ddmm, window)
+    assert f"lot {lots[0]}:" in str(error.value)
+    day, month = days[0].day, days[0].month
+    how = "cannot be told" if day <= 12 and month <= 12 else "not read by guessing"
+    assert how in str(error.value)

@@ -117,3 +117,46 @@ def test_the_model_stores_the_scale_it_was_trained_on(planted, fast_config, tmp_
     answers = loaded.predict(table)
     assert answers["error"].isna().all()  # negative log2 values are values, not errors
     np.testing.assert_allclose(answers["risk"], bundle.predict(table)["risk"])
+
+
+@pytest.mark.parametrize("layout", ["wide", "maxquant"])
+def test_score_refuses_raw_values_declared_log2_as_inspect_reports_them(
+    simulated_model: dict[str, Path], tmp_path: Path, layout: str
+) -> None:
+    """One rule for both commands: values above 50 declared log2 are inspect's problem and
+    score's one-line refusal (exit 2) with the same words, never "negative or infinite
+    intensity" for every lot, whether the file is streamed (wide) or read whole (MaxQuant)."""
+    from typer.testing import CliRunner
+
+    from exostab.cli import app
+
+    data = simulated_model["data"]
+    lots = data / "lots.csv"
+    proteins = data / "proteins.csv"
+    if layout == "maxquant":
+        wide = pd.read_csv(proteins).set_index("lot_id")
+        proteins = tmp_path / "proteinGroups.txt"
+        groups = wide.T.add_prefix("LFQ intensity ")
+        groups.insert(0, "Protein IDs", groups.index)
+        groups.insert(1, "Majority protein IDs", groups.index)
+        groups.to_csv(proteins, sep="\t", index=False)
+    runner = CliRunner()
+    out = tmp_path / "scores.csv"
+    answer = runner.invoke(
+        app,
+        [
+            "score", "--model", str(simulated_model["model"]), "--proteins", str(proteins),
+            "--lots", str(lots), "--out", str(out), "--scale", "log2",
+        ],
+    )  # fmt: skip
+    assert answer.exit_code == 2, answer.output
+    assert "Traceback" not in answer.output and not out.exists()
+    errors = [line for line in answer.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, answer.output
+    said = " ".join(answer.output.split())
+    assert "negative or infinite" not in said
+    inspected = runner.invoke(app, ["inspect", str(proteins), "--scale", "log2", "--json"])
+    problems = json.loads(inspected.output)["problems"]
+    (problem,) = [p for p in problems if "declared log2" in p]
+    assert problem.endswith("drop --scale log2")
+    assert problem in said

@@ -201,3 +201,99 @@ def test_an_extended_vocabulary_maps_new_spellings(tmp_path: Path) -> None:
     sheet_path.write_text("lot_id,passage,tissue_source\nL1,3,PL-MSC\nL2,3,Bone Marrow\n")
     sheet = read_lot_sheet(sheet_path, vocabulary=load_vocabulary(path))
     assert sheet["tissue_source"].tolist() == ["placenta", "BM"]
+
+
+LINE_ENDS = {"LF": "\n", "CRLF": "\r\n", "CR": "\r"}
+ENCODINGS = {
+    "utf-8": lambda text: text.encode("utf-8"),
+    "utf-8-sig": lambda text: text.encode("utf-8-sig"),
+    "utf-16": lambda text: text.encode("utf-16"),
+    "utf-16-le": lambda text: text.encode("utf-16-le"),
+    "cp1252": lambda text: text.encode("cp1252"),
+}
+
+
+@given(
+    ids=st.lists(lot_ids, min_size=1, max_size=8, unique=True),
+    values=st.lists(st.floats(100.0, 1e11, allow_nan=False), min_size=16, max_size=16),
+    ends=st.lists(st.sampled_from(sorted(LINE_ENDS)), min_size=10, max_size=10),
+    encoding=st.sampled_from(sorted(ENCODINGS)),
+    delimiter=st.sampled_from([",", "\t", ";"]),
+)
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_mix_of_line_ends_reads_as_lf(
+    tmp_path: Path,
+    ids: list[str],
+    values: list[float],
+    ends: list[str],
+    encoding: str,
+    delimiter: str,
+) -> None:
+    """CR (old Excel for Mac), LF and CRLF line ends, one per line in any mix and in any
+    encoding, read exactly as the LF UTF-8 text: lot sheets (strict and lenient), wide protein
+    tables whole and streamed, and a MaxQuant proteinGroups table."""
+    from exostab.io.readers import read_proteins
+    from exostab.io.readers.streaming import iter_wide_lenient
+    from exostab.io.readers.tables import read_lot_sheet_lenient
+
+    ids = [i.replace("µ", "u").replace("λ", "l").replace("Ω", "O") for i in ids]  # cp1252-safe
+    if len(set(ids)) < len(ids):
+        return
+    proteins = pd.DataFrame(
+        {"lot_id": ids, "CD9": values[: len(ids)], "CD63": values[8 : 8 + len(ids)]}
+    )
+    sheet = pd.DataFrame({"lot_id": ids, "passage": range(len(ids)), "donor_id": "Dø"})
+    groups = pd.DataFrame(
+        {
+            "Protein IDs": ["P08962", "P21926"],
+            "Majority protein IDs": ["P08962", "P21926"],
+            "Gene names": ["CD63", "CD9"],
+            **{f"LFQ intensity {i}": values[j : j + 2] for j, i in enumerate(ids)},
+        }
+    )
+
+    def write(name: str, table: pd.DataFrame, *, mixed: bool) -> Path:
+        lines = table.to_csv(sep=delimiter, index=False, lineterminator="\n").splitlines()
+        if mixed:
+            endings = [LINE_ENDS[end] for end in ends * 2]
+            text = "".join(line + end for line, end in zip(lines, endings, strict=False))
+            raw = ENCODINGS[encoding](text)
+        else:
+            raw = ("\n".join(lines) + "\n").encode("utf-8")
+        suffix = "txt" if name == "groups" else "csv"
+        path = tmp_path / f"{name}_{'mixed' if mixed else 'lf'}.{suffix}"
+        path.write_bytes(raw)
+        return path
+
+    for name, table in (("proteins", proteins), ("lots", sheet), ("groups", groups)):
+        if name == "groups" and delimiter != "\t":
+            continue  # MaxQuant writes tabs
+        mixed, lf = write(name, table, mixed=True), write(name, table, mixed=False)
+        if name == "lots":
+            pd.testing.assert_frame_equal(read_lot_sheet(mixed), read_lot_sheet(lf))
+            for got, want in zip(
+                read_lot_sheet_lenient(mixed), read_lot_sheet_lenient(lf), strict=True
+            ):
+                pd.testing.assert_frame_equal(got, want)
+            continue
+        pd.testing.assert_frame_equal(
+            read_proteins(mixed).intensities, read_proteins(lf).intensities
+        )
+        if name == "proteins":
+            streamed = [
+                pd.concat(chunk.matrix.intensities for chunk in iter_wide_lenient(path))
+                for path in (mixed, lf)
+            ]
+            pd.testing.assert_frame_equal(
+                *streamed, check_index_type=False, check_column_type=False
+            )
+
+
+def test_a_cr_only_lot_sheet_longer_than_the_preview_is_read(tmp_path: Path) -> None:
+    """Old Excel for Mac ends lines with CR alone: the preview still stops at whole lines."""
+    rows = "".join(f"L{i},{i % 40},D{i % 7}\r" for i in range(PREVIEW_BYTES // 8))
+    path = tmp_path / "lots.csv"
+    path.write_bytes(("lot_id,passage,donor_id\r" + rows).encode())
+    sheet = read_lot_sheet(path)
+    assert len(sheet) == PREVIEW_BYTES // 8
+    assert peek(path).columns == ("lot_id", "passage", "donor_id")

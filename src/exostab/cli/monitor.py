@@ -43,6 +43,14 @@ def monitor(
             show_default=False,
         ),
     ] = None,
+    dayfirst: Annotated[
+        bool,
+        typer.Option(
+            "--dayfirst/--no-dayfirst",
+            help="Release dates are dd/mm/yyyy (the rule of train --dayfirst; otherwise only "
+            "ISO yyyy-mm-dd is read, and 09/05/2027 is refused, never guessed).",
+        ),
+    ] = False,
     config: Annotated[
         Path | None, typer.Option(help="Alarm rule (the monitor: section of configs/monitor.yaml).")
     ] = None,
@@ -86,7 +94,12 @@ def monitor(
     rule = load_monitor_config(existing_file(config, "monitor config"))
     bundle, uri = resolve_model(model)
     warn_if_ungated(bundle, uri)
-    sheet, refused = read_lot_sheet_lenient(lots, vocabulary=bundle.vocabulary)
+    sheet, refused = read_lot_sheet_lenient(
+        lots,
+        vocabulary=bundle.vocabulary,
+        dates=(date_column or DEFAULT_DATE_COLUMN,),
+        dayfirst=dayfirst,
+    )
     check_monitor_columns(  # before the proteins are read: a wrong name is said at once
         sheet,
         label=label,
@@ -107,6 +120,7 @@ def monitor(
             date_column=date_column or DEFAULT_DATE_COLUMN,
             window=period,
             window_given=window is not None,
+            dayfirst=dayfirst,
         )
     simulated = is_simulated(lots)
     provenance = {

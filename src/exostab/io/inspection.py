@@ -12,7 +12,7 @@ import pandas as pd
 
 from exostab.errors import shown
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.runs import map_runs_to_lots, named
+from exostab.io.runs import map_runs_to_lots, named, run_claims
 
 
 def inspection(
@@ -52,11 +52,14 @@ def inspection(
     problems += matrix.problems  # scale contradiction, failed runs: problems, not notes
     if sheet_read is not None:
         sheet, quarantine = sheet_read
-        _, mapping = map_runs_to_lots(matrix, sheet)
+        # a quarantined lot is still a lot of the sheet: its runs are not runs of no lot
+        _, mapping = map_runs_to_lots(matrix, run_claims(sheet, quarantine))
+        refused = set(quarantine["lot_id"].astype(str))
+        lots_without_run = [lot for lot in mapping.lots_without_run if lot not in refused]
         payload["run_to_lot"] = mapping.run_to_lot
         payload["replicates"] = mapping.replicates
         payload["runs_without_lot"] = list(mapping.runs_without_lot)
-        payload["lots_without_run"] = list(mapping.lots_without_run)
+        payload["lots_without_run"] = lots_without_run
         problems += [
             f"lot sheet: {shown(row.lot_id)}: {row.reason}" for row in quarantine.itertuples()
         ]
@@ -69,10 +72,9 @@ def inspection(
         missing_note = mapping.missing_note()
         if missing_note:
             problems.append(missing_note)
-        if mapping.lots_without_run:
+        if lots_without_run:
             problems.append(
-                f"{len(mapping.lots_without_run)} lot(s) have no run: "
-                f"{named(mapping.lots_without_run)}"
+                f"{len(lots_without_run)} lot(s) have no run: {named(lots_without_run)}"
             )
     payload["problems"] = problems
     return payload, problems

@@ -35,7 +35,7 @@ _ISO_DATE = re.compile(
     r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"
 )
 _DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
-DAYFIRST_HINT = "--dayfirst (or cv.dayfirst: true)"
+DAYFIRST_HINT = "--dayfirst (train: or cv.dayfirst: true)"
 
 
 # A unit in brackets after a header (``Donor age (years)``, ``Storage [weeks]``) and ``/`` or ``.``

@@ -31,6 +31,7 @@ from exostab.io.lot_sheet_cells import (
     tidy_lot_sheet,
 )
 from exostab.io.problem_table import MAX_SHOWN, PROBLEM_COLUMNS, render_problems
+from exostab.io.runs import MS_RUN, channel_column
 
 logger = logging.getLogger(__name__)
 
@@ -351,14 +352,45 @@ def split_lot_sheet(
     source: str = "lot sheet",
     vocabulary: Vocabulary | None = None,
     decimal_comma: bool = False,
+    dates: tuple[str, ...] = (),
+    dayfirst: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split a raw lot sheet into good lots (typed) and quarantined rows (lot_id, reason)."""
+    """Split a raw lot sheet into good lots (typed) and quarantined rows (lot_id, reason).
+
+    The quarantined rows carry their ``ms_run`` (and reporter channel) cells when the sheet
+    has them, so their runs count as their lots' (``run_claims``), not as runs of no lot.
+
+    Args:
+        dates: date columns (``monitor``'s release date), read by the rule of training's time
+            column (``parse_time_column``): ISO, or ``dd/mm/yyyy`` with ``dayfirst``. A date
+            that is ambiguous or impossible is not one lot's fault but the rule's: it is
+            refused as ``validate_lot_sheet`` refuses it, naming lot, row and value.
+        dayfirst: read ``dd/mm/yyyy`` dates in ``dates``.
+
+    Raises:
+        InputError: a missing required column, or date cells not read by the rule.
+    """
     vocabulary = vocabulary or load_vocabulary()
-    sheet, _ = canonical_headers(_as_columns(sheet).reset_index(drop=True), (label,), where=source)
+    sheet, _ = canonical_headers(
+        _as_columns(sheet).reset_index(drop=True), (label, *dates), where=source
+    )
     require_lot_sheet_columns(sheet, label=label, where=source)
     tidy, rows = _checked_rows(
-        sheet, label=label, vocabulary=vocabulary, decimal_comma=decimal_comma
+        sheet,
+        label=label,
+        vocabulary=vocabulary,
+        decimal_comma=decimal_comma,
+        dates=tuple(c for c in dates if c in sheet.columns),
+        dayfirst=dayfirst,
     )
+    bad_dates = rows[rows["column"].isin(dates)]
+    if not bad_dates.empty:
+        n_lots = bad_dates["lot_id"].nunique()
+        raise InputError(
+            f"lot sheet has date(s) not read by the date rule ({len(bad_dates)} problem(s) in "
+            f"{n_lots} lot(s)):\n" + render_problems(bad_dates, source=source),
+            where=source,
+        )
     bad_rows = sorted(set(rows["row"].astype(int)))
     reasons = rows.groupby("row")["problem"].agg(lambda s: "; ".join(dict.fromkeys(s)))
     quarantine = pd.DataFrame(
@@ -368,6 +400,10 @@ def split_lot_sheet(
         },
         columns=["lot_id", "reason"],
     ).astype("object")
+    # The runs of a quarantined lot stay its own (``run_claims``): not runs "of no lot".
+    for column in (MS_RUN, channel_column(tidy)):
+        if column is not None and column in tidy.columns:
+            quarantine[column] = tidy[column].iloc[bad_rows].astype("object").to_numpy()
     good = tidy.drop(index=bad_rows)
     warn_unknown_categories(good, vocabulary, source=source)
     if bad_rows:

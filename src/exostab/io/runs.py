@@ -130,6 +130,41 @@ def channel_column(lot_sheet: pd.DataFrame) -> str | None:
     return None
 
 
+def run_claims(sheet: pd.DataFrame, quarantine: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The runs each lot of a lot sheet claims, its quarantined rows' lots included.
+
+    A lot quarantined for a bad cell (passage 60, a duplicate ``lot_id``) is still a lot of the
+    sheet: its run is its own, not a run "of no lot". The quarantined rows carry their
+    ``ms_run`` (and reporter channel) for this (``split_lot_sheet``); copies of a duplicated
+    lot id claim all their runs together (one ``;``-separated ``ms_run``).
+
+    Args:
+        sheet: the valid rows, indexed by ``lot_id`` (or with a ``lot_id`` column).
+        quarantine: the refused rows (``lot_id``, ``reason``, the run columns when the sheet
+            has them), or None.
+
+    Returns:
+        One row per lot (``lot_id``, ``ms_run``, the channel column when there is one), indexed
+        by ``lot_id``; a lot both valid and quarantined keeps its valid row.
+    """
+    valid = sheet.reset_index() if LOT_ID not in sheet.columns else sheet.reset_index(drop=True)
+    refused = quarantine if quarantine is not None else pd.DataFrame(columns=[LOT_ID])
+    channel = channel_column(valid) or channel_column(refused)
+    columns = [LOT_ID, MS_RUN, *([channel] if channel else [])]
+    refused = refused.reindex(columns=columns).astype("object")
+    refused[LOT_ID] = refused[LOT_ID].astype(str)
+    if channel is None and len(refused):  # a duplicated lot id claims the runs of every copy
+        refused = (
+            refused.groupby(LOT_ID, sort=False)[MS_RUN]
+            .agg(lambda cells: ";".join(c for c in cells if isinstance(c, str)) or np.nan)
+            .reset_index()
+        )
+    claims = pd.concat(
+        [valid.reindex(columns=columns), refused.reindex(columns=columns)], ignore_index=True
+    ).drop_duplicates(LOT_ID)
+    return claims.set_index(LOT_ID, drop=False)
+
+
 @dataclass(frozen=True)
 class RunTable:
     """The runs a lot sheet names: each ``ms_run`` entry (``;``-separated) with its lot.

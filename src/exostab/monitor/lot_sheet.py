@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from exostab.errors import ExostabError
+from exostab.io.lot_sheet_cells import parse_time_column
 
 NO_DATE = "no date"
 
@@ -87,15 +88,30 @@ def check_monitor_columns(
         )
 
 
-def window_labels(dates: pd.Series, window: str) -> pd.Series:
+def window_labels(dates: pd.Series, window: str, *, dayfirst: bool = False) -> pd.Series:
     """Label each lot with its time window (a pandas period: ``W``, ``M``, ``Q``, ``Y``).
 
-    A date that cannot be read labels its lot ``no date``.
+    Dates are read by training's rule (``parse_time_column``): ISO ``yyyy-mm-dd``, or
+    ``dd/mm/yyyy`` with ``dayfirst``; never guessed. Dates the lot-sheet reader already read
+    (datetime64) are taken as they are. An empty cell, or a column of numbers (no calendar),
+    labels its lot ``no date``.
 
     Raises:
-        ExostabError: ``window`` is not one of ``W``, ``M``, ``Q``, ``Y``.
+        ExostabError: ``window`` is not one of ``W``, ``M``, ``Q``, ``Y``; a date that is
+            ambiguous (``09/05/2027`` without ``dayfirst``), impossible or not a date, naming
+            the lot and the value.
     """
     period = checked_window(window)
-    parsed = pd.to_datetime(dates, errors="coerce", format="mixed")
+    if pd.api.types.is_datetime64_any_dtype(dates):
+        parsed = dates
+    else:
+        read, problems = parse_time_column(dates, dayfirst=dayfirst)
+        if problems:
+            shown = "; ".join(f"lot {dates.index[row]}: {problem}" for row, problem in problems[:3])
+            more = f" ({len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise ExostabError(f"{len(problems)} release date(s) not read: {shown}{more}")
+        if not pd.api.types.is_datetime64_any_dtype(read):
+            read = pd.Series(pd.NaT, index=dates.index, dtype="datetime64[ns]")
+        parsed = read
     periods = parsed.dt.to_period(period)
     return periods.astype(str).where(parsed.notna(), NO_DATE)

@@ -86,6 +86,7 @@ def monitor_lots(
     date_column: str | None = DEFAULT_DATE_COLUMN,
     window: str = DEFAULT_WINDOW,
     window_given: bool = False,
+    dayfirst: bool = False,
     seed: int = 0,
 ) -> MonitorResult:
     """Check a model on released lots: performance, drift, accounting, verdict.
@@ -103,6 +104,7 @@ def monitor_lots(
             (absent is said in a note; ``check_monitor_columns`` refuses a named one).
         window: the time windows: ``W``, ``M``, ``Q`` or ``Y``.
         window_given: the user chose ``window``: a note says so when no date can use it.
+        dayfirst: dates not yet read are ``dd/mm/yyyy`` (``window_labels``; default ISO only).
         seed: bootstrap seed.
 
     Returns:
@@ -110,7 +112,8 @@ def monitor_lots(
         quarantined).
 
     Raises:
-        ExostabError: no ``label`` column in the sheet; ``window`` not W, M, Q or Y.
+        ExostabError: no ``label`` column in the sheet; ``window`` not W, M, Q or Y; a date
+            not read by the rule (see ``window_labels``).
     """
     window = checked_window(window)
     check_monitor_columns(sheet, label=label, date_column=date_column, date_required=False)
@@ -135,7 +138,7 @@ def monitor_lots(
     elif not dated:
         notes.append(f"{given}the lot sheet has no {date_column!r} column: one time window")
     windows = (
-        window_labels(sheet[date_column], window)
+        window_labels(sheet[date_column], window, dayfirst=dayfirst)
         if dated
         else pd.Series("all", index=sheet.index, dtype=object)
     )

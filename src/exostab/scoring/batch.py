@@ -15,17 +15,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from exostab.errors import InputError
 from exostab.io.feature_names import match_features
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.readers.messages import listed
+from exostab.io.readers.scales import impossible_scale
 from exostab.io.runs import (
-    channel_column,
     failed_run_lots,
     map_runs_to_lots,
     match_all_runs,
     missing_run_warning,
     ms_run_table,
     named,
+    run_claims,
 )
 from exostab.model.bundle import ModelBundle
 
@@ -137,16 +139,8 @@ class BatchScorer:
 
     def __post_init__(self) -> None:
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
-        claim = self.sheet.reset_index()
-        channel = channel_column(claim)
-        claim = pd.concat(
-            [
-                claim.reindex(columns=["lot_id", "ms_run", *([channel] if channel else [])]),
-                self.sheet_quarantine.reindex(columns=["lot_id"]),
-            ],
-            ignore_index=True,
-        ).drop_duplicates("lot_id")
-        self.claim = claim.set_index("lot_id", drop=False)
+        # a quarantined lot's runs are its own: never reported as runs of no lot in the sheet
+        self.claim = run_claims(self.sheet, self.sheet_quarantine)
         self.by_ms_run = ms_run_table(self.claim, list(self.claim["lot_id"].astype(str)))
         self.all_lots = set(self.claim["lot_id"].astype(str))
 
@@ -410,8 +404,8 @@ def checked_chunks(
         (runs × proteins on the model's scale, quarantine rows refused with this chunk).
 
     Raises:
-        InputError: the file is unreadable as a whole, or a run name is ambiguous (see
-            ``match_all_runs``).
+        InputError: the file is unreadable as a whole, a run name is ambiguous (see
+            ``match_all_runs``), or values declared log2 cannot be (``impossible_scale``).
     """
     from exostab.io.readers import detect_format, read_proteins
     from exostab.io.readers.streaming import iter_wide_lenient
@@ -438,6 +432,9 @@ def checked_chunks(
         scorer.match_file([str(run) for run in matrix.intensities.index])
         chunks = iter([(matrix, None)])
     for matrix, refused in chunks:
+        impossible = impossible_scale(matrix.intensities, matrix.scale)
+        if impossible:  # inspect's problem, score's refusal: never a quarantine of every lot
+            raise InputError(impossible, where=str(proteins))
         booked = [scorer.refuse(refused)] if refused is not None and len(refused) else []
         kept, failed = set_aside_failed_runs(matrix, scorer)
         if len(failed):

@@ -137,6 +137,14 @@ def decode(path: Path, raw: bytes, *, final: bool = True) -> str:
         ) from None
 
 
+def lf_line_ends(raw: bytes) -> bytes:
+    """Turn every line end of UTF-8 text into LF: CRLF (Windows) and a lone CR (old Excel for
+    Mac's "CSV (Macintosh)"), in any mix, so every text reader sees one kind of line."""
+    if b"\r" not in raw:
+        return raw
+    return raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
 def as_utf8(path: Path, raw: bytes) -> bytes:
     """Return a text file's bytes as UTF-8 (unchanged when they already are), decided by bytes."""
     encoding = text_encoding(raw)
@@ -204,7 +212,7 @@ def read_head(path: Path, *, min_lines: int = 2) -> bytes:
                     ended = True
                     break
                 blocks.append(block)
-                n_lines += block.count(b"\n")
+                n_lines += max(block.count(b"\n"), block.count(b"\r"))  # LF, CRLF or CR
                 if n_lines >= min_lines or blocks[0].startswith((PARQUET_MAGIC, ZIP_MAGIC)):
                     break
     except IsADirectoryError:
@@ -250,12 +258,16 @@ def whole_lines(head: bytes) -> bytes:
     utf16 = utf16_without_bom(head, final=False)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or utf16:  # UTF-16: ends on an even byte
         little = head.startswith(b"\xff\xfe") or utf16 == "utf-16-le"
-        newline = b"\n\x00" if little else b"\x00\n"
-        end = head.rfind(newline)
-        while end > 0 and end % 2:
-            end = head.rfind(newline, 0, end)
+        ends = []
+        for character in (b"\n", b"\r"):  # a line may end in LF, CRLF or a lone CR
+            newline = character + b"\x00" if little else b"\x00" + character
+            end = head.rfind(newline)
+            while end > 0 and end % 2:
+                end = head.rfind(newline, 0, end)
+            ends.append(end)
+        end = max(ends)
         return head[: end + 2] if end >= 0 else head
-    end = head.rfind(b"\n")
+    end = max(head.rfind(b"\n"), head.rfind(b"\r"))
     return head[: end + 1] if end >= 0 else head
 
 
@@ -414,7 +426,7 @@ def read_text(
     strict_width: bool = True,
 ) -> pd.DataFrame:
     """Read a delimited text table, turning every parse failure into an InputError."""
-    raw = as_utf8(path, read_bytes(path))
+    raw = lf_line_ends(as_utf8(path, read_bytes(path)))
     check_field_counts(path, raw, delimiter, strict=strict_width)
     first_line = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0]
     refuse_duplicate_header(

@@ -395,14 +395,21 @@ def read_lot_sheet(
 
 
 def read_lot_sheet_lenient(
-    path: Path, *, label: str | None = None, vocabulary: Vocabulary | None = None
+    path: Path,
+    *,
+    label: str | None = None,
+    vocabulary: Vocabulary | None = None,
+    dates: tuple[str, ...] = (),
+    dayfirst: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read a lot sheet, quarantining bad rows instead of failing (used by batch scoring).
 
     Cells are read as in ``read_lot_sheet``. Duplicate lot ids, text in a number column or an
     invalid passage put the row in quarantine; a missing ``lot_id`` or ``passage`` column is
     still fatal. A category outside the vocabulary is kept (the model treats a category it
-    never saw as missing and says so in its ``warning`` column).
+    never saw as missing and says so in its ``warning`` column). Date columns (``dates``) are
+    read as in ``read_lot_sheet``; an ambiguous or impossible date is fatal (the rule is
+    wrong, not the lot), naming lot, row and value.
 
     Returns:
         (good lots typed as in ``read_lot_sheet``, quarantined rows with ``lot_id`` and ``reason``)
@@ -414,4 +421,6 @@ def read_lot_sheet_lenient(
         source=str(path),
         vocabulary=vocabulary,
         decimal_comma=decimal_comma,
+        dates=dates,
+        dayfirst=dayfirst,
     )
