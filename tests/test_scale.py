@@ -160,3 +160,32 @@ def test_score_refuses_raw_values_declared_log2_as_inspect_reports_them(
     (problem,) = [p for p in problems if "declared log2" in p]
     assert problem.endswith("drop --scale log2")
     assert problem in said
+
+
+def test_a_lot_sheet_given_as_the_protein_file_is_refused_in_one_line(
+    simulated_model: dict[str, Path], tmp_path: Path
+) -> None:
+    """Every lot of the sheet is quarantined (its cells are text, not intensities) and score
+    says so in one line with exit 2; pandas' read-only masks once made it a traceback."""
+    from typer.testing import CliRunner
+
+    from exostab.cli import app
+
+    lots = simulated_model["data"] / "lots.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--model",
+            str(simulated_model["model"]),
+            "--proteins",
+            str(lots),
+            "--lots",
+            str(lots),
+            "--out",
+            str(tmp_path / "scores.csv"),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "no lot could be scored" in result.output

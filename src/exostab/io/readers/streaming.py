@@ -347,7 +347,8 @@ def check_rows(
     has_text = not all(pd.api.types.is_numeric_dtype(kind) for kind in block.dtypes)
     numbers = block.apply(pd.to_numeric, errors="coerce") if has_text else block
     values = numbers.to_numpy(dtype=float)
-    filled = block.notna().to_numpy()
+    # A copy: pandas 3 may hand a read-only view, and the mask is changed in place below.
+    filled = np.array(block.notna().to_numpy(), dtype=bool)
     if has_text:
         filled &= block.astype(str).apply(lambda col: col.str.strip().ne("")).to_numpy()
     blank = ids.isna().to_numpy() & ~filled.any(axis=1)

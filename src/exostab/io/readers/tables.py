@@ -245,7 +245,8 @@ def wide_layout(path: Path, columns: list[str]) -> WideLayout:
 
 def _without_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Drop rows with no value in any cell (Excel's rows of commas)."""
-    filled = frame.notna().to_numpy()
+    # A copy: pandas 3 may hand a read-only view, and the mask is changed in place below.
+    filled = np.array(frame.notna().to_numpy(), dtype=bool)
     for j, kind in enumerate(frame.dtypes):
         if not pd.api.types.is_numeric_dtype(kind):
             column = frame.iloc[:, j]
