@@ -75,16 +75,7 @@ def forecast(
             f"{bundle.trajectory.n_lots} lots of {bundle.trajectory.n_donors} donors"
         ),
     }
-    page = forecast_page(
-        result.curves,
-        result.banks,
-        result.measured,
-        result.quarantine,
-        result.threshold,
-        result.low,
-        provenance,
-    )
-    paths = write_forecast(result, out, page)
+    paths = write_forecast(result, out, forecast_page(result, provenance))
     console.print(
         f"{result.n_lots_in} lots in: {len(result.measured)} used, {len(result.quarantine)} "
         f"quarantined → {paths['quarantine']}; {result.n_forecast} bank(s) forecast over "

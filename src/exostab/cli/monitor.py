@@ -67,60 +67,32 @@ def monitor(
     training reference, run → lot accounting over time, and one verdict line. Every lot is
     monitored or quarantined with its reason. Exit 0 with or without an alarm; 2 on bad input.
     """
-    import json
-
     from exostab.config import load_monitor_config
     from exostab.io.provenance import is_simulated
-    from exostab.io.readers import read_lot_sheet_lenient
-    from exostab.io.writers import OutputFiles
-    from exostab.monitor import (
-        DEFAULT_DATE_COLUMN,
-        DEFAULT_WINDOW,
-        check_monitor_columns,
-        checked_window,
-        monitor_lots,
-    )
+    from exostab.monitor.result import monitor_paths, write_monitor
+    from exostab.monitor.run import monitor_files
     from exostab.pages.monitor_page import monitor_page
-    from exostab.scoring.batch import score_file
     from exostab.store.model_uri import resolve_model
 
     existing_file(proteins, "protein file")
     existing_file(lots, "lot sheet")
-    files = ["monitor.json", "monitor.html", "lots.csv", "windows.csv", "drift_metadata.csv"]
-    files += ["drift_proteins.csv", "quarantine.csv"]
-    refuse_overwriting({"protein file": proteins, "lot sheet": lots}, [out / f for f in files])
+    refuse_overwriting({"protein file": proteins, "lot sheet": lots}, monitor_paths(out))
     refuse_unwritable(folders=[out])
-    period = checked_window(window if window is not None else DEFAULT_WINDOW)
     rule = load_monitor_config(existing_file(config, "monitor config"))
     bundle, uri = resolve_model(model)
     warn_if_ungated(bundle, uri)
-    sheet, refused = read_lot_sheet_lenient(
-        lots,
-        vocabulary=bundle.vocabulary,
-        dates=(date_column or DEFAULT_DATE_COLUMN,),
-        dayfirst=dayfirst,
-    )
-    check_monitor_columns(  # before the proteins are read: a wrong name is said at once
-        sheet,
-        label=label,
-        date_column=date_column or DEFAULT_DATE_COLUMN,
-        date_required=date_column is not None,
-        where=str(lots),
-    )
-    with err_console.status(f"reading {proteins.name}") as status:
-        scored = score_file(bundle, proteins, sheet, refused, format=format, reading=status.update)
-    with err_console.status("checking performance and drift"):
-        result = monitor_lots(
+    with err_console.status("reading the lot sheet") as status:
+        result = monitor_files(
             bundle,
-            scored,
-            sheet,
-            refused,
+            proteins,
+            lots,
             config=rule,
             label=label,
-            date_column=date_column or DEFAULT_DATE_COLUMN,
-            window=period,
-            window_given=window is not None,
+            date_column=date_column,
+            window=window,
             dayfirst=dayfirst,
+            format=format,
+            progress=status.update,
         )
     simulated = is_simulated(lots)
     provenance = {
@@ -132,21 +104,8 @@ def monitor(
         "lot sheet": lots,
         "alarm rule": config or "configs/monitor.yaml",
     }
-    out.mkdir(parents=True, exist_ok=True)
+    write_monitor(result, out, monitor_page(result, provenance))
     summary = result.summary()
-    # The files appear together, each complete, or none does.
-    with OutputFiles() as outputs:
-        outputs.text(out / "monitor.json", json.dumps(summary, indent=2))
-        outputs.text(out / "monitor.html", monitor_page(result, provenance))
-        for name, table in (
-            ("lots.csv", result.lots),
-            ("windows.csv", result.windows),
-            ("drift_metadata.csv", result.metadata),
-            ("drift_proteins.csv", result.proteins),
-            ("quarantine.csv", result.quarantine),
-        ):
-            if table is not None:
-                outputs.table(out / name, unit="row").write(table)
     console.print(
         f"{summary['n_lots']} lots in: {summary['n_monitored']} monitored + "
         f"{summary['n_quarantined']} quarantined; {summary['n_with_outcome']} with an outcome "
@@ -164,26 +123,11 @@ def monitor(
         from exostab.store.tracking import configure_tracking
 
         configure_tracking()
-        overall = result.overall
-        metrics = {
-            "n_lots": float(summary["n_lots"]),
-            "n_with_outcome": float(overall["n_with_outcome"]),
-            "auroc": overall["auroc"],
-            "auroc_low": overall["auroc_low"],
-            "auroc_high": overall["auroc_high"],
-            "observed_unstable": overall["calibration"]["observed"],
-            "mean_predicted_risk": overall["calibration"]["predicted"],
-            "released_unstable": overall["released_unstable"],
-            "held_stable": overall["held_stable"],
-            "alarm": float(result.alarm),
-            "n_drifted_proteins": float(len(summary["drifted_proteins"])),
-            "n_drifted_columns": float(len(summary["drifted_columns"])),
-        }
         run_id = log_monitoring_run(
             experiment=rule.experiment,
             model_uri=uri,
             model_version=bundle.model_version,
-            metrics=metrics,
+            metrics=result.tracking_metrics(),
             verdict=result.verdict,
             alarm=result.alarm,
             artifacts_dir=out,

@@ -129,10 +129,7 @@ def score(
             advance=lambda done: bar.update(task, completed=done),
         )
         if report:
-            from exostab.pages.report import (  # matplotlib: only here
-                batch_report,
-                lot_trends_section,
-            )
+            from exostab.pages.report import batch_run_report  # matplotlib: only here
 
             provenance = {
                 "model": uri,
@@ -146,21 +143,7 @@ def score(
                 "model trained on": "SIMULATED lots" if bundle.simulated_training else "real lots",
                 "scored lots": "SIMULATED" if is_simulated(lots) else "as given",
             }
-            quarantine = run.quarantine()
-            scored = run.scored()
-            sheet = run.sheet
-            trends = lot_trends_section(scored, sheet, bundle.bands.threshold, bundle.bands.low)
-            page = batch_report(
-                scored,
-                quarantine,
-                provenance,
-                trends=trends,
-                threshold=bundle.bands.threshold,
-                low=bundle.bands.low,
-                sheet=sheet,
-                model_card=bundle.model_card,
-            )
-            outputs.text(report, page)
+            outputs.text(report, batch_run_report(run, bundle, provenance))
     bands, n_out_of_domain = run.bands, run.n_out_of_domain
     console.print(
         f"{scorer.accounting()}\nscores → {out}, quarantine → {quarantine_path}", markup=False

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from exostab.io.writers import OutputFiles
 from exostab.monitor.reference import MonitorReference
 from exostab.monitor.verdict import Check
 
@@ -103,6 +106,58 @@ class MonitorResult:
                 "notes": self.notes,
             }
         )
+
+    def tracking_metrics(self) -> dict[str, float]:
+        """The numbers logged to the mlflow monitoring run (NaN where not assessed)."""
+        overall = self.overall
+        summary = self.summary()
+        return {
+            "n_lots": float(self.n_lots),
+            "n_with_outcome": float(overall["n_with_outcome"]),
+            "auroc": overall["auroc"],
+            "auroc_low": overall["auroc_low"],
+            "auroc_high": overall["auroc_high"],
+            "observed_unstable": overall["calibration"]["observed"],
+            "mean_predicted_risk": overall["calibration"]["predicted"],
+            "released_unstable": overall["released_unstable"],
+            "held_stable": overall["held_stable"],
+            "alarm": float(self.alarm),
+            "n_drifted_proteins": float(len(summary["drifted_proteins"])),
+            "n_drifted_columns": float(len(summary["drifted_columns"])),
+        }
+
+
+TABLES = {
+    "lots.csv": "lots",
+    "windows.csv": "windows",
+    "drift_metadata.csv": "metadata",
+    "drift_proteins.csv": "proteins",
+    "quarantine.csv": "quarantine",
+}
+
+
+def monitor_paths(out: Path) -> list[Path]:
+    """The files ``write_monitor`` may write into the folder ``out``."""
+    return [out / "monitor.json", out / "monitor.html", *(out / name for name in TABLES)]
+
+
+def write_monitor(result: MonitorResult, out: Path, page: str) -> None:
+    """Write monitor.json, the page (monitor.html) and the tables into ``out``.
+
+    They appear together, each complete, or none does (``OutputFiles``); a drift table the
+    model cannot have (no stored reference) is not written.
+
+    Raises:
+        OutputError: a file could not be written (disk full, permission).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    with OutputFiles() as outputs:
+        outputs.text(out / "monitor.json", json.dumps(result.summary(), indent=2))
+        outputs.text(out / "monitor.html", page)
+        for name, attribute in TABLES.items():
+            table = getattr(result, attribute)
+            if table is not None:
+                outputs.table(out / name, unit="row").write(table)
 
 
 def json_ready(value: Any) -> Any:

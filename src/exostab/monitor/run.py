@@ -6,6 +6,8 @@ quarantined, failed MS runs, the domain score's trend), judged by the alarm rule
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -262,4 +264,72 @@ def monitor_lots(
         model_version=bundle.model_version,
         n_outcome_unreadable=len(unreadable),
         checks=checks,
+    )
+
+
+def monitor_files(
+    bundle: ModelBundle,
+    proteins: Path,
+    lots: Path,
+    *,
+    config: MonitorConfig,
+    label: str = "unstable",
+    date_column: str | None = None,
+    window: str | None = None,
+    dayfirst: bool = False,
+    format: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> MonitorResult:
+    """``monitor`` from the files: read the lot sheet, score the protein file, check the model.
+
+    Args:
+        bundle: the deployed model.
+        proteins: protein file of the released lots (any format ``score`` reads).
+        lots: their lot sheet, with ``label`` (1 unstable, 0 stable, empty = not back).
+        config: the alarm rule.
+        label: the outcome column.
+        date_column: the release date column; None = ``release_date`` if the sheet has it
+            (otherwise one window); a column named here must be in the sheet.
+        window: ``W``, ``M``, ``Q`` or ``Y``; None = ``M``.
+        dayfirst: dates are ``dd/mm/yyyy`` (otherwise only ISO ``yyyy-mm-dd``).
+        format: the protein file's format; None = detected.
+        progress: called with a short message at each step (reading, checking).
+
+    Returns:
+        the result (every lot monitored or quarantined with its reason).
+
+    Raises:
+        ExostabError: a named column the lot sheet lacks (said before the proteins are read),
+            a window not W, M, Q or Y, a date not read by the rule; InputError: the files.
+    """
+    from exostab.io.readers import read_lot_sheet_lenient
+    from exostab.scoring.batch import score_file
+
+    say = progress or (lambda message: None)
+    period = checked_window(window if window is not None else DEFAULT_WINDOW)
+    dates = date_column or DEFAULT_DATE_COLUMN
+    sheet, refused = read_lot_sheet_lenient(
+        lots, vocabulary=bundle.vocabulary, dates=(dates,), dayfirst=dayfirst
+    )
+    check_monitor_columns(  # before the proteins are read: a wrong name is said at once
+        sheet,
+        label=label,
+        date_column=dates,
+        date_required=date_column is not None,
+        where=str(lots),
+    )
+    say(f"reading {proteins.name}")
+    scored = score_file(bundle, proteins, sheet, refused, format=format, reading=say)
+    say("checking performance and drift")
+    return monitor_lots(
+        bundle,
+        scored,
+        sheet,
+        refused,
+        config=config,
+        label=label,
+        date_column=dates,
+        window=period,
+        window_given=window is not None,
+        dayfirst=dayfirst,
     )

@@ -11,11 +11,16 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from exostab.pages.figures import BAND_COLOURS, cutoff_text
+
+if TYPE_CHECKING:
+    from exostab.forecast import ForecastResult
+    from exostab.model.bundle import ModelBundle
+    from exostab.scoring.batch_files import BatchRun
 
 BAND_ORDER = {"high": 3, "review": 2, "low": 1, "not assessable": 0}
 
@@ -241,6 +246,25 @@ def batch_report(
 # --- Lot trends per donor (batch report) -----------------------------------------------------
 
 
+def batch_run_report(run: BatchRun, bundle: ModelBundle, provenance: dict[str, Any]) -> str:
+    """The batch report of a finished ``score`` run (kept with ``keep_for_report``).
+
+    The scored lots with their drivers, the quarantine, the lot trends per donor and the
+    model's card, cut at the model's band cut-offs (``batch_report``).
+    """
+    scored, sheet = run.scored(), run.sheet
+    return batch_report(
+        scored,
+        run.quarantine(),
+        provenance,
+        trends=lot_trends_section(scored, sheet, bundle.bands.threshold, bundle.bands.low),
+        threshold=bundle.bands.threshold,
+        low=bundle.bands.low,
+        sheet=sheet,
+        model_card=bundle.model_card,
+    )
+
+
 def lot_sequence(sheet: pd.DataFrame, lot_ids: pd.Series) -> tuple[pd.Series, str]:
     """Order lots by a date column of the lot sheet when every lot has one, else by passage.
 
@@ -294,18 +318,18 @@ def lot_trends_section(
 # --- Cell-bank forecast page -----------------------------------------------------------------
 
 
-def forecast_page(
-    curves: pd.DataFrame,
-    banks: pd.DataFrame,
-    measured: pd.DataFrame,
-    quarantine: pd.DataFrame,
-    threshold: float,
-    low: float,
-    provenance: dict[str, Any],
-) -> str:
-    """Return the self-contained forecast page: one risk-against-passage curve per bank."""
+def forecast_page(result: ForecastResult, provenance: dict[str, Any]) -> str:
+    """Return the self-contained forecast page: one risk-against-passage curve per bank.
+
+    Args:
+        result: what ``run_forecast`` found (curves, banks, measured lots, quarantine, cutoffs).
+        provenance: shown as the page's "where these numbers come from" table.
+    """
     from exostab.forecast import passage_text, said
     from exostab.pages.figures import figure_png_base64, forecast_figure
+
+    curves, banks, measured = result.curves, result.banks, result.measured
+    threshold, low = result.threshold, result.low
 
     shown: list[dict[str, Any]] = []
     for bank in banks.itertuples(index=False):
@@ -337,6 +361,6 @@ def forecast_page(
             hold=cutoff_text(threshold),
             review=cutoff_text(low),
             provenance={str(k): str(v) for k, v in provenance.items()},
-            quarantine=quarantine_rows(quarantine),
+            quarantine=quarantine_rows(result.quarantine),
         )
     )
