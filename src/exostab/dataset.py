@@ -15,7 +15,13 @@ from exostab.errors import InputError
 from exostab.io.feature_names import safe_feature_names
 from exostab.io.lot_sheet_cells import parse_time_column
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.runs import failed_run_lots, map_runs_to_lots, match_runs, named
+from exostab.io.runs import (
+    failed_run_lots,
+    map_runs_to_lots,
+    match_runs,
+    named,
+    why_no_run_matched,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -115,12 +121,19 @@ def build_training_set(
         raise InputError(
             f"the protein file was read as {matrix.scale} but data.scale is {cfg.data.scale}"
         )
+    runs = [str(run) for run in matrix.intensities.index]
     run_to_lot, _ = match_runs(matrix, lot_sheet)  # all runs, failed ones too
     matrix, failed = failed_run_lots(matrix, run_to_lot)
     lots, mapping = map_runs_to_lots(matrix, lot_sheet, run_to_lot=run_to_lot)
     failed_lots = {lot for lot in failed.values() if lot is not None}
     without_run = [lot for lot in mapping.lots_without_run if lot not in failed_lots]
     if without_run:
+        if len(without_run) == len(mapping.lots_without_run) == len(lot_sheet):
+            raise InputError(
+                "no lot of the lot sheet has a protein profile: "
+                + why_no_run_matched(runs, lot_sheet),
+                where=where,
+            )
         raise InputError(
             f"{len(without_run)} lots of the lot sheet have no protein profile: "
             f"{listed(without_run)}",

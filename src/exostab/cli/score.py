@@ -158,7 +158,13 @@ def score(
     if report:
         console.print(f"report → {report}")
     if scorer.n_scored == 0:
-        raise ExostabError("no lot could be scored (see the quarantine file)", where=str(lots))
+        why = scorer.why_nothing_matched()
+        raise ExostabError(
+            f"no lot could be scored: {why}"
+            if why
+            else "no lot could be scored (see the quarantine file)",
+            where=str(proteins if why and scorer.n_lots_in else lots),
+        )
 
 
 # A quarantine reason on the terminal is cut to this many characters (the start and the end

@@ -70,6 +70,31 @@ def named(items: list[str] | tuple[str, ...], limit: int = 10) -> str:
     return text + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
+def why_no_run_matched(runs: list[str], lot_sheet: pd.DataFrame) -> str:
+    """Why no run of a protein file matched a lot of the lot sheet, in one clause.
+
+    Names the file's runs as written and what the sheet offers to match them by: its
+    ``ms_run`` entries when it has that column, its lot ids otherwise.
+
+    Args:
+        runs: every run (sample column or row) of the protein file, failed ones included.
+        lot_sheet: indexed by ``lot_id`` (or with a ``lot_id`` column).
+    """
+    lots = _lot_ids(lot_sheet)
+    if not runs:
+        return "the protein file holds no run (a header without rows or sample columns?)"
+    if not lots:
+        return "the lot sheet holds no lot (a header without rows?)"
+    file_runs = f"the protein file's {len(runs)} run(s) are named {named(runs, 3)}"
+    entries = [run for _, run in ms_run_table(lot_sheet, lots).entries]
+    if entries:
+        return f"{file_runs}; the lot sheet's ms_run column names {named(entries, 3)}"
+    return (
+        f"{file_runs}, none a lot id of the lot sheet ({named(lots, 3)}); name each lot's run(s) "
+        "in an ms_run column of the lot sheet"
+    )
+
+
 def failed_run_lots(
     matrix: ProteinMatrix, run_to_lot: dict[str, str]
 ) -> tuple[ProteinMatrix, dict[str, str | None]]:

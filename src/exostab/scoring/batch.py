@@ -28,6 +28,7 @@ from exostab.io.runs import (
     ms_run_table,
     named,
     run_claims,
+    why_no_run_matched,
 )
 from exostab.model.bundle import ModelBundle
 
@@ -136,6 +137,7 @@ class BatchScorer:
     lot_warnings: dict[str, str] = field(default_factory=dict)
     file_warning: str | None = None
     file_match: dict[str, str] | None = None
+    file_runs: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
@@ -185,9 +187,17 @@ class BatchScorer:
         Raises:
             InputError: a run name is ambiguous (see ``match_all_runs``).
         """
-        self.file_match, _ = match_all_runs(
-            list(dict.fromkeys(runs)), self.by_ms_run, self.all_lots
-        )
+        self.file_runs = list(dict.fromkeys(runs))
+        self.file_match, _ = match_all_runs(self.file_runs, self.by_ms_run, self.all_lots)
+
+    def why_nothing_matched(self) -> str | None:
+        """Why no run of the file matched a lot (``why_no_run_matched``); None if one did.
+
+        Only known once the file's runs were matched (``match_file``).
+        """
+        if self.file_runs is None or self.file_match:
+            return None
+        return why_no_run_matched(self.file_runs, self.claim)
 
     def lots_of(self, runs: list[str]) -> dict[str, str]:
         """The lots of runs read together (a chunk): run -> lot for the matched runs.

@@ -377,8 +377,8 @@ def read_lot_sheet(
         in {0, 1}.
 
     Raises:
-        InputError: unreadable file, missing ``lot_id``/``passage``/label column, or a table of
-            contract breaches grouped by lot.
+        InputError: unreadable file, no lot in it, missing ``lot_id``/``passage``/label column,
+            or a table of contract breaches grouped by lot.
     """
     sheet, decimal_comma = _read_sheet(path)
     validated = validate_lot_sheet(
@@ -391,6 +391,8 @@ def read_lot_sheet(
         dates=dates,
         dayfirst=dayfirst,
     )
+    if validated.empty:
+        raise InputError("the lot sheet holds no lot (a header without rows?)", where=str(path))
     logger.info("read lot sheet %s: %d lots", path, len(validated))
     return validated
 

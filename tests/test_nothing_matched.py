@@ -1,0 +1,142 @@
+"""When no run of a protein file matches a lot, train and score say why in one line, exit 2.
+
+The kind of fault: the two files are each fine, but nothing pairs them (runs named by the
+instrument, a lot sheet without ``ms_run``; a header-only protein file or lot sheet). The
+message must name the file's runs as written and what the sheet offers to match them by,
+never blame the wrong file, and never be a list of every lot.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from exostab.cli import app
+from exostab.errors import InputError
+from exostab.io.readers import read_lot_sheet
+from exostab.io.runs import why_no_run_matched
+
+runner = CliRunner()
+CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
+
+names = st.text(
+    alphabet=st.characters(min_codepoint=48, max_codepoint=122, categories=("L", "N")),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    runs=st.lists(names, min_size=1, max_size=30, unique=True),
+    lots=st.lists(names, min_size=1, max_size=30, unique=True),
+    with_ms_run=st.booleans(),
+)
+def test_the_reason_names_the_runs_and_what_the_sheet_matches_by(
+    runs: list[str], lots: list[str], with_ms_run: bool
+) -> None:
+    """Any run names and lot ids: the first run is named, the count is right, and the advice
+    follows the sheet (an ms_run column's entries, or the missing column); at most 3 of each."""
+    sheet = pd.DataFrame({"lot_id": lots})
+    if with_ms_run:
+        sheet["ms_run"] = [f"{lot}_inj" for lot in lots]
+    said = why_no_run_matched(runs, sheet)
+    assert f"{len(runs)} run(s) are named {runs[0]}" in said
+    if with_ms_run:
+        assert f"ms_run column names {lots[0]}_inj" in said
+    else:
+        assert "none a lot id of the lot sheet" in said and "ms_run column" in said
+    assert said.count(",") <= 8  # three runs, three lots or entries: never the whole list
+
+
+def test_an_empty_side_is_named() -> None:
+    sheet = pd.DataFrame({"lot_id": ["L1"]})
+    assert "protein file holds no run" in why_no_run_matched([], sheet)
+    assert "lot sheet holds no lot" in why_no_run_matched(["r1"], sheet.iloc[:0])
+
+
+def test_a_header_only_lot_sheet_is_refused_on_reading(tmp_path: Path) -> None:
+    sheet = tmp_path / "lots.csv"
+    sheet.write_text("lot_id,donor_id,passage,unstable\n", encoding="utf-8")
+    with pytest.raises(InputError, match="holds no lot") as caught:
+        read_lot_sheet(sheet, label="unstable")
+    assert caught.value.where == str(sheet)
+
+
+def one_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, output
+    assert "Traceback" not in output
+    return lines[0]
+
+
+@pytest.mark.skipif(not (CASES / "base-lots").is_dir(), reason="needs ../shared/cases")
+def test_train_says_why_no_lot_has_a_profile(tmp_path: Path, tracking_store: str) -> None:
+    """The reviewer's case: a MaxQuant file of SIM_run_* runs, a lot sheet without ms_run."""
+    proteins = CASES / "base-lots" / "proteinGroups.txt"
+    lots = CASES / "lotsheet-decimal-comma" / "lots_de_all80.csv"
+    result = runner.invoke(app, ["train", "--proteins", str(proteins), "--lots", str(lots)])
+    assert result.exit_code == 2, result.output
+    line = one_line(result.output)
+    assert line.startswith(f"error: {proteins}: no lot of the lot sheet has a protein profile")
+    assert "SIM_run_0001" in line and "ms_run column" in line
+    assert "77 more" in line and "SIM-L0010" not in line  # three named, not ten
+
+
+def scored(model: Path, proteins: Path, lots: Path, out: Path) -> tuple[int, str]:
+    result = runner.invoke(
+        app,
+        ["score", "--model", str(model), "--proteins", str(proteins), "--lots", str(lots),
+         "--out", str(out)],
+    )  # fmt: skip
+    return result.exit_code, result.output
+
+
+def test_score_names_the_file_that_is_empty(
+    simulated_model: dict[str, Path], tmp_path: Path
+) -> None:
+    """A header-only protein file is blamed as such (not the lot sheet), and the reverse."""
+    data, model = simulated_model["data"], simulated_model["model"]
+    header = (data / "proteins.csv").read_text(encoding="utf-8").splitlines()[0]
+    empty_proteins = tmp_path / "proteins.csv"
+    empty_proteins.write_text(header + "\n", encoding="utf-8")
+    code, output = scored(model, empty_proteins, data / "lots.csv", tmp_path / "a.csv")
+    assert code == 2
+    assert one_line(output) == (
+        f"error: {empty_proteins}: no lot could be scored: the protein file holds no run "
+        "(a header without rows or sample columns?)"
+    )
+    empty_lots = tmp_path / "lots.csv"
+    empty_lots.write_text(
+        (data / "lots.csv").read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8"
+    )
+    code, output = scored(model, data / "proteins.csv", empty_lots, tmp_path / "b.csv")
+    assert code == 2
+    assert re.search(rf"^error: {re.escape(str(empty_lots))}: .*lot sheet holds no lot", output,
+                     re.M), output  # fmt: skip
+
+
+def test_score_says_why_no_run_matched(simulated_model: dict[str, Path], tmp_path: Path) -> None:
+    """Runs named by the instrument and a sheet that lost its ms_run column: every lot is
+    quarantined (none lost), and the one error line says why."""
+    data, model = simulated_model["data"], simulated_model["model"]
+    sheet = pd.read_csv(data / "lots.csv")
+    assert "ms_run" in sheet  # the simulator names each lot's runs
+    lots = tmp_path / "lots.csv"
+    sheet.drop(columns="ms_run").to_csv(lots, index=False)
+    out = tmp_path / "scores.csv"
+    code, output = scored(model, data / "proteinGroups.txt", lots, out)
+    assert code == 2
+    line = one_line(output)
+    assert line.startswith(f"error: {data / 'proteinGroups.txt'}: no lot could be scored: ")
+    first_run = pd.read_csv(data / "proteinGroups.txt", sep="\t", nrows=0).columns
+    assert "ms_run column" in line and "none a lot id" in line, line
+    assert any(column.endswith(line.split("are named ")[1].split(",")[0]) for column in first_run)
+    quarantine = pd.read_csv(tmp_path / "scores.quarantine.csv")
+    assert set(sheet["lot_id"]) <= set(quarantine["lot_id"])
