@@ -188,3 +188,30 @@ def test_predict_reads_request_cells_as_the_lot_sheet_does(
     assert errors[1] == "not a number in column 'passage': 'P5x'"
     assert errors[2] == "text 'n.d.' in protein column 'RISK1'"
     assert errors[0] is None and errors[3] is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    passage=st.floats(allow_nan=False, width=64),
+    age=st.floats(allow_nan=False, width=64),
+)
+def test_an_infinite_number_is_one_reason_not_a_contradiction(passage: float, age: float) -> None:
+    """Any number in passage and donor_age (±inf, 1e308, -0.0, 4.5, 60): the row is kept
+    exactly when both are valid, and an infinite value gets one reason, not finite (1e400 in a
+    request said "must be <= 50 (got inf); must be a whole number (got inf)")."""
+    import math
+
+    from exostab.io.readers.tables import split_lot_sheet
+
+    sheet = pd.DataFrame({"lot_id": ["L1"], "passage": [passage], "donor_age": [age]})
+    good, bad = split_lot_sheet(sheet, source="sheet")
+    assert len(good) + len(bad) == 1
+    valid_passage = math.isfinite(passage) and 0 <= passage <= 50 and passage % 1 == 0
+    valid_age = math.isfinite(age) and age >= 0
+    assert len(good) == int(valid_passage and valid_age)
+    if len(bad):
+        reason = str(bad["reason"].iat[0])
+        for column, value in (("passage", passage), ("donor_age", age)):
+            if math.isinf(value):
+                assert reason.count(f"{column} must") == 1, reason
+                assert f"{column} must be finite" in reason, reason

@@ -456,6 +456,9 @@ def monitor_cli(world: dict[str, object], lots: Path, out: Path, *options: str):
         (["--date-column", "nosuch"], "no date column 'nosuch' (--date-column)"),
         (["--window", "Z"], "--window 'Z' is not a time window: use W (week), M (month)"),
         (["--window", "2M"], "Q (quarter), Y (year)"),
+        (["--label", "passage"], "the outcome column 'passage' holds no outcome read as 0/1"),
+        (["--label", "lot_id"], "--label 'lot_id' names the lot id column, not an outcome"),
+        (["--date-column", "lot_id"], "--date-column 'lot_id' names the lot id column, not a"),
     ],
 )
 def test_an_option_the_lot_sheet_cannot_satisfy_is_refused(

@@ -136,7 +136,8 @@ def test_served_columns_answer_as_the_column_signature_did(
     try:
         expected = answers_before(linear_bundle, request, orient)
     except MlflowException:
-        with pytest.raises(InputError, match="no lot_id column"):
+        said = "holds no lot" if request.shape == (0, 0) else "no lot_id column"
+        with pytest.raises(InputError, match=said):
             linear_bundle.served_request(as_parsed(request, orient, None))
         assert "lot_id" not in request.columns
         return
@@ -380,3 +381,12 @@ def test_a_number_sent_as_a_category_is_read_as_its_text(
     assert answer.loc[0, "risk"] == answer.loc[1, "risk"]
     assert answer.loc[0, "warning"] == f"medium {text!r} not seen in training: treated as missing"
     assert answer.loc[1, "warning"] is None
+
+
+def test_an_empty_list_of_records_is_said_to_hold_no_lot(linear_bundle: ModelBundle) -> None:
+    """``{"dataframe_records": []}`` parses to a frame with no rows and no columns: the
+    request holds no lot (it was told it has no lot_id column)."""
+    with pytest.raises(InputError, match=r"^the request holds no lot \(an empty list"):
+        linear_bundle.served_request(pd.DataFrame())
+    empty = linear_bundle.served_request(pd.DataFrame({"lot_id": []}))
+    assert len(linear_bundle.predict(empty)) == 0

@@ -45,7 +45,16 @@ MAX_PASSAGE = 50
 
 
 def _whole_number(series: pd.Series) -> pd.Series:
-    return series.isna() | (series % 1 == 0)
+    return series.isna() | np.isinf(series) | (series % 1 == 0)
+
+
+def _finite(series: pd.Series) -> pd.Series:
+    return ~np.isinf(series)
+
+
+def _at_least_0(series: pd.Series) -> pd.Series:
+    """>= 0, or infinite (an infinite value is said once, as not finite)."""
+    return series.isna() | np.isinf(series) | (series >= 0)
 
 
 def _not_blank(series: pd.Series) -> pd.Series:
@@ -74,10 +83,12 @@ def lot_sheet_schema(label: str | None = None, group: str | None = None) -> pa.D
         PASSAGE: pa.Column(
             "float64",
             nullable=False,
+            # An infinite value (1e400 in a request) fails "finite" only, not every check.
             checks=[
-                pa.Check.ge(0, error="passage must be >= 0"),
-                pa.Check.le(
-                    MAX_PASSAGE,
+                pa.Check(_finite, error="passage must be finite"),
+                pa.Check(_at_least_0, error="passage must be >= 0"),
+                pa.Check(
+                    lambda s: np.isinf(s) | (s <= MAX_PASSAGE),
                     error=f"passage must be <= {MAX_PASSAGE}: no MSC culture is passaged that "
                     "far (population doublings or days entered as passage?)",
                 ),
@@ -92,8 +103,8 @@ def lot_sheet_schema(label: str | None = None, group: str | None = None) -> pa.D
                 nullable=True,
                 required=False,
                 checks=[
-                    pa.Check.ge(0, error=f"{name} must be >= 0"),
-                    pa.Check(lambda s: ~np.isinf(s), error=f"{name} must be finite"),
+                    pa.Check(_at_least_0, error=f"{name} must be >= 0"),
+                    pa.Check(_finite, error=f"{name} must be finite"),
                 ],
             )
     if group is not None and group != LOT_ID:

@@ -485,10 +485,13 @@ class ModelBundle(BundleState):
         ``canonical_headers``).
 
         Raises:
-            InputError: the request has no ``lot_id`` column, or two columns mean one.
+            InputError: the request holds no lot or no ``lot_id`` column, or two columns mean
+                one.
         """
         request, _ = canonical_headers(request, tuple(self.metadata))
         sent = set(request.columns.tolist())
+        if request.shape == (0, 0):  # {"dataframe_records": []}
+            raise InputError("the request holds no lot (an empty list of records?)")
         if LOT_ID not in sent:
             raise InputError(
                 f"the request has no {LOT_ID} column ({LOT_ID} is required; the model's other "

@@ -55,6 +55,20 @@ def checked_window(window: str) -> str:
     return spelled
 
 
+def refuse_lot_id_options(label: str, date_column: str | None, where: str | None) -> None:
+    """Refuse ``--label lot_id`` or ``--date-column lot_id`` before the sheet is read.
+
+    Raises:
+        ExostabError: the option names the lot id column.
+    """
+    for option, column in (("--label", label), ("--date-column", date_column)):
+        if column == "lot_id":
+            what = "an outcome" if option == "--label" else "a date"
+            raise ExostabError(
+                f"{option} 'lot_id' names the lot id column, not {what}", where=where
+            )
+
+
 def check_monitor_columns(
     sheet: pd.DataFrame,
     *,
@@ -63,7 +77,8 @@ def check_monitor_columns(
     date_required: bool,
     where: str | None = None,
 ) -> None:
-    """Refuse an outcome column (or a date column the user named) that the lot sheet lacks.
+    """Refuse an outcome column (or a date column the user named) that the lot sheet lacks,
+    or an outcome column that holds no outcome.
 
     Args:
         sheet: the lot sheet as read (its columns).
@@ -74,8 +89,11 @@ def check_monitor_columns(
         where: the lot sheet's file, for the message.
 
     Raises:
-        ExostabError: one line naming the missing column and the file.
+        ExostabError: one line naming the file and the missing column, an option naming the
+            lot id column, or an outcome column none of whose cells reads as 0/1 (a wrong
+            ``--label``: ``passage``).
     """
+    refuse_lot_id_options(label, date_column, where)
     if label not in sheet.columns:
         raise ExostabError(
             f"the lot sheet has no outcome column {label!r} (--label): add it, empty where the "
@@ -85,6 +103,15 @@ def check_monitor_columns(
     if date_required and date_column is not None and date_column not in sheet.columns:
         raise ExostabError(
             f"the lot sheet has no date column {date_column!r} (--date-column)", where=where
+        )
+    outcome, unreadable = read_outcomes(sheet[label])
+    if unreadable and outcome.isna().all():
+        examples = ", ".join(repr(str(v)) for v in sheet.loc[unreadable[:3], label].tolist())
+        raise ExostabError(
+            f"the outcome column {label!r} holds no outcome read as 0/1 ({len(unreadable)} "
+            f"value(s) such as {examples}): is --label the assay outcome (1 unstable, 0 stable, "
+            "empty = not back)?",
+            where=where,
         )
 
 

@@ -22,6 +22,7 @@ from exostab.monitor.lot_sheet import (
     check_monitor_columns,
     checked_window,
     read_outcomes,
+    refuse_lot_id_options,
     window_labels,
 )
 from exostab.monitor.performance import performance
@@ -308,6 +309,7 @@ def monitor_files(
     say = progress or (lambda message: None)
     period = checked_window(window if window is not None else DEFAULT_WINDOW)
     dates = date_column or DEFAULT_DATE_COLUMN
+    refuse_lot_id_options(label, date_column, str(lots))
     sheet, refused = read_lot_sheet_lenient(
         lots, vocabulary=bundle.vocabulary, dates=(dates,), dayfirst=dayfirst
     )
