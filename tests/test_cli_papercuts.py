@@ -189,6 +189,37 @@ def test_serve_refuses_a_port_in_use() -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("gate_passed", [False, True, None])
+def test_serve_warns_of_a_model_that_did_not_pass_the_gate(
+    simulated_model: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    gate_passed: bool | None,
+) -> None:
+    """As score, forecast and monitor do. The plan is real (the model is read); only the
+    server is not started, since the warning comes before it."""
+    import dataclasses
+    import json
+
+    import exostab.scoring.serving as serving
+    from conftest import free_port
+
+    model = tmp_path / "model"
+    shutil.copytree(simulated_model["model"], model)
+    state = model / "artifacts" / "bundle" / "bundle.json"
+    saved = json.loads(state.read_text())
+    assert "gate_passed" in saved
+    saved["gate_passed"] = gate_passed
+    state.write_text(json.dumps(saved))
+    plans: list[serving.ServerPlan] = []
+    monkeypatch.setattr(serving, "run_server", lambda plan, say: plans.append(plan))
+    result = runner.invoke(app, ["serve", "--model", str(model), "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    assert [dataclasses.astuple(p)[-1] for p in plans] == [gate_passed]
+    warned = "did not pass the gate at training" in result.output
+    assert warned == (gate_passed is False), result.output
+
+
 def test_reading_a_protein_file_reports_progress(simulated_model: dict[str, Path]) -> None:
     """score/explain/forecast say what they read through the ``reading`` hook (a rich status
     on a terminal); the hook is told before the file is read, and the rows still come."""

@@ -461,6 +461,7 @@ def test_train_leaves_out_qc_runs_and_names_the_missing_injection(
         )
     assert len(training.X) == len(sheet) == 80
     assert "HeLa_QC_01" in caplog.text and "Blank_01" in caplog.text
+    assert "Blank_01 (no lot)" in caplog.text and "lot none" not in caplog.text  # a failed blank
     assert "SIM_run_0001_rep2" in caplog.text and "SIM-L0001" in caplog.text
     assert training.fingerprint["lots_missing_a_run"] == 5
 

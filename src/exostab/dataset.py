@@ -146,7 +146,9 @@ def build_training_set(
             len(failed),
             listed(
                 [
-                    f"{run} (lot {lot or 'none'}"
+                    f"{run} (no lot)"
+                    if lot is None
+                    else f"{run} (lot {lot}"
                     + (", its only run: lot left out)" if lot in failed_only else ")")
                     for run, lot in failed.items()
                 ]

@@ -15,6 +15,7 @@ from exostab.errors import ExostabError
 
 if TYPE_CHECKING:  # heavy imports stay out of `exostab --help`
     from exostab.model.bundle import ModelBundle
+    from exostab.scoring.serving import ServerPlan
 
 
 def existing_file(path: Path | None, what: str) -> Path | None:
@@ -79,7 +80,7 @@ def refuse_unwritable(files: Sequence[Path | None] = (), folders: Sequence[Path]
             )
 
 
-def warn_if_ungated(bundle: ModelBundle, uri: str) -> None:
+def warn_if_ungated(bundle: ModelBundle | ServerPlan, uri: str) -> None:
     """Say so when the model did not pass the training gate (its risks may not beat passage)."""
     if bundle.gate_passed is False:
         err_console.print(

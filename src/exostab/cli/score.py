@@ -323,6 +323,7 @@ def serve(
     from exostab.scoring.serving import plan_server, run_server
 
     plan = plan_server(model, port)
+    warn_if_ungated(plan, plan.model_uri)
     console.print(
         f"serving {plan.model_uri} (version {plan.model_version}) on {plan.url}", highlight=False
     )

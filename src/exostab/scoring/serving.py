@@ -42,6 +42,7 @@ class ServerPlan:
         port: TCP port on 127.0.0.1.
         command: the ``mlflow models serve`` command line.
         env: its environment.
+        gate_passed: the model passed the gate at training (None: trained before the gate).
     """
 
     model_uri: str
@@ -50,6 +51,7 @@ class ServerPlan:
     port: int
     command: list[str]
     env: dict[str, str] = field(repr=False)
+    gate_passed: bool | None = None
 
     @property
     def url(self) -> str:
@@ -117,7 +119,9 @@ def plan_server(model: str, port: int) -> ServerPlan:
         "--port",
         str(port),
     ]
-    return ServerPlan(model_uri, bundle.model_version, source, port, command, env)
+    return ServerPlan(
+        model_uri, bundle.model_version, source, port, command, env, bundle.gate_passed
+    )
 
 
 def group_alive(group: int) -> bool:
