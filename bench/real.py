@@ -86,12 +86,18 @@ COHORTS = (
 )
 
 
-def run_cohort(cohort: Cohort, config: Path) -> list[dict[str, Any]]:
+def run_cohort(cohort: Cohort, config: Path) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     """Validate the model and the baselines on one task; one row per method.
 
     Every AUROC is pooled over the lots that all methods scored out of fold, so the paired
     difference model − baseline compares the same lots; its SE is the sd of ``N_BOOT``
     group-bootstrap draws (plexes or hearts resampled, both AUROCs on the same draw).
+
+    Returns:
+        (one row per method, the out-of-fold scores of those lots: one row per lot and method,
+        ``cohort``, ``lot_id``, ``group``, ``y``, ``method``, ``score`` (log-odds for the
+        model; each baseline's own scale)). The scores let two runs (two configurations) be
+        compared lot by lot, paired (``bench/compare.py``).
     """
     warnings.filterwarnings("ignore", category=UserWarning)
     folder = DATASETS / cohort.folder
@@ -157,15 +163,34 @@ def run_cohort(cohort: Cohort, config: Path) -> list[dict[str, Any]]:
                 "model_gain_high": float(high),
             }
         )
-    return rows
+    lots = training.y.index.astype(str)[tested]
+    scores = {"model": model[tested]} | {name: oof[name][tested] for name in BASELINES}
+    predictions = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "cohort": cohort.name,
+                    "lot_id": lots,
+                    "group": groups.astype(str),
+                    "y": y,
+                    "method": method,
+                    "score": values,
+                }
+            )
+            for method, values in scores.items()
+        ],
+        ignore_index=True,
+    )
+    return rows, predictions
 
 
 def run_real(
     config: Path, advance: Any = None, jobs: int = 2, only: tuple[str, ...] | None = None
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every task present (or those named in ``only``) in ``jobs`` worker processes.
 
-    An absent ``../shared/datasets`` gives an empty table (each missing task is logged).
+    Returns (one row per task and method, the out-of-fold scores per lot: ``run_cohort``).
+    An absent ``../shared/datasets`` gives empty tables (each missing task is logged).
     """
     cohorts = [c for c in COHORTS if only is None or c.name in only]
     present = []
@@ -175,11 +200,13 @@ def run_real(
         else:
             logger.warning("real task %s not found under %s: skipped", cohort.name, DATASETS)
     rows: list[dict[str, Any]] = []
+    predictions: list[pd.DataFrame] = []
     results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
         delayed(run_cohort)(cohort, config) for cohort in present
     )
-    for task in results:
+    for task, scores in results:
         rows += task
+        predictions.append(scores)
         model = task[0]
         logger.info("%s: model %.3f (%s)", model["cohort"], model["roc_auc"], model["chosen"])
         if advance is not None:
@@ -187,5 +214,9 @@ def run_real(
     order = {c.name: k for k, c in enumerate(COHORTS)}
     table = pd.DataFrame(rows)
     if table.empty:
-        return table
-    return table.sort_values("cohort", key=lambda c: c.map(order), kind="stable")
+        return table, pd.DataFrame()
+
+    def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values("cohort", key=lambda c: c.map(order), kind="stable")
+
+    return ordered(table), ordered(pd.concat(predictions, ignore_index=True))

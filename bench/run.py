@@ -3,6 +3,7 @@
 Usage: ``.venv/bin/python bench/run.py [--quick] [--only quality,real,speed,forecast]
 [--jobs N]``. Writes ``bench/results.md``, ``bench/results.csv`` (quality, one row per scenario,
 seed, training size and method), ``bench/real.csv`` (real tasks, one row per task and method),
+``bench/real_predictions.csv`` (out-of-fold scores per real lot, for ``bench/compare.py``),
 ``bench/speed.csv`` and ``bench/forecast.csv`` (cell-bank forecast, one row per scenario and
 seed; its section also goes to ``bench/forecast.md``). Simulated worlds of the quality part are
 cached in ``bench/_work/cache`` (keyed by scenario, sizes, seed and simulator version); other
@@ -153,7 +154,7 @@ def main() -> None:
         if wanted("real"):
             real_tasks = QUICK_REAL if args.quick else tuple(c.name for c in COHORTS)
             task = bar.add_task("real tasks", total=len(real_tasks))
-            real = run_real(
+            real, real_scores = run_real(
                 args.config,
                 advance=lambda message: bar.update(
                     task, advance=1, description=f"real: {message} done"
@@ -162,6 +163,8 @@ def main() -> None:
                 only=real_tasks,
             )
             real.to_csv(BENCH / CSV["real"], index=False)
+            if not args.quick:  # lot by lot, so that two configurations compare paired
+                real_scores.to_csv(BENCH / "real_predictions.csv", index=False)
         if wanted("speed"):
             n_steps = 7
             task = bar.add_task("speed", total=n_steps)
