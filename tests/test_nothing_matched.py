@@ -140,3 +140,29 @@ def test_score_says_why_no_run_matched(simulated_model: dict[str, Path], tmp_pat
     assert any(column.endswith(line.split("are named ")[1].split(",")[0]) for column in first_run)
     quarantine = pd.read_csv(tmp_path / "scores.quarantine.csv")
     assert set(sheet["lot_id"]) <= set(quarantine["lot_id"])
+
+
+@pytest.mark.skipif(not (CASES / "base-lots").is_dir(), reason="needs ../shared/cases")
+def test_inspect_says_it_once_and_takes_proteins_as_an_option() -> None:
+    """inspect names the same reason as one problem (not also 80 lots without a run), and
+    reads the protein file as --proteins as well as FILE, as score and train name it."""
+    import json
+
+    proteins = CASES / "base-lots" / "proteinGroups.txt"
+    lots = CASES / "lotsheet-decimal-comma" / "lots_de_all80.csv"
+    answers = [
+        runner.invoke(app, ["inspect", *where, "--lots", str(lots), "--json"])
+        for where in ([str(proteins)], ["--proteins", str(proteins)])
+    ]
+    assert [a.exit_code for a in answers] == [0, 0]
+    assert answers[0].stdout == answers[1].stdout
+    problems = json.loads(answers[0].stdout)["problems"]
+    assert [p for p in problems if "run" in p] == [
+        "no run matches a lot: " + why_no_run_matched(
+            [f"SIM_run_{i:04d}" for i in range(1, 81)], pd.read_csv(lots, sep=";")
+        )
+    ]  # fmt: skip
+    both = runner.invoke(app, ["inspect", str(proteins), "--proteins", str(lots)])
+    assert both.exit_code == 2 and "two protein files given" in both.output
+    neither = runner.invoke(app, ["inspect"])
+    assert neither.exit_code == 2 and "give the protein file" in neither.output

@@ -14,7 +14,7 @@ from rich.markup import escape
 from exostab.cli.checks import checked_scale, existing_file
 from exostab.cli.options import SCALE_HELP
 from exostab.cli.program import console, err_console, user_errors
-from exostab.errors import shown
+from exostab.errors import ExostabError, shown
 
 
 @contextlib.contextmanager
@@ -51,7 +51,19 @@ def release_unshown(held: list[logging.LogRecord], findings: Sequence[str]) -> N
 
 @user_errors
 def inspect_file(
-    file: Annotated[Path, typer.Argument(help="Protein file (any supported format).")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Protein file (any supported format); or give it as --proteins.",
+            show_default=False,
+        ),
+    ] = None,
+    proteins: Annotated[
+        Path | None,
+        typer.Option(
+            "--proteins", help="The protein file, as score and train name it.", show_default=False
+        ),
+    ] = None,
     lots: Annotated[
         Path | None, typer.Option("--lots", help="Lot sheet: show the run → lot mapping.")
     ] = None,
@@ -83,6 +95,11 @@ def inspect_file(
     from exostab.io.inspection import inspection
     from exostab.io.readers import ReadOptions, read_lot_sheet_lenient, read_proteins
 
+    if file is not None and proteins is not None and file != proteins:
+        raise ExostabError(f"two protein files given ({file} and --proteins {proteins}): give one")
+    file = file or proteins
+    if file is None:
+        raise ExostabError("give the protein file: exostab inspect FILE (or --proteins FILE)")
     existing_file(file, "protein file")
     existing_file(lots, "lot sheet")
     with held_warnings() as held, err_console.status(f"reading {file.name}"):

@@ -12,7 +12,7 @@ import pandas as pd
 
 from exostab.errors import shown
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.runs import map_runs_to_lots, named, run_claims
+from exostab.io.runs import map_runs_to_lots, named, run_claims, why_no_run_matched
 
 
 def inspection(
@@ -53,7 +53,8 @@ def inspection(
     if sheet_read is not None:
         sheet, quarantine = sheet_read
         # a quarantined lot is still a lot of the sheet: its runs are not runs of no lot
-        _, mapping = map_runs_to_lots(matrix, run_claims(sheet, quarantine))
+        claims = run_claims(sheet, quarantine)
+        _, mapping = map_runs_to_lots(matrix, claims)
         refused = set(quarantine["lot_id"].astype(str))
         lots_without_run = [lot for lot in mapping.lots_without_run if lot not in refused]
         payload["run_to_lot"] = mapping.run_to_lot
@@ -64,7 +65,13 @@ def inspection(
             f"lot sheet: {shown(row.lot_id)}: {row.reason}" for row in quarantine.itertuples()
         ]
         payload["missing_runs"] = {lot: list(runs) for lot, runs in mapping.missing_runs.items()}
-        if mapping.runs_without_lot:
+        nothing = not mapping.run_to_lot
+        if nothing and (matrix.n_runs or len(claims)):
+            problems.append(
+                "no run matches a lot: "
+                + why_no_run_matched([str(run) for run in matrix.intensities.index], claims)
+            )
+        elif mapping.runs_without_lot:
             problems.append(
                 f"{len(mapping.runs_without_lot)} run(s) match no lot (left out by train and "
                 f"score: QC, blanks?): {named(mapping.runs_without_lot)}"
@@ -72,7 +79,7 @@ def inspection(
         missing_note = mapping.missing_note()
         if missing_note:
             problems.append(missing_note)
-        if lots_without_run:
+        if lots_without_run and not nothing:  # none matched: said once, above
             problems.append(
                 f"{len(lots_without_run)} lot(s) have no run: {named(lots_without_run)}"
             )
