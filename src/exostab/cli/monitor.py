@@ -69,6 +69,7 @@ def monitor(
     """
     from exostab.config import load_monitor_config
     from exostab.io.provenance import is_simulated
+    from exostab.monitor import checked_window
     from exostab.monitor.result import monitor_paths, write_monitor
     from exostab.monitor.run import monitor_files
     from exostab.pages.monitor_page import monitor_page
@@ -78,6 +79,8 @@ def monitor(
     existing_file(lots, "lot sheet")
     refuse_overwriting({"protein file": proteins, "lot sheet": lots}, monitor_paths(out))
     refuse_unwritable(folders=[out])
+    if window is not None:
+        checked_window(window)  # before the model is loaded: a wrong spelling is said at once
     rule = load_monitor_config(existing_file(config, "monitor config"))
     bundle, uri = resolve_model(model)
     warn_if_ungated(bundle, uri)
