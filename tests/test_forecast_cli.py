@@ -53,15 +53,18 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
         yield {"root": root, "data": data, "model": json.loads(summary.read_text())["model_uri"]}
 
 
-def forecast_in_store(trained: dict, lots: Path, out: Path, *extra: str) -> Result:
-    """Run ``exostab forecast`` of the module's model on the held-out proteins, in its store."""
+def forecast_in_store(
+    trained: dict, lots: Path, out: Path, *extra: str, proteins: Path | None = None
+) -> Result:
+    """Run ``exostab forecast`` of the module's model on the held-out proteins (or
+    ``proteins``), in its store."""
     root = trained["root"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
         return invoke(
             "forecast",
             "--model", trained["model"],
-            "--proteins", str(trained["data"] / "test" / "proteins.csv"),
+            "--proteins", str(proteins or trained["data"] / "test" / "proteins.csv"),
             "--lots", str(lots),
             "--out", str(out),
             *extra,
@@ -234,3 +237,26 @@ def test_the_batch_report_shows_lot_trends_per_donor(trained, tmp_path: Path) ->
     donors = pd.read_csv(test / "lots.csv")["donor_id"].nunique()
     assert "Lot trends per donor" in page and "(by passage)" in page
     assert page.count('alt="lot trend of donor') == donors
+
+
+def test_a_protein_file_of_no_lot_is_one_line_not_a_traceback(trained, tmp_path: Path) -> None:
+    """A header-only protein table gave KeyError 'risk'; runs named otherwise than the lots
+    gave "no bank could be forecast (see the quarantine file)" after counting runs as lots."""
+    test = trained["data"] / "test"
+    header = (test / "proteins.csv").read_text(encoding="utf-8").splitlines()[0]
+    empty = tmp_path / "empty.csv"
+    empty.write_text(header + "\n", encoding="utf-8")
+    result = forecast_in_store(trained, test / "lots.csv", tmp_path / "a", proteins=empty)
+    assert result.exit_code == 2, result.output
+    assert f"error: {empty}: no lot could be forecast: the protein file holds no run" in (
+        " ".join(result.output.split())
+    )
+    assert "Traceback" not in result.output and not (tmp_path / "a").exists()
+    renamed = tmp_path / "lots.csv"
+    sheet = pd.read_csv(test / "lots.csv")
+    sheet["lot_id"] = "X-" + sheet["lot_id"].astype(str)
+    sheet.drop(columns=[c for c in ("ms_run",) if c in sheet]).to_csv(renamed, index=False)
+    result = forecast_in_store(trained, renamed, tmp_path / "b")
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "no lot could be forecast: the protein file's" in said and "ms_run column" in said

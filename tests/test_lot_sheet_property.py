@@ -215,3 +215,17 @@ def test_an_infinite_number_is_one_reason_not_a_contradiction(passage: float, ag
             if math.isinf(value):
                 assert reason.count(f"{column} must") == 1, reason
                 assert f"{column} must be finite" in reason, reason
+
+
+@settings(max_examples=100, deadline=None)
+@given(number=st.floats(allow_nan=False, width=64))
+def test_a_number_in_a_message_is_short_and_reads_back_as_itself(number: float) -> None:
+    """passage 1e308 was named by its 309 digits; any float is at most ~25 characters and
+    reads back (whole numbers without ``.0``)."""
+    from exostab.io.lot_sheet_cells import cell_text
+
+    text = cell_text(number)
+    assert len(text) <= 25, text
+    assert float(text) == number
+    if number.is_integer() and abs(number) < 1e15:
+        assert "." not in text and "e" not in text

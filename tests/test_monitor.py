@@ -456,9 +456,10 @@ def monitor_cli(world: dict[str, object], lots: Path, out: Path, *options: str):
         (["--date-column", "nosuch"], "no date column 'nosuch' (--date-column)"),
         (["--window", "Z"], "--window 'Z' is not a time window: use W (week), M (month)"),
         (["--window", "2M"], "Q (quarter), Y (year)"),
-        (["--label", "passage"], "the outcome column 'passage' holds no outcome read as 0/1"),
+        (["--label", "passage"], "the outcome column 'passage' is not an outcome"),
         (["--label", "lot_id"], "--label 'lot_id' names the lot id column, not an outcome"),
         (["--date-column", "lot_id"], "--date-column 'lot_id' names the lot id column, not a"),
+        (["--date-column", "passage"], "--date-column 'passage' holds no date (such as"),
     ],
 )
 def test_an_option_the_lot_sheet_cannot_satisfy_is_refused(
@@ -644,3 +645,70 @@ def test_window_labels_read_dates_by_one_rule(days: list, window: str) -> None: 
     day, month = days[0].day, days[0].month
     how = "cannot be told" if day <= 12 and month <= 12 else "not read by guessing"
     assert how in str(error.value)
+
+
+def test_nothing_monitored_is_an_error_not_a_clean_verdict(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    """A sheet whose lots match no run gave "no alarm (0 lots)", exit 0, and tagged the model
+    version as fine; a header-only protein file gave a traceback (KeyError 'risk')."""
+    stream = world["stream"]
+    assert isinstance(stream, Path)
+    sheet = pd.read_csv(stream / "lots.csv")
+    renamed = tmp_path / "lots.csv"
+    sheet.assign(lot_id="X-" + sheet["lot_id"].astype(str)).drop(
+        columns=[c for c in ("ms_run",) if c in sheet]
+    ).to_csv(renamed, index=False)
+    answer = monitor_cli(world, renamed, tmp_path / "a")
+    said = " ".join(answer.output.split())
+    assert answer.exit_code == 2, answer.output
+    assert "no lot could be monitored: the protein file's" in said and "no alarm" not in said
+    assert not (tmp_path / "a").exists()
+    header = (stream / "proteins.csv").read_text(encoding="utf-8").splitlines()[0]
+    empty = tmp_path / "proteins.csv"
+    empty.write_text(header + "\n", encoding="utf-8")
+    answer = CliRunner().invoke(
+        app,
+        ["monitor", "--model", str(world["model"]), "--proteins", str(empty),
+         "--lots", str(stream / "lots.csv"), "--out", str(tmp_path / "b"), "--no-track"],
+    )  # fmt: skip
+    assert answer.exit_code == 2 and "Traceback" not in answer.output, answer.output
+    assert "no lot could be monitored: the protein file holds no run" in (
+        " ".join(answer.output.split())
+    )
+
+
+@pytest.mark.parametrize(
+    ("cells", "read"),
+    [
+        (["1", "0", "1.0", "0.00", "1.00", "1e0", " true", "No"], [1, 0, 1, 0, 1, 1, 1, 0]),
+        ([1, 0.0, None, "", "n/a", "2", "stable"], [1, 0, None, None, None, None, None]),
+    ],
+)
+def test_outcomes_are_read_as_train_reads_its_label(cells: list, read: list) -> None:  # type: ignore[type-arg]
+    """ "0.00"/"1.00" were refused by monitor while train trained on them."""
+    from exostab.monitor.lot_sheet import read_outcomes
+
+    outcome, unreadable = read_outcomes(
+        pd.Series(cells, index=[f"L{i}" for i in range(len(cells))])
+    )
+    assert [None if np.isnan(v) else int(v) for v in outcome] == read
+    assert unreadable == [f"L{i}" for i, c in enumerate(cells) if c in ("2", "stable")]
+
+
+def test_a_column_mostly_not_outcomes_is_refused_even_with_some_zeros_and_ones() -> None:
+    """--label passage with a few lots at passage 1 read those as unstable, and went on."""
+    from exostab.errors import ExostabError
+    from exostab.monitor.lot_sheet import check_monitor_columns
+
+    def sheet(cells: list) -> pd.DataFrame:  # type: ignore[type-arg]
+        return pd.DataFrame(
+            {"x": cells}, index=pd.Index([f"L{i}" for i in range(len(cells))], name="lot_id")
+        )
+
+    with pytest.raises(ExostabError, match=r"'x' is not an outcome: 4 of its 6 filled cells"):
+        check_monitor_columns(
+            sheet([1, 3, 5, 7, 0, 9]), label="x", date_column=None, date_required=False
+        )
+    for fine in ([1, 0, 1, "x"], [None, None], [1, 0, "pending", "pending"]):
+        check_monitor_columns(sheet(fine), label="x", date_column=None, date_required=False)

@@ -166,3 +166,32 @@ def test_inspect_says_it_once_and_takes_proteins_as_an_option() -> None:
     assert both.exit_code == 2 and "two protein files given" in both.output
     neither = runner.invoke(app, ["inspect"])
     assert neither.exit_code == 2 and "give the protein file" in neither.output
+
+
+@pytest.mark.skipif(not (CASES / "base-lots").is_dir(), reason="needs ../shared/cases")
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        ("proteinGroups.txt", "holds no protein group (a header without rows?)"),
+        ("proteins.csv", "holds no run (a header without rows?)"),
+    ],
+)
+def test_a_header_only_protein_file_is_named_as_such_by_every_reader_path(
+    tmp_path: Path, source: str, said: str
+) -> None:
+    """A MaxQuant header gave a failed-run warning for every sample and "training needs both
+    classes ... found only []"; a wide header said it "holds no run (sample) quantity columns"."""
+    from exostab.io.readers import read_proteins
+
+    header = tmp_path / source
+    header.write_text(
+        (CASES / "base-lots" / source).read_text(encoding="utf-8").splitlines()[0] + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match=re.escape(said)) as caught:
+        read_proteins(header)
+    assert caught.value.where == str(header)
+    result = runner.invoke(
+        app, ["train", "--proteins", str(header), "--lots", str(CASES / "base-lots" / "lots.csv")]
+    )
+    assert result.exit_code == 2 and one_line(result.output) == f"error: {header}: {said}"

@@ -40,7 +40,7 @@ from exostab.io.readers import read_lot_sheet_lenient
 from exostab.io.writers import OutputFiles
 from exostab.model.bundle import ModelBundle
 from exostab.model.trajectory import Trajectory, fit_trajectory
-from exostab.scoring.batch import quarantine_rows, score_file
+from exostab.scoring.batch import nothing_scored, quarantine_rows, score_file
 
 if TYPE_CHECKING:
     from exostab.dataset import TrainingSet
@@ -422,6 +422,8 @@ def run_forecast(
     sheet_quarantine = pd.concat([sheet_quarantine, refused], ignore_index=True)
     sheet = sheet.loc[~no_donor]
     scored = score_file(bundle, proteins, sheet, sheet_quarantine, format=format)
+    if scored.scorer.n_scored == 0:
+        raise nothing_scored(scored.scorer, scored.quarantine, proteins, lots, "forecast")
     scores, quarantine, table = scored.scores, scored.quarantine, scored.table
     donors = sheet[DONOR].astype(str)
     curves, banks = forecast_table(

@@ -117,7 +117,8 @@ def cell_text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, float | np.floating):
         number = float(value)
-        return str(int(number)) if number.is_integer() else repr(number)
+        # 1e308 is not written as its 309 digits; float64 holds 15 exact digits
+        return str(int(number)) if number.is_integer() and abs(number) < 1e15 else repr(number)
     return repr(value)
 
 

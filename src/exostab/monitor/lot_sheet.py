@@ -16,21 +16,26 @@ NO_DATE = "no date"
 def read_outcomes(values: pd.Series) -> tuple[pd.Series, list[str]]:
     """Read assay outcomes: 1 unstable, 0 stable, empty = not back yet (NaN).
 
-    ``1``/``0``, ``1.0``, ``true``/``false`` and ``yes``/``no`` are read; anything else is
-    treated as not back and its lot named in the second return value.
+    Numbers equal to 1 or 0 (``1``, ``1.0``, ``0.00``: as ``train`` reads its label) and
+    ``true``/``false``, ``yes``/``no`` are read; anything else is treated as not back and its
+    lot named in the second return value.
     """
-    words = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
+    words = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
     outcome = pd.Series(np.nan, index=values.index, dtype=float)
     unreadable: list[str] = []
     for lot, cell in values.items():
         if cell is None or (isinstance(cell, float) and math.isnan(cell)):
             continue
         text = str(cell).strip().lower()
-        if text.endswith(".0"):
-            text = text[:-2]
         if not text or text in ("nan", "na", "n/a"):
             continue
-        if text in words:
+        try:
+            number: float | None = float(text)
+        except ValueError:
+            number = None
+        if number in (0.0, 1.0):
+            outcome.loc[lot] = number  # type: ignore[call-overload]
+        elif text in words:
             outcome.loc[lot] = words[text]  # type: ignore[call-overload]
         else:
             unreadable.append(str(lot))
@@ -90,8 +95,8 @@ def check_monitor_columns(
 
     Raises:
         ExostabError: one line naming the file and the missing column, an option naming the
-            lot id column, or an outcome column none of whose cells reads as 0/1 (a wrong
-            ``--label``: ``passage``).
+            lot id column, or an outcome column most of whose filled cells are not 0/1 (a
+            wrong ``--label``: ``passage``).
     """
     refuse_lot_id_options(label, date_column, where)
     if label not in sheet.columns:
@@ -105,12 +110,13 @@ def check_monitor_columns(
             f"the lot sheet has no date column {date_column!r} (--date-column)", where=where
         )
     outcome, unreadable = read_outcomes(sheet[label])
-    if unreadable and outcome.isna().all():
+    if len(unreadable) > outcome.notna().sum():  # most filled cells are not outcomes
         examples = ", ".join(repr(str(v)) for v in sheet.loc[unreadable[:3], label].tolist())
         raise ExostabError(
-            f"the outcome column {label!r} holds no outcome read as 0/1 ({len(unreadable)} "
-            f"value(s) such as {examples}): is --label the assay outcome (1 unstable, 0 stable, "
-            "empty = not back)?",
+            f"the outcome column {label!r} is not an outcome: {len(unreadable)} of its "
+            f"{len(unreadable) + int(outcome.notna().sum())} filled cells are not 0/1 (such as "
+            f"{examples}): is --label the assay outcome (1 unstable, 0 stable, empty = not "
+            "back)?",
             where=where,
         )
 

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from exostab.config import MonitorConfig
+from exostab.errors import ExostabError
 from exostab.model.bundle import ModelBundle
 from exostab.monitor.drift import domain_contributors, lots_per_donor, metadata_drift, protein_drift
 from exostab.monitor.lot_sheet import (
@@ -300,11 +301,12 @@ def monitor_files(
         the result (every lot monitored or quarantined with its reason).
 
     Raises:
-        ExostabError: a named column the lot sheet lacks (said before the proteins are read),
-            a window not W, M, Q or Y, a date not read by the rule; InputError: the files.
+        ExostabError: a named column the lot sheet lacks or a named date column with no date
+            (said before the proteins are read), a window not W, M, Q or Y, a date not read by
+            the rule; no lot monitored (``nothing_scored``); InputError: the files.
     """
     from exostab.io.readers import read_lot_sheet_lenient
-    from exostab.scoring.batch import score_file
+    from exostab.scoring.batch import nothing_scored, score_file
 
     say = progress or (lambda message: None)
     period = checked_window(window if window is not None else DEFAULT_WINDOW)
@@ -320,8 +322,20 @@ def monitor_files(
         date_required=date_column is not None,
         where=str(lots),
     )
+    if date_column is not None and len(sheet):  # named: it must hold dates
+        labels = window_labels(sheet[date_column], period, dayfirst=dayfirst)
+        if (labels == NO_DATE).all():
+            examples = sheet[date_column].dropna().astype(str).head(2).tolist()
+            raise ExostabError(
+                f"--date-column {date_column!r} holds no date"
+                + (f" (such as {', '.join(map(repr, examples))})" if examples else "")
+                + ": name the release date column",
+                where=str(lots),
+            )
     say(f"reading {proteins.name}")
     scored = score_file(bundle, proteins, sheet, refused, format=format, reading=say)
+    if scored.scorer.n_scored == 0:  # a verdict on no lot would be "no alarm"
+        raise nothing_scored(scored.scorer, scored.quarantine, proteins, lots, "monitored")
     say("checking performance and drift")
     return monitor_lots(
         bundle,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from exostab.errors import InputError
+from exostab.errors import ExostabError, InputError, shown
 from exostab.io.feature_names import match_features
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.readers.messages import listed
@@ -451,6 +451,35 @@ def checked_chunks(
             booked.append(scorer.refuse(failed))
         refused_rows = pd.concat(booked, ignore_index=True) if booked else quarantine_rows([], [])
         yield on_model_scale(kept, scorer.bundle.scale), refused_rows
+
+
+def nothing_scored(
+    scorer: BatchScorer, quarantine: pd.DataFrame, proteins: Path, lots: Path, done: str
+) -> ExostabError:
+    """The one-line error of a batch of which no lot could be used (score, forecast, monitor).
+
+    It says why when no run matched any lot (``BatchScorer.why_nothing_matched``: the file's
+    runs, what the sheet matches them by; an empty file named as such) and where; otherwise it
+    gives the first quarantine reason.
+
+    Args:
+        scorer: the books of the batch (nothing scored).
+        quarantine: every row left out, with its reason.
+        proteins, lots: the two files, for ``where``.
+        done: what could not be done to a lot (``scored``, ``forecast``, ``monitored``).
+    """
+    why = scorer.why_nothing_matched()
+    if why is not None:
+        where = proteins if scorer.n_lots_in else lots
+        return ExostabError(f"no lot could be {done}: {why}", where=str(where))
+    if len(quarantine):
+        first = quarantine.iloc[0]
+        return ExostabError(
+            f"no lot could be {done}: all {scorer.n_lots_in} quarantined (first: "
+            f"{shown(str(first['lot_id']))}: {first['reason']})",
+            where=str(lots),
+        )
+    return ExostabError(f"no lot could be {done}", where=str(lots))
 
 
 @dataclass(frozen=True)

@@ -68,13 +68,24 @@ def build_matrix(
         scale: ``raw`` or ``log2``: how the file's values are declared.
 
     Raises:
-        InputError: text, an infinite value, or (raw scale) a negative value in a quantity
-            cell, naming run, protein and column; duplicate group ids or runs.
+        InputError: no run or no protein group (a header without rows); text, an infinite
+            value, or (raw scale) a negative value in a quantity cell, naming run, protein and
+            column; duplicate group ids or runs.
     """
     if scale not in SCALES:
         raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     if by_group.shape[1] == 0:
+        if fmt == "wide":  # one row per run: no row, no run
+            raise InputError("holds no run (a header without rows?)", where=str(path))
         raise InputError("holds no run (sample) quantity columns", where=str(path))
+    if by_group.shape[0] == 0:
+        if n_groups_before:
+            raise InputError(
+                f"none of its {n_groups_before} {row_name}s is left once contaminants, decoys "
+                "and site-only groups are dropped",
+                where=str(path),
+            )
+        raise InputError(f"holds no {row_name} (a header without rows?)", where=str(path))
     group_index = pd.Index([str(g) for g in by_group.index], dtype="object", name="group_id")
     if group_index.has_duplicates:
         duplicated = group_index[group_index.duplicated()].unique()
