@@ -260,3 +260,23 @@ def test_a_protein_file_of_no_lot_is_one_line_not_a_traceback(trained, tmp_path:
     assert result.exit_code == 2, result.output
     said = " ".join(result.output.split())
     assert "no lot could be forecast: the protein file's" in said and "ms_run column" in said
+
+
+def test_lots_in_counts_the_lot_sheet_not_the_runs(trained, tmp_path: Path) -> None:
+    """Half the lots renamed: "120 lots in" was printed for an 80-lot sheet (runs of no lot
+    counted as lots); they are said apart."""
+    test = trained["data"] / "test"
+    sheet = pd.read_csv(test / "lots.csv")
+    half = len(sheet) // 2
+    sheet.loc[: half - 1, "lot_id"] = "X-" + sheet.loc[: half - 1, "lot_id"].astype(str)
+    renamed = tmp_path / "lots.csv"
+    sheet.drop(columns=[c for c in ("ms_run",) if c in sheet]).to_csv(renamed, index=False)
+    result = forecast_in_store(trained, renamed, tmp_path / "out", "--draws", "10")
+    said = " ".join(result.output.split())
+    n = len(sheet)
+    assert (
+        f"{n} lots in: {n - half} used, {half} quarantined (and {half} protein-file run(s) "
+        "of no lot)" in said
+    ), said
+    quarantine = pd.read_csv(tmp_path / "out" / "quarantine.csv")
+    assert len(quarantine) == 2 * half  # each renamed lot, and each run of no lot

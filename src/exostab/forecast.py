@@ -104,8 +104,9 @@ class ForecastResult:
         measured: the measured lots scored on their real profiles (``MEASURED_COLUMNS``).
         quarantine: lots that could not be used (``lot_id``, ``reason``).
         threshold, low: the hold and review cut-offs of the model's bands.
-        n_lots_in: input lots (every lot-sheet row plus protein rows of unknown lots).
+        n_lots_in: input lots (every lot-sheet row).
         passages: the passages asked for (``--passages``), ascending.
+        n_extra: protein-file rows that are no lot of the sheet (quarantined too).
     """
 
     curves: pd.DataFrame
@@ -116,6 +117,7 @@ class ForecastResult:
     low: float
     n_lots_in: int
     passages: tuple[int, ...] = ()
+    n_extra: int = 0
 
     @property
     def n_banks(self) -> int:
@@ -469,8 +471,9 @@ def run_forecast(
         quarantine=quarantine,
         threshold=bundle.bands.threshold,
         low=bundle.bands.low,
-        n_lots_in=scored.scorer.n_in,
+        n_lots_in=scored.scorer.n_lots_in,
         passages=tuple(passages),
+        n_extra=scored.scorer.n_extra,
     )
 
 

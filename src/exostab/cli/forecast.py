@@ -76,9 +76,11 @@ def forecast(
         ),
     }
     paths = write_forecast(result, out, forecast_page(result, provenance))
+    used = len(result.measured)
+    extra = f" (and {result.n_extra} protein-file run(s) of no lot)" if result.n_extra else ""
     console.print(
-        f"{result.n_lots_in} lots in: {len(result.measured)} used, {len(result.quarantine)} "
-        f"quarantined → {paths['quarantine']}; {result.n_forecast} bank(s) forecast over "
+        f"{result.n_lots_in} lots in: {used} used, {result.n_lots_in - used} quarantined{extra} "
+        f"→ {paths['quarantine']}; {result.n_forecast} bank(s) forecast over "
         f"P{grid[0]}-P{grid[-1]} → {out}/ (forecast.csv, banks.csv, forecast.html)"
     )
     for bank in result.banks.itertuples(index=False):
