@@ -77,6 +77,19 @@ def test_a_full_disk_ends_the_group_as_one_error_and_leaves_no_file(tmp_path: Pa
     assert link.is_symlink() and os.readlink(link) == str(DEV_FULL)
 
 
+def test_a_folder_in_the_place_of_an_output_is_said_as_such(tmp_path: Path) -> None:
+    """It was written "in place" as if a device, then said to be "a device or a pipe"."""
+    (tmp_path / "windows.csv").mkdir()
+    with pytest.raises(OutputError) as info, OutputFiles() as outputs:
+        outputs.text(tmp_path / "monitor.json", "{}")
+        outputs.table(tmp_path / "windows.csv").write(lots_table(3))
+    assert str(info.value) == (
+        f"{tmp_path / 'windows.csv'}: could not write it: a folder of that name is there; "
+        "not written either: monitor.json"
+    )
+    assert left_in(tmp_path) == ["windows.csv"] and (tmp_path / "windows.csv").is_dir()
+
+
 def test_a_symlinked_output_is_written_beside_its_target_and_stays_a_link(
     tmp_path: Path,
 ) -> None:

@@ -70,6 +70,8 @@ class StagedFile:
         self.path = Path(path)
         self.target = self.path.resolve() if self.path.is_symlink() else self.path
         mode = self.target.stat().st_mode if self.target.exists() else None
+        if mode is not None and stat.S_ISDIR(mode):
+            raise OutputError("could not write it: a folder of that name is there", path=self.path)
         self.direct = mode is not None and not stat.S_ISREG(mode)
         self.temporary: Path | None = None
         self.rows = 0
