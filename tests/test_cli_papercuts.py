@@ -315,3 +315,19 @@ def test_printed_lines_are_not_cut_at_the_console_width(tmp_path: Path) -> None:
     first = result.output.splitlines()[0]
     assert len(first) > 80
     assert first.startswith("SIMULATED data") and first.endswith("% unstable")
+
+
+def test_a_model_name_not_in_the_store_is_not_told_to_wait_for_the_gate(
+    tracking_store: str, simulated_model: dict[str, Path], tmp_path: Path
+) -> None:
+    """`models:/nosuch@champion` got the hint "no version has passed the gate yet"."""
+    data = simulated_model["data"]
+    result = runner.invoke(
+        app,
+        ["score", "--model", "models:/nosuch@champion", "--proteins", str(data / "proteins.csv"),
+         "--lots", str(data / "lots.csv"), "--out", str(tmp_path / "scores.csv")],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "no registered model named 'nosuch' in this store" in said
+    assert "passed the gate" not in said and "Traceback" not in said

@@ -154,18 +154,34 @@ def resolve_model(uri: str) -> tuple[ModelBundle, str]:
             version = uri.rsplit("/", 1)[1]
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
     except MlflowException as error:
-        hint = (
-            " (no version has passed the gate yet, see `exostab train`'s verdict; "
-            f"--model {uri.replace('@' + CHAMPION, '@' + CHALLENGER)} uses the latest version)"
-            if uri.endswith("@" + CHAMPION)
-            else ""
-        )
-        raise ExostabError(f"cannot load model {uri}: {first_line(str(error))}{hint}") from None
+        raise ExostabError(
+            f"cannot load model {uri}: {first_line(str(error))}{missing_model_hint(uri, client)}"
+        ) from None
     bundle_dir = Path(local) / "artifacts" / "bundle"
     if not bundle_dir.exists():
         raise ExostabError(f"{uri} is not an exostab model (no bundle in its artifacts)")
     bundle = ModelBundle.load(bundle_dir)
     return (bundle.with_version(str(version)) if version else bundle), uri
+
+
+def missing_model_hint(uri: str, client: MlflowClient) -> str:
+    """Why a registry URI did not load: no model of that name, or no champion yet ("")."""
+    if not uri.startswith("models:/"):
+        return ""
+    name = uri.removeprefix("models:/").split("@", 1)[0].split("/", 1)[0]
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        return (
+            f" (no registered model named {name!r} in this store: `exostab train` registers "
+            "one; --tracking-uri names another store)"
+        )
+    if uri.endswith("@" + CHAMPION):
+        return (
+            " (no version has passed the gate yet, see `exostab train`'s verdict; "
+            f"--model {uri.replace('@' + CHAMPION, '@' + CHALLENGER)} uses the latest version)"
+        )
+    return ""
 
 
 def first_line(text: str) -> str:
