@@ -164,6 +164,17 @@ def test_render_problems_limits_lines() -> None:
     assert len(text.splitlines()) == 12
 
 
+def test_a_lot_without_id_is_named_by_its_row_once(tmp_path: Path) -> None:
+    """An empty lot_id was shown as "(row 2) (row 2)"; a lot with an id keeps both."""
+    sheet = tmp_path / "lots.csv"
+    sheet.write_text("lot_id,donor_id,passage,unstable\n,D1,3,0\nL2,D1,-4,1\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_lot_sheet(sheet, label="unstable")
+    rows = [line.split() for line in str(caught.value).splitlines()[2:]]
+    assert rows[0][:4] == ["lots.csv", "(row", "2)", "lot_id"], rows
+    assert rows[1][:4] == ["lots.csv", "L2", "(row", "3)"], rows
+
+
 lot_sheet_corruptions = st.sampled_from(
     [
         ("passage", "abc"),

@@ -17,10 +17,18 @@ def render_problems(problems: pd.DataFrame, *, source: str, limit: int = MAX_SHO
     first = problems.head(limit)
     header = ("file", "lot/row", "column", "problem")
     has_row = "row" in first.columns
+
+    def lot_or_row(r: object) -> str:
+        lot = shown(r.lot_id)  # type: ignore[attr-defined]
+        if not has_row:
+            return lot
+        row = f"(row {int(str(r.row)) + 2})"  # type: ignore[attr-defined]
+        return row if lot == row else f"{lot} {row}"  # a lot without id is named by its row
+
     body = [
         (
             Path(source).name,
-            f"{shown(r.lot_id)} (row {int(str(r.row)) + 2})" if has_row else shown(r.lot_id),
+            lot_or_row(r),
             shown(r.column),
             str(r.problem),
         )
