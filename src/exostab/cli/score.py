@@ -158,13 +158,9 @@ def score(
     if report:
         console.print(f"report → {report}")
     if scorer.n_scored == 0:
-        why = scorer.why_nothing_matched()
-        raise ExostabError(
-            f"no lot could be scored: {why}"
-            if why
-            else "no lot could be scored (see the quarantine file)",
-            where=str(proteins if why and scorer.n_lots_in else lots),
-        )
+        from exostab.scoring.batch import nothing_scored
+
+        raise nothing_scored(scorer, None, proteins, lots, "scored")
 
 
 # A quarantine reason on the terminal is cut to this many characters (the start and the end

@@ -454,17 +454,17 @@ def checked_chunks(
 
 
 def nothing_scored(
-    scorer: BatchScorer, quarantine: pd.DataFrame, proteins: Path, lots: Path, done: str
+    scorer: BatchScorer, quarantine: pd.DataFrame | None, proteins: Path, lots: Path, done: str
 ) -> ExostabError:
     """The one-line error of a batch of which no lot could be used (score, forecast, monitor).
 
     It says why when no run matched any lot (``BatchScorer.why_nothing_matched``: the file's
     runs, what the sheet matches them by; an empty file named as such) and where; otherwise it
-    gives the first quarantine reason.
+    gives the first quarantine reason (or points to the quarantine file).
 
     Args:
         scorer: the books of the batch (nothing scored).
-        quarantine: every row left out, with its reason.
+        quarantine: every row left out, with its reason; None: written to a file already.
         proteins, lots: the two files, for ``where``.
         done: what could not be done to a lot (``scored``, ``forecast``, ``monitored``).
     """
@@ -472,6 +472,8 @@ def nothing_scored(
     if why is not None:
         where = proteins if scorer.n_lots_in else lots
         return ExostabError(f"no lot could be {done}: {why}", where=str(where))
+    if quarantine is None:
+        return ExostabError(f"no lot could be {done} (see the quarantine file)", where=str(lots))
     if len(quarantine):
         first = quarantine.iloc[0]
         return ExostabError(
