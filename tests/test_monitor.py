@@ -681,7 +681,7 @@ def test_nothing_monitored_is_an_error_not_a_clean_verdict(
 @pytest.mark.parametrize(
     ("cells", "read"),
     [
-        (["1", "0", "1.0", "0.00", "1.00", "1e0", " true", "No"], [1, 0, 1, 0, 1, 1, 1, 0]),
+        (["1", "0", "1.0", "0.00", "1,00", "1e0", " true", "No"], [1, 0, 1, 0, 1, 1, 1, 0]),
         ([1, 0.0, None, "", "n/a", "2", "stable"], [1, 0, None, None, None, None, None]),
     ],
 )
@@ -712,3 +712,51 @@ def test_a_column_mostly_not_outcomes_is_refused_even_with_some_zeros_and_ones()
         )
     for fine in ([1, 0, 1, "x"], [None, None], [1, 0, "pending", "pending"]):
         check_monitor_columns(sheet(fine), label="x", date_column=None, date_required=False)
+
+
+def test_a_numeric_column_of_mostly_zeros_is_no_outcome() -> None:
+    """--label donor_age (umbilical-cord donors are age 0: 43 of 60 cells) raised a false
+    ALARM; --label freeze_thaw_cycles (0-3) was taken too."""
+    from exostab.errors import ExostabError
+    from exostab.monitor.lot_sheet import check_monitor_columns
+
+    ages = pd.DataFrame(
+        {"x": [0.0] * 43 + [30.0, 59.0, 3.0] * 5 + [41.0, 22.0]},
+        index=pd.Index([f"L{i}" for i in range(60)], name="lot_id"),
+    )
+    with pytest.raises(
+        ExostabError,
+        match=r"'x' is not an outcome: 17 of its 60 filled cells are not 0/1 \(such as 30, 59, 3",
+    ):
+        check_monitor_columns(ages, label="x", date_column=None, date_required=False)
+
+
+def test_a_verdict_needs_enough_monitored_lots_and_runs_of_no_lot_are_not_lots_in(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    """One usable lot of 60 gave "no alarm ... inputs within the training reference" and
+    tagged the version; runs of no lot were counted as lots in ("80 lots in" for 40)."""
+    stream = world["stream"]
+    assert isinstance(stream, Path)
+    sheet = pd.read_csv(stream / "lots.csv")
+    one = tmp_path / "one.csv"
+    sheet.head(1).to_csv(one, index=False)
+    answer = monitor_cli(world, one, tmp_path / "a")
+    assert answer.exit_code == 2, answer.output
+    assert "only 1 of 1 lots could be monitored" in " ".join(answer.output.split())
+    assert not (tmp_path / "a").exists()
+    half = len(sheet) // 2
+    renamed = sheet.copy()
+    renamed.loc[: half - 1, "lot_id"] = "X-" + renamed.loc[: half - 1, "lot_id"].astype(str)
+    lots = tmp_path / "half.csv"
+    renamed.drop(columns=[c for c in ("ms_run",) if c in renamed]).to_csv(lots, index=False)
+    answer = monitor_cli(world, lots, tmp_path / "b")
+    said = " ".join(answer.output.split())
+    n = len(sheet)
+    assert answer.exit_code == 0, answer.output
+    assert (
+        f"{n} lots in: {n - half} monitored + {half} quarantined (and {half} protein-file "
+        "run(s) of no lot)" in said
+    ), said
+    summary = json.loads((tmp_path / "b" / "monitor.json").read_text())
+    assert (summary["n_lots"], summary["n_extra_runs"]) == (n, half)

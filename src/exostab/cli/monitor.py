@@ -111,7 +111,13 @@ def monitor(
     summary = result.summary()
     console.print(
         f"{summary['n_lots']} lots in: {summary['n_monitored']} monitored + "
-        f"{summary['n_quarantined']} quarantined; {summary['n_with_outcome']} with an outcome "
+        f"{summary['n_quarantined']} quarantined"
+        + (
+            f" (and {summary['n_extra_runs']} protein-file run(s) of no lot)"
+            if summary["n_extra_runs"]
+            else ""
+        )
+        + f"; {summary['n_with_outcome']} with an outcome "
         f"→ {out}/ (monitor.json, monitor.html)",
         markup=False,
         highlight=False,

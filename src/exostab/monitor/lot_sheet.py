@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from exostab.errors import ExostabError
-from exostab.io.lot_sheet_cells import parse_time_column
+from exostab.io.lot_sheet_cells import cell_text, parse_time_column
 
 NO_DATE = "no date"
 
@@ -29,10 +29,7 @@ def read_outcomes(values: pd.Series) -> tuple[pd.Series, list[str]]:
         text = str(cell).strip().lower()
         if not text or text in ("nan", "na", "n/a"):
             continue
-        try:
-            number: float | None = float(text)
-        except ValueError:
-            number = None
+        number = outcome_number(text)
         if number in (0.0, 1.0):
             outcome.loc[lot] = number  # type: ignore[call-overload]
         elif text in words:
@@ -40,6 +37,14 @@ def read_outcomes(values: pd.Series) -> tuple[pd.Series, list[str]]:
         else:
             unreadable.append(str(lot))
     return outcome, unreadable
+
+
+def outcome_number(text: str) -> float | None:
+    """A cell's number (``0,00`` with a decimal comma too), or None when it is not one."""
+    try:
+        return float(text.replace(",", ".") if text.count(",") == 1 else text)
+    except ValueError:
+        return None
 
 
 WINDOWS = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}
@@ -95,8 +100,8 @@ def check_monitor_columns(
 
     Raises:
         ExostabError: one line naming the file and the missing column, an option naming the
-            lot id column, or an outcome column most of whose filled cells are not 0/1 (a
-            wrong ``--label``: ``passage``).
+            lot id column, or an outcome column holding a number other than 0/1 or mostly
+            text (a wrong ``--label``: ``passage``, ``donor_age``).
     """
     refuse_lot_id_options(label, date_column, where)
     if label not in sheet.columns:
@@ -110,12 +115,19 @@ def check_monitor_columns(
             f"the lot sheet has no date column {date_column!r} (--date-column)", where=where
         )
     outcome, unreadable = read_outcomes(sheet[label])
-    if len(unreadable) > outcome.notna().sum():  # most filled cells are not outcomes
-        examples = ", ".join(repr(str(v)) for v in sheet.loc[unreadable[:3], label].tolist())
+    cells = sheet.loc[unreadable, label].astype(str).str.strip().str.lower()
+    numbers = [text for text in cells if outcome_number(text) is not None]
+    # a number other than 0/1 (an age of 30, 3 freeze-thaw cycles) is no assay outcome; text
+    # (pending, n.d.) may stand for "not back" as long as most cells are outcomes
+    if numbers or len(unreadable) > outcome.notna().sum():
+        values = sheet.loc[unreadable, label]
+        if numbers:  # named as the sheet writes them (30, not 30.0)
+            values = values[[outcome_number(t) is not None for t in cells]]
+        examples = ", ".join(dict.fromkeys(cell_text(v) for v in values.head(20)))
         raise ExostabError(
             f"the outcome column {label!r} is not an outcome: {len(unreadable)} of its "
             f"{len(unreadable) + int(outcome.notna().sum())} filled cells are not 0/1 (such as "
-            f"{examples}): is --label the assay outcome (1 unstable, 0 stable, empty = not "
+            f"{examples[:80]}): is --label the assay outcome (1 unstable, 0 stable, empty = not "
             "back)?",
             where=where,
         )

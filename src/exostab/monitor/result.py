@@ -21,6 +21,7 @@ class MonitorResult:
     """Everything ``monitor`` found (written to DIR/monitor.json, tables and the page).
 
     Attributes:
+        n_extra_runs: quarantine rows that are protein-file runs of no lot in the sheet.
         lots: one row per monitored lot: ``lot_id``, ``window``, ``risk``, ``risk_band``,
             ``outcome`` (NaN = not back), ``domain_score``, ``in_domain``.
         quarantine: lots left out with their reason and window.
@@ -47,10 +48,12 @@ class MonitorResult:
     model_version: str = ""
     n_outcome_unreadable: int = 0
     checks: list[Check] = field(default_factory=list)
+    n_extra_runs: int = 0
 
     @property
     def n_lots(self) -> int:
-        return len(self.lots) + len(self.quarantine)
+        """Lots in: the lot sheet's rows (monitored + quarantined lots)."""
+        return len(self.lots) + len(self.quarantine) - self.n_extra_runs
 
     def summary(self) -> dict[str, Any]:
         """The machine-readable verdict (``DIR/monitor.json``)."""
@@ -73,7 +76,8 @@ class MonitorResult:
                 "model_version": self.model_version,
                 "n_lots": self.n_lots,
                 "n_monitored": len(self.lots),
-                "n_quarantined": len(self.quarantine),
+                "n_quarantined": len(self.quarantine) - self.n_extra_runs,
+                "n_extra_runs": self.n_extra_runs,
                 "n_with_outcome": int(overall["n_with_outcome"]),
                 "n_outcome_unreadable": self.n_outcome_unreadable,
                 "auroc": overall["auroc"],

@@ -266,6 +266,7 @@ def monitor_lots(
         model_version=bundle.model_version,
         n_outcome_unreadable=len(unreadable),
         checks=checks,
+        n_extra_runs=scored.scorer.n_extra,
     )
 
 
@@ -336,6 +337,14 @@ def monitor_files(
     scored = score_file(bundle, proteins, sheet, refused, format=format, reading=say)
     if scored.scorer.n_scored == 0:  # a verdict on no lot would be "no alarm"
         raise nothing_scored(scored.scorer, scored.quarantine, proteins, lots, "monitored")
+    if scored.scorer.n_scored < config.min_window_lots:  # nor is one on a handful of lots
+        books = scored.scorer
+        raise ExostabError(
+            f"only {books.n_scored} of {books.n_lots_in} lots could be monitored "
+            f"({books.n_lots_quarantined} quarantined); a verdict needs at least "
+            f"{config.min_window_lots} (min_window_lots of the alarm rule)",
+            where=str(lots),
+        )
     say("checking performance and drift")
     return monitor_lots(
         bundle,
