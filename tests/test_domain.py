@@ -94,8 +94,9 @@ def test_any_planted_shift_of_three_features_leads_the_contributions(
     """Whatever the world and features: the three stand out, one of them comes first and all
     three are among the first six. Not always exactly the first three: a shift smears into
     features the PCA ties to the moved ones (Westerhuis et al. 2000), and a feature the
-    components explain well passes much of its shift to T² instead of SPE (the example: F37
-    ranks sixth, behind three features tied to F42 and F56)."""
+    components explain well passes much of its shift to T² instead of SPE (the example: F37,
+    the moved feature the components explain best, ranks sixth, behind three unmoved features
+    that share the moved ones' residual through the PCA projection)."""
     model, new, columns = planted(seed, features, shift, n_lots)
     _, found = model.contributors(new)
     assert found["column"].iloc[0] in columns
