@@ -85,7 +85,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--config", type=Path, default=ROOT / "configs" / "train.yaml", help="training config"
     )
+    parser.add_argument(
+        "--seeds",
+        type=seed_range,
+        default=SEEDS,
+        help="seeds of the quality part's simulated worlds, e.g. 6-10 or 1,3 (default 1-5)",
+    )
     return parser.parse_args()
+
+
+def seed_range(text: str) -> tuple[int, ...]:
+    """Read ``6-10`` or ``1,3,5`` as a tuple of seeds (argparse type; ValueError if neither)."""
+    if "-" in text:
+        first, last = (int(part) for part in text.split("-", 1))
+        return tuple(range(first, last + 1))
+    return tuple(int(part) for part in text.split(","))
 
 
 def main() -> None:
@@ -109,7 +123,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
 
     scenarios = QUICK_SCENARIOS if args.quick else SCENARIOS
-    seeds = SEEDS[:1] if args.quick else SEEDS
+    seeds = args.seeds[:1] if args.quick else args.seeds
     quality_sizes = QUICK_QUALITY if args.quick else QualitySizes()
     speed_sizes = QUICK_SPEED if args.quick else SpeedSizes()
     parts = {"quality", "real", "speed", "forecast", "monitor"}
