@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -383,6 +383,51 @@ def set_aside_failed_runs(
     return kept, quarantine_rows(refused, [failed_run_reason(run) for run in refused])
 
 
+def lots_kept_whole(
+    chunks: Iterator[tuple[ProteinMatrix, pd.DataFrame | None]], scorer: BatchScorer
+) -> Iterator[tuple[ProteinMatrix, pd.DataFrame | None]]:
+    """Hold a lot's runs until its last run is read, so that no chunk splits a lot.
+
+    A streamed wide table may put a lot's replicate runs in two chunks; scored chunk by chunk,
+    the lot would be scored on its first chunk's runs only (with a false "run not in the
+    protein file" warning) and its later runs dropped. The file's runs are matched to lots
+    before the first chunk (``BatchScorer.match_file``), so each lot's runs are known: the runs
+    of a lot whose other runs are still to come are held, and go out with the chunk that reads
+    the lot's last run. Rows the reader refused count as read. Only such lots are held, so
+    memory stays flat unless a file lists every lot's first replicate before any second one.
+
+    Args:
+        chunks: (runs × proteins, rows the reader refused or None) in file order.
+        scorer: the batch's books; its ``file_match`` is set once the first chunk is read.
+
+    Yields:
+        The same chunks with each lot's runs together (a chunk may hold no run); what is
+        still held when the file ends goes out last.
+    """
+    held: pd.DataFrame | None = None
+    to_come: dict[str, set[str]] | None = None
+    last: ProteinMatrix | None = None
+    for matrix, refused in chunks:
+        lot_of = scorer.file_match or {}
+        if to_come is None:
+            to_come = {}
+            for run, lot in lot_of.items():
+                to_come.setdefault(lot, set()).add(run)
+        read = [str(run) for run in matrix.intensities.index]
+        if refused is not None:
+            read += [str(run) for run in refused["lot_id"]]
+        for run in read:
+            if run in lot_of:
+                to_come[lot_of[run]].discard(run)
+        runs = matrix.intensities if held is None else pd.concat([held, matrix.intensities])
+        waiting = [bool(to_come.get(lot_of.get(str(run), ""))) for run in runs.index]
+        held = runs.loc[waiting]
+        last = matrix
+        yield replace(matrix, intensities=runs.loc[[not w for w in waiting]]), refused
+    if held is not None and len(held) and last is not None:
+        yield replace(last, intensities=held), None
+
+
 def checked_chunks(
     scorer: BatchScorer,
     proteins: Path,
@@ -394,7 +439,8 @@ def checked_chunks(
 ) -> Iterator[tuple[ProteinMatrix, pd.DataFrame]]:
     """Read a protein file for scoring: its runs chunk by chunk, bad rows refused, not lost.
 
-    A wide table is streamed in chunks of ``rows`` lots and its bad rows (a duplicate or empty
+    A wide table is streamed in chunks of ``rows`` lots (a lot's runs kept together:
+    ``lots_kept_whole``) and its bad rows (a duplicate or empty
     lot id, text, a negative or infinite value) are refused one by one; a search-engine file
     is read whole and must be valid as a file. All runs of the file are matched to lots at once
     (``BatchScorer.match_file``) before the first chunk, as ``inspect`` matches them. Runs that
@@ -425,15 +471,18 @@ def checked_chunks(
         reading(f"reading {Path(proteins).name}")
     chunks: Iterator[tuple[ProteinMatrix, pd.DataFrame | None]]
     if (format or detect_format(proteins)) == "wide":
-        chunks = (
-            (chunk.matrix, chunk.refused)
-            for chunk in iter_wide_lenient(
-                proteins,
-                rows=rows,
-                scale=declared,
-                contaminants=scorer.bundle.read_options,
-                on_ids=scorer.match_file,
-            )
+        chunks = lots_kept_whole(
+            (
+                (chunk.matrix, chunk.refused)
+                for chunk in iter_wide_lenient(
+                    proteins,
+                    rows=rows,
+                    scale=declared,
+                    contaminants=scorer.bundle.read_options,
+                    on_ids=scorer.match_file,
+                )
+            ),
+            scorer,
         )
     else:
         matrix = read_proteins(
