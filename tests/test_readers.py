@@ -438,6 +438,19 @@ def test_cut_files_fail_cleanly(tmp_path: Path, fmt: str, keep: float) -> None:
     assert_valid_matrix(matrix)
 
 
+def test_a_gzip_compressed_mztab_is_read_as_the_plain_file(tmp_path: Path) -> None:
+    """Detected from its decompressed text, a .mzTab.gz was then handed to pyteomics as it
+    is: "unreadable mzTab file ('utf-8' codec can't decode byte 0x8b ...)"."""
+    import gzip
+
+    plain = write_mztab(tmp_path / "q.mzTab")
+    packed = tmp_path / "q.mzTab.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    matrix = read_proteins(packed)
+    assert matrix.format == "mztab"
+    assert matrix.intensities.equals(read_proteins(plain).intensities)
+
+
 # --- real search-engine outputs ---------------------------------------------------------------
 
 # (file, format, runs, groups kept, groups dropped). Numbers checked independently with pandas:

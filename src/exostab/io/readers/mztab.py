@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import warnings
@@ -13,7 +14,7 @@ from exostab.errors import InputError
 from exostab.io.naming import decoy_or_contaminant, genes_from_fasta
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.readers.matrix_assembly import build_matrix, drop_flagged
-from exostab.io.readers.parsing import Preview
+from exostab.io.readers.parsing import Preview, open_file
 
 logger = logging.getLogger(__name__)
 _STUDY_VARIABLE = re.compile(r"^protein_abundance_study_variable\[(\d+)\]$")
@@ -30,14 +31,23 @@ def sniff(preview: Preview) -> bool:
     )
 
 
+def open_text(path: Path, preview: Preview) -> io.TextIOWrapper:
+    """Open an mzTab file as text in the encoding its preview found, decompressing a
+    gzip-compressed one (``SILAC_SQ.mzTab.gz``) as every reader does."""
+    return io.TextIOWrapper(open_file(path), encoding=preview.encoding)
+
+
 def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
-    """Read protein abundances per study variable (else per assay) from the PRT section."""
+    """Read protein abundances per study variable (else per assay) from the PRT section.
+
+    The file may be gzip-compressed.
+    """
     try:
         from pyteomics import mztab
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), open_text(path, preview) as text:
             warnings.simplefilter("ignore")
-            document = mztab.MzTab(str(path))
+            document = mztab.MzTab(text)
             proteins_table = document.protein_table
     except Exception as error:  # pyteomics raises many types on malformed files
         raise InputError(f"unreadable mzTab file ({error})", where=str(path)) from None
