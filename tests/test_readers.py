@@ -451,6 +451,108 @@ def test_a_gzip_compressed_mztab_is_read_as_the_plain_file(tmp_path: Path) -> No
     assert matrix.intensities.equals(read_proteins(plain).intensities)
 
 
+# --- a header without rows --------------------------------------------------------------------
+
+
+def header_lines(fmt: str, tmp_path: Path) -> list[str]:
+    """The header of a format's tiny file: mzTab's metadata and protein header (PRH), the
+    first line of the others."""
+    name, write = WRITERS[fmt]
+    lines = write(tmp_path / name).read_text().splitlines()
+    if fmt == "mztab":
+        return [line for line in lines if not line.startswith("PRT")]
+    return lines[:1]
+
+
+PARQUET = ("diann_long", "wide", "long")  # the formats documented as Parquet too
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fmt=st.sampled_from(FORMATS),
+    container=st.sampled_from(["text", "gzip", "parquet"]),
+    line_end=st.sampled_from(["\n", "\r\n"]),
+    blank_lines=st.integers(0, 2),
+)
+def test_a_header_without_rows_is_said_alike_by_every_reader(
+    tmp_path: Path, fmt: str, container: str, line_end: str, blank_lines: int
+) -> None:
+    """Every reader says a header-only file holds no protein group (a wide table, whose rows
+    are runs: no run), in the same words: a DIA-NN main report said "PG.MaxLFQ is empty: a
+    first-pass report?", Spectronaut and long tables "holds no rows with both ...", mzTab "has
+    no protein (PRT) rows"."""
+    name, _ = WRITERS[fmt]
+    lines = header_lines(fmt, tmp_path)
+    if container == "parquet" and fmt in PARQUET:
+        header = next(csv.reader(lines, delimiter="," if name.endswith(".csv") else "\t"))
+        path = tmp_path / f"{Path(name).stem}.parquet"
+        pd.DataFrame({column: pd.Series([], dtype=object) for column in header}).to_parquet(path)
+    else:
+        text = line_end.join(lines) + line_end * (1 + blank_lines)
+        path = tmp_path / name
+        path.write_bytes(text.encode())
+        if container == "gzip":
+            import gzip
+
+            path = tmp_path / f"{name}.gz"
+            path.write_bytes(gzip.compress(text.encode()))
+    assert detect_format(path) == fmt
+    with pytest.raises(InputError) as raised:
+        read_proteins(path)
+    what = "run" if fmt == "wide" else "protein group"
+    assert str(raised.value) == f"{path}: holds no {what} (a header without rows?)"
+
+
+DIANN_REPORT = "Run\tProtein.Group\tGenes\tPG.MaxLFQ\tQ.Value\tPG.Q.Value\n"
+# A DIA-NN main report with nothing to read, and what is said of it: only a header is said as
+# every reader says it; rows with no MaxLFQ stay a first-pass report; rows the q-value filter,
+# the decoy rule or a missing run leave out are each named for what they are.
+EMPTY_REPORTS = {
+    "header": (DIANN_REPORT, "holds no protein group (a header without rows?)"),
+    "first pass": (
+        DIANN_REPORT + "L1\tP21926\tCD9\t\t0.001\t0.001\nL2\tP21926\tCD9\t\t0.001\t0.001\n",
+        "PG.MaxLFQ is empty: a first-pass report? use the final report of this DIA-NN run "
+        "(only the last pass writes MaxLFQ)",
+    ),
+    "q-values": (
+        DIANN_REPORT + "L1\tP21926\tCD9\t100\t0.2\t0.001\nL2\tP21926\tCD9\t120\t0.001\t0.5\n",
+        "none of its 2 report rows passes the q-value filter (<= 0.01 on Q.Value, PG.Q.Value)",
+    ),
+    "decoys": (
+        DIANN_REPORT + "L1\tREV_P21926\tCD9\t100\t0.001\t0.001\n",
+        "none of its 1 protein groups is left once contaminants, decoys and site-only groups "
+        "are dropped",
+    ),
+    "no run": (
+        DIANN_REPORT + "\tP21926\tCD9\t100\t0.001\t0.001\n",
+        "holds no rows with both 'Run' and 'Protein.Group'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EMPTY_REPORTS))
+def test_a_diann_report_with_nothing_to_read_says_why_in_one_line(
+    case: str, tmp_path: Path
+) -> None:
+    """The reviewer's case (review5 M1): a header-only report.tsv was called a first-pass
+    report; a report whose rows the q-value filter or the decoy rule all left out was said to
+    hold "no rows with both 'Run' and 'Protein.Group'"."""
+    from typer.testing import CliRunner
+
+    from exostab.cli import app
+
+    content, said = EMPTY_REPORTS[case]
+    path = tmp_path / "report.tsv"
+    path.write_text(content)
+    assert detect_format(path) == "diann_long"
+    result = CliRunner().invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert result.stderr.strip() == f"error: {path}: {said}"
+
+
 # --- real search-engine outputs ---------------------------------------------------------------
 
 # (file, format, runs, groups kept, groups dropped). Numbers checked independently with pandas:

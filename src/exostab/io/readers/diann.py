@@ -16,6 +16,7 @@ from exostab.io.readers.matrix_assembly import (
     pivot_long,
     unique_runs,
 )
+from exostab.io.readers.messages import header_only, none_left
 from exostab.io.readers.number_cells import to_float
 from exostab.io.readers.parsing import Preview, read_table, require_columns
 
@@ -144,19 +145,32 @@ def read_long(
     and ``Protein.Group``, after the q-value filter (``ReadOptions.q_value``, 0.01).
 
     Raises:
-        InputError: a first-pass report (``PG.MaxLFQ`` absent or empty), or a bad cell.
+        InputError: a header without rows (said as every reader says it, ``header_only``);
+            a first-pass report (``PG.MaxLFQ`` absent, or empty in every row); no row passing
+            the q-value filter; or a bad cell.
     """
     options = options or ReadOptions()
     wanted = [LONG_RUN, GROUP, LONG_QUANTITY, "Genes", "First.Protein.Description", *Q_VALUES]
     usecols = [c for c in wanted if c in preview.columns] if preview.columns else None
-    if preview.has(LONG_RUN, GROUP) and LONG_QUANTITY not in preview.columns:
-        raise InputError(first_pass("absent"), where=str(path))
     table = read_table(path, preview, usecols=usecols)
+    if {LONG_RUN, GROUP} <= set(table.columns):
+        if table.empty:  # before the first-pass test: a header has no quantity to judge
+            raise header_only(path)
+        if LONG_QUANTITY not in table.columns:
+            raise InputError(first_pass("absent"), where=str(path))
     require_columns(path, table.columns, (LONG_RUN, GROUP, LONG_QUANTITY))
     quantity = pd.to_numeric(table[LONG_QUANTITY], errors="coerce")
     if not (quantity > 0).any() and not table[LONG_QUANTITY].map(_is_text).any():
         raise InputError(first_pass("empty"), where=str(path))
+    n_rows = len(table)
     table, q_note = filter_q_values(table, path, options.q_value)
+    if table.empty:
+        filtered = ", ".join(c for c in Q_VALUES if c in table.columns)
+        raise InputError(
+            f"none of its {n_rows} report rows passes the q-value filter (<= "
+            f"{options.q_value:g} on {filtered})",
+            where=str(path),
+        )
     matrix = from_long(
         table,
         path=path,
@@ -191,7 +205,14 @@ def from_long(
     decimal_comma: bool | None = None,
     scale: str = "raw",
 ) -> ProteinMatrix:
-    """Pivot any long report to a ProteinMatrix (shared by DIA-NN and Spectronaut)."""
+    """Pivot any long report to a ProteinMatrix (shared by DIA-NN and Spectronaut).
+
+    The caller refuses a report without rows (``header_only``) before its own filters.
+
+    Raises:
+        InputError: every group a decoy or contaminant (``none_left``), no row with both a
+            run and a group, or a bad cell (see ``pivot_long`` and ``build_matrix``).
+    """
     table = table[table[group].notna()]
     groups = table[group].astype(str)
     n_before = int(groups.nunique())
@@ -200,6 +221,8 @@ def from_long(
     if flagged_groups:
         table = table[~groups.isin(flagged_groups).to_numpy()]
         notes.append(f"dropped {len(flagged_groups)} decoy/contaminant groups")
+        if table.empty:
+            raise none_left(path, n_before)
     by_group = pivot_long(
         table, path=path, run=run, group=group, quantity=quantity, decimal_comma=decimal_comma
     )

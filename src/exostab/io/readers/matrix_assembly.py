@@ -16,7 +16,7 @@ from exostab.errors import InputError
 from exostab.io.group_annotations import identify_groups
 from exostab.io.naming import strip_run_name
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.messages import cell_name, listed
+from exostab.io.readers.messages import cell_name, header_only, listed, none_left
 from exostab.io.readers.number_cells import to_float
 from exostab.io.readers.parsing import require_columns
 from exostab.io.readers.scales import LOG_SCALE_MAX, SCALES, scale_problem
@@ -76,16 +76,12 @@ def build_matrix(
         raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     if by_group.shape[1] == 0:
         if fmt == "wide":  # one row per run: no row, no run
-            raise InputError("holds no run (a header without rows?)", where=str(path))
+            raise header_only(path, "run")
         raise InputError("holds no run (sample) quantity columns", where=str(path))
     if by_group.shape[0] == 0:
         if n_groups_before:
-            raise InputError(
-                f"none of its {n_groups_before} {row_name}s is left once contaminants, decoys "
-                "and site-only groups are dropped",
-                where=str(path),
-            )
-        raise InputError(f"holds no {row_name} (a header without rows?)", where=str(path))
+            raise none_left(path, n_groups_before, row_name)
+        raise header_only(path)
     group_index = pd.Index([str(g) for g in by_group.index], dtype="object", name="group_id")
     if group_index.has_duplicates:
         duplicated = group_index[group_index.duplicated()].unique()

@@ -1,11 +1,13 @@
-"""How readers name things in a message: a few items of a list, one cell of a table."""
+"""How readers name things in a message: a few items of a list, one cell of a table, a file
+with nothing left to read."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
-from exostab.errors import shown
+from exostab.errors import InputError, shown
 
 MAX_LISTED = 5
 
@@ -37,3 +39,22 @@ def cell_name(
         return f"{run_name} {column!r}{shown_column}, {row_name} {row!r}"
     row_text = f"{row_name} {row!r}" if row_name else str(row)
     return f"{row_text}, column {in_file if in_file is not None else column!r}"
+
+
+def header_only(path: Path, what: str = "protein group") -> InputError:
+    """The refusal of a protein file with a header and no rows, worded alike by every reader.
+
+    ``what`` is what a row of the file is: a protein group (matrices and long reports, whose
+    header-only file holds no group and no run), or a ``run`` (a wide table: one row per run).
+    """
+    return InputError(f"holds no {what} (a header without rows?)", where=str(path))
+
+
+def none_left(path: Path, n_groups_before: int, what: str = "protein group") -> InputError:
+    """The refusal of a protein file whose ``n_groups_before`` (> 0) groups were all dropped
+    (contaminants, decoys, site-only groups), worded alike by every reader."""
+    return InputError(
+        f"none of its {n_groups_before} {what}s is left once contaminants, decoys and "
+        "site-only groups are dropped",
+        where=str(path),
+    )

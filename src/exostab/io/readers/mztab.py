@@ -14,6 +14,7 @@ from exostab.errors import InputError
 from exostab.io.naming import decoy_or_contaminant, genes_from_fasta
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.readers.matrix_assembly import build_matrix, drop_flagged
+from exostab.io.readers.messages import header_only
 from exostab.io.readers.parsing import Preview, open_file
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,10 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     except Exception as error:  # pyteomics raises many types on malformed files
         raise InputError(f"unreadable mzTab file ({error})", where=str(path)) from None
     kind = str(document.metadata.get("mzTab-type", "")).strip()
-    if not isinstance(proteins_table, pd.DataFrame) or proteins_table.empty:
+    if isinstance(proteins_table, pd.DataFrame) and len(proteins_table.columns):
+        if proteins_table.empty:  # a PRH header line, no PRT row
+            raise header_only(path)
+    else:
         raise InputError(
             f"mzTab file (type {kind or 'unknown'}) has no protein (PRT) rows, so it holds no "
             "protein abundances",

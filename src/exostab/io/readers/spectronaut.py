@@ -19,6 +19,7 @@ from exostab.io.readers.matrix_assembly import (
     drop_flagged,
     unique_runs,
 )
+from exostab.io.readers.messages import header_only, none_left
 from exostab.io.readers.number_cells import uses_decimal_comma
 from exostab.io.readers.parsing import Preview, read_table, require_columns
 
@@ -52,8 +53,13 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
         path, preview, usecols=usecols, dtype={QUANTITY: "object"}, na_values=MISSING
     )
     require_columns(path, table.columns, (RUN, GROUP, QUANTITY))
+    if table.empty:
+        raise header_only(path)
     if DECOY in table:
-        table = table[~table[DECOY].astype(str).str.strip().str.lower().eq("true").to_numpy()]
+        decoy = table[DECOY].astype(str).str.strip().str.lower().eq("true").to_numpy()
+        if decoy.all():
+            raise none_left(path, int(table[GROUP].dropna().nunique()))
+        table = table[~decoy]
     comma = uses_decimal_comma(table[QUANTITY]) if table[QUANTITY].dtype == object else False
     matrix = from_long(
         table,

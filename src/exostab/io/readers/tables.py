@@ -17,7 +17,7 @@ from exostab.io.lot_sheet_contract import split_lot_sheet, validate_lot_sheet
 from exostab.io.naming import decoy_or_contaminant, is_unnamed
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.readers.matrix_assembly import build_matrix, pivot_long
-from exostab.io.readers.messages import listed
+from exostab.io.readers.messages import header_only, listed, none_left
 from exostab.io.readers.parsing import (
     Preview,
     drop_blank_rows_and_columns,
@@ -290,6 +290,8 @@ def read_long(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix
     require_columns(path, frame.columns, (id_column or LOT_ID, *LONG_COLUMNS))
     assert id_column is not None
     frame = _without_blank_rows(frame)
+    if frame.empty:
+        raise header_only(path)
     frame = frame.assign(**{id_column: frame[id_column].map(cell_text)})
     missing_id = frame[id_column].isna()
     if missing_id.any():
@@ -301,6 +303,8 @@ def read_long(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix
     flagged = set(groups[decoy_or_contaminant(groups).to_numpy()])
     notes = [f"dropped {len(flagged)} decoy/contaminant group(s)"] if flagged else []
     frame = frame[~frame["protein"].isin(flagged).to_numpy()]
+    if flagged and frame["protein"].notna().sum() == 0:
+        raise none_left(path, n_before)
     by_group = pivot_long(frame, path=path, run=id_column, group="protein", quantity="intensity")
     return build_matrix(
         fmt="long",
