@@ -110,7 +110,8 @@ def test_score_names_the_file_that_is_empty(
     assert code == 2
     assert one_line(output) == (
         f"error: {empty_proteins}: no lot could be scored: the protein file holds no run "
-        "(a header without rows or sample columns?)"
+        f"(a header without rows or sample columns?); each lot with its reason → "
+        f"{tmp_path / 'a.quarantine.csv'}, no scores written"
     )
     empty_lots = tmp_path / "lots.csv"
     empty_lots.write_text(
@@ -140,6 +141,74 @@ def test_score_says_why_no_run_matched(simulated_model: dict[str, Path], tmp_pat
     assert any(column.endswith(line.split("are named ")[1].split(",")[0]) for column in first_run)
     quarantine = pd.read_csv(tmp_path / "scores.quarantine.csv")
     assert set(sheet["lot_id"]) <= set(quarantine["lot_id"])
+
+
+def header_only_proteins(data: Path, folder: Path) -> tuple[Path, Path]:
+    """A wide protein table cut to its header, and the lot sheet as it is."""
+    header = (data / "proteins.csv").read_text(encoding="utf-8").splitlines()[0]
+    proteins = folder / "proteins.csv"
+    proteins.write_text(header + "\n", encoding="utf-8")
+    return proteins, data / "lots.csv"
+
+
+def lots_named_otherwise(data: Path, folder: Path) -> tuple[Path, Path]:
+    """The MaxQuant file, and a lot sheet whose lot ids no run matches (no ms_run column)."""
+    sheet = pd.read_csv(data / "lots.csv")
+    lots = folder / "lots.csv"
+    sheet.drop(columns="ms_run").assign(lot_id="X-" + sheet["lot_id"]).to_csv(lots, index=False)
+    return data / "proteinGroups.txt", lots
+
+
+def every_lot_refused(data: Path, folder: Path) -> tuple[Path, Path]:
+    """The wide table, and a lot sheet whose every passage is out of range."""
+    lots = folder / "lots.csv"
+    pd.read_csv(data / "lots.csv").assign(passage=999).to_csv(lots, index=False)
+    return data / "proteins.csv", lots
+
+
+NOTHING_SCORED = {
+    "header-only protein table": (header_only_proteins, "the protein file holds no run"),
+    "no lot matches": (lots_named_otherwise, "the protein file's 60 run(s) are named"),
+    "every lot refused": (every_lot_refused, "all 60 quarantined (first: "),
+}
+
+
+@pytest.mark.parametrize("out_name", ["scores.csv", "scores.parquet"])
+@pytest.mark.parametrize("case", sorted(NOTHING_SCORED))
+def test_score_that_scores_nothing_writes_the_quarantine_and_no_scores(
+    simulated_model: dict[str, Path], tmp_path: Path, case: str, out_name: str
+) -> None:
+    """review5 M2, review4 M9: nothing scored printed the success summary, left a 0-byte or
+    header-only scores file beside the quarantine, then one error line; with --report it ended
+    in a traceback (no lot to draw) and lost the quarantine. Now: only the quarantine (every
+    lot with its reason), no scores or report (an earlier one of those names removed, so no
+    old scores sit beside this quarantine), no summary, one error line saying where, exit 2."""
+    data, model = simulated_model["data"], simulated_model["model"]
+    make, why = NOTHING_SCORED[case]
+    proteins, lots = make(data, tmp_path)
+    out, report = tmp_path / "out" / out_name, tmp_path / "out" / "report.html"
+    out.parent.mkdir()
+    out.write_text("an earlier run's scores\n")
+    quarantine = tmp_path / "out" / "scores.quarantine.csv"
+    result = runner.invoke(
+        app,
+        ["score", "--model", str(model), "--proteins", str(proteins), "--lots", str(lots),
+         "--out", str(out), "--report", str(report)],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.stdout == ""  # no "0 scored ... scores →" summary that reads as done
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert why in errors[0]
+    assert errors[0].endswith(
+        f"; each lot with its reason → {quarantine}, no scores or report written "
+        f"(the earlier {out_name} removed)"
+    )
+    assert sorted(p.name for p in out.parent.iterdir()) == ["scores.quarantine.csv"]
+    held = pd.read_csv(quarantine, dtype=str)
+    assert list(held.columns) == ["lot_id", "reason"] and held["reason"].notna().all()
+    assert set(pd.read_csv(lots, dtype=str)["lot_id"]) <= set(held["lot_id"])
 
 
 @pytest.mark.skipif(not (CASES / "base-lots").is_dir(), reason="needs ../shared/cases")

@@ -105,6 +105,31 @@ def test_a_symlinked_output_is_written_beside_its_target_and_stays_a_link(
     assert oct(target.stat().st_mode & 0o777) == "0o644"
 
 
+def test_a_withdrawn_output_is_not_written_and_goes_with_its_group(tmp_path: Path) -> None:
+    """A batch of which nothing was scored publishes its quarantine alone: the scores it
+    began (an empty table) are withdrawn, and a scores file of an earlier run goes when the
+    group is published, so the folder never pairs this quarantine with other scores. A
+    group that fails keeps the earlier file, as it keeps every earlier output."""
+    (tmp_path / "scores.csv").write_text("an earlier run's scores\n")
+    with OutputFiles() as outputs:
+        scores = outputs.table(tmp_path / "scores.csv", unit="lot")
+        scores.write(lots_table(0))
+        outputs.table(tmp_path / "scores.quarantine.csv").write(lots_table(3))
+        assert outputs.withdraw(tmp_path / "scores.csv")  # an earlier file is there
+        assert not outputs.withdraw(tmp_path / "report.html")  # never staged, none there
+        assert (tmp_path / "scores.csv").exists()  # until the group is published
+    assert left_in(tmp_path) == ["scores.quarantine.csv"]
+    assert len(pd.read_csv(tmp_path / "scores.quarantine.csv")) == 3
+
+    (tmp_path / "scores.csv").write_text("an earlier run's scores\n")
+    (tmp_path / "windows.csv").mkdir()
+    with pytest.raises(OutputError) as info, OutputFiles() as outputs:
+        outputs.withdraw(tmp_path / "scores.csv")
+        outputs.table(tmp_path / "windows.csv").write(lots_table(3))
+    assert "scores.csv" not in str(info.value)  # withdrawn: neither written nor lost
+    assert (tmp_path / "scores.csv").read_text() == "an earlier run's scores\n"
+
+
 @needs_rlimit
 def test_a_size_limit_midway_through_a_table_says_how_many_rows_were_written(
     tmp_path: Path,

@@ -62,8 +62,8 @@ def score(
     Lots that cannot be scored go to OUT-stem.quarantine.csv with the reason; every input lot
     ends up in one of the two files. A wide table is streamed in chunks, and its bad rows are
     quarantined; a search-engine file is read whole and must be valid. Exit 0 when something
-    was scored, 2 when nothing could be. With --engine spark, OUT is a .parquet file or a
-    Parquet folder (see docs/how-to/scale-out.md).
+    was scored, 2 when nothing could be (then only the quarantine is written). With --engine
+    spark, OUT is a .parquet file or a Parquet folder (see docs/how-to/scale-out.md).
     """
     if engine not in ("pandas", "spark"):
         raise ExostabError(f"--engine must be pandas or spark, not {engine!r}")
@@ -103,7 +103,9 @@ def score(
     )
     scorer = run.scorer
     quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
-    # The scores, the quarantine and the report appear together, each complete, or none does.
+    earlier: list[str] = []  # outputs of an earlier run removed because nothing was scored
+    # The scores, the quarantine and the report appear together, each complete, or none does;
+    # when no lot could be scored, only the quarantine does (no empty scores that look done).
     with (
         OutputFiles() as outputs,
         Progress(
@@ -128,7 +130,10 @@ def score(
             describe=lambda message: bar.update(task, description=message),
             advance=lambda done: bar.update(task, completed=done),
         )
-        if report:
+        if scorer.n_scored == 0:
+            given = [path for path in (out, report) if path is not None]
+            earlier = [path.name for path in given if outputs.withdraw(path)]
+        elif report:
             from exostab.pages.report import batch_run_report  # matplotlib: only here
 
             provenance = {
@@ -144,6 +149,15 @@ def score(
                 "scored lots": "SIMULATED" if is_simulated(lots) else "as given",
             }
             outputs.text(report, batch_run_report(run, bundle, provenance))
+    if scorer.n_scored == 0:  # said instead of the summary: nothing here looks like a result
+        from exostab.scoring.batch import nothing_scored
+
+        removed = f" (the earlier {' and '.join(earlier)} removed)" if earlier else ""
+        nothing = nothing_scored(scorer, run.first_quarantined, proteins, lots, "scored")
+        raise nothing.saying(
+            f"each lot with its reason → {quarantine_path}, no scores"
+            f"{' or report' if report else ''} written{removed}"
+        )
     bands, n_out_of_domain = run.bands, run.n_out_of_domain
     console.print(
         f"{scorer.accounting()}\nscores → {out}, quarantine → {quarantine_path}", markup=False
@@ -157,10 +171,6 @@ def score(
     )
     if report:
         console.print(f"report → {report}")
-    if scorer.n_scored == 0:
-        from exostab.scoring.batch import nothing_scored
-
-        raise nothing_scored(scorer, None, proteins, lots, "scored")
 
 
 # A quarantine reason on the terminal is cut to this many characters (the start and the end

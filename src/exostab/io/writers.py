@@ -11,6 +11,11 @@ name and earlier outputs of the same names stay as they were.
 An output path that is a symlink is written beside the file it points to (the link stays a
 link). One that is a device or a pipe (``/dev/stdout``) is written straight into it: it has no
 folder to hold a temporary file, and nothing is left behind when it refuses a write.
+
+An output the command decides not to give after all (the scores of a batch of which no lot
+could be scored) is withdrawn from its group (``OutputFiles.withdraw``): its temporary file is
+removed, and when the group is published a file of that name from an earlier run is removed
+too, so the folder never pairs this run's files with an earlier run's.
 """
 
 from __future__ import annotations
@@ -61,12 +66,14 @@ class StagedFile:
         path: the output as the user named it.
         target: the file that is replaced: ``path``, or the file a symlink ``path`` points to.
         direct: ``target`` is a device or a pipe: written in place, never renamed or removed.
-        temporary: where the content is written until ``publish`` (None when ``direct``).
+        temporary: where the content is written until ``publish`` (None when ``direct``, or
+            when staged with ``writes=False``: only to be withdrawn).
+        withdrawn: nothing is published under ``path`` (``withdraw``).
         rows: table rows written so far (``OutputFiles.table``).
         unit: what a row is, for messages (``lot``, ``row``).
     """
 
-    def __init__(self, path: Path, unit: str = "row") -> None:
+    def __init__(self, path: Path, unit: str = "row", *, writes: bool = True) -> None:
         self.path = Path(path)
         self.target = self.path.resolve() if self.path.is_symlink() else self.path
         mode = self.target.stat().st_mode if self.target.exists() else None
@@ -76,10 +83,11 @@ class StagedFile:
         self.temporary: Path | None = None
         self.rows = 0
         self.unit = unit
+        self.withdrawn = False  # published as no file: an earlier file of the name is removed
         self.parquet: Any = None  # pyarrow ParquetWriter of a chunked Parquet table
         self.empty: pd.DataFrame | None = None  # an empty Parquet chunk, kept for its columns
         self.header_written = False
-        if not self.direct:
+        if writes and not self.direct:
             with self.failing():
                 self.target.parent.mkdir(parents=True, exist_ok=True)
                 handle, name = tempfile.mkstemp(
@@ -144,6 +152,8 @@ class StagedFile:
 
     def close(self) -> None:
         """Finish the content (Parquet footer, an empty table's schema)."""
+        if self.withdrawn:
+            return
         with self.failing():
             if self.parquet is not None:
                 writer, self.parquet = self.parquet, None
@@ -153,7 +163,7 @@ class StagedFile:
 
     def flush(self) -> None:
         """Put the content on disk (fsync) with mode 0644 (mkstemp creates 0600)."""
-        if self.temporary is None:
+        if self.temporary is None or self.withdrawn:
             return
         with self.failing():
             with self.temporary.open("rb") as written:
@@ -161,11 +171,25 @@ class StagedFile:
             os.chmod(self.temporary, 0o644)
 
     def publish(self) -> None:
-        """Give the content its final name (one atomic rename in the same folder)."""
+        """Give the content its final name (one atomic rename in the same folder); a
+        withdrawn output removes the file of that name instead, if there is one."""
+        if self.withdrawn:
+            if not self.direct:
+                with self.failing():
+                    self.target.unlink(missing_ok=True)
+            return
         if self.temporary is not None:
             with self.failing():
                 os.replace(self.temporary, self.target)
             self.temporary = None
+
+    def withdraw(self) -> None:
+        """Give up the content: nothing is published under this name (see ``publish``).
+
+        A device or a pipe keeps what was written to it: it cannot be taken back.
+        """
+        self.discard()
+        self.withdrawn = True
 
     def discard(self) -> None:
         """Remove the temporary file (the final name keeps whatever it had)."""
@@ -222,6 +246,24 @@ class OutputFiles:
         with staged.failing():
             staged.writing.write_text(text, encoding="utf-8")
 
+    def withdraw(self, path: Path) -> bool:
+        """Take ``path`` out of the group's outputs: it is not written, and when the group is
+        published a file of that name from before is removed (a device or a pipe is left as
+        it is). ``path`` need not have been staged.
+
+        Returns:
+            whether a file of that name is there now (it goes when the group is published).
+
+        Raises:
+            OutputError: ``path`` is a folder.
+        """
+        staged = next((s for s in self.staged if s.path == Path(path)), None)
+        if staged is None:
+            staged = StagedFile(path, writes=False)
+            self.staged.append(staged)
+        staged.withdraw()
+        return not staged.direct and staged.target.is_file()
+
     @contextlib.contextmanager
     def file(self, path: Path) -> Iterator[Path]:
         """Stage a file that a library writes itself: yields the path to write to."""
@@ -256,7 +298,9 @@ class OutputFiles:
     def said_whole(self, error: OutputError, published: list[Path]) -> OutputError:
         """The error with what became of the group's other outputs."""
         others = [
-            staged.path for staged in self.staged if staged.path != error.path and not staged.direct
+            staged.path
+            for staged in self.staged
+            if staged.path != error.path and not staged.direct and not staged.withdrawn
         ]
         kept = [path.name for path in others if path in published]
         lost = [path.name for path in others if path not in published]
@@ -275,7 +319,7 @@ class AtomicTableWriter:
     The same as an ``OutputFiles`` group of one ``table``.
     """
 
-    def __init__(self, path: Path, unit: str = "row") -> None:
+    def __init__(self, path: Path, unit: str = "row", *, writes: bool = True) -> None:
         self.path = Path(path)
         self.unit = unit
         self._outputs = OutputFiles()

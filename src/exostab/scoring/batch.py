@@ -502,35 +502,58 @@ def checked_chunks(
         yield on_model_scale(kept, scorer.bundle.scale), refused_rows
 
 
+class NothingScored(ExostabError):
+    """No lot of a batch could be used (``score``, ``forecast``, ``monitor``): one line, exit 2.
+
+    Attributes:
+        reason: the message without ``where``.
+        quarantine: every lot and protein-file row left out, with its reason (``lot_id``,
+            ``reason``), for the command to write where its quarantine goes; None when not
+            held (written already).
+    """
+
+    def __init__(self, reason: str, *, where: str, quarantine: pd.DataFrame | None = None) -> None:
+        self.reason = reason
+        self.quarantine = quarantine
+        super().__init__(reason, where=where)
+
+    def saying(self, more: str) -> NothingScored:
+        """The same error with one more clause (where the quarantine went)."""
+        return NothingScored(f"{self.reason}; {more}", where=str(self.where), quarantine=None)
+
+
 def nothing_scored(
     scorer: BatchScorer, quarantine: pd.DataFrame | None, proteins: Path, lots: Path, done: str
-) -> ExostabError:
+) -> NothingScored:
     """The one-line error of a batch of which no lot could be used (score, forecast, monitor).
 
     It says why when no run matched any lot (``BatchScorer.why_nothing_matched``: the file's
     runs, what the sheet matches them by; an empty file named as such) and where; otherwise it
-    gives the first quarantine reason (or points to the quarantine file).
+    gives the first quarantine reason. The caller writes
+    the quarantine and says where (``NothingScored.saying``): no lot is lost because none was
+    scored.
 
     Args:
         scorer: the books of the batch (nothing scored).
-        quarantine: every row left out, with its reason; None: written to a file already.
+        quarantine: the rows left out, with their reasons (the first is named); None: not held.
         proteins, lots: the two files, for ``where``.
         done: what could not be done to a lot (``scored``, ``forecast``, ``monitored``).
     """
     why = scorer.why_nothing_matched()
     if why is not None:
         where = proteins if scorer.n_lots_in else lots
-        return ExostabError(f"no lot could be {done}: {why}", where=str(where))
-    if quarantine is None:
-        return ExostabError(f"no lot could be {done} (see the quarantine file)", where=str(lots))
-    if len(quarantine):
-        first = quarantine.iloc[0]
-        return ExostabError(
-            f"no lot could be {done}: all {scorer.n_lots_in} quarantined (first: "
-            f"{shown(str(first['lot_id']))}: {first['reason']})",
-            where=str(lots),
+        return NothingScored(
+            f"no lot could be {done}: {why}", where=str(where), quarantine=quarantine
         )
-    return ExostabError(f"no lot could be {done}", where=str(lots))
+    if quarantine is None or not len(quarantine):
+        return NothingScored(f"no lot could be {done}", where=str(lots), quarantine=quarantine)
+    first = quarantine.iloc[0]
+    return NothingScored(
+        f"no lot could be {done}: all {scorer.n_lots_in} quarantined (first: "
+        f"{shown(str(first['lot_id']))}: {first['reason']})",
+        where=str(lots),
+        quarantine=quarantine,
+    )
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class BatchRun:
     n_out_of_domain: int = 0
     kept_for_report: list[pd.DataFrame] = field(default_factory=list)
     quarantined: list[pd.DataFrame] = field(default_factory=list)
+    first_quarantined: pd.DataFrame | None = None  # the first row left out, for a message
 
     def scored(self) -> pd.DataFrame:
         """The scored lots with their drivers (kept with ``keep_for_report`` only)."""
@@ -101,6 +102,8 @@ def score_batch(
 
     def book(refused_rows: pd.DataFrame) -> None:
         quarantine_file.write(refused_rows)
+        if run.first_quarantined is None and len(refused_rows):
+            run.first_quarantined = refused_rows.head(1)
         if run.keep_for_report:  # the quarantine stays on disk unless the report shows it
             run.quarantined.append(refused_rows)
 
