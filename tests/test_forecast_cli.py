@@ -239,27 +239,41 @@ def test_the_batch_report_shows_lot_trends_per_donor(trained, tmp_path: Path) ->
     assert page.count('alt="lot trend of donor') == donors
 
 
+def only_the_quarantine(out: Path, lots: Path, said: str) -> None:
+    """Nothing could be forecast: OUT holds the quarantine alone, every lot of the sheet in it
+    with a reason, and the one error line ends saying where it is."""
+    assert sorted(path.name for path in out.iterdir()) == ["quarantine.csv"]
+    held = pd.read_csv(out / "quarantine.csv", dtype=str)
+    assert list(held.columns) == ["lot_id", "reason"] and held["reason"].notna().all()
+    assert set(pd.read_csv(lots, dtype=str)["lot_id"]) <= set(held["lot_id"])
+    assert said.endswith(f"; each lot with its reason → {out / 'quarantine.csv'}")
+
+
 def test_a_protein_file_of_no_lot_is_one_line_not_a_traceback(trained, tmp_path: Path) -> None:
     """A header-only protein table gave KeyError 'risk'; runs named otherwise than the lots
-    gave "no bank could be forecast (see the quarantine file)" after counting runs as lots."""
+    gave "no bank could be forecast (see the quarantine file)" after counting runs as lots.
+    Then no file at all was written, and every lot's reason but the first was lost: the
+    quarantine is written, alone."""
     test = trained["data"] / "test"
     header = (test / "proteins.csv").read_text(encoding="utf-8").splitlines()[0]
     empty = tmp_path / "empty.csv"
     empty.write_text(header + "\n", encoding="utf-8")
     result = forecast_in_store(trained, test / "lots.csv", tmp_path / "a", proteins=empty)
     assert result.exit_code == 2, result.output
-    assert f"error: {empty}: no lot could be forecast: the protein file holds no run" in (
-        " ".join(result.output.split())
-    )
-    assert "Traceback" not in result.output and not (tmp_path / "a").exists()
+    assert "Traceback" not in result.output and result.stdout == ""
+    (said,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert said.startswith(f"error: {empty}: no lot could be forecast: the protein file ")
+    assert "holds no run" in said
+    only_the_quarantine(tmp_path / "a", test / "lots.csv", said)
     renamed = tmp_path / "lots.csv"
     sheet = pd.read_csv(test / "lots.csv")
     sheet["lot_id"] = "X-" + sheet["lot_id"].astype(str)
     sheet.drop(columns=[c for c in ("ms_run",) if c in sheet]).to_csv(renamed, index=False)
     result = forecast_in_store(trained, renamed, tmp_path / "b")
     assert result.exit_code == 2, result.output
-    said = " ".join(result.output.split())
+    (said,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert "no lot could be forecast: the protein file's" in said and "ms_run column" in said
+    only_the_quarantine(tmp_path / "b", renamed, said)
 
 
 def test_lots_in_counts_the_lot_sheet_not_the_runs(trained, tmp_path: Path) -> None:

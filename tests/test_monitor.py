@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from exostab.cli import app
 from exostab.config import MonitorConfig, TrainConfig
@@ -647,6 +647,19 @@ def test_window_labels_read_dates_by_one_rule(days: list, window: str) -> None: 
     assert how in str(error.value)
 
 
+def only_the_quarantine(out: Path, lots: Path, answer: Result) -> None:
+    """Nothing could be monitored: OUT holds the quarantine alone (no monitor.json with a
+    verdict), every lot of the sheet in it with a reason, and the one error line (no summary
+    before it) ends saying where it is. It was lost: no file, only the first reason."""
+    assert "Traceback" not in answer.output and answer.stdout == ""
+    (said,) = [line for line in answer.stderr.splitlines() if line.startswith("error:")]
+    assert said.endswith(f"; each lot with its reason → {out / 'quarantine.csv'}")
+    assert sorted(path.name for path in out.iterdir()) == ["quarantine.csv"]
+    held = pd.read_csv(out / "quarantine.csv", dtype=str)
+    assert list(held.columns) == ["lot_id", "reason"] and held["reason"].notna().all()
+    assert set(pd.read_csv(lots, dtype=str)["lot_id"]) <= set(held["lot_id"])
+
+
 def test_nothing_monitored_is_an_error_not_a_clean_verdict(
     world: dict[str, object], tmp_path: Path
 ) -> None:
@@ -663,7 +676,7 @@ def test_nothing_monitored_is_an_error_not_a_clean_verdict(
     said = " ".join(answer.output.split())
     assert answer.exit_code == 2, answer.output
     assert "no lot could be monitored: the protein file's" in said and "no alarm" not in said
-    assert not (tmp_path / "a").exists()
+    only_the_quarantine(tmp_path / "a", renamed, answer)
     header = (stream / "proteins.csv").read_text(encoding="utf-8").splitlines()[0]
     empty = tmp_path / "proteins.csv"
     empty.write_text(header + "\n", encoding="utf-8")
@@ -676,6 +689,7 @@ def test_nothing_monitored_is_an_error_not_a_clean_verdict(
     assert "no lot could be monitored: the protein file holds no run" in (
         " ".join(answer.output.split())
     )
+    only_the_quarantine(tmp_path / "b", stream / "lots.csv", answer)
 
 
 @pytest.mark.parametrize(

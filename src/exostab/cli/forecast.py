@@ -33,7 +33,8 @@ def forecast(
 
     Each bank's measured lots give its own passage trajectory (shrunk toward the training
     population); projected lots are scored by the model. Lots that cannot be used are
-    quarantined with the reason (OUT/quarantine.csv), as in `score`.
+    quarantined with the reason (OUT/quarantine.csv), as in `score`; when no lot can be used,
+    that file is the only one written (exit 2).
     """
     from exostab.forecast import (
         bank_line,
@@ -44,6 +45,7 @@ def forecast(
     )
     from exostab.io.provenance import is_simulated
     from exostab.pages.report import forecast_page
+    from exostab.scoring.batch import NothingScored, keep_quarantine
     from exostab.store.model_uri import resolve_model
 
     existing_file(proteins, "protein file")
@@ -59,8 +61,13 @@ def forecast(
             f"model {uri} has no passage trajectory (trained before forecasts existed): "
             "retrain it with exostab train"
         )
-    with err_console.status(f"reading {proteins.name}, forecasting its banks"):
-        result = run_forecast(bundle, proteins, lots, grid, format=format, n_draws=draws, seed=seed)
+    try:
+        with err_console.status(f"reading {proteins.name}, forecasting its banks"):
+            result = run_forecast(
+                bundle, proteins, lots, grid, format=format, n_draws=draws, seed=seed
+            )
+    except NothingScored as nothing:  # no lot to forecast from: only the quarantine is written
+        raise keep_quarantine(nothing, forecast_paths(out)["quarantine"]) from None
     provenance = {
         "model": uri,
         "model version": bundle.model_version,

@@ -65,7 +65,8 @@ def monitor(
     Performance on the lots whose outcome is back (AUROC against the CV interval,
     calibration, band error rates), drift of the lot sheet and the proteins against the
     training reference, run → lot accounting over time, and one verdict line. Every lot is
-    monitored or quarantined with its reason. Exit 0 with or without an alarm; 2 on bad input.
+    monitored or quarantined with its reason (OUT/quarantine.csv: the only file written when
+    no lot can be monitored). Exit 0 with or without an alarm; 2 on bad input.
     """
     from exostab.config import load_monitor_config
     from exostab.io.provenance import is_simulated
@@ -73,6 +74,7 @@ def monitor(
     from exostab.monitor.result import monitor_paths, write_monitor
     from exostab.monitor.run import monitor_files
     from exostab.pages.monitor_page import monitor_page
+    from exostab.scoring.batch import NothingScored, keep_quarantine
     from exostab.store.model_uri import resolve_model
 
     existing_file(proteins, "protein file")
@@ -84,19 +86,22 @@ def monitor(
     rule = load_monitor_config(existing_file(config, "monitor config"))
     bundle, uri = resolve_model(model)
     warn_if_ungated(bundle, uri)
-    with err_console.status("reading the lot sheet") as status:
-        result = monitor_files(
-            bundle,
-            proteins,
-            lots,
-            config=rule,
-            label=label,
-            date_column=date_column,
-            window=window,
-            dayfirst=dayfirst,
-            format=format,
-            progress=status.update,
-        )
+    try:
+        with err_console.status("reading the lot sheet") as status:
+            result = monitor_files(
+                bundle,
+                proteins,
+                lots,
+                config=rule,
+                label=label,
+                date_column=date_column,
+                window=window,
+                dayfirst=dayfirst,
+                format=format,
+                progress=status.update,
+            )
+    except NothingScored as nothing:  # no lot to monitor: only the quarantine is written
+        raise keep_quarantine(nothing, out / "quarantine.csv") from None
     simulated = is_simulated(lots)
     provenance = {
         "model": uri,

@@ -508,8 +508,8 @@ class NothingScored(ExostabError):
     Attributes:
         reason: the message without ``where``.
         quarantine: every lot and protein-file row left out, with its reason (``lot_id``,
-            ``reason``), for the command to write where its quarantine goes; None when not
-            held (written already).
+            ``reason``), for the command to write where its quarantine goes
+            (``keep_quarantine``); None when the command wrote it already.
     """
 
     def __init__(self, reason: str, *, where: str, quarantine: pd.DataFrame | None = None) -> None:
@@ -530,8 +530,8 @@ def nothing_scored(
     It says why when no run matched any lot (``BatchScorer.why_nothing_matched``: the file's
     runs, what the sheet matches them by; an empty file named as such) and where; otherwise it
     gives the first quarantine reason. The caller writes
-    the quarantine and says where (``NothingScored.saying``): no lot is lost because none was
-    scored.
+    the quarantine and says where (``NothingScored.saying``, ``keep_quarantine``): no lot is
+    lost because none was scored.
 
     Args:
         scorer: the books of the batch (nothing scored).
@@ -554,6 +554,30 @@ def nothing_scored(
         where=str(lots),
         quarantine=quarantine,
     )
+
+
+def keep_quarantine(nothing: NothingScored, path: Path) -> NothingScored:
+    """Write the quarantine of a batch of which no lot could be used, and say where.
+
+    Args:
+        nothing: the error, holding every row left out (``NothingScored.quarantine``).
+        path: the command's quarantine file (``lot_id``, ``reason``); written whole or not at
+            all (``AtomicTableWriter``), no other output beside it.
+
+    Returns:
+        the error, saying where every lot went with its reason.
+
+    Raises:
+        OutputError: the file could not be written.
+    """
+    from exostab.io.writers import AtomicTableWriter
+
+    quarantine = nothing.quarantine
+    if quarantine is None:
+        return nothing
+    with AtomicTableWriter(path, unit="lot") as quarantine_file:
+        quarantine_file.write(quarantine.reindex(columns=QUARANTINE_COLUMNS))
+    return nothing.saying(f"each lot with its reason → {path}")
 
 
 @dataclass(frozen=True)
