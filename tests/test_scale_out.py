@@ -166,6 +166,42 @@ def test_spark_engine_reads_parquet_and_search_engine_files(spark, workspace) ->
     )
 
 
+def test_spark_engine_that_scores_nothing_writes_the_quarantine_and_no_scores(
+    spark, workspace, tmp_path: Path
+) -> None:
+    """As the pandas engine (review5 M2): a header-only protein table printed "0 scored →
+    scores.parquet" and the bands, left an empty scores.parquet and said "see the quarantine
+    file". Now both engines write the same quarantine alone (an earlier scores file removed)
+    and say the same line, exit 2."""
+    new = workspace["new"]
+    header = (new / "proteins.csv").read_text(encoding="utf-8").splitlines()[0]
+    empty = tmp_path / "proteins.csv"
+    empty.write_text(header + "\n", encoding="utf-8")
+    said, held = {}, {}
+    for engine in ("pandas", "spark"):
+        out = tmp_path / engine / "scores.parquet"
+        out.parent.mkdir()
+        out.write_text("an earlier run's scores\n")
+        result = invoke(
+            "score", "--proteins", str(empty), "--lots", str(new / "lots.csv"),
+            "--out", str(out), "--engine", engine,
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and result.stdout == ""
+        (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+        said[engine] = line.replace(str(out.parent), "OUT")
+        assert sorted(p.name for p in out.parent.iterdir()) == ["scores.quarantine.csv"]
+        held[engine] = pd.read_csv(out.parent / "scores.quarantine.csv", dtype=str)
+    assert said["spark"] == said["pandas"]
+    assert said["spark"] == (
+        f"error: {empty}: no lot could be scored: the protein file holds no run (a header "
+        "without rows or sample columns?); each lot with its reason → "
+        "OUT/scores.quarantine.csv, no scores written (the earlier scores.parquet removed)"
+    )
+    pd.testing.assert_frame_equal(held["spark"], held["pandas"])
+    assert set(pd.read_csv(new / "lots.csv", dtype=str)["lot_id"]) == set(held["spark"]["lot_id"])
+
+
 def test_spark_executors_run_the_model_in_its_own_environment(
     spark, workspace, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -189,8 +189,10 @@ def score_spark(
     master: str | None,
     env_manager: str = "local",
 ) -> None:
-    """`exostab score --engine spark`: the same books and summary, the work on Spark."""
-    from exostab.io.writers import AtomicTableWriter
+    """`exostab score --engine spark`: the same books and summary, the work on Spark; when no
+    lot is scored, the same quarantine alone and one error line."""
+    from exostab.io.writers import OutputFiles
+    from exostab.scoring.batch import nothing_scored
     from exostab.scoring.spark import (
         check_env_manager,
         require_pyspark,
@@ -236,8 +238,17 @@ def score_spark(
         if ours:
             spark.stop()
     quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
-    with AtomicTableWriter(quarantine_path, unit="lot") as quarantine_file:
-        quarantine_file.write(outcome.quarantine)
+    earlier: list[str] = []
+    with OutputFiles() as outputs:
+        outputs.table(quarantine_path, unit="lot").write(outcome.quarantine)
+        if outcome.n_scored == 0 and not out.is_dir():  # a Parquet folder is left as it is
+            earlier = [out.name] if outputs.withdraw(out) else []
+    if outcome.n_scored == 0:  # as the pandas engine says it
+        removed = f" (the earlier {out.name} removed)" if earlier else ""
+        nothing = nothing_scored(outcome.books, outcome.quarantine, proteins, lots, "scored")
+        raise nothing.saying(
+            f"each lot with its reason → {quarantine_path}, no scores written{removed}"
+        )
     bands = outcome.bands
     console.print(
         f"{outcome.n_in} lots in: {outcome.n_scored} scored → {out}, "
@@ -250,8 +261,6 @@ def score_spark(
         f"(version {bundle.model_version}"
         f"{', trained on SIMULATED lots' if bundle.simulated_training else ''}); engine spark"
     )
-    if outcome.n_scored == 0:
-        raise ExostabError("no lot could be scored (see the quarantine file)", where=str(lots))
 
 
 @user_errors

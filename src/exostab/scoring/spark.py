@@ -160,6 +160,7 @@ class SparkOutcome:
     n_out_of_domain: int
     n_proteins_matched: int
     quarantine: pd.DataFrame
+    books: SparkBooks  # for the error of a batch of which nothing was scored (nothing_scored)
 
 
 def positional(n: int) -> list[str]:
@@ -368,7 +369,8 @@ def score_on_spark(
     format: str | None = None,
     env_manager: str = "local",
 ) -> SparkOutcome:
-    """Score every lot of a protein file on Spark; write scores as Parquet.
+    """Score every lot of a protein file on Spark; write scores as Parquet (not when no lot
+    was scored: an empty table would read as a result).
 
     Args:
         env_manager: where executors run the model: ``local`` (their own Python, which must
@@ -474,10 +476,11 @@ def score_on_spark(
         .withColumn("input_hash", F.lit(input_hash))
     )
     scores = with_reading_warnings(spark, scores, books, bundle, annotations)
-    write_parquet(scores, out)
     summary = (
         answers.where(F.col("error").isNull()).groupBy("risk_band", "in_domain").count().toPandas()
     )
+    if int(summary["count"].sum()):
+        write_parquet(scores, out)
     failed = failed.set_axis(QUARANTINE_COLUMNS, axis=1)
     quarantined.append(books.book_answers(int(summary["count"].sum()), failed))
     quarantined.append(books.finish())
@@ -494,4 +497,5 @@ def score_on_spark(
         n_out_of_domain=int(summary.loc[~summary["in_domain"].astype(bool), "count"].sum()),
         n_proteins_matched=books.n_proteins_matched,
         quarantine=pd.concat(quarantined, ignore_index=True).astype(str),
+        books=books,
     )
