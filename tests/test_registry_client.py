@@ -215,3 +215,48 @@ def test_any_sequence_of_registry_operations_resolves_as_mlflow(
             except MlflowException:
                 pass  # e.g. an alias to a version that does not exist: mlflow refuses
             assert_same_answers(every_uri(runs, models, versions), uri)
+
+
+def test_an_alias_or_version_the_model_lacks_is_said_with_what_it_has(
+    tracking_store: str, tmp_path: Path
+) -> None:
+    """review5 L: ``models:/exostab@nosuchalias`` on a registered model said only "Registered
+    model alias nosuchalias not found."; the one line now names the aliases the model has (or,
+    with none, its versions), and a version it lacks is said with the versions it has."""
+    from typer.testing import CliRunner
+
+    from exostab.cli import app
+
+    for _ in range(3):
+        log_model()
+    client = MlflowClient()
+    client.set_registered_model_alias(NAME, "challenger", "3")
+    client.set_registered_model_alias(NAME, "champion", "2")
+    proteins, lots = tmp_path / "proteins.csv", tmp_path / "lots.csv"
+    proteins.write_text("lot_id,CD9\nL1,1\n")
+    lots.write_text("lot_id,passage\nL1,3\n")
+
+    def said(uri: str) -> str:
+        result = CliRunner().invoke(
+            app,
+            ["score", "--model", uri, "--proteins", str(proteins), "--lots", str(lots),
+             "--out", str(tmp_path / "scores.csv")],
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and result.stdout == ""
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith(f"error: cannot load model {uri}: ")
+        return line
+
+    assert said(f"models:/{NAME}@nosuchalias").endswith(
+        f"(the aliases of '{NAME}' in this store: @challenger (version 3), @champion (version 2))"
+    )
+    assert said(f"models:/{NAME}/7").endswith(
+        f"('{NAME}' has no such version in this store; its versions: 3, 2, 1)"
+    )
+    client.delete_registered_model_alias(NAME, "challenger")
+    client.delete_registered_model_alias(NAME, "champion")
+    assert said(f"models:/{NAME}@nosuchalias").endswith(
+        f"('{NAME}' has no alias in this store; its versions: 3, 2, 1)"
+    )
+    assert not (tmp_path / "scores.csv").exists()

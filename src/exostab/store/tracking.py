@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from exostab.config import PROJECT_ROOT
 from exostab.errors import ExostabError
+from exostab.io.readers.messages import listed
 from exostab.model.bundle import ModelBundle
 from exostab.store.registry import store_uri
 
@@ -165,23 +166,40 @@ def resolve_model(uri: str) -> tuple[ModelBundle, str]:
 
 
 def missing_model_hint(uri: str, client: MlflowClient) -> str:
-    """Why a registry URI did not load: no model of that name, or no champion yet ("")."""
+    """Why a registry URI did not load, as a clause for its error ("" when none applies).
+
+    No model of that name in this store; no champion yet (the challenger is named); an alias
+    the model does not have: the aliases it has (``@challenger (version 3)``), or its versions
+    when it has none; a version it does not have: its versions, the latest first (five named).
+    """
     if not uri.startswith("models:/"):
         return ""
-    name = uri.removeprefix("models:/").split("@", 1)[0].split("/", 1)[0]
+    path, _, alias = uri.removeprefix("models:/").partition("@")
+    name = path.split("/", 1)[0]
     try:
-        client.get_registered_model(name)
+        model = client.get_registered_model(name)
     except MlflowException:
         return (
             f" (no registered model named {name!r} in this store: `exostab train` registers "
             "one; --tracking-uri names another store)"
         )
-    if uri.endswith("@" + CHAMPION):
+    aliases = {str(a): str(v) for a, v in sorted((model.aliases or {}).items())}
+    if alias == CHAMPION and CHALLENGER in aliases:
         return (
             " (no version has passed the gate yet, see `exostab train`'s verdict; "
             f"--model {uri.replace('@' + CHAMPION, '@' + CHALLENGER)} uses the latest version)"
         )
-    return ""
+    if alias and aliases:
+        held = ", ".join(f"@{a} (version {v})" for a, v in aliases.items())
+        return f" (the aliases of {name!r} in this store: {held})"
+    try:
+        found = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return ""
+    versions = sorted((str(v.version) for v in found), key=lambda v: -int(v) if v.isdigit() else 0)
+    held = listed(versions, quote=False) or "none"
+    missing = "no alias" if alias else "no such version"
+    return f" ({name!r} has {missing} in this store; its versions: {held})"
 
 
 def first_line(text: str) -> str:
