@@ -774,3 +774,50 @@ def test_a_verdict_needs_enough_monitored_lots_and_runs_of_no_lot_are_not_lots_i
     ), said
     summary = json.loads((tmp_path / "b" / "monitor.json").read_text())
     assert (summary["n_lots"], summary["n_extra_runs"]) == (n, half)
+
+
+# --------------------------------------------------------------------------------------------
+# The books of windows.csv, lots the model cannot judge, lots refused by the lot sheet
+# --------------------------------------------------------------------------------------------
+
+
+def monitor_run(world: dict[str, object], proteins: Path, lots: Path, out: Path, *options: str):  # type: ignore[no-untyped-def]
+    """``exostab monitor`` through the CLI on the given protein file and lot sheet."""
+    return CliRunner().invoke(
+        app,
+        [
+            "monitor", "--model", str(world["model"]), "--proteins", str(proteins),
+            "--lots", str(lots), "--out", str(out), "--no-track", *options,
+        ],
+    )  # fmt: skip
+
+
+def test_windows_csv_books_lots_and_counts_runs_of_no_lot_apart(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    """The "no date" row of windows.csv counted three QC runs of no lot in its n_in (3 lots in,
+    0 monitored, 3 quarantined) while the printed line and monitor.json said 0 quarantined."""
+    stream = world["stream"]
+    assert isinstance(stream, Path)
+    proteins = pd.read_csv(stream / "proteins.csv")
+    qc = proteins.head(3).assign(lot_id=["QC-1", "QC-2", "BLANK-1"])
+    pd.concat([proteins, qc]).to_csv(tmp_path / "proteins.csv", index=False)
+    sheet = pd.read_csv(stream / "lots.csv")
+    sheet.drop(columns="ms_run").to_csv(tmp_path / "lots.csv", index=False)
+    out = tmp_path / "out"
+    answer = monitor_run(world, tmp_path / "proteins.csv", tmp_path / "lots.csv", out)
+    assert answer.exit_code == 0, answer.output
+    summary = json.loads((out / "monitor.json").read_text())
+    books = (summary["n_lots"], summary["n_quarantined"], summary["n_extra_runs"])
+    assert books == (len(sheet), 0, 3)
+    windows = pd.read_csv(out / "windows.csv")
+    assert windows["n_in"].sum() == summary["n_lots"]
+    assert windows["n_monitored"].sum() == summary["n_monitored"]
+    assert windows["n_quarantined"].sum() == summary["n_quarantined"]
+    assert windows["n_extra_runs"].sum() == summary["n_extra_runs"]
+    assert (windows["n_in"] == windows["n_monitored"] + windows["n_quarantined"]).all()
+    counts = ["window", "n_in", "n_monitored", "n_quarantined", "n_extra_runs"]
+    assert pd.DataFrame(summary["windows"])[counts].equals(windows[counts])
+    assert windows.set_index("window").loc["no date", counts[1:]].tolist() == [0, 0, 0, 3]
+    quarantine = pd.read_csv(out / "quarantine.csv")
+    assert sorted(quarantine.loc[quarantine["extra_run"], "lot_id"]) == ["BLANK-1", "QC-1", "QC-2"]

@@ -24,9 +24,11 @@ class MonitorResult:
         n_extra_runs: quarantine rows that are protein-file runs of no lot in the sheet.
         lots: one row per monitored lot: ``lot_id``, ``window``, ``risk``, ``risk_band``,
             ``outcome`` (NaN = not back), ``domain_score``, ``in_domain``.
-        quarantine: lots left out with their reason and window.
-        windows: per time window: lots in, monitored, quarantined, failed runs, outcomes,
-            AUROC, observed vs predicted, band error rates, median domain score.
+        quarantine: lots left out with their reason and window, and the extra protein-file
+            runs (``extra_run`` True: runs of no lot, counted in ``n_extra_runs``, not lots in).
+        windows: per time window: lots in (= monitored + quarantined), extra runs apart,
+            failed runs, outcomes, AUROC, observed vs predicted, band error rates, median
+            domain score.
         overall: performance over all lots with an outcome (``performance``).
         metadata: metadata drift table; proteins: protein drift table (None without reference).
         reference: the stored reference (None for older models).

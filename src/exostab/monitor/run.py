@@ -6,7 +6,8 @@ quarantined, failed MS runs, the domain score's trend), judged by the alarm rule
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,50 @@ from exostab.monitor.verdict import (
 FAILED_RUN = "failed run"
 
 
+def extra_runs(
+    quarantined: Iterable[str],
+    sheet_lots: Iterable[str],
+    refused_rows: Iterable[str],
+    monitored: Iterable[str],
+) -> list[bool]:
+    """Which quarantine rows are protein-file runs that are no lot in (``n_extra_runs``).
+
+    Each refused lot-sheet row is one lot in, and so is each valid sheet lot that was not
+    monitored (its first quarantine row); any other row is an extra run: a run of no lot of
+    the sheet, or one repeating a lot already booked.
+
+    Args:
+        quarantined: the quarantine rows' ``lot_id``, in their order.
+        sheet_lots: the valid lot-sheet lots; refused_rows: the refused rows' ``lot_id``
+            (a duplicated id once per row); monitored: the monitored lots.
+
+    Returns:
+        per quarantine row, True when it is an extra run.
+    """
+    left = Counter(map(str, refused_rows))
+    done = set(map(str, monitored))
+    left.update(lot for lot in map(str, sheet_lots) if lot not in done)
+    flags = []
+    for lot in map(str, quarantined):
+        flags.append(left[lot] == 0)
+        left[lot] = max(left[lot] - 1, 0)
+    return flags
+
+
 def window_table(lots: pd.DataFrame, quarantine: pd.DataFrame, level: float) -> pd.DataFrame:
-    """Per time window: the books (in = monitored + quarantined), performance, domain trend."""
+    """Per time window: the books, performance and the domain trend.
+
+    Args:
+        lots: the monitored lots (``window``, ``risk``, ``risk_band``, ``outcome``, ...).
+        quarantine: the quarantine rows (``window``, ``reason``, ``extra_run``).
+        level: interval level.
+
+    Returns:
+        one row per window (a window of extra runs only too): ``n_in`` = ``n_monitored`` +
+        ``n_quarantined`` counts lots; ``n_extra_runs``, the protein-file runs of no lot
+        (or repeating one), is counted apart; ``n_failed_runs`` counts the runs that
+        quantified no protein, extra ones included.
+    """
     rows = []
     windows = sorted(
         set(lots["window"]) | set(quarantine["window"]), key=lambda w: (w == NO_DATE, w)
@@ -50,13 +93,15 @@ def window_table(lots: pd.DataFrame, quarantine: pd.DataFrame, level: float) -> 
     for window in windows:
         members = lots[lots["window"] == window]
         held = quarantine[quarantine["window"] == window]
+        extra = held["extra_run"].astype(bool)
         found = performance(members, level)
         rows.append(
             {
                 "window": window,
-                "n_in": len(members) + len(held),
+                "n_in": len(members) + int((~extra).sum()),
                 "n_monitored": len(members),
-                "n_quarantined": len(held),
+                "n_quarantined": int((~extra).sum()),
+                "n_extra_runs": int(extra.sum()),
                 "n_failed_runs": int(held["reason"].astype(str).str.contains(FAILED_RUN).sum()),
                 "n_with_outcome": found["n_with_outcome"],
                 "auroc": found["auroc"],
@@ -182,7 +227,14 @@ def monitor_lots(
     quarantine["window"] = (
         windows.reindex(quarantine["lot_id"].astype(str)).fillna(NO_DATE).to_numpy()
     )
-    if len(lots) + len(quarantine) != len(sheet) + len(sheet_quarantine) + scored.scorer.n_extra:
+    quarantine["extra_run"] = extra_runs(
+        quarantine["lot_id"], sheet.index, sheet_quarantine["lot_id"], lots["lot_id"]
+    )
+    n_lots_quarantined = int((~quarantine["extra_run"]).sum())
+    if (
+        len(lots) + n_lots_quarantined != len(sheet) + len(sheet_quarantine)
+        or len(quarantine) - n_lots_quarantined != scored.scorer.n_extra
+    ):
         raise RuntimeError("monitor lost a lot: monitored + quarantined != lots in")
     level = config.confidence
     overall = performance(lots, level, seed=seed)
