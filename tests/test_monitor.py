@@ -821,3 +821,33 @@ def test_windows_csv_books_lots_and_counts_runs_of_no_lot_apart(
     assert windows.set_index("window").loc["no date", counts[1:]].tolist() == [0, 0, 0, 3]
     quarantine = pd.read_csv(out / "quarantine.csv")
     assert sorted(quarantine.loc[quarantine["extra_run"], "lot_id"]) == ["BLANK-1", "QC-1", "QC-2"]
+
+
+def test_a_lot_refused_by_the_lot_sheet_is_booked_in_the_window_of_its_release_date(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    """Lots refused while the lot sheet was read (passage inf, a duplicated lot id) kept only
+    lot_id and reason: all landed in the window "no date", release date or not."""
+    stream = world["stream"]
+    assert isinstance(stream, Path)
+    sheet = pd.read_csv(stream / "lots.csv", dtype=str)
+    infinite, twice, undated = sheet["lot_id"].iloc[[0, 5, 7]]
+    sheet.loc[0, "passage"] = "inf"
+    sheet.loc[7, ["passage", "release_date"]] = ["inf", ""]
+    copy = sheet.iloc[[5]].assign(release_date="2027-02-15")
+    sheet = pd.concat([sheet, copy], ignore_index=True)
+    sheet.to_csv(tmp_path / "lots.csv", index=False)
+    out = tmp_path / "out"
+    answer = monitor_run(world, stream / "proteins.csv", tmp_path / "lots.csv", out)
+    assert answer.exit_code == 0, answer.output
+    month = pd.to_datetime(sheet["release_date"]).dt.to_period("M").astype(str)
+    quarantine = pd.read_csv(out / "quarantine.csv", dtype=str, keep_default_na=False)
+    booked = sorted(zip(quarantine["lot_id"], quarantine["window"], strict=True))
+    assert booked == sorted(
+        [(infinite, month[0]), (twice, month[5]), (twice, "2027-02"), (undated, "no date")]
+    )
+    assert "passage" in quarantine.set_index("lot_id").loc[infinite, "reason"]
+    windows = pd.read_csv(out / "windows.csv").set_index("window")
+    held = quarantine["window"].value_counts()
+    assert windows.loc[held.index, "n_quarantined"].tolist() == held.tolist()
+    assert windows["n_quarantined"].sum() == 4 and windows["n_in"].sum() == len(sheet)

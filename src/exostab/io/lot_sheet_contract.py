@@ -369,7 +369,8 @@ def split_lot_sheet(
     """Split a raw lot sheet into good lots (typed) and quarantined rows (lot_id, reason).
 
     The quarantined rows carry their ``ms_run`` (and reporter channel) cells when the sheet
-    has them, so their runs count as their lots' (``run_claims``), not as runs of no lot.
+    has them, so their runs count as their lots' (``run_claims``), not as runs of no lot; and
+    their ``dates`` cells, read as the good rows' (NaT when empty).
 
     Args:
         dates: date columns (``monitor``'s release date), read by the rule of training's time
@@ -415,6 +416,10 @@ def split_lot_sheet(
     for column in (MS_RUN, channel_column(tidy)):
         if column is not None and column in tidy.columns:
             quarantine[column] = tidy[column].iloc[bad_rows].astype("object").to_numpy()
+    # A quarantined lot keeps its date (``monitor`` books it in its release window).
+    for column in dates:
+        if column in tidy.columns:
+            quarantine[column] = tidy[column].iloc[bad_rows].to_numpy()
     good = tidy.drop(index=bad_rows)
     warn_unknown_categories(good, vocabulary, source=source)
     if bad_rows:

@@ -6,7 +6,7 @@ quarantined, failed MS runs, the domain score's trend), judged by the alarm rule
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,33 @@ def extra_runs(
         flags.append(left[lot] == 0)
         left[lot] = max(left[lot] - 1, 0)
     return flags
+
+
+def quarantine_windows(
+    quarantine: pd.DataFrame, lot_windows: pd.Series, refused_windows: pd.Series
+) -> list[str]:
+    """Per quarantine row, its time window.
+
+    A lot refused by the lot sheet is in the window of its own date (each copy of a duplicated
+    lot id its own); any other row in its lot's window (a run repeating a lot too); a run of no
+    lot, or a lot without a readable date, in ``no date``.
+
+    Args:
+        quarantine: the quarantine rows (``lot_id``, ``extra_run``), the refused lot-sheet
+            rows first, in the sheet's order.
+        lot_windows: the valid sheet lots' windows (index ``lot_id``).
+        refused_windows: the refused lot-sheet rows' windows (index their ``lot_id``, in the
+            sheet's order).
+    """
+    own: dict[str, deque[str]] = {}
+    for lot, window in refused_windows.items():
+        own.setdefault(str(lot), deque()).append(str(window))
+    known = dict(zip(lot_windows.index.astype(str), lot_windows.astype(str), strict=True))
+    found = []
+    for lot, extra in zip(quarantine["lot_id"].astype(str), quarantine["extra_run"], strict=True):
+        mine = own.get(lot)
+        found.append(mine.popleft() if mine and not extra else known.get(lot, NO_DATE))
+    return found
 
 
 def window_table(lots: pd.DataFrame, quarantine: pd.DataFrame, level: float) -> pd.DataFrame:
@@ -145,7 +172,9 @@ def monitor_lots(
         scored: the lots as ``score_file`` scored them (``ScoredFile``).
         sheet: the lot sheet's valid rows (index ``lot_id``), with the ``label`` column
             (empty where the assay is not back) and the ``date_column``.
-        sheet_quarantine: the lot-sheet rows refused on reading (``lot_id``, ``reason``).
+        sheet_quarantine: the lot-sheet rows refused on reading (``lot_id``, ``reason``, and
+            the ``date_column`` when the sheet was read with it: each is then counted in the
+            window of its own date; without it, in ``no date``).
         config: the alarm rule.
         label: the outcome column (1 = unstable); it must be in the sheet, its cells may be
             empty (no assay back: performance is then not assessed, and the verdict says so).
@@ -224,12 +253,19 @@ def monitor_lots(
             "its run quantified no protein (failed run?)", f"{FAILED_RUN}: no protein quantified"
         )
     )
-    quarantine["window"] = (
-        windows.reindex(quarantine["lot_id"].astype(str)).fillna(NO_DATE).to_numpy()
-    )
     quarantine["extra_run"] = extra_runs(
         quarantine["lot_id"], sheet.index, sheet_quarantine["lot_id"], lots["lot_id"]
     )
+    refused_dates = dated and date_column in sheet_quarantine
+    refused_windows = pd.Series(
+        window_labels(sheet_quarantine[date_column], window, dayfirst=dayfirst).to_numpy()
+        if refused_dates
+        else NO_DATE,
+        index=sheet_quarantine["lot_id"].astype(str).to_numpy(),
+        dtype=object,
+    )
+    quarantine["window"] = quarantine_windows(quarantine, windows, refused_windows)
+    quarantine = quarantine[["lot_id", "reason", "window", "extra_run"]]
     n_lots_quarantined = int((~quarantine["extra_run"]).sum())
     if (
         len(lots) + n_lots_quarantined != len(sheet) + len(sheet_quarantine)
