@@ -312,6 +312,8 @@ def performance_of(
 ) -> dict[str, object]:
     return {
         "n_with_outcome": 60,
+        "n_outcome_not_assessable": 0,
+        "n_judged": 60,
         "auroc": auroc,
         "auroc_low": auroc - 2 * auroc_sd,
         "auroc_high": auroc + 2 * auroc_sd,
@@ -325,11 +327,18 @@ def performance_of(
     }
 
 
+def judged_lots(n: int) -> pd.DataFrame:
+    """n monitored lots the model judged, all inside the training domain."""
+    return pd.DataFrame(
+        {"risk_band": ["review"] * n, "coverage": [1.0] * n, "in_domain": [True] * n}
+    )
+
+
 def test_the_auroc_check_weighs_both_uncertainties(world: dict[str, object]) -> None:
     # CV 0.80 with interval 0.70-0.90 (SE about 0.05): a monitored 0.72 +- 0.05 is no evidence
     # of a fall, although its point lies below the CV interval's middle ...
     reference = rule_reference(world, auroc=0.80, auroc_low=0.70, auroc_high=0.90)
-    lots = pd.DataFrame({"in_domain": [True] * 60})
+    lots = judged_lots(60)
     config = MonitorConfig()
     checks = scope_checks(
         "all lots", performance_of(0.72, 0.05, 0.0, 0.05), lots, None, None, reference, config
@@ -348,7 +357,7 @@ def test_the_auroc_check_weighs_both_uncertainties(world: dict[str, object]) -> 
 
 def test_calibration_is_compared_with_its_cross_validated_value(world: dict[str, object]) -> None:
     config = MonitorConfig()
-    lots = pd.DataFrame({"in_domain": [True] * 60})
+    lots = judged_lots(60)
     found = performance_of(0.8, 0.03, -0.12, 0.03)
     # In CV the model already over-predicted by 12 points: the stream is as in training.
     same = rule_reference(world, in_the_large=-0.12, in_the_large_sd=0.03)
@@ -851,3 +860,106 @@ def test_a_lot_refused_by_the_lot_sheet_is_booked_in_the_window_of_its_release_d
     held = quarantine["window"].value_counts()
     assert windows.loc[held.index, "n_quarantined"].tolist() == held.tolist()
     assert windows["n_quarantined"].sum() == 4 and windows["n_in"].sum() == len(sheet)
+
+
+def test_lots_measuring_too_few_proteins_are_not_assessable_not_outside_the_domain(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    """One month's lots measured 30% of the model's proteins: the model answers them "not
+    assessable". monitor counted them as outside the training domain ("100% of lots in 2027-03
+    outside the training domain") and measured its AUROC on them."""
+    bundle, stream = world["bundle"], world["stream"]
+    assert isinstance(bundle, ModelBundle) and isinstance(stream, Path)
+    sheet = pd.read_csv(stream / "lots.csv")
+    month = pd.to_datetime(sheet["release_date"]).dt.to_period("M").astype(str)
+    blanked = sorted(set(month))[2]
+    few = set(sheet.loc[month == blanked, "lot_id"])
+    assert sheet.loc[month == blanked, "unstable"].notna().all()
+    proteins = pd.read_csv(stream / "proteins.csv")
+    inputs = [str(c) for c in bundle.proteins["input_name"] if str(c) in proteins.columns]
+    gone = list(np.random.default_rng(0).choice(inputs, int(0.7 * len(inputs)), replace=False))
+    proteins[gone] = proteins[gone].astype(float)
+    proteins.loc[proteins["lot_id"].isin(few), gone] = np.nan
+    proteins.to_csv(tmp_path / "proteins.csv", index=False)
+    out = tmp_path / "out"
+    answer = monitor_run(world, tmp_path / "proteins.csv", stream / "lots.csv", out)
+    assert answer.exit_code == 0, answer.output
+    said = " ".join(answer.output.split())
+    summary = json.loads((out / "monitor.json").read_text())
+    lots = pd.read_csv(out / "lots.csv")
+    unjudged = lots["risk_band"] == "not assessable"
+    assert set(lots.loc[unjudged, "lot_id"]) == few
+    # neither "outside the training domain" nor in the AUROC
+    failed = [c for c in summary["checks"] if c["failed"]]
+    assert not any(c["component"] == "domain" for c in failed), summary["reasons"]
+    assert "outside the training domain (expected about 1%) (Holm" not in said
+    judged = lots[lots["outcome"].notna() & ~unjudged]
+    assert summary["auroc"] == pytest.approx(
+        rank_auroc(judged["outcome"].to_numpy(dtype=int), judged["risk"].to_numpy())
+    )
+    assert "not assessable" not in summary["calibration"]["bands"]
+    # counted apart, in monitor.json, windows.csv and the printed lines
+    placed = lots["coverage"] >= 0.5
+    n_outside = int((placed & ~lots["in_domain"]).sum())
+    assert n_outside < len(few)  # the stable stream's own: the blanked lots are not among them
+    assert (summary["n_not_assessable"], summary["n_outside_domain"]) == (len(few), n_outside)
+    assert (summary["n_with_outcome"], summary["n_outcome_not_assessable"]) == (
+        int(lots["outcome"].notna().sum()),
+        len(few),
+    )
+    window = pd.read_csv(out / "windows.csv").set_index("window").loc[blanked]
+    assert (window["n_not_assessable"], window["n_outcome_not_assessable"]) == (len(few),) * 2
+    assert window["n_outside_domain"] == 0 and np.isnan(window["auroc"])
+    assert f"{len(few)} not assessable: left out of performance" in said
+    # its own alarm, worded as what it is
+    [reason] = [r for r in summary["reasons"] if "could not judge" in r]
+    assert reason.startswith(f"the model could not judge 100% of lots in {blanked} (")
+    assert f"{len(few)} measured fewer than 50% of its proteins" in reason
+    assert reason in said
+
+
+def test_the_domain_check_counts_lots_it_can_place_and_not_assessable_is_its_own_check() -> None:
+    """Of 20 lots, 5 measured too few proteins (not assessable; in_domain False only for that)
+    and 1 lies far outside (outside and not assessable): the domain check counts 1 of the 15
+    it can place; the not-assessable check counts 6 of 20 and says why."""
+    lots = judged_lots(20)
+    lots.loc[:4, ["coverage", "in_domain", "risk_band"]] = [0.2, False, "not assessable"]
+    lots.loc[5, ["in_domain", "risk_band"]] = [False, "not assessable"]
+    lots["domain_score"] = [0.3] * 5 + [4.0] + [0.3] * 14
+    found = {"n_judged": 0, "n_outcome_not_assessable": 0}
+    checks = {
+        c.component: c
+        for c in scope_checks("2027-03", found, lots, None, None, None, MonitorConfig())
+    }
+    assert checks["domain"].text.startswith(
+        "7% of lots in 2027-03 outside the training domain (expected about 1%; 5 lot(s) "
+        "measuring under 50% of the model's proteins not counted)"
+    )
+    assert checks["not assessable"].material
+    assert checks["not assessable"].text == (
+        "the model could not judge 30% of lots in 2027-03 (6 of 20 not assessable: 5 measured "
+        "fewer than 50% of its proteins, 1 far outside the training domain)"
+    )
+    quiet = judged_lots(20)
+    quiet.loc[0, "risk_band"] = "not assessable"
+    [check] = [
+        c
+        for c in scope_checks("all lots", found, quiet, None, None, None, MonitorConfig())
+        if c.component == "not assessable"
+    ]
+    assert not check.material  # 1 of 20 is 5%, under max_not_assessable (10%)
+
+
+def test_the_verdict_says_how_many_outcomes_were_left_out_as_not_assessable() -> None:
+    class Version:
+        model_version = "7"
+
+    line = verdict_line(
+        [], 50, 30, Version(),  # type: ignore[arg-type]
+        judged={"lot sheet", "domain"}, min_outcomes=20, n_outcome_not_assessable=12,
+    )  # fmt: skip
+    assert line.startswith(
+        "no alarm (model version 7, 50 lots, 30 with an outcome, 12 of them not assessable and "
+        "left out of performance): inputs within the training reference; performance not judged "
+        "(18 outcomes on lots the model judged, fewer than 20)"
+    )

@@ -323,7 +323,12 @@ class MonitorConfig(Frozen):
         min_driver_proteins: drifted driver proteins that raise the alarm.
         min_other_share: share of the other proteins that must drift to raise the alarm.
         max_outside_domain: share of lots outside the training domain that raises the alarm
-            (when also above the expected 1% with the interval above).
+            (when also above the expected 1% with the interval above). Counted over the lots
+            that measured at least half of the model's proteins: the domain score of a lot
+            that measured fewer cannot place it.
+        max_not_assessable: share of lots the model answers ``not assessable`` (too few of
+            its proteins measured, or far outside the training domain) that raises the
+            alarm, when also above the expected 1% (one-sided binomial test, Holm as above).
     """
 
     experiment: str = "exostab-monitoring"
@@ -340,6 +345,7 @@ class MonitorConfig(Frozen):
     min_driver_proteins: int = Field(2, ge=1)
     min_other_share: float = Field(0.05, gt=0, le=1)
     max_outside_domain: float = Field(0.1, gt=0, le=1)
+    max_not_assessable: float = Field(0.1, gt=0, le=1)
 
 
 class MonitorFile(Frozen):

@@ -114,16 +114,31 @@ def monitor(
     }
     write_monitor(result, out, monitor_page(result, provenance))
     summary = result.summary()
+    # two counts, not one split: a lot far outside the domain is not assessable too
+    standing = [
+        f"{summary[key]} {what}"
+        for key, what in (
+            ("n_not_assessable", "not assessable"),
+            ("n_outside_domain", "outside the training domain"),
+        )
+        if summary[key]
+    ]
     console.print(
-        f"{summary['n_lots']} lots in: {summary['n_monitored']} monitored + "
-        f"{summary['n_quarantined']} quarantined"
+        f"{summary['n_lots']} lots in: {summary['n_monitored']} monitored"
+        + (f" ({', '.join(standing)})" if standing else "")
+        + f" + {summary['n_quarantined']} quarantined"
         + (
             f" (and {summary['n_extra_runs']} protein-file run(s) of no lot)"
             if summary["n_extra_runs"]
             else ""
         )
-        + f"; {summary['n_with_outcome']} with an outcome "
-        f"→ {out}/ (monitor.json, monitor.html)",
+        + f"; {summary['n_with_outcome']} with an outcome"
+        + (
+            f" ({summary['n_outcome_not_assessable']} not assessable: left out of performance)"
+            if summary["n_outcome_not_assessable"]
+            else ""
+        )
+        + f" → {out}/ (monitor.json, monitor.html)",
         markup=False,
         highlight=False,
     )

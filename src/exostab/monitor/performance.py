@@ -1,10 +1,12 @@
 """Performance of a deployed model on the lots whose potency assay is back.
 
-AUROC with a donor-bootstrap interval (its standard error at least Hanley & McNeil's),
-calibration observed vs predicted (overall and per risk band) with Wilson intervals, the
-calibration-in-the-large bootstrap, and the realised error rates of the band decisions
-(released-but-unstable: ``low`` band lots that failed; held-but-stable: ``high`` band lots
-that passed).
+Only on the lots the model judged: a lot it answered ``not assessable`` (too few of its
+proteins measured, or far outside the training lots) has a risk the model does not stand by,
+and is left out (and counted). AUROC with a donor-bootstrap interval (its standard error at
+least Hanley & McNeil's), calibration observed vs predicted (overall and per risk band) with
+Wilson intervals, the calibration-in-the-large bootstrap, and the realised error rates of the
+band decisions (released-but-unstable: ``low`` band lots that failed; held-but-stable:
+``high`` band lots that passed).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from exostab.model.evaluate import bootstrap_interval, rank_auroc
+from exostab.model.lot_answer import NOT_ASSESSABLE
 
 N_BOOT = 1000
 
@@ -83,19 +86,38 @@ def hanley_mcneil(auroc: float, y: np.ndarray) -> float:
     return float(math.sqrt(max(variance, 0.0)))
 
 
+def not_assessable(lots: pd.DataFrame) -> np.ndarray:
+    """Per lot, True when the model answered it ``not assessable`` (its ``risk_band``)."""
+    return lots["risk_band"].astype(str).to_numpy() == NOT_ASSESSABLE
+
+
 def performance(lots: pd.DataFrame, level: float, seed: int = 0) -> dict[str, Any]:
-    """AUROC, calibration and band error rates of the lots with an outcome.
+    """AUROC, calibration and band error rates of the lots with an outcome the model judged.
 
     Args:
         lots: one row per monitored lot: ``risk``, ``risk_band``, ``outcome`` (NaN = not
             back), ``donor_id`` (optional: the bootstrap resamples donors).
         level: interval level.
+
+    Returns:
+        ``n_with_outcome`` (lots whose outcome is back), ``n_outcome_not_assessable`` (of
+        those, answered ``not assessable``: left out of everything below), ``n_judged`` (the
+        rest: what AUROC, calibration and band error rates are measured on), ``auroc`` with
+        ``auroc_low``/``auroc_high``/``auroc_sd``, ``calibration`` (shares 0-1, per band too),
+        ``released_unstable``, ``held_stable`` (shares; NaN where not measurable),
+        ``n_released``, ``n_held``.
     """
-    judged = lots[lots["outcome"].notna() & lots["risk"].notna()]
+    back = lots[lots["outcome"].notna() & lots["risk"].notna()]
+    left_out = not_assessable(back)
+    judged = back[~left_out]
     y = judged["outcome"].to_numpy(dtype=int)
     risk = judged["risk"].to_numpy(dtype=float)
     n = len(judged)
-    out: dict[str, Any] = {"n_with_outcome": n}
+    out: dict[str, Any] = {
+        "n_with_outcome": len(back),
+        "n_outcome_not_assessable": int(left_out.sum()),
+        "n_judged": n,
+    }
     both = n > 1 and 0 < y.sum() < n
     out["auroc"] = rank_auroc(y, risk) if both else float("nan")
     groups = judged["donor_id"].astype(str).to_numpy() if "donor_id" in judged else None
@@ -133,7 +155,7 @@ def performance(lots: pd.DataFrame, level: float, seed: int = 0) -> dict[str, An
         else float("nan")
     )
     bands = judged["risk_band"].astype(str).to_numpy()
-    for band in ("low", "review", "high", "not assessable"):
+    for band in ("low", "review", "high"):
         members = bands == band
         k, m = int(y[members].sum()), int(members.sum())
         if m == 0:

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from exostab.io.writers import OutputFiles
+from exostab.monitor.performance import not_assessable
 from exostab.monitor.reference import MonitorReference
-from exostab.monitor.verdict import Check
+from exostab.monitor.verdict import Check, outside_domain
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,11 @@ class MonitorResult:
 
     Attributes:
         n_extra_runs: quarantine rows that are protein-file runs of no lot in the sheet.
-        lots: one row per monitored lot: ``lot_id``, ``window``, ``risk``, ``risk_band``,
-            ``outcome`` (NaN = not back), ``domain_score``, ``in_domain``.
+        lots: one row per monitored lot: ``lot_id``, ``window``, ``risk``, ``risk_band``
+            (``not assessable`` when the model could not judge it), ``outcome`` (NaN = not
+            back), ``coverage`` (share of the model's proteins measured, 0-1),
+            ``domain_score``, ``in_domain`` (as ``score`` answers it: also False when
+            ``coverage`` is under 0.5).
         quarantine: lots left out with their reason and window, and the extra protein-file
             runs (``extra_run`` True: runs of no lot, counted in ``n_extra_runs``, not lots in).
         windows: per time window: lots in (= monitored + quarantined), extra runs apart,
@@ -80,7 +84,10 @@ class MonitorResult:
                 "n_monitored": len(self.lots),
                 "n_quarantined": len(self.quarantine) - self.n_extra_runs,
                 "n_extra_runs": self.n_extra_runs,
+                "n_not_assessable": int(not_assessable(self.lots).sum()),
+                "n_outside_domain": int(outside_domain(self.lots).sum()),
                 "n_with_outcome": int(overall["n_with_outcome"]),
+                "n_outcome_not_assessable": int(overall["n_outcome_not_assessable"]),
                 "n_outcome_unreadable": self.n_outcome_unreadable,
                 "auroc": overall["auroc"],
                 "auroc_interval": [overall["auroc_low"], overall["auroc_high"]],
@@ -120,6 +127,9 @@ class MonitorResult:
         return {
             "n_lots": float(self.n_lots),
             "n_with_outcome": float(overall["n_with_outcome"]),
+            "n_outcome_not_assessable": float(overall["n_outcome_not_assessable"]),
+            "n_not_assessable": float(summary["n_not_assessable"]),
+            "n_outside_domain": float(summary["n_outside_domain"]),
             "auroc": overall["auroc"],
             "auroc_low": overall["auroc_low"],
             "auroc_high": overall["auroc_high"],

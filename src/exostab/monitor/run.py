@@ -27,7 +27,7 @@ from exostab.monitor.lot_sheet import (
     refuse_lot_id_options,
     window_labels,
 )
-from exostab.monitor.performance import performance
+from exostab.monitor.performance import not_assessable, performance
 from exostab.monitor.reference import bundle_reference
 from exostab.monitor.result import MonitorResult
 from exostab.monitor.verdict import (
@@ -35,6 +35,8 @@ from exostab.monitor.verdict import (
     alarm_reasons,
     judge,
     mark_named,
+    outside_domain,
+    placed,
     scope_checks,
     verdict_line,
 )
@@ -111,7 +113,11 @@ def window_table(lots: pd.DataFrame, quarantine: pd.DataFrame, level: float) -> 
         one row per window (a window of extra runs only too): ``n_in`` = ``n_monitored`` +
         ``n_quarantined`` counts lots; ``n_extra_runs``, the protein-file runs of no lot
         (or repeating one), is counted apart; ``n_failed_runs`` counts the runs that
-        quantified no protein, extra ones included.
+        quantified no protein, extra ones included. Of the monitored lots,
+        ``n_not_assessable`` the model could not judge (``n_outcome_not_assessable`` of them
+        with an outcome, left out of AUROC and calibration) and ``n_outside_domain`` placed
+        outside the training domain; ``outside_domain`` is their share of the lots placed
+        (``placed``: enough proteins measured), NaN when none is.
     """
     rows = []
     windows = sorted(
@@ -131,6 +137,9 @@ def window_table(lots: pd.DataFrame, quarantine: pd.DataFrame, level: float) -> 
                 "n_extra_runs": int(extra.sum()),
                 "n_failed_runs": int(held["reason"].astype(str).str.contains(FAILED_RUN).sum()),
                 "n_with_outcome": found["n_with_outcome"],
+                "n_not_assessable": int(not_assessable(members).sum()),
+                "n_outcome_not_assessable": found["n_outcome_not_assessable"],
+                "n_outside_domain": int(outside_domain(members).sum()),
                 "auroc": found["auroc"],
                 "auroc_low": found["auroc_low"],
                 "auroc_high": found["auroc_high"],
@@ -143,8 +152,8 @@ def window_table(lots: pd.DataFrame, quarantine: pd.DataFrame, level: float) -> 
                 "domain_score_median": float(members["domain_score"].median())
                 if len(members)
                 else float("nan"),
-                "outside_domain": float((~members["in_domain"].astype(bool)).mean())
-                if len(members)
+                "outside_domain": float(outside_domain(members).sum() / placed(members).sum())
+                if placed(members).any()
                 else float("nan"),
             }
         )
@@ -239,6 +248,7 @@ def monitor_lots(
             "risk": scores["risk"].to_numpy(dtype=float),
             "risk_band": scores["risk_band"].astype(str).to_numpy(),
             "outcome": outcome.reindex(ids).to_numpy(dtype=float),
+            "coverage": scores["coverage"].to_numpy(dtype=float),
             "domain_score": scores["domain_score"].to_numpy(dtype=float),
             "in_domain": scores["in_domain"].astype(bool).to_numpy(),
         }
@@ -323,8 +333,9 @@ def monitor_lots(
     checks = judge(checks, config.alpha)
     if not any(c.component in ("auroc", "calibration") for c in checks):
         notes.append(
-            f"{int(overall['n_with_outcome'])} lot(s) with an outcome, fewer than "
-            f"{config.min_outcomes}: performance not judged"
+            f"{int(overall['n_judged'])} lot(s) with an outcome"
+            + (" the model judged" if overall["n_outcome_not_assessable"] else "")
+            + f", fewer than {config.min_outcomes}: performance not judged"
         )
     metadata = mark_named(metadata, "column", checks, ("lot sheet",))
     protein_table = mark_named(
@@ -349,6 +360,7 @@ def monitor_lots(
             judged={c.component for c in checks if c.scope == ALL_LOTS},
             has_reference=reference is not None,
             min_outcomes=config.min_outcomes,
+            n_outcome_not_assessable=int(overall["n_outcome_not_assessable"]),
         ),
         notes=notes,
         model_version=bundle.model_version,

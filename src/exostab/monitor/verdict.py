@@ -1,9 +1,9 @@
 """The alarm rule of ``configs/monitor.yaml`` and its verdict.
 
 The rule's checks per scope (all lots, or one time window: AUROC, calibration, lot sheet,
-driver proteins, other proteins, domain), Holm's correction over all checks, the alarm's
-reasons and the one printed verdict line. An alarm is a reason to look, not proof that the
-model is wrong.
+driver proteins, other proteins, domain, not assessable), Holm's correction over all checks,
+the alarm's reasons and the one printed verdict line. An alarm is a reason to look, not proof
+that the model is wrong.
 """
 
 from __future__ import annotations
@@ -19,12 +19,31 @@ from scipy import stats
 
 from exostab.config import MonitorConfig
 from exostab.model.bundle import ModelBundle
+from exostab.model.lot_answer import MIN_COVERAGE
 from exostab.monitor.drift import protein_phrase
+from exostab.monitor.performance import not_assessable
 from exostab.monitor.reference import MonitorReference
 
 ALL_LOTS = "all lots"
 # The domain is widened at training so that 1% of new-donor lots (out of fold) fall outside.
 EXPECTED_OUTSIDE = 0.01
+# A stable stream's lots the model cannot judge: at most those outside the domain (a lot
+# FAR_OUTSIDE times beyond its limits is outside it too), and a good run measures most of the
+# model's proteins.
+EXPECTED_NOT_ASSESSABLE = EXPECTED_OUTSIDE
+
+
+def placed(lots: pd.DataFrame) -> np.ndarray:
+    """Per lot, True when it measured enough of the model's proteins for its domain score to
+    place it (``coverage`` >= ``MIN_COVERAGE``): the domain statistics fill an unmeasured
+    protein with its training median, so a lot that measured few looks typical."""
+    return lots["coverage"].to_numpy(dtype=float) >= MIN_COVERAGE
+
+
+def outside_domain(lots: pd.DataFrame) -> np.ndarray:
+    """Per lot, True when it is placed (``placed``) and outside the training domain
+    (``in_domain`` False: domain score above 1). A lot not placed is never outside."""
+    return placed(lots) & ~lots["in_domain"].astype(bool).to_numpy()
 
 
 def mark_named(
@@ -55,7 +74,7 @@ class Check:
     Attributes:
         scope: ``all lots`` or a window label (``2027-03``).
         component: ``auroc``, ``calibration``, ``lot sheet``, ``driver proteins``,
-            ``other proteins`` or ``domain``.
+            ``other proteins``, ``domain`` or ``not assessable``.
         p: the check's p-value (for a family of columns or proteins: its smallest
             Benjamini-Hochberg q, i.e. the Simes test of the family).
         material: the effect is large enough to matter (the rule's minimum effects).
@@ -73,7 +92,15 @@ class Check:
     failed: bool = False
 
 
-COMPONENTS = ("auroc", "calibration", "lot sheet", "driver proteins", "other proteins", "domain")
+COMPONENTS = (
+    "auroc",
+    "calibration",
+    "lot sheet",
+    "driver proteins",
+    "other proteins",
+    "domain",
+    "not assessable",
+)
 
 
 def holm(p: np.ndarray) -> np.ndarray:
@@ -111,17 +138,24 @@ def scope_checks(
     """The rule's checks on one scope (all lots, or the lots of one window).
 
     Args:
-        found: ``performance`` of the scope's lots; lots: the scope's monitored lots;
+        found: ``performance`` of the scope's lots; lots: the scope's monitored lots
+            (``risk_band``, ``coverage``, ``in_domain``, ``domain_score``, ``lot_id``);
         metadata, proteins: the scope's drift tables (None without reference);
-        explain_domain: given the scope's lots, the text naming what put them outside the
-            domain (``domain_contributors``); asked only when the domain check is material.
+        explain_domain: given the scope's lots outside the domain, the text naming what put
+            them there (``domain_contributors``); asked only when the domain check is material.
 
     Returns:
-        the checks that could be computed (a p-value); performance needs ``min_outcomes``.
+        the checks that could be computed (a p-value); performance needs ``min_outcomes``
+        outcomes on lots the model judged (``not assessable`` ones are left out); the domain
+        check counts the lots placed (``placed``), the not-assessable check all.
     """
     checks: list[Check] = []
     where = "" if scope == ALL_LOTS else f" in {scope}"
-    n = int(found["n_with_outcome"])
+    n = int(found["n_judged"])
+    left_out = int(found["n_outcome_not_assessable"])
+    with_outcome = f"{n} lots with an outcome" + (
+        f"; {left_out} not assessable left out" if left_out else ""
+    )
     if n >= config.min_outcomes and reference is not None:
         cv = reference.performance
         cv_sd = (cv["auroc_high"] - cv["auroc_low"]) / (2 * stats.norm.ppf(0.975))
@@ -135,7 +169,7 @@ def scope_checks(
                     float(stats.norm.sf(drop / sd)),
                     drop >= config.min_auroc_drop,
                     f"AUROC{where} {found['auroc']:.2f} ({found['auroc_low']:.2f}-"
-                    f"{found['auroc_high']:.2f}, {n} lots with an outcome) below the CV AUROC "
+                    f"{found['auroc_high']:.2f}, {with_outcome}) below the CV AUROC "
                     f"{cv['auroc']:.2f} ({cv['auroc_low']:.2f}-{cv['auroc_high']:.2f})",
                 )
             )
@@ -200,22 +234,66 @@ def scope_checks(
                     tuple(named["protein"]),
                 )
             )
-    if len(lots):
-        outside = int((~lots["in_domain"].astype(bool)).sum())
-        share = outside / len(lots)
+    fit = placed(lots)
+    if fit.any():
+        out = outside_domain(lots)
+        outside, n_placed = int(out.sum()), int(fit.sum())
+        share = outside / n_placed
         material = share > config.max_outside_domain
+        unplaced = (
+            f"; {len(lots) - n_placed} lot(s) measuring under {MIN_COVERAGE:.0%} of the "
+            "model's proteins not counted"
+            if n_placed < len(lots)
+            else ""
+        )
         checks.append(
             Check(
                 scope,
                 "domain",
-                float(stats.binomtest(outside, len(lots), EXPECTED_OUTSIDE, "greater").pvalue),
+                float(stats.binomtest(outside, n_placed, EXPECTED_OUTSIDE, "greater").pvalue),
                 material,
                 f"{share:.0%} of lots{where} outside the training domain (expected about "
-                f"{EXPECTED_OUTSIDE:.0%})"
-                + (explain_domain(lots) if material and explain_domain is not None else ""),
+                f"{EXPECTED_OUTSIDE:.0%}{unplaced})"
+                + (explain_domain(lots[out]) if material and explain_domain is not None else ""),
             )
         )
+    if len(lots):
+        checks.append(not_assessable_check(scope, lots, config))
     return checks
+
+
+def not_assessable_check(scope: str, lots: pd.DataFrame, config: MonitorConfig) -> Check:
+    """The share of a scope's lots the model answered ``not assessable``, against 1%.
+
+    One-sided binomial test above ``EXPECTED_NOT_ASSESSABLE``; material above
+    ``config.max_not_assessable``. The text says why the lots could not be judged: too few of
+    the model's proteins measured, or (the others) far outside the training domain (a domain
+    score above ``lot_answer.FAR_OUTSIDE``, 3).
+
+    Args:
+        lots: the scope's monitored lots (``risk_band``, ``coverage``), at least one.
+    """
+    where = "" if scope == ALL_LOTS else f" in {scope}"
+    unjudged = not_assessable(lots)
+    k, n = int(unjudged.sum()), len(lots)
+    few = int((unjudged & ~placed(lots)).sum())
+    causes = [
+        f"{count} {cause}"
+        for count, cause in (
+            (few, f"measured fewer than {MIN_COVERAGE:.0%} of its proteins"),
+            (k - few, "far outside the training domain"),
+        )
+        if count
+    ]
+    return Check(
+        scope,
+        "not assessable",
+        float(stats.binomtest(k, n, EXPECTED_NOT_ASSESSABLE, "greater").pvalue),
+        k / n > config.max_not_assessable,
+        f"the model could not judge {k / n:.0%} of lots{where} ({k} of {n} not assessable"
+        + (f": {', '.join(causes)}" if causes else "")
+        + ")",
+    )
 
 
 def judge(checks: list[Check], alpha: float) -> list[Check]:
@@ -254,27 +332,38 @@ def verdict_line(
     judged: set[str] | None = None,
     has_reference: bool = True,
     min_outcomes: int = 20,
+    n_outcome_not_assessable: int = 0,
 ) -> str:
     """The one printed verdict line, naming the cause, and what could not be judged.
 
     It claims no more than was checked: with no outcome back, performance was not assessed
-    (and the line says so, alarm or not); with fewer than ``min_outcomes`` it was not judged;
-    without the model's training reference, drift and the AUROC comparison were not tested.
+    (and the line says so, alarm or not); with fewer than ``min_outcomes`` on lots the model
+    judged it was not judged; without the model's training reference, drift and the AUROC
+    comparison were not tested. Outcomes of lots answered ``not assessable`` are said to be
+    left out of performance.
 
     Args:
+        n_lots: monitored lots; n_outcome: of those, with an outcome back.
         judged: the components checked on all lots (``auroc``, ``calibration``, ...);
             None = every component.
         has_reference: the model stores its training reference (drift can be tested).
+        n_outcome_not_assessable: lots with an outcome answered ``not assessable`` (left out
+            of performance).
     """
     judged = set(COMPONENTS) if judged is None else judged
-    where = f"model version {bundle.model_version}, {n_lots} lots, {n_outcome} with an outcome"
+    left_out = n_outcome_not_assessable
+    where = f"model version {bundle.model_version}, {n_lots} lots, {n_outcome} with an outcome" + (
+        f", {left_out} of them not assessable and left out of performance" if left_out else ""
+    )
     unjudged: list[str] = []
     if n_outcome == 0:
         unjudged.append("performance not assessed (no outcomes back)")
     elif not judged & {"auroc", "calibration"}:
+        n_judged = n_outcome - left_out
         why = (
-            f"{n_outcome} outcomes, fewer than {min_outcomes}"
-            if n_outcome < min_outcomes
+            f"{n_judged} outcomes{' on lots the model judged' if left_out else ''}, fewer "
+            f"than {min_outcomes}"
+            if n_judged < min_outcomes
             else "its tests could not be computed"
         )
         unjudged.append(f"performance not judged ({why})")

@@ -148,8 +148,12 @@ model is wrong; no alarm is not proof that it is right (see docs/monitoring.md).
 grey band the cross-validated interval of training. Middle: share of lots found unstable
 (bars: interval) against the mean predicted risk. Right: lots monitored and quarantined per
 window, and the median domain score (dotted line: the edge of the training domain).</p>
-<h2>Performance (all lots with an outcome)</h2>
-<p>{overall["n_with_outcome"]} lot(s) with an outcome of {len(result.lots)} monitored. AUROC
+<h2>Performance (the lots with an outcome the model judged)</h2>
+<p>{overall["n_with_outcome"]} lot(s) with an outcome of {len(result.lots)} monitored{
+        f"; {overall['n_outcome_not_assessable']} of them not assessable, left out"
+        if overall["n_outcome_not_assessable"]
+        else ""
+    }. AUROC
 {overall["auroc"]:.3f} (interval {overall["auroc_low"]:.3f}-{overall["auroc_high"]:.3f}).
 Observed unstable {calibration["observed"]:.1%} (interval {calibration["observed_low"]:.1%}-
 {calibration["observed_high"]:.1%}), mean predicted risk {calibration["predicted"]:.1%}.
