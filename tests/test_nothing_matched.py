@@ -98,14 +98,16 @@ def scored(model: Path, proteins: Path, lots: Path, out: Path) -> tuple[int, str
     return result.exit_code, result.output
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
 def test_score_names_the_file_that_is_empty(
-    simulated_model: dict[str, Path], tmp_path: Path
+    simulated_model: dict[str, Path], tmp_path: Path, encoding: str
 ) -> None:
-    """A header-only protein file is blamed as such (not the lot sheet), and the reverse."""
+    """A header-only protein file is blamed as such (not the lot sheet), and the reverse. In
+    UTF-16 (read by pandas, not pyarrow) the empty chunk used to end in a traceback."""
     data, model = simulated_model["data"], simulated_model["model"]
     header = (data / "proteins.csv").read_text(encoding="utf-8").splitlines()[0]
     empty_proteins = tmp_path / "proteins.csv"
-    empty_proteins.write_text(header + "\n", encoding="utf-8")
+    empty_proteins.write_text(header + "\n", encoding=encoding)
     code, output = scored(model, empty_proteins, data / "lots.csv", tmp_path / "a.csv")
     assert code == 2
     assert one_line(output) == (

@@ -428,6 +428,8 @@ def iter_wide_lenient(
     scale_checked = False
     first_row = 2  # file row of the chunk's first lot (after the header)
     for chunk in _raw_chunks(path, layout.preview, id_column, proteins, rows):
+        if chunk.empty:  # a header without rows (pandas' path yields it, pyarrow's does not)
+            continue
         if len(chunk.columns) == len(layout.columns):
             chunk.columns = layout.columns
         for column in layout.nameless:
