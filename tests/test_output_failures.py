@@ -130,6 +130,24 @@ def test_a_withdrawn_output_is_not_written_and_goes_with_its_group(tmp_path: Pat
     assert (tmp_path / "scores.csv").read_text() == "an earlier run's scores\n"
 
 
+def test_a_withdrawn_output_never_removes_what_a_symlink_points_to(tmp_path: Path) -> None:
+    """``--out`` a symlink (to a user's file elsewhere, or ``/dev/stdout`` when the shell sends
+    it to a log file): withdrawing the scores removed the file it pointed to. The link and its
+    target are left as they are; only this run's quarantine is written."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    keep = elsewhere / "keep.csv"
+    keep.write_text("a user's file\n")
+    link = tmp_path / "scores.csv"
+    link.symlink_to(keep)
+    with OutputFiles() as outputs:
+        outputs.table(link, unit="lot").write(lots_table(0))
+        outputs.table(tmp_path / "scores.quarantine.csv").write(lots_table(2))
+        assert not outputs.withdraw(link)  # nothing of the user's is to be removed
+    assert keep.read_text() == "a user's file\n" and link.is_symlink()
+    assert len(pd.read_csv(tmp_path / "scores.quarantine.csv")) == 2
+
+
 @needs_rlimit
 def test_a_size_limit_midway_through_a_table_says_how_many_rows_were_written(
     tmp_path: Path,

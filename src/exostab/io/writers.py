@@ -174,9 +174,9 @@ class StagedFile:
         """Give the content its final name (one atomic rename in the same folder); a
         withdrawn output removes the file of that name instead, if there is one."""
         if self.withdrawn:
-            if not self.direct:
+            if self.removable:
                 with self.failing():
-                    self.target.unlink(missing_ok=True)
+                    self.path.unlink(missing_ok=True)
             return
         if self.temporary is not None:
             with self.failing():
@@ -190,6 +190,13 @@ class StagedFile:
         """
         self.discard()
         self.withdrawn = True
+
+    @property
+    def removable(self) -> bool:
+        """An earlier output under ``path`` that a withdrawn output removes: a regular file
+        named by ``path`` itself. A symlink is left as it is, and so is what it points to (a
+        user's file elsewhere, or the file a shell redirects ``/dev/stdout`` to)."""
+        return not self.path.is_symlink() and self.path.is_file()
 
     def discard(self) -> None:
         """Remove the temporary file (the final name keeps whatever it had)."""
@@ -248,11 +255,13 @@ class OutputFiles:
 
     def withdraw(self, path: Path) -> bool:
         """Take ``path`` out of the group's outputs: it is not written, and when the group is
-        published a file of that name from before is removed (a device or a pipe is left as
-        it is). ``path`` need not have been staged.
+        published a regular file of that name from before is removed (a symlink, a device or
+        a pipe is left as it is, and so is what a symlink points to). ``path`` need not have
+        been staged.
 
         Returns:
-            whether a file of that name is there now (it goes when the group is published).
+            whether an earlier file of that name is there to remove (it goes when the group is
+            published).
 
         Raises:
             OutputError: ``path`` is a folder.
@@ -262,7 +271,7 @@ class OutputFiles:
             staged = StagedFile(path, writes=False)
             self.staged.append(staged)
         staged.withdraw()
-        return not staged.direct and staged.target.is_file()
+        return staged.removable
 
     @contextlib.contextmanager
     def file(self, path: Path) -> Iterator[Path]:
