@@ -258,13 +258,18 @@ def test_a_protein_file_of_no_lot_is_one_line_not_a_traceback(trained, tmp_path:
     header = (test / "proteins.csv").read_text(encoding="utf-8").splitlines()[0]
     empty = tmp_path / "empty.csv"
     empty.write_text(header + "\n", encoding="utf-8")
+    (tmp_path / "a").mkdir()  # an earlier run's forecast would sit beside this quarantine
+    for name in ("forecast.csv", "banks.csv", "forecast.html", "notes.txt"):
+        (tmp_path / "a" / name).write_text("earlier\n")
     result = forecast_in_store(trained, test / "lots.csv", tmp_path / "a", proteins=empty)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and result.stdout == ""
     (said,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert said.startswith(f"error: {empty}: no lot could be forecast: the protein file ")
     assert "holds no run" in said
-    only_the_quarantine(tmp_path / "a", test / "lots.csv", said)
+    assert "(the earlier forecast.csv, banks.csv, forecast.html removed)" in said
+    (tmp_path / "a" / "notes.txt").unlink()  # not an output of forecast: left alone
+    only_the_quarantine(tmp_path / "a", test / "lots.csv", said.split(" (the earlier")[0])
     renamed = tmp_path / "lots.csv"
     sheet = pd.read_csv(test / "lots.csv")
     sheet["lot_id"] = "X-" + sheet["lot_id"].astype(str)

@@ -662,7 +662,9 @@ def only_the_quarantine(out: Path, lots: Path, answer: Result) -> None:
     before it) ends saying where it is. It was lost: no file, only the first reason."""
     assert "Traceback" not in answer.output and answer.stdout == ""
     (said,) = [line for line in answer.stderr.splitlines() if line.startswith("error:")]
-    assert said.endswith(f"; each lot with its reason → {out / 'quarantine.csv'}")
+    assert said.split(" (the earlier ")[0].endswith(
+        f"; each lot with its reason → {out / 'quarantine.csv'}"
+    )
     assert sorted(path.name for path in out.iterdir()) == ["quarantine.csv"]
     held = pd.read_csv(out / "quarantine.csv", dtype=str)
     assert list(held.columns) == ["lot_id", "reason"] and held["reason"].notna().all()
@@ -689,15 +691,18 @@ def test_nothing_monitored_is_an_error_not_a_clean_verdict(
     header = (stream / "proteins.csv").read_text(encoding="utf-8").splitlines()[0]
     empty = tmp_path / "proteins.csv"
     empty.write_text(header + "\n", encoding="utf-8")
+    (tmp_path / "b").mkdir()  # an earlier run's verdict would sit beside this quarantine
+    for name in ("monitor.json", "windows.csv", "monitor.html"):
+        (tmp_path / "b" / name).write_text("earlier\n")
     answer = CliRunner().invoke(
         app,
         ["monitor", "--model", str(world["model"]), "--proteins", str(empty),
          "--lots", str(stream / "lots.csv"), "--out", str(tmp_path / "b"), "--no-track"],
     )  # fmt: skip
     assert answer.exit_code == 2 and "Traceback" not in answer.output, answer.output
-    assert "no lot could be monitored: the protein file holds no run" in (
-        " ".join(answer.output.split())
-    )
+    said = " ".join(answer.output.split())
+    assert "no lot could be monitored: the protein file holds no run" in said
+    assert "(the earlier monitor.json, monitor.html, windows.csv removed)" in said
     only_the_quarantine(tmp_path / "b", stream / "lots.csv", answer)
 
 

@@ -67,7 +67,8 @@ def forecast(
                 bundle, proteins, lots, grid, format=format, n_draws=draws, seed=seed
             )
     except NothingScored as nothing:  # no lot to forecast from: only the quarantine is written
-        raise keep_quarantine(nothing, forecast_paths(out)["quarantine"]) from None
+        paths = forecast_paths(out)
+        raise keep_quarantine(nothing, paths["quarantine"], paths.values()) from None
     provenance = {
         "model": uri,
         "model version": bundle.model_version,

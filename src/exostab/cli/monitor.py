@@ -101,7 +101,7 @@ def monitor(
                 progress=status.update,
             )
     except NothingScored as nothing:  # no lot to monitor: only the quarantine is written
-        raise keep_quarantine(nothing, out / "quarantine.csv") from None
+        raise keep_quarantine(nothing, out / "quarantine.csv", monitor_paths(out)) from None
     simulated = is_simulated(lots)
     provenance = {
         "model": uri,

@@ -9,7 +9,7 @@ Lots arrive in chunks (a wide table is streamed), so memory stays flat as batche
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -556,28 +556,35 @@ def nothing_scored(
     )
 
 
-def keep_quarantine(nothing: NothingScored, path: Path) -> NothingScored:
+def keep_quarantine(
+    nothing: NothingScored, path: Path, others: Iterable[Path] = ()
+) -> NothingScored:
     """Write the quarantine of a batch of which no lot could be used, and say where.
 
     Args:
         nothing: the error, holding every row left out (``NothingScored.quarantine``).
         path: the command's quarantine file (``lot_id``, ``reason``); written whole or not at
-            all (``AtomicTableWriter``), no other output beside it.
+            all (``OutputFiles``), no other output beside it.
+        others: the command's other outputs: an earlier run's files of those names are
+            removed with the quarantine's publication (``OutputFiles.withdraw``), so the folder
+            never pairs this quarantine with an earlier run's results.
 
     Returns:
-        the error, saying where every lot went with its reason.
+        the error, saying where every lot went with its reason (and what earlier file went).
 
     Raises:
         OutputError: the file could not be written.
     """
-    from exostab.io.writers import AtomicTableWriter
+    from exostab.io.writers import OutputFiles
 
     quarantine = nothing.quarantine
     if quarantine is None:
         return nothing
-    with AtomicTableWriter(path, unit="lot") as quarantine_file:
-        quarantine_file.write(quarantine.reindex(columns=QUARANTINE_COLUMNS))
-    return nothing.saying(f"each lot with its reason → {path}")
+    with OutputFiles() as outputs:
+        outputs.table(path, unit="lot").write(quarantine.reindex(columns=QUARANTINE_COLUMNS))
+        removed = [other.name for other in others if other != path and outputs.withdraw(other)]
+    earlier = f" (the earlier {', '.join(removed)} removed)" if removed else ""
+    return nothing.saying(f"each lot with its reason → {path}{earlier}")
 
 
 @dataclass(frozen=True)
