@@ -168,10 +168,21 @@ def every_lot_refused(data: Path, folder: Path) -> tuple[Path, Path]:
     return data / "proteins.csv", lots
 
 
+def every_row_text(data: Path, folder: Path) -> tuple[Path, Path]:
+    """A wide table whose every row holds text in a cell, and the lot sheet as it is."""
+    proteins = folder / "proteins.csv"
+    table = pd.read_csv(data / "proteins.csv", dtype=str)
+    table.iloc[:, 1] = "n.d."
+    table.to_csv(proteins, index=False)
+    return proteins, data / "lots.csv"
+
+
+# case: (files, what the error says, which file it names: 0 the protein file, 1 the lot sheet)
 NOTHING_SCORED = {
-    "header-only protein table": (header_only_proteins, "the protein file holds no run"),
-    "no lot matches": (lots_named_otherwise, "the protein file's 60 run(s) are named"),
-    "every lot refused": (every_lot_refused, "all 60 quarantined (first: "),
+    "header-only protein table": (header_only_proteins, "the protein file holds no run", 0),
+    "no lot matches": (lots_named_otherwise, "the protein file's 60 run(s) are named", 0),
+    "every lot refused": (every_lot_refused, "all 60 quarantined (first: ", 1),
+    "every protein row refused": (every_row_text, "all 60 quarantined (first: ", 0),
 }
 
 
@@ -186,7 +197,7 @@ def test_score_that_scores_nothing_writes_the_quarantine_and_no_scores(
     lot with its reason), no scores or report (an earlier one of those names removed, so no
     old scores sit beside this quarantine), no summary, one error line saying where, exit 2."""
     data, model = simulated_model["data"], simulated_model["model"]
-    make, why = NOTHING_SCORED[case]
+    make, why, named = NOTHING_SCORED[case]
     proteins, lots = make(data, tmp_path)
     out, report = tmp_path / "out" / out_name, tmp_path / "out" / "report.html"
     out.parent.mkdir()
@@ -203,6 +214,7 @@ def test_score_that_scores_nothing_writes_the_quarantine_and_no_scores(
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
     assert why in errors[0]
+    assert errors[0].startswith(f"error: {(proteins, lots)[named]}: ")  # the file at fault
     assert errors[0].endswith(
         f"; each lot with its reason → {quarantine}, no scores or report written "
         f"(the earlier {out_name} removed)"

@@ -529,7 +529,9 @@ def nothing_scored(
 
     It says why when no run matched any lot (``BatchScorer.why_nothing_matched``: the file's
     runs, what the sheet matches them by; an empty file named as such) and where; otherwise it
-    gives the first quarantine reason. The caller writes
+    gives the first quarantine reason, and ``where`` is the file the reasons come from (the
+    lot sheet when it refused every lot, the protein file when it refused none, else both).
+    The caller writes
     the quarantine and says where (``NothingScored.saying``, ``keep_quarantine``): no lot is
     lost because none was scored.
 
@@ -548,10 +550,20 @@ def nothing_scored(
     if quarantine is None or not len(quarantine):
         return NothingScored(f"no lot could be {done}", where=str(lots), quarantine=quarantine)
     first = quarantine.iloc[0]
+    # Where the reasons come from: the lot sheet refused every lot, or none (the protein file's
+    # rows were refused or missing), or some of each.
+    refused_by_sheet = len(scorer.sheet_quarantine)
+    where = (
+        lots
+        if refused_by_sheet >= scorer.n_lots_in
+        else proteins
+        if refused_by_sheet == 0
+        else f"{proteins}, {lots}"
+    )
     return NothingScored(
         f"no lot could be {done}: all {scorer.n_lots_in} quarantined (first: "
         f"{shown(str(first['lot_id']))}: {first['reason']})",
-        where=str(lots),
+        where=str(where),
         quarantine=quarantine,
     )
 
