@@ -553,17 +553,17 @@ def nothing_scored(
     # Where the reasons come from: the lot sheet refused every lot, or none (the protein file's
     # rows were refused or missing), or some of each.
     refused_by_sheet = len(scorer.sheet_quarantine)
-    where = (
-        lots
+    at_fault = (
+        str(lots)
         if refused_by_sheet >= scorer.n_lots_in
-        else proteins
+        else str(proteins)
         if refused_by_sheet == 0
         else f"{proteins}, {lots}"
     )
     return NothingScored(
         f"no lot could be {done}: all {scorer.n_lots_in} quarantined (first: "
         f"{shown(str(first['lot_id']))}: {first['reason']})",
-        where=str(where),
+        where=at_fault,
         quarantine=quarantine,
     )
 
