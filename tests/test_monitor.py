@@ -915,6 +915,8 @@ def test_lots_measuring_too_few_proteins_are_not_assessable_not_outside_the_doma
     window = pd.read_csv(out / "windows.csv").set_index("window").loc[blanked]
     assert (window["n_not_assessable"], window["n_outcome_not_assessable"]) == (len(few),) * 2
     assert window["n_outside_domain"] == 0 and np.isnan(window["auroc"])
+    # no lot of the month can be placed: no share outside, and no median domain score either
+    assert np.isnan(window["outside_domain"]) and np.isnan(window["domain_score_median"])
     assert f"{len(few)} not assessable: left out of performance" in said
     # its own alarm, worded as what it is
     [reason] = [r for r in summary["reasons"] if "could not judge" in r]

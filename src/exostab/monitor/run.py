@@ -149,8 +149,8 @@ def window_table(lots: pd.DataFrame, quarantine: pd.DataFrame, level: float) -> 
                 "predicted": found["calibration"]["predicted"],
                 "released_unstable": found["released_unstable"],
                 "held_stable": found["held_stable"],
-                "domain_score_median": float(members["domain_score"].median())
-                if len(members)
+                "domain_score_median": float(members["domain_score"][placed(members)].median())
+                if placed(members).any()
                 else float("nan"),
                 "outside_domain": float(outside_domain(members).sum() / placed(members).sum())
                 if placed(members).any()
