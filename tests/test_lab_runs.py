@@ -30,6 +30,7 @@ from exostab.dataset import build_training_set
 from exostab.errors import InputError
 from exostab.io.contaminants import load_library
 from exostab.io.feature_names import match_features
+from exostab.io.naming import strip_run_name
 from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.readers import ReadOptions, detect_format, read_lot_sheet, read_proteins
 from exostab.io.readers.diann import MATRIX_MARKERS
@@ -376,6 +377,122 @@ def test_score_streaming_chunk_by_chunk_never_gives_a_lot_another_lots_run(
             return
     assert all(owner.get(run) == lot for run, lot in matched.items())  # never another's run
     assert set(matched) == set(owner)  # every lot got its run; runs of no lot got none
+
+
+SPELLINGS = ("{}", "D:\\ms\\B1\\{}.raw", "/data/{}.d", "{}.RAW")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    runs=st.lists(st.tuples(st.booleans(), st.sampled_from(SPELLINGS)), min_size=2, max_size=6),
+    claims=st.lists(
+        st.tuples(st.sampled_from(["none", "own", "other", "own+other"]), st.booleans()),
+        min_size=6,
+        max_size=6,
+    ),
+    data=st.data(),
+)
+def test_no_lot_takes_a_run_named_like_another_lot(
+    runs: list[tuple[bool, str]], claims: list[tuple[str, bool]], data: st.DataObject
+) -> None:
+    """A file whose runs are named like lot ids (any spelling) or neutrally (S3), a sheet whose
+    ms_run names a lot's own run, nothing, or a run named like another lot (a typo for a
+    neighbour): each lot is measured on its own run, or the sheet is refused naming the run
+    and both lots. A lot whose ms_run finds a run takes no other run by its lot id."""
+    lots = [f"SIM-L{i:04d}" for i in range(len(runs))]
+    file_runs = [
+        spelling.format(lot if like_lot else f"S{i}")
+        for i, (lot, (like_lot, spelling)) in enumerate(zip(lots, runs, strict=True))
+    ]
+    like_lot_runs = [i for i, (like_lot, _) in enumerate(runs) if like_lot]
+    ms_runs, typos = [], []
+    for i, (claim, by_stem) in enumerate(claims[: len(runs)]):
+        names = []
+        others = [j for j in like_lot_runs if j != i]
+        if "own" in claim:
+            names.append(i)
+        if "other" in claim and others:
+            names.append(data.draw(st.sampled_from(others)))  # a typo: a neighbour's lot id
+            typos.append(names[-1])
+        ms_runs.append(
+            "; ".join(strip_run_name(file_runs[j]) if by_stem else file_runs[j] for j in names)
+        )
+    intensities = pd.DataFrame(
+        {"P1": np.arange(1.0, len(runs) + 1)}, index=pd.Index(file_runs, name="run")
+    )
+    matrix = ProteinMatrix(
+        intensities, pd.DataFrame(index=intensities.columns), "wide", Path("x"), 1
+    )
+    sheet = pd.DataFrame({"ms_run": ms_runs}, index=pd.Index(lots, name="lot_id"))
+    # a run named like a lot that another lot's ms_run names and its own lot does not
+    must_refuse = any("own" not in claims[j][0] for j in typos)
+    try:
+        result, mapping = map_runs_to_lots(matrix, sheet)
+    except InputError as error:
+        assert typos, error
+        message = str(error)  # the run, and the lots (or the two lots naming it: refuse_shared)
+        assert re.search(r"is ambiguous: it is named like lot|is named by \d lots", message)
+        assert any(strip_run_name(run) in message for run in file_runs), message
+        assert any(lot in message for lot in lots), message
+        return
+    assert not must_refuse
+    own_value = {lot: float(i + 1) for i, lot in enumerate(lots)}
+    assert result.intensities["P1"].to_dict() == {
+        lot: own_value[lot] for lot in result.intensities.index
+    }  # never another lot's run, never averaged with one
+    assert set(mapping.replicates.values()) <= {1}
+    for i, lot in enumerate(lots):  # a lot named in its own run, or whose ms_run names it
+        if i in like_lot_runs or "own" in claims[i][0]:
+            assert lot in result.intensities.index
+
+
+def test_a_typo_in_ms_run_naming_a_neighbours_lot_id_is_refused_by_inspect_and_train(
+    tmp_path: Path,
+) -> None:
+    """A wide table keyed by lot id; SIM-L0001's ms_run says SIM-L0002 (a neighbour's id):
+    never SIM-L0001 scored on SIM-L0002's row (or on both rows averaged)."""
+    base = folder(CASES, "base-lots")
+    sheet = pd.read_csv(base / "lots.csv", dtype=str, keep_default_na=False)
+    sheet["ms_run"] = ""
+    sheet.loc[0, "ms_run"] = "SIM-L0002"
+    sheet.to_csv(tmp_path / "lots.csv", index=False)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    inspected = invoke("inspect", base / "proteins.csv", "--lots", tmp_path / "lots.csv")
+    trained = invoke(
+        "train", "--config", tmp_path / "tiny.yaml", "--proteins", base / "proteins.csv",
+        "--lots", tmp_path / "lots.csv", "--no-register",
+    )  # fmt: skip
+    for result in (inspected, trained):
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        line = error_line(result)
+        assert "run 'SIM-L0002' is ambiguous" in line, line
+        assert "lot SIM-L0002 and lot SIM-L0001's ms_run" in line, line
+    assert error_line(inspected) == error_line(trained)
+
+
+@pytest.mark.slow
+def test_score_refuses_a_typo_in_ms_run_naming_a_neighbours_lot_id_as_inspect_does(
+    store: dict, base_model: str
+) -> None:
+    """The reviewer's case: score used to score SIM-L0001 on its row and SIM-L0002's averaged,
+    and quarantine SIM-L0002 as "no protein profile" though the file has its row."""
+    base = folder(CASES, "base-lots")
+    sheet = pd.read_csv(base / "lots.csv", dtype=str, keep_default_na=False).head(8)
+    sheet["ms_run"] = ""
+    sheet.loc[0, "ms_run"] = "SIM-L0002"
+    lots = store["root"] / "typo_lots.csv"
+    sheet.drop(columns="unstable").to_csv(lots, index=False)
+    inspected = invoke("inspect", base / "proteins.csv", "--lots", lots)
+    out = store["root"] / "typo.csv"
+    scored = invoke(
+        "score", "--model", base_model, "--proteins", base / "proteins.csv", "--lots", lots,
+        "--out", out,
+    )  # fmt: skip
+    assert inspected.exit_code == scored.exit_code == 2, scored.output
+    assert "Traceback" not in scored.output and not out.exists()
+    assert error_line(scored) == error_line(inspected)
+    assert "lot SIM-L0002 and lot SIM-L0001's ms_run" in error_line(scored)
 
 
 # --- MaxQuant TMT ------------------------------------------------------------------------------

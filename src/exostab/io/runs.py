@@ -243,12 +243,12 @@ class RunTable:
         )
 
 
-def _in_all(n_names: int, n_lots: int) -> str:
+def _in_all(n_names: int, n_lots: int, what: str = "names") -> str:
     """How far an ambiguity reaches, said after its first case: ``(one of 20 ambiguous names,
     80 lots in all)``; nothing when the name is the only one."""
     if n_names < 2:
         return ""
-    return f" (one of {n_names} ambiguous names, {n_lots} lots in all)"
+    return f" (one of {n_names} ambiguous {what}, {n_lots} lots in all)"
 
 
 def ms_run_table(lot_sheet: pd.DataFrame, lots: list[str]) -> RunTable:
@@ -312,16 +312,20 @@ def match_all_runs(
     run matched exactly by its full path settles another run of the same short name.
 
     In order: runs named exactly as an ``ms_run`` entry writes them; then by short name (no
-    folders or MS extensions) against the entries no run matched exactly; then by lot id.
-    One entry or lot id matches at most one run of a given short name: ``S01`` from four batch
-    folders is never averaged into one lot as "replicates".
+    folders or MS extensions) against the entries no run matched exactly; then by lot id, for
+    the lots none of whose ``ms_run`` entries matched a run (a lot whose ``ms_run`` names runs
+    of the file has those runs and no other). One entry or lot id matches at most one run of
+    a given short name: ``S01`` from four batch folders is never averaged into one lot as
+    "replicates".
 
     Returns:
         run -> lot for the matched runs, and lot -> its ``ms_run`` entries no run matched.
 
     Raises:
         InputError: naming the ambiguous name, its lots and its runs: a run named by several
-            lots, a short name of several lots, one name matching several runs.
+            lots, a short name of several lots, one name matching several runs, a run named
+            like one lot that another lot's ``ms_run`` names, a run named like a lot whose
+            ``ms_run`` names other runs.
     """
     by_ms_run.refuse_shared(runs)
     run_to_lot: dict[str, str] = {}
@@ -334,6 +338,7 @@ def match_all_runs(
     by_entry: dict[tuple[str, str], list[str]] = {}
     by_lot_stem: dict[tuple[str, str], list[str]] = {}
     shared_stems: dict[str, list[str]] = {}  # short name of several lots -> those lots
+    by_lot_id: list[str] = []  # runs left to match by lot id
     for run in runs:
         if run in run_to_lot:
             continue
@@ -347,13 +352,27 @@ def match_all_runs(
             run_to_lot[run] = stem_lots[0]
             by_entry.setdefault(pairs[0], []).append(run)
             continue
-        if by_ms_run.by_stem.get(stem):  # its name was matched exactly by another run
+        if not by_ms_run.by_stem.get(stem):  # else its name was matched exactly by another run
+            by_lot_id.append(run)
+    through_ms_run = dict(run_to_lot)
+    # A run named like one lot that another lot's ms_run claims (a typo for a neighbour's run?),
+    # and a run named like a lot whose ms_run names other runs of the file: whose run it is
+    # cannot be told, so neither lot takes it.
+    named_like: list[tuple[str, str, str]] = []  # (run, lot it is named like, lot claiming it)
+    for run, lot in through_ms_run.items():
+        own = _lot_named(run, lots)
+        if own is not None and own != lot:
+            named_like.append((run, own, lot))
+    with_ms_run = set(through_ms_run.values())
+    for run in by_lot_id:
+        own = _lot_named(run, lots)
+        if own is None:
             continue
-        for key in (run, stem, _bare(run)):
-            if key in lots:
-                run_to_lot[run] = key
-                by_lot_stem.setdefault((key, stem), []).append(run)
-                break
+        if own in with_ms_run:
+            named_like.append((run, own, own))
+            continue
+        run_to_lot[run] = own
+        by_lot_stem.setdefault((own, strip_run_name(run)), []).append(run)
     clashes = [(entry[1], found) for entry, found in by_entry.items() if len(found) > 1] + [
         (lot, found) for (lot, _), found in by_lot_stem.items() if len(found) > 1
     ]
@@ -368,6 +387,8 @@ def match_all_runs(
                 for name, found in clashes
             ]
         )
+    if named_like:
+        raise _named_like_a_lot(named_like, through_ms_run)
     matched = claimed | set(by_entry)
     _refuse_pooled_plex(runs, [entry for entry in by_ms_run.entries if entry not in matched])
     missing: dict[str, list[str]] = {}
@@ -378,6 +399,43 @@ def match_all_runs(
         if entry not in matched and entry[0] in has_run:
             missing.setdefault(entry[0], []).append(entry[1])
     return run_to_lot, {lot: tuple(found) for lot, found in missing.items()}
+
+
+def _lot_named(run: str, lots: set[str]) -> str | None:
+    """The lot a run is named like: its name as written, without folders and MS extensions,
+    or cut at the first remaining dot, is the lot's id (None when it is no lot's)."""
+    for key in (run, strip_run_name(run), _bare(run)):
+        if key in lots:
+            return key
+    return None
+
+
+def _named_like_a_lot(
+    found: list[tuple[str, str, str]], through_ms_run: dict[str, str]
+) -> InputError:
+    """The refusal of runs named like a lot that another lot's ``ms_run`` claims, or named like a
+    lot whose ``ms_run`` names other runs: the first named with both lots, then how many.
+
+    Args:
+        found: (run, the lot it is named like, the lot whose ms_run claims it) in file order;
+            the two lots are the same when the lot's ms_run names other runs.
+        through_ms_run: run -> lot of the runs matched through ``ms_run``.
+    """
+    run, own, claimant = found[0]
+    if own != claimant:
+        what = f"it is named like lot {shown(own)} and lot {shown(claimant)}'s ms_run names it"
+    else:
+        others = [other for other, lot in through_ms_run.items() if lot == own]
+        what = (
+            f"it is named like lot {shown(own)}, whose ms_run names other run(s) of the "
+            f"protein file ({named(others)}) and not this one"
+        )
+    n_lots = len({lot for _, a, b in found for lot in (a, b)})
+    return InputError(
+        f"run '{shown(run)}' is ambiguous: {what}{_in_all(len(found), n_lots, 'runs')}; no lot "
+        "is scored on another lot's runs: correct ms_run in the lot sheet (a run named like a "
+        "lot id is that lot's; a lot whose ms_run names runs of the file has those runs only)"
+    )
 
 
 def _refuse_pooled_plex(runs: list[str], unmatched: list[tuple[str, str]]) -> None:
