@@ -53,6 +53,16 @@ def replicate_files(
     return folder / "runs.csv", folder / "lots.csv"
 
 
+def lot_harms(data: Path, replicates: list[int], damage: list[str]) -> dict[str, dict[str, str]]:
+    """Each lot's runs with what ``replicate_files`` did to them (``ok``, ``text``, ``empty``)."""
+    sheet = pd.read_csv(data / "lots.csv", dtype={"lot_id": str}).head(N_LOTS)
+    harms, j = {}, 0
+    for lot, count in zip(sheet["lot_id"], replicates, strict=True):
+        harms[lot] = {f"{lot}_run{r + 1}": damage[j + r] for r in range(count)}
+        j += count
+    return harms
+
+
 def score(model: Path, proteins: Path, lots: Path, out: Path, chunk: int):
     result = runner.invoke(
         app,
@@ -101,6 +111,103 @@ def test_the_chunk_size_never_changes_a_lots_score_or_warning(
     assert not whole["warning"].astype(str).str.contains("not in the protein file").any()
     if "text" not in damage[:n_runs] and "empty" not in damage[:n_runs]:
         assert len(whole) == N_LOTS and whole_quarantine.empty
+    harms = lot_harms(simulated_model["data"], replicates, damage)
+    for lot, harm in harms.items():  # the docs' rule: a failed replicate is only left out
+        failed = [run for run, kind in harm.items() if kind == "empty"]
+        if "text" in harm.values() or len(failed) == len(harm):
+            assert lot not in whole.index and lot in set(whole_quarantine["lot_id"])
+        else:
+            assert lot in whole.index, whole_quarantine
+            said = str(whole.loc[lot, "warning"])
+            assert all(run in said for run in failed), said
+            assert ("quantified no protein" in said) == bool(failed), said
     pd.testing.assert_series_equal(chunked["risk"], whole["risk"], rtol=1e-9)
     pd.testing.assert_series_equal(chunked["warning"], whole["warning"])
     pd.testing.assert_frame_equal(chunked_quarantine, whole_quarantine)
+
+
+def long_table(wide: Path, out: Path) -> Path:
+    """The same runs as a long table (run, protein, intensity): a failed run's rows empty."""
+    table = pd.read_csv(wide, dtype=str, keep_default_na=False)
+    table.melt(id_vars="run", var_name="protein", value_name="intensity").to_csv(out, index=False)
+    return out
+
+
+@pytest.mark.parametrize("harm", ["empty", "text"])
+def test_a_failed_replicate_is_left_out_alike_in_wide_and_long_tables(
+    simulated_model: dict[str, Path],
+    tmp_path: Path,
+    harm: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Review6 M3: lot 0's second run quantified nothing (or holds text), lot 1 lost its
+    second run. A wide table quarantined lot 0 whole at every chunk size where the long table
+    scored it on its other run, and both said its refused run was "not in the protein file";
+    only the run the file lacks is said to be missing."""
+    replicates = [2] * N_LOTS
+    damage = ["ok", harm] + ["ok"] * (2 * N_LOTS - 2)
+    wide, lots = replicate_files(
+        simulated_model["data"], tmp_path, replicates, list(range(2 * N_LOTS)), damage
+    )
+    table = pd.read_csv(wide, dtype=str, keep_default_na=False)
+    lost = table["run"].iloc[3]  # lot 1's second run: not in the file at all
+    table.drop(index=3).to_csv(wide, index=False)
+    first, second = pd.read_csv(lots, dtype=str)["lot_id"].head(2)
+    model = simulated_model["model"]
+    scored = {}
+    runs = [("wide1", wide, 1), ("wide", wide, 10_000)]
+    if harm == "empty":  # (a long table with text in a cell is refused as a file)
+        runs.append(("long", long_table(wide, tmp_path / "long_runs.csv"), 0))
+    for name, proteins, chunk in runs:
+        out = tmp_path / f"scored_{name}.csv"
+        args = ["score", "--model", model, "--proteins", proteins, "--lots", lots, "--out", out]
+        result = runner.invoke(
+            app, [str(a) for a in args + (["--chunk-size", chunk] if chunk else [])]
+        )
+        assert result.exit_code == 0, result.output
+        said = " ".join(caplog.text.split())
+        caplog.clear()
+        assert f"{first} ({first}_run2)" not in said, said  # its run is in the file
+        assert f"{second} ({lost})" in said, said  # this one is not
+        scored[name] = (
+            pd.read_csv(out, dtype={"lot_id": str}).set_index("lot_id").sort_index(),
+            pd.read_csv(out.with_name(f"scored_{name}.quarantine.csv"), dtype=str),
+        )
+    for name, (scores, quarantine) in scored.items():
+        assert f"not in the protein file: {lost}" in scores.loc[second, "warning"], name
+        if harm == "empty":  # left out, the lot scored on its other run, and said so
+            warning = scores.loc[first, "warning"]
+            assert "quantified no protein" in warning and f"{first}_run2" in warning, name
+            assert "not in the protein file" not in warning, name
+            assert first not in set(quarantine["lot_id"]), name
+        else:  # text in a cell: the lot is quarantined with that reason, nothing more said
+            assert first not in scores.index and first in set(quarantine["lot_id"]), name
+    wide_scores = scored["wide"][0]
+    pd.testing.assert_series_equal(scored["wide1"][0]["risk"], wide_scores["risk"], rtol=1e-9)
+    pd.testing.assert_series_equal(scored["wide1"][0]["warning"], wide_scores["warning"])
+    if harm == "empty":
+        long_scores = scored["long"][0]
+        pd.testing.assert_series_equal(long_scores["risk"], wide_scores["risk"], rtol=1e-9)
+        pd.testing.assert_series_equal(long_scores["warning"], wide_scores["warning"])
+
+
+def test_train_says_a_failed_replicate_is_left_out_not_missing_from_the_file(
+    simulated_model: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """train, as score: a failed replicate is named as failed, not "not in the protein file"."""
+    from exostab.config import TrainConfig
+    from exostab.dataset import build_training_set
+    from exostab.io.readers import read_lot_sheet, read_proteins
+
+    damage = ["ok", "empty"] + ["ok"] * (2 * N_LOTS - 2)
+    proteins, lots = replicate_files(
+        simulated_model["data"], tmp_path, [2] * N_LOTS, list(range(2 * N_LOTS)), damage
+    )
+    cfg = TrainConfig.model_validate(
+        {"data": {"metadata_features": ["passage"]}, "cv": {"n_splits": 3}}
+    )
+    training = build_training_set(read_proteins(proteins), read_lot_sheet(lots), cfg)
+    first = pd.read_csv(lots, dtype=str)["lot_id"].iloc[0]
+    assert first in training.X.index
+    assert f"{first}_run2 (lot {first})" in caplog.text  # left out as a failed run
+    assert "not in the protein file" not in caplog.text

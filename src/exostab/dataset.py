@@ -122,9 +122,10 @@ def build_training_set(
             f"the protein file was read as {matrix.scale} but data.scale is {cfg.data.scale}"
         )
     runs = [str(run) for run in matrix.intensities.index]
-    run_to_lot, _ = match_runs(matrix, lot_sheet)  # all runs, failed ones too
+    run_to_lot, missing = match_runs(matrix, lot_sheet)  # all runs, failed ones too
     matrix, failed = failed_run_lots(matrix, run_to_lot)
-    lots, mapping = map_runs_to_lots(matrix, lot_sheet, run_to_lot=run_to_lot)
+    # a failed run is left out (said below), not "missing from the protein file"
+    lots, mapping = map_runs_to_lots(matrix, lot_sheet, run_to_lot=run_to_lot, missing=missing)
     failed_lots = {lot for lot in failed.values() if lot is not None}
     without_run = [lot for lot in mapping.lots_without_run if lot not in failed_lots]
     if without_run:

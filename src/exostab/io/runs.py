@@ -463,6 +463,7 @@ def map_runs_to_lots(
     lot_sheet: pd.DataFrame,
     *,
     run_to_lot: dict[str, str] | None = None,
+    missing: dict[str, tuple[str, ...]] | None = None,
 ) -> tuple[ProteinMatrix, RunMapping]:
     """Re-key a ProteinMatrix from runs to lots.
 
@@ -479,6 +480,9 @@ def map_runs_to_lots(
         run_to_lot: the match of a larger set of runs this matrix is part of (its failed runs
             set aside, one chunk of a file), from ``match_runs``/``match_all_runs``; None =
             match the matrix's runs here.
+        missing: with ``run_to_lot``, the ``ms_run`` entries no run of that larger set matched
+            (its second answer): a run set aside (failed, refused) is in the file, not
+            missing. None = the entries none of this matrix's runs matched.
 
     Returns:
         The matrix with intensities indexed by ``lot_id`` (in lot-sheet order), and the mapping.
@@ -495,7 +499,8 @@ def map_runs_to_lots(
         run_to_lot, missing = match_all_runs(runs, by_ms_run, lot_set)
     else:
         run_to_lot = {run: run_to_lot[run] for run in runs if run_to_lot.get(run) in lot_set}
-        missing = unmatched_entries(by_ms_run, run_to_lot)
+        if missing is None:
+            missing = unmatched_entries(by_ms_run, run_to_lot)
     unmatched = [run for run in runs if run not in run_to_lot]
     intensities = matrix.intensities
     keep = [str(r) in run_to_lot for r in intensities.index]

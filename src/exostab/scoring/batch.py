@@ -137,7 +137,9 @@ class BatchScorer:
     lot_warnings: dict[str, str] = field(default_factory=dict)
     file_warning: str | None = None
     file_match: dict[str, str] | None = None
+    file_missing: dict[str, tuple[str, ...]] | None = None
     file_runs: list[str] | None = None
+    left_out: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
@@ -188,7 +190,9 @@ class BatchScorer:
             InputError: a run name is ambiguous (see ``match_all_runs``).
         """
         self.file_runs = list(dict.fromkeys(runs))
-        self.file_match, _ = match_all_runs(self.file_runs, self.by_ms_run, self.all_lots)
+        self.file_match, self.file_missing = match_all_runs(
+            self.file_runs, self.by_ms_run, self.all_lots
+        )
 
     def why_nothing_matched(self) -> str | None:
         """Why no run of the file matched a lot (``why_no_run_matched``); None if one did.
@@ -244,7 +248,11 @@ class BatchScorer:
         run_to_lot = self.lots_of([str(run) for run in matrix.intensities.index])
         # Average against the lots this chunk names only: the whole sheet per chunk is quadratic.
         claim = self.claim.loc[self.claim.index.isin(set(run_to_lot.values()))]
-        lots, mapping = map_runs_to_lots(matrix, claim, run_to_lot=run_to_lot)
+        # The entries no run of the file matched: a run of the file set aside (failed, refused)
+        # is not "missing from the protein file".
+        lots, mapping = map_runs_to_lots(
+            matrix, claim, run_to_lot=run_to_lot, missing=self.file_missing
+        )
         quarantined = [unclaimed_runs(list(mapping.runs_without_lot))]
         self._book_extra([str(run) for run in mapping.runs_without_lot])
         keep = [
@@ -262,11 +270,26 @@ class BatchScorer:
         )
         table, matched = _scoring_table(self.bundle, chunk, self.sheet)
         self.n_proteins_matched = len(matched)
-        for lot, runs in mapping.missing_runs.items():
-            self.lot_warnings[str(lot)] = missing_run_warning(runs)
-        note = mapping.missing_note()
+        # Said of the lots scored here only: a quarantined lot's reason says what happened.
+        scored = set(keep)
+        missing = {lot: runs for lot, runs in mapping.missing_runs.items() if lot in scored}
+        left_out = {lot: self.left_out[lot] for lot in keep if lot in self.left_out}
+        for lot in scored:
+            said = [missing_run_warning(missing[lot])] if lot in missing else []
+            said += [failed_replicate_warning(left_out[lot])] if lot in left_out else []
+            if said:
+                self.lot_warnings[str(lot)] = "; ".join(said)
+        note = replace(mapping, missing_runs=missing).missing_note()
         if note:
             logger.warning("%s: %s", matrix.source, note)
+        if left_out:
+            logger.warning(
+                "%s: left out %d run(s) that quantified no protein (failed runs) of lot(s) "
+                "measured on their other runs: %s",
+                matrix.source,
+                sum(len(runs) for runs in left_out.values()),
+                named([f"{run} (lot {lot})" for lot, runs in left_out.items() for run in runs]),
+            )
         absent = [str(f) for f in self.bundle.proteins.index if f not in matched.index]
         warning = missing_proteins_warning(absent) if absent else None
         if warning and warning != self.file_warning:
@@ -367,20 +390,52 @@ def on_model_scale(matrix: ProteinMatrix, model_scale: str) -> ProteinMatrix:
     return matrix.on_scale(model_scale)
 
 
+def failed_replicate_warning(runs: list[str]) -> str:
+    """The ``warning`` text of a lot measured without a run of it that quantified no protein."""
+    return (
+        f"left out {len(runs)} run(s) that quantified no protein (failed run?): "
+        f"{named(runs)}; measured on its other run(s)"
+    )
+
+
 def set_aside_failed_runs(
-    matrix: ProteinMatrix, scorer: BatchScorer
-) -> tuple[ProteinMatrix, pd.DataFrame]:
+    matrix: ProteinMatrix, scorer: BatchScorer, refused: pd.DataFrame | None = None
+) -> tuple[ProteinMatrix, pd.DataFrame, pd.DataFrame | None]:
     """Take out runs that quantified no protein, to quarantine their lots with that reason.
 
-    A failed replicate of a lot that has another run is only left out (the lot is scored).
+    A failed replicate of a lot that has another run is only left out: the lot is scored on
+    its other runs, and its ``warning`` names the run (``BatchScorer.left_out``). A wide
+    table's reader refuses a failed run itself: pass its refused rows, all runs of a lot read
+    with its runs (``lots_kept_whole``), and its failed runs are taken as the matrix's are.
+
+    Returns:
+        The matrix without the failed runs, the quarantine rows of the failed runs whose lot has
+        no other run here (or that are no lot's), and the reader's other refused rows.
     """
     from exostab.io.readers.streaming import failed_run_reason
 
-    run_to_lot = scorer.lots_of([str(run) for run in matrix.intensities.index])
+    refused_failed: list[str] = []
+    if refused is not None and len(refused):
+        runs = [str(run) for run in refused["lot_id"]]
+        is_failed = [
+            str(reason) == failed_run_reason(run)
+            for run, reason in zip(runs, refused["reason"], strict=True)
+        ]
+        refused_failed = [run for run, failed in zip(runs, is_failed, strict=True) if failed]
+        refused = refused.loc[[not failed for failed in is_failed]]
+    run_to_lot = scorer.lots_of([str(run) for run in matrix.intensities.index] + refused_failed)
     kept, failed = failed_run_lots(matrix, run_to_lot)
+    failed.update({run: run_to_lot.get(run) for run in refused_failed})
     scored_lots = {run_to_lot.get(str(run)) for run in kept.intensities.index}
-    refused = [run for run, lot in failed.items() if lot is None or lot not in scored_lots]
-    return kept, quarantine_rows(refused, [failed_run_reason(run) for run in refused])
+    quarantined = [run for run, lot in failed.items() if lot is None or lot not in scored_lots]
+    for run, lot in failed.items():
+        if lot is not None and lot in scored_lots:
+            scorer.left_out.setdefault(lot, []).append(run)
+    return (
+        kept,
+        quarantine_rows(quarantined, [failed_run_reason(run) for run in quarantined]),
+        refused,
+    )
 
 
 def lots_kept_whole(
@@ -393,7 +448,9 @@ def lots_kept_whole(
     protein file" warning) and its later runs dropped. The file's runs are matched to lots
     before the first chunk (``BatchScorer.match_file``), so each lot's runs are known: the runs
     of a lot whose other runs are still to come are held, and go out with the chunk that reads
-    the lot's last run. Rows the reader refused count as read. Only such lots are held, so
+    the lot's last run. Rows the reader refused count as read, and go out with their lot's
+    runs too (a failed replicate is only left out when the lot has another run: that is told
+    with the lot's runs together, ``set_aside_failed_runs``). Only such lots are held, so
     memory stays flat unless a file lists every lot's first replicate before any second one.
 
     Args:
@@ -405,6 +462,7 @@ def lots_kept_whole(
         still held when the file ends goes out last.
     """
     held: pd.DataFrame | None = None
+    held_refused: pd.DataFrame | None = None
     to_come: dict[str, set[str]] | None = None
     last: ProteinMatrix | None = None
     for matrix, refused in chunks:
@@ -422,10 +480,21 @@ def lots_kept_whole(
         runs = matrix.intensities if held is None else pd.concat([held, matrix.intensities])
         waiting = [bool(to_come.get(lot_of.get(str(run), ""))) for run in runs.index]
         held = runs.loc[waiting]
+        if held_refused is not None and len(held_refused):
+            refused = pd.concat([held_refused, refused], ignore_index=True)
+        if refused is not None:
+            waits = [bool(to_come.get(lot_of.get(str(run), ""))) for run in refused["lot_id"]]
+            held_refused = refused.loc[waits]
+            refused = refused.loc[[not w for w in waits]]
         last = matrix
         yield replace(matrix, intensities=runs.loc[[not w for w in waiting]]), refused
-    if held is not None and len(held) and last is not None:
-        yield replace(last, intensities=held), None
+    if last is not None and (
+        (held is not None and len(held)) or (held_refused is not None and len(held_refused))
+    ):
+        yield (
+            replace(last, intensities=held if held is not None else last.intensities.head(0)),
+            (held_refused),
+        )
 
 
 def checked_chunks(
@@ -494,8 +563,8 @@ def checked_chunks(
         impossible = impossible_scale(matrix.intensities, matrix.scale)
         if impossible:  # inspect's problem, score's refusal: never a quarantine of every lot
             raise InputError(impossible, where=str(proteins))
+        kept, failed, refused = set_aside_failed_runs(matrix, scorer, refused)
         booked = [scorer.refuse(refused)] if refused is not None and len(refused) else []
-        kept, failed = set_aside_failed_runs(matrix, scorer)
         if len(failed):
             booked.append(scorer.refuse(failed))
         refused_rows = pd.concat(booked, ignore_index=True) if booked else quarantine_rows([], [])

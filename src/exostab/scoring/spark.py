@@ -129,7 +129,12 @@ class SparkBooks(BatchScorer):
         lot of the sheet claims).
         """
         run_to_lot = self.lots_of(runs)
-        missing = unmatched_entries(self.by_ms_run, run_to_lot)
+        # a run of the file the reader refused is not "missing from the protein file"
+        missing = (
+            self.file_missing
+            if self.file_missing is not None
+            else unmatched_entries(self.by_ms_run, run_to_lot)
+        )
         self.lot_warnings = {str(lot): missing_run_warning(found) for lot, found in missing.items()}
         unmatched = [run for run in runs if run not in run_to_lot]
         keep = {
