@@ -193,14 +193,19 @@ def test_driver_line_says_when_folds_chose_no_protein(two_runs) -> None:
     from exostab.model.selection import Choice
 
     outcome = two_runs[0][1]
-    prior = Choice(
-        candidate=outcome.result.choice.candidate.model_copy(update={"learner": "prior"}),
-        n_rounds=0,
-    )
+
+    def prior(inputs: str) -> Choice:
+        update = {"learner": "prior", "prior": inputs}
+        return Choice(
+            candidate=outcome.result.choice.candidate.model_copy(update=update), n_rounds=0
+        )
+
     folds = outcome.result.fold_choices
-    mixed = [prior, *folds[1:]]
+    mixed = [prior("metadata"), prior("passage"), prior("passage"), *folds[3:]]
     lines = replace(outcome, result=replace(outcome.result, fold_choices=mixed)).report_lines(12)
-    assert any(f"1 of {len(folds)} CV folds chose passage and metadata alone" in x for x in lines)
+    n_prior = 3 + sum(c.candidate.learner == "prior" for c in folds[3:])
+    assert any(f"{n_prior} of {len(folds)} CV folds chose no protein (" in x for x in lines)
+    assert any("passage and metadata alone, " in x and "2 passage alone" in x for x in lines)
     any_prior = any(c.candidate.learner == "prior" for c in folds)
     as_trained = outcome.report_lines(12)
-    assert any("chose passage and metadata alone" in x for x in as_trained) == any_prior
+    assert any("CV folds chose no protein" in x for x in as_trained) == any_prior

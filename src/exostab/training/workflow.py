@@ -120,12 +120,21 @@ class TrainingOutcome:
                 )
             )
             # A share of 0% everywhere reads as a fault; say why the folds disagree.
-            no_protein = sum(c.candidate.learner == "prior" for c in result.fold_choices)
-            if no_protein:
+            priors = [c.candidate for c in result.fold_choices if c.candidate.learner == "prior"]
+            if priors:
+                n_passage = sum(candidate.prior == "passage" for candidate in priors)
+                which = [
+                    f"{n} {what}"
+                    for n, what in (
+                        (len(priors) - n_passage, "passage and metadata alone"),
+                        (n_passage, "passage alone"),
+                    )
+                    if n
+                ]
                 lines.append(
-                    f"  {no_protein} of {len(result.fold_choices)} CV folds chose passage and "
-                    "metadata alone (no protein): these drivers are the final model's, and "
-                    "a low share means the folds did not agree on them"
+                    f"  {len(priors)} of {len(result.fold_choices)} CV folds chose no protein "
+                    f"({', '.join(which)}): these drivers are the final model's, and a low "
+                    "share means the folds did not agree on them"
                 )
             elif not (top["top_k_frequency"] > 0).any():
                 lines.append(
