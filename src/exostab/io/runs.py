@@ -312,11 +312,10 @@ def match_all_runs(
     run matched exactly by its full path settles another run of the same short name.
 
     In order: runs named exactly as an ``ms_run`` entry writes them; then by short name (no
-    folders or MS extensions) against the entries no run matched exactly; then by lot id, for
-    the lots none of whose ``ms_run`` entries matched a run (a lot whose ``ms_run`` names runs
-    of the file has those runs and no other). One entry or lot id matches at most one run of
-    a given short name: ``S01`` from four batch folders is never averaged into one lot as
-    "replicates".
+    folders or MS extensions) against the entries no run matched exactly; then by lot id (a
+    run named like a lot is that lot's, beside the runs its ``ms_run`` names). One entry or lot
+    id matches at most one run of a given short name: ``S01`` from four batch folders is never
+    averaged into one lot as "replicates".
 
     Returns:
         run -> lot for the matched runs, and lot -> its ``ms_run`` entries no run matched.
@@ -324,8 +323,7 @@ def match_all_runs(
     Raises:
         InputError: naming the ambiguous name, its lots and its runs: a run named by several
             lots, a short name of several lots, one name matching several runs, a run named
-            like one lot that another lot's ``ms_run`` names, a run named like a lot whose
-            ``ms_run`` names other runs.
+            like one lot that another lot's ``ms_run`` names.
     """
     by_ms_run.refuse_shared(runs)
     run_to_lot: dict[str, str] = {}
@@ -355,21 +353,17 @@ def match_all_runs(
         if not by_ms_run.by_stem.get(stem):  # else its name was matched exactly by another run
             by_lot_id.append(run)
     through_ms_run = dict(run_to_lot)
-    # A run named like one lot that another lot's ms_run claims (a typo for a neighbour's run?),
-    # and a run named like a lot whose ms_run names other runs of the file: whose run it is
-    # cannot be told, so neither lot takes it.
+    # A run named like one lot that another lot's ms_run claims (a typo for a neighbour's run?):
+    # whose run it is cannot be told, so neither lot takes it. A run named like a lot whose
+    # ms_run names other runs of the file is that lot's (a replicate named by its lot id).
     named_like: list[tuple[str, str, str]] = []  # (run, lot it is named like, lot claiming it)
     for run, lot in through_ms_run.items():
         own = _lot_named(run, lots)
         if own is not None and own != lot:
             named_like.append((run, own, lot))
-    with_ms_run = set(through_ms_run.values())
     for run in by_lot_id:
         own = _lot_named(run, lots)
         if own is None:
-            continue
-        if own in with_ms_run:
-            named_like.append((run, own, own))
             continue
         run_to_lot[run] = own
         by_lot_stem.setdefault((own, strip_run_name(run)), []).append(run)
@@ -413,28 +407,20 @@ def _lot_named(run: str, lots: set[str]) -> str | None:
 def _named_like_a_lot(
     found: list[tuple[str, str, str]], through_ms_run: dict[str, str]
 ) -> InputError:
-    """The refusal of runs named like a lot that another lot's ``ms_run`` claims, or named like a
-    lot whose ``ms_run`` names other runs: the first named with both lots, then how many.
+    """The refusal of runs named like one lot that another lot's ``ms_run`` claims: the first
+    named with both lots, then how many.
 
     Args:
-        found: (run, the lot it is named like, the lot whose ms_run claims it) in file order;
-            the two lots are the same when the lot's ms_run names other runs.
+        found: (run, the lot it is named like, the lot whose ms_run claims it) in file order.
         through_ms_run: run -> lot of the runs matched through ``ms_run``.
     """
     run, own, claimant = found[0]
-    if own != claimant:
-        what = f"it is named like lot {shown(own)} and lot {shown(claimant)}'s ms_run names it"
-    else:
-        others = [other for other, lot in through_ms_run.items() if lot == own]
-        what = (
-            f"it is named like lot {shown(own)}, whose ms_run names other run(s) of the "
-            f"protein file ({named(others)}) and not this one"
-        )
+    what = f"it is named like lot {shown(own)} and lot {shown(claimant)}'s ms_run names it"
     n_lots = len({lot for _, a, b in found for lot in (a, b)})
     return InputError(
         f"run '{shown(run)}' is ambiguous: {what}{_in_all(len(found), n_lots, 'runs')}; no lot "
         "is scored on another lot's runs: correct ms_run in the lot sheet (a run named like a "
-        "lot id is that lot's; a lot whose ms_run names runs of the file has those runs only)"
+        "lot id is that lot's)"
     )
 
 
