@@ -674,6 +674,44 @@ def test_runs_map_by_ms_run_then_lot_id_and_average_in_log2() -> None:
     assert (x.dtypes == "float64").all()
 
 
+def test_a_run_cut_at_a_dot_is_the_longest_lot_id_followed_by_replicate_numbers_only() -> None:
+    """review7 H1: a run was cut at its first dot, so ``L1.2.rep2`` joined lot L1 (not L1.2)
+    and a QC run ``1.5ug_HeLa_QC`` joined lot ``1``, silently averaged into their values."""
+    runs = ["L1.raw", "L1.2.raw", "L1.2.rep2.raw", "1.5ug_HeLa_QC.raw", "1.raw", "LOT.1", "LOT.2"]
+    matrix = _matrix(runs, [[float(i + 1), 1.0] for i in range(len(runs))])
+    sheet = pd.DataFrame(
+        {"passage": 3, "ms_run": ""}, index=pd.Index(["L1", "L1.2", "1", "LOT"], name="lot_id")
+    )
+    _, mapping = map_runs_to_lots(matrix, sheet)
+    assert mapping.run_to_lot == {
+        "L1.raw": "L1",
+        "L1.2.raw": "L1.2",
+        "L1.2.rep2.raw": "L1.2",
+        "1.raw": "1",
+        "LOT.1": "LOT",
+        "LOT.2": "LOT",
+    }
+    assert mapping.runs_without_lot == ("1.5ug_HeLa_QC.raw",)
+
+
+def test_runs_a_lots_ms_run_names_exactly_are_its_own_whatever_their_dots() -> None:
+    """review7 H2: ``L1.2.rep1.raw``, named exactly by L1.2's ms_run, was refused as "named
+    like lot L1" (its name cut at the first dot): a correct sheet could not be written."""
+    runs = ["L1_a.raw", "L1.2.rep1.raw", "L1.2.rep2.raw", "L3.raw"]
+    matrix = _matrix(runs, [[float(i + 1), 1.0] for i in range(len(runs))])
+    sheet = pd.DataFrame(
+        {"passage": 3, "ms_run": ["L1_a.raw", "L1.2.rep1.raw;L1.2.rep2.raw", ""]},
+        index=pd.Index(["L1", "L1.2", "L3"], name="lot_id"),
+    )
+    _, mapping = map_runs_to_lots(matrix, sheet)
+    assert mapping.run_to_lot == {
+        "L1_a.raw": "L1",
+        "L1.2.rep1.raw": "L1.2",
+        "L1.2.rep2.raw": "L1.2",
+        "L3.raw": "L3",
+    }
+
+
 TEXT_FIXTURES = [name for name, fmt, *_ in REAL if fmt != "mztab"]
 
 

@@ -138,9 +138,8 @@ def _lot_ids(lot_sheet: pd.DataFrame) -> list[str]:
     return [str(value) for value in ids]
 
 
-def _bare(name: str) -> str:
-    """Strip folders, MS extensions and any remaining suffix (``a.b.raw`` -> ``a``)."""
-    return strip_run_name(name).split(".")[0]
+# What may follow a lot id after a dot in a run's name: a replicate number (``2``, ``rep2``).
+REPLICATE_SUFFIX = re.compile(r"(?i)(?:rep|r|run|inj|tech)?[_-]?\d+")
 
 
 def _header_key(name: object) -> str:
@@ -358,7 +357,7 @@ def match_all_runs(
     # ms_run names other runs of the file is that lot's (a replicate named by its lot id).
     named_like: list[tuple[str, str, str]] = []  # (run, lot it is named like, lot claiming it)
     for run, lot in through_ms_run.items():
-        own = _lot_named(run, lots)
+        own = _lot_named(run, lots, cut=False)  # named exactly: a cut name is no lot's claim
         if own is not None and own != lot:
             named_like.append((run, own, lot))
     for run in by_lot_id:
@@ -395,12 +394,24 @@ def match_all_runs(
     return run_to_lot, {lot: tuple(found) for lot, found in missing.items()}
 
 
-def _lot_named(run: str, lots: set[str]) -> str | None:
-    """The lot a run is named like: its name as written, without folders and MS extensions,
-    or cut at the first remaining dot, is the lot's id (None when it is no lot's)."""
-    for key in (run, strip_run_name(run), _bare(run)):
+def _lot_named(run: str, lots: set[str], *, cut: bool = True) -> str | None:
+    """The lot a run is named like: its name as written, or without folders and MS extensions,
+    is the lot's id; or (``cut``) the name cut at a dot is, with only replicate numbers after
+    it (``LOT-1.2``, ``LOT-1.rep2``, ``LOT-1.r2.1``), the longest such lot id first. None when
+    it is no lot's: ``1.5ug_HeLa_QC`` is not lot ``1``, and ``L1.2.rep2`` is lot ``L1.2``, not
+    ``L1``.
+    """
+    stripped = strip_run_name(run)
+    for key in (run, stripped):
         if key in lots:
             return key
+    if not cut:
+        return None
+    parts = stripped.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:i])
+        if prefix in lots and all(REPLICATE_SUFFIX.fullmatch(part) for part in parts[i:]):
+            return prefix
     return None
 
 
