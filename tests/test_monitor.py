@@ -692,8 +692,10 @@ def test_nothing_monitored_is_an_error_not_a_clean_verdict(
     empty = tmp_path / "proteins.csv"
     empty.write_text(header + "\n", encoding="utf-8")
     (tmp_path / "b").mkdir()  # an earlier run's verdict would sit beside this quarantine
-    for name in ("monitor.json", "windows.csv", "monitor.html"):
+    for name in ("monitor.json", "windows.csv"):
         (tmp_path / "b" / name).write_text("earlier\n")
+    (tmp_path / "user.html").write_text("a user's page\n")  # a link to it is left, and said
+    (tmp_path / "b" / "monitor.html").symlink_to(tmp_path / "user.html")
     answer = CliRunner().invoke(
         app,
         ["monitor", "--model", str(world["model"]), "--proteins", str(empty),
@@ -702,7 +704,12 @@ def test_nothing_monitored_is_an_error_not_a_clean_verdict(
     assert answer.exit_code == 2 and "Traceback" not in answer.output, answer.output
     said = " ".join(answer.output.split())
     assert "no lot could be monitored: the protein file holds no run" in said
-    assert "(the earlier monitor.json, monitor.html, windows.csv removed)" in said
+    assert (
+        "(the earlier monitor.json, windows.csv removed; monitor.html left as it is: a symlink)"
+        in said
+    )
+    assert (tmp_path / "user.html").read_text() == "a user's page\n"
+    (tmp_path / "b" / "monitor.html").unlink()
     only_the_quarantine(tmp_path / "b", stream / "lots.csv", answer)
 
 

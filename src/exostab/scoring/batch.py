@@ -664,8 +664,16 @@ def keep_quarantine(
     with OutputFiles() as outputs:
         outputs.table(path, unit="lot").write(quarantine.reindex(columns=QUARANTINE_COLUMNS))
         removed = [other.name for other in others if other != path and outputs.withdraw(other)]
-    earlier = f" (the earlier {', '.join(removed)} removed)" if removed else ""
-    return nothing.saying(f"each lot with its reason → {path}{earlier}")
+    return nothing.saying(f"each lot with its reason → {path}{earlier_outputs(removed, others)}")
+
+
+def earlier_outputs(removed: list[str], outputs: Iterable[Path]) -> str:
+    """What became of an earlier run's outputs when nothing was scored: `` (the earlier
+    scores.csv removed; monitor.json left as it is: a symlink)``, or nothing."""
+    linked = [output.name for output in outputs if output.is_symlink()]
+    said = [f"the earlier {', '.join(removed)} removed"] if removed else []
+    said += [f"{', '.join(linked)} left as it is: a symlink"] if linked else []
+    return f" ({'; '.join(said)})" if said else ""
 
 
 @dataclass(frozen=True)
