@@ -381,7 +381,7 @@ def match_all_runs(
             ]
         )
     if named_like:
-        raise _named_like_a_lot(named_like, through_ms_run)
+        raise _named_like_a_lot(named_like)
     matched = claimed | set(by_entry)
     _refuse_pooled_plex(runs, [entry for entry in by_ms_run.entries if entry not in matched])
     missing: dict[str, list[str]] = {}
@@ -415,15 +415,12 @@ def _lot_named(run: str, lots: set[str], *, cut: bool = True) -> str | None:
     return None
 
 
-def _named_like_a_lot(
-    found: list[tuple[str, str, str]], through_ms_run: dict[str, str]
-) -> InputError:
+def _named_like_a_lot(found: list[tuple[str, str, str]]) -> InputError:
     """The refusal of runs named like one lot that another lot's ``ms_run`` claims: the first
     named with both lots, then how many.
 
     Args:
         found: (run, the lot it is named like, the lot whose ms_run claims it) in file order.
-        through_ms_run: run -> lot of the runs matched through ``ms_run``.
     """
     run, own, claimant = found[0]
     what = f"it is named like lot {shown(own)} and lot {shown(claimant)}'s ms_run names it"
