@@ -104,6 +104,7 @@ def score(
     scorer = run.scorer
     quarantine_path = out.with_name(f"{out.stem}.quarantine.csv")
     earlier: list[str] = []  # outputs of an earlier run removed because nothing was scored
+    given = [path for path in (out, report) if path is not None]
     # The scores, the quarantine and the report appear together, each complete, or none does;
     # when no lot could be scored, only the quarantine does (no empty scores that look done).
     with (
@@ -131,7 +132,6 @@ def score(
             advance=lambda done: bar.update(task, completed=done),
         )
         if scorer.n_scored == 0:
-            given = [path for path in (out, report) if path is not None]
             earlier = [path.name for path in given if outputs.withdraw(path)]
         elif report:
             from exostab.pages.report import batch_run_report  # matplotlib: only here
@@ -150,13 +150,12 @@ def score(
             }
             outputs.text(report, batch_run_report(run, bundle, provenance))
     if scorer.n_scored == 0:  # said instead of the summary: nothing here looks like a result
-        from exostab.scoring.batch import nothing_scored
+        from exostab.scoring.batch import earlier_outputs, nothing_scored
 
-        removed = f" (the earlier {' and '.join(earlier)} removed)" if earlier else ""
         nothing = nothing_scored(scorer, run.first_quarantined, proteins, lots, "scored")
         raise nothing.saying(
             f"each lot with its reason → {quarantine_path}, no scores"
-            f"{' or report' if report else ''} written{removed}"
+            f"{' or report' if report else ''} written{earlier_outputs(earlier, given)}"
         )
     bands, n_out_of_domain = run.bands, run.n_out_of_domain
     console.print(
@@ -192,7 +191,7 @@ def score_spark(
     """`exostab score --engine spark`: the same books and summary, the work on Spark; when no
     lot is scored, the same quarantine alone and one error line."""
     from exostab.io.writers import OutputFiles
-    from exostab.scoring.batch import nothing_scored
+    from exostab.scoring.batch import earlier_outputs, nothing_scored
     from exostab.scoring.spark import (
         check_env_manager,
         require_pyspark,
@@ -244,10 +243,10 @@ def score_spark(
         if outcome.n_scored == 0 and not out.is_dir():  # a Parquet folder is left as it is
             earlier = [out.name] if outputs.withdraw(out) else []
     if outcome.n_scored == 0:  # as the pandas engine says it
-        removed = f" (the earlier {out.name} removed)" if earlier else ""
         nothing = nothing_scored(outcome.books, outcome.quarantine, proteins, lots, "scored")
         raise nothing.saying(
-            f"each lot with its reason → {quarantine_path}, no scores written{removed}"
+            f"each lot with its reason → {quarantine_path}, no scores written"
+            f"{earlier_outputs(earlier, [out])}"
         )
     bands = outcome.bands
     console.print(

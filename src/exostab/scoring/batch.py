@@ -427,9 +427,11 @@ def set_aside_failed_runs(
     kept, failed = failed_run_lots(matrix, run_to_lot)
     failed.update({run: run_to_lot.get(run) for run in refused_failed})
     scored_lots = {run_to_lot.get(str(run)) for run in kept.intensities.index}
-    quarantined = [run for run, lot in failed.items() if lot is None or lot not in scored_lots]
+    quarantined = []
     for run, lot in failed.items():
-        if lot is not None and lot in scored_lots:
+        if lot is None or lot not in scored_lots:
+            quarantined.append(run)
+        else:  # the lot is scored on its other runs
             scorer.left_out.setdefault(lot, []).append(run)
     return (
         kept,
@@ -461,40 +463,39 @@ def lots_kept_whole(
         The same chunks with each lot's runs together (a chunk may hold no run); what is
         still held when the file ends goes out last.
     """
+    to_come: dict[str, set[str]] = {}  # lot -> its runs not read yet
+
+    def waiting(runs: Iterable[object]) -> list[bool]:
+        """Per run, whether its lot has runs still to come."""
+        lot_of = scorer.file_match or {}
+        return [bool(to_come.get(lot_of.get(str(run), ""))) for run in runs]
+
     held: pd.DataFrame | None = None
     held_refused: pd.DataFrame | None = None
-    to_come: dict[str, set[str]] | None = None
     last: ProteinMatrix | None = None
     for matrix, refused in chunks:
         lot_of = scorer.file_match or {}
-        if to_come is None:
-            to_come = {}
+        if last is None:  # the file's runs were matched as its first chunk was read
             for run, lot in lot_of.items():
                 to_come.setdefault(lot, set()).add(run)
-        read = [str(run) for run in matrix.intensities.index]
-        if refused is not None:
-            read += [str(run) for run in refused["lot_id"]]
-        for run in read:
+        read = [*matrix.intensities.index, *([] if refused is None else refused["lot_id"])]
+        for run in map(str, read):
             if run in lot_of:
                 to_come[lot_of[run]].discard(run)
         runs = matrix.intensities if held is None else pd.concat([held, matrix.intensities])
-        waiting = [bool(to_come.get(lot_of.get(str(run), ""))) for run in runs.index]
-        held = runs.loc[waiting]
+        hold = waiting(runs.index)
+        held = runs.loc[hold]
         if held_refused is not None and len(held_refused):
             refused = pd.concat([held_refused, refused], ignore_index=True)
         if refused is not None:
-            waits = [bool(to_come.get(lot_of.get(str(run), ""))) for run in refused["lot_id"]]
-            held_refused = refused.loc[waits]
-            refused = refused.loc[[not w for w in waits]]
+            hold_refused = waiting(refused["lot_id"])
+            held_refused = refused.loc[hold_refused]
+            refused = refused.loc[[not h for h in hold_refused]]
         last = matrix
-        yield replace(matrix, intensities=runs.loc[[not w for w in waiting]]), refused
-    if last is not None and (
-        (held is not None and len(held)) or (held_refused is not None and len(held_refused))
-    ):
-        yield (
-            replace(last, intensities=held if held is not None else last.intensities.head(0)),
-            (held_refused),
-        )
+        yield replace(matrix, intensities=runs.loc[[not h for h in hold]]), refused
+    left_refused = held_refused if held_refused is not None and len(held_refused) else None
+    if last is not None and held is not None and (len(held) or left_refused is not None):
+        yield replace(last, intensities=held), left_refused
 
 
 def checked_chunks(
