@@ -394,6 +394,39 @@ def match_all_runs(
     return run_to_lot, {lot: tuple(found) for lot, found in missing.items()}
 
 
+def taken_runs(
+    entries: list[tuple[str, str]], runs: list[str], run_to_lot: dict[str, str]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """The ``ms_run`` entries that name a run of the file another lot took.
+
+    An entry names a run written as the entry or with its short name, as ``match_all_runs``
+    matches them: a lot whose entry is ``S01`` has no run when another lot's ``ms_run`` names
+    ``D:\\MS\\B01\\S01.raw`` exactly, yet ``S01`` is in the file.
+
+    Args:
+        entries: (lot, entry as written) pairs to look up.
+        runs: every run of the file.
+        run_to_lot: the file's match (``match_all_runs``).
+
+    Returns:
+        (lot, entry) -> (the file's run, the lot that took it), for the entries so taken; a run
+        written as the entry comes first.
+    """
+    if not entries:
+        return {}
+    by_stem: dict[str, list[str]] = {}
+    for run in runs:
+        if run in run_to_lot:
+            by_stem.setdefault(strip_run_name(run), []).append(run)
+    taken: dict[tuple[str, str], tuple[str, str]] = {}
+    for lot, entry in entries:
+        found = [entry] if run_to_lot.get(entry, lot) != lot else []
+        found += [run for run in by_stem.get(strip_run_name(entry), ()) if run_to_lot[run] != lot]
+        if found:
+            taken[(lot, entry)] = (found[0], run_to_lot[found[0]])
+    return taken
+
+
 def _lot_named(run: str, lots: set[str], *, cut: bool = True) -> str | None:
     """The lot a run is named like: its name as written, or without folders and MS extensions,
     is the lot's id; or (``cut``) the name cut at a dot is, with only replicate numbers after

@@ -28,6 +28,7 @@ from exostab.io.runs import (
     ms_run_table,
     named,
     run_claims,
+    taken_runs,
     why_no_run_matched,
 )
 from exostab.model.bundle import ModelBundle
@@ -348,20 +349,34 @@ class BatchScorer:
             self.n_proteins_matched,
             len(self.bundle.proteins),
         )
+        return quarantine_rows(missing, self.no_profile_reasons(missing))
+
+    def no_profile_reasons(self, missing: list[str]) -> list[str]:
+        """Why each lot got no protein profile: its ``ms_run`` entries not in the protein file,
+        or in it but taken by another lot (``taken_runs``), or nothing to say more."""
+        is_missing = set(missing)
         entries: dict[str, list[str]] = {}
         for lot, run in self.by_ms_run.entries:
-            entries.setdefault(lot, []).append(run)
-        return quarantine_rows(
-            missing,
-            [
-                "no protein profile: ms_run "
-                + ", ".join(f"'{run}'" for run in entries[lot])
-                + " not in the protein file"
-                if lot in entries
-                else "no protein profile"
-                for lot in missing
-            ],
+            if lot in is_missing:
+                entries.setdefault(lot, []).append(run)
+        taken = taken_runs(
+            [(lot, run) for lot, runs in entries.items() for run in runs],
+            self.file_runs or [],
+            self.file_match or {},
         )
+        reasons = []
+        for lot in missing:
+            absent = [f"'{run}'" for run in entries.get(lot, []) if (lot, run) not in taken]
+            said = [f"ms_run {', '.join(absent)} not in the protein file"] if absent else []
+            for run in entries.get(lot, []):
+                if (lot, run) in taken:
+                    found, other = taken[(lot, run)]
+                    written = f" (as '{found}')" if found != run else ""
+                    said.append(
+                        f"ms_run '{run}' is in the protein file{written} but taken by lot '{other}'"
+                    )
+            reasons.append("no protein profile" + (f": {'; '.join(said)}" if said else ""))
+        return reasons
 
     def accounting(self) -> str:
         """The books in words: lots in = scored + quarantined, then the extra protein rows."""
