@@ -25,14 +25,17 @@ def score(model: Path, proteins: Path, lots: Path, out: Path) -> tuple[pd.DataFr
     return scores, quarantine
 
 
-def runs_table(data: Path, runs: dict[str, str], path: Path, layout: str) -> Path:
-    """The simulated lots' profiles as a table of runs (run name -> the lot whose profile it
-    holds), wide (one row per run) or long (run, protein, intensity)."""
+def runs_table(
+    data: Path, rows: list[tuple[str, str]], path: Path, layout: str = "wide", key: str = "run"
+) -> Path:
+    """The simulated lots' profiles as a table keyed by ``key``: one row per (name, the lot
+    whose profile it holds), wide, or long (run, protein, intensity)."""
     proteins = pd.read_csv(data / "proteins.csv", dtype={"lot_id": str}).set_index("lot_id")
-    wide = proteins.loc[list(runs.values())].set_axis(list(runs), axis=0).rename_axis("run")
+    names, lots = zip(*rows, strict=True)
+    wide = proteins.loc[list(lots)].set_axis(list(names), axis=0).rename_axis(key)
     table = wide.copy().reset_index()
     if layout == "long":
-        table = table.melt(id_vars="run", var_name="protein", value_name="intensity")
+        table = table.melt(id_vars=key, var_name="protein", value_name="intensity")
     table.to_csv(path, index=False)
     return path
 
@@ -50,7 +53,7 @@ def test_a_run_another_lot_took_by_its_full_path_is_not_said_to_be_missing(
     sheet["ms_run"] = ["B01/S01.raw", "S01", "B01/S02.raw"]
     sheet.to_csv(tmp_path / "lots.csv", index=False)
     proteins = runs_table(
-        data, {"B01/S01.raw": a, "B01/S02.raw": c}, tmp_path / f"{layout}.csv", layout
+        data, [("B01/S01.raw", a), ("B01/S02.raw", c)], tmp_path / f"{layout}.csv", layout
     )
     scores, quarantine = score(
         simulated_model["model"], proteins, tmp_path / "lots.csv", tmp_path / "scores.csv"
@@ -60,3 +63,33 @@ def test_a_run_another_lot_took_by_its_full_path_is_not_said_to_be_missing(
         b: f"no protein profile: ms_run 'S01' is in the protein file (as 'B01/S01.raw') "
         f"but taken by lot '{a}'"
     }
+
+
+@pytest.mark.parametrize("id_column", ["run", "lot_id"])
+def test_a_repeated_row_id_is_named_as_the_column_the_table_is_keyed_by(
+    simulated_model: dict[str, Path], tmp_path: Path, id_column: str
+) -> None:
+    """A wide table keyed by run that repeats a run: each copy is quarantined as a duplicate
+    run, named (it said "duplicate lot_id in the protein file", of a file with no lot_id); a
+    table keyed by lot id names the repeated lot id."""
+    data = simulated_model["data"]
+    sheet = pd.read_csv(data / "lots.csv", dtype={"lot_id": str}).head(3)
+    a, b, c = sheet["lot_id"]
+    by_run = id_column == "run"
+    names = ["B01/S01.raw", "B01/S02.raw", "B01/S02.raw", "B01/S03.raw"] if by_run else [a, b, b, c]
+    proteins = runs_table(
+        data, list(zip(names, [a, b, b, c], strict=True)), tmp_path / "wide.csv", key=id_column
+    )
+    if by_run:
+        sheet["ms_run"] = ["B01/S01.raw", "S02", "B01/S03.raw"]
+    sheet.to_csv(tmp_path / "lots.csv", index=False)
+    scores, quarantine = score(
+        simulated_model["model"], proteins, tmp_path / "lots.csv", tmp_path / "scores.csv"
+    )
+    assert sorted(scores["lot_id"]) == sorted([a, c])
+    repeated = names[1]
+    assert quarantine["lot_id"].tolist() == [b, b]
+    assert (
+        quarantine["reason"].tolist()
+        == [f"duplicate {id_column} '{repeated}' in the protein file"] * 2
+    )

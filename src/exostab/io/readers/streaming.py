@@ -320,7 +320,7 @@ def check_rows(
         chunk: raw rows: the lot id column and protein columns (numbers or text).
         id_column: the lot id column.
         proteins: the protein columns.
-        duplicates: lot ids found more than once in the whole file.
+        duplicates: ids (lot ids or runs) found more than once in the whole file.
         first_row: file line of the chunk's first row (names rows with an empty lot id).
         scale: ``raw`` (a negative value refuses its row; 0 = not quantified) or ``log2``
             (any finite value is a value).
@@ -338,7 +338,7 @@ def check_rows(
     reasons: list[str | None] = [
         "empty lot_id in the protein file"
         if not isinstance(v, str)
-        else "duplicate lot_id in the protein file"
+        else f"duplicate {id_column} '{label}' in the protein file"  # lot_id or run
         if label in duplicates or counts[label] > 1
         else None
         for v, label in zip(ids, labels, strict=True)
