@@ -18,6 +18,7 @@ from exostab.cli import app
 from exostab.config import MonitorConfig, TrainConfig
 from exostab.errors import ExostabError
 from exostab.io.readers import read_lot_sheet_lenient
+from exostab.io.readers.streaming import failed_run_reason
 from exostab.model.bundle import ModelBundle
 from exostab.model.evaluate import rank_auroc
 from exostab.monitor import (
@@ -185,7 +186,7 @@ def test_every_lot_is_monitored_or_quarantined(world: dict[str, object], tmp_pat
     assert len(result.lots) + len(result.quarantine) == len(sheet)
     quarantined = dict(zip(result.quarantine["lot_id"], result.quarantine["reason"], strict=True))
     assert set(quarantined) == {failed, "BAD-PASSAGE", "NO-PROFILE"}
-    assert quarantined[failed].startswith("failed run")
+    assert quarantined[failed] == failed_run_reason(failed)  # in score's words
     assert result.windows["n_failed_runs"].sum() == 1
     assert (
         result.windows["n_in"] == result.windows["n_monitored"] + result.windows["n_quarantined"]

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from exostab.cli import app
+from exostab.io.readers.streaming import failed_run_reason
 
 runner = CliRunner()
 
@@ -93,3 +94,34 @@ def test_a_repeated_row_id_is_named_as_the_column_the_table_is_keyed_by(
         quarantine["reason"].tolist()
         == [f"duplicate {id_column} '{repeated}' in the protein file"] * 2
     )
+
+
+def test_a_failed_run_reads_the_same_in_score_and_monitor(
+    simulated_model: dict[str, Path], tmp_path: Path, tracking_store: str
+) -> None:
+    """A run that quantified no protein: score and monitor quarantine its lot in the same words
+    (monitor rewrote them as "failed run: no protein quantified: …"), and monitor counts it."""
+    data = simulated_model["data"]
+    sheet = pd.read_csv(data / "lots.csv", dtype={"lot_id": str}).head(12)
+    lots = list(sheet["lot_id"])
+    proteins = runs_table(
+        data, list(zip(lots, lots, strict=True)), tmp_path / "wide.csv", key="lot_id"
+    )
+    table = pd.read_csv(proteins, dtype={"lot_id": str})
+    table.loc[1, table.columns[1:]] = None  # lot 1's run quantified nothing
+    table.to_csv(proteins, index=False)
+    sheet.to_csv(tmp_path / "lots.csv", index=False)
+    expected = {lots[1]: failed_run_reason(lots[1])}
+    _, quarantine = score(
+        simulated_model["model"], proteins, tmp_path / "lots.csv", tmp_path / "scores.csv"
+    )
+    assert quarantine.set_index("lot_id")["reason"].to_dict() == expected
+    out = tmp_path / "monitor"
+    args = ["monitor", "--model", simulated_model["model"], "--proteins", proteins]
+    result = runner.invoke(
+        app, [str(arg) for arg in [*args, "--lots", tmp_path / "lots.csv", "--out", out]]
+    )
+    assert result.exit_code == 0, result.output
+    monitored = pd.read_csv(out / "quarantine.csv", dtype={"lot_id": str})
+    assert monitored.set_index("lot_id")["reason"].to_dict() == expected
+    assert pd.read_csv(out / "windows.csv")["n_failed_runs"].sum() == 1

@@ -15,6 +15,7 @@ import pandas as pd
 
 from exostab.config import MonitorConfig
 from exostab.errors import ExostabError
+from exostab.io.readers.streaming import FAILED_RUN_REASON
 from exostab.model.bundle import ModelBundle
 from exostab.monitor.drift import domain_contributors, lots_per_donor, metadata_drift, protein_drift
 from exostab.monitor.lot_sheet import (
@@ -40,8 +41,6 @@ from exostab.monitor.verdict import (
     scope_checks,
     verdict_line,
 )
-
-FAILED_RUN = "failed run"
 
 
 def extra_runs(
@@ -135,7 +134,9 @@ def window_table(lots: pd.DataFrame, quarantine: pd.DataFrame, level: float) -> 
                 "n_monitored": len(members),
                 "n_quarantined": int((~extra).sum()),
                 "n_extra_runs": int(extra.sum()),
-                "n_failed_runs": int(held["reason"].astype(str).str.contains(FAILED_RUN).sum()),
+                "n_failed_runs": int(
+                    held["reason"].astype(str).str.startswith(FAILED_RUN_REASON).sum()
+                ),
                 "n_with_outcome": found["n_with_outcome"],
                 "n_not_assessable": int(not_assessable(members).sum()),
                 "n_outcome_not_assessable": found["n_outcome_not_assessable"],
@@ -256,13 +257,6 @@ def monitor_lots(
     if "donor_id" in sheet:
         lots["donor_id"] = sheet["donor_id"].reindex(ids).astype(str).to_numpy()
     quarantine = scored.quarantine[["lot_id", "reason"]].copy()
-    quarantine["reason"] = (
-        quarantine["reason"]
-        .astype(str)
-        .str.replace(
-            "its run quantified no protein (failed run?)", f"{FAILED_RUN}: no protein quantified"
-        )
-    )
     quarantine["extra_run"] = extra_runs(
         quarantine["lot_id"], sheet.index, sheet_quarantine["lot_id"], lots["lot_id"]
     )

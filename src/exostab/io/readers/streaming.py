@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 
 # Why a run (a wide table's row) with no quantified protein is quarantined; the reason names the
-# run as the protein file writes it (``failed_run_reason``). ``monitor`` rewrites this text.
+# run as the protein file writes it (``failed_run_reason``), in ``score`` and ``monitor`` alike.
 FAILED_RUN_REASON = "its run quantified no protein (failed run?)"
 
 
