@@ -57,12 +57,21 @@ def test_streaming_follows_the_scale(tmp_path: Path) -> None:
     (log2,) = list(iter_wide_lenient(path, scale="log2"))
     # L3 has an id but no value: a failed run, quarantined as score quarantines one
     assert log2.refused.to_dict("records") == [
-        {"lot_id": "L3", "reason": "its run quantified no protein (failed run?): 'L3'"}
+        {
+            "lot_id": "L3",
+            "reason": "its run quantified no protein (failed run?): 'L3'",
+            "failed_run": True,  # marked so: score takes it as a failed run, not by its words
+        }
     ]
     assert list(log2.matrix.intensities.index) == ["L1", "L2"]
     assert log2.matrix.intensities.loc["L2", "CD81"] == -3.0
     (raw,) = list(iter_wide_lenient(path))
     assert set(raw.refused["lot_id"]) == {"L1", "L2", "L3"}  # negatives refuse their rows
+    assert raw.refused.set_index("lot_id")["failed_run"].to_dict() == {
+        "L1": False,
+        "L2": False,
+        "L3": True,
+    }
 
 
 def test_replicates_average_as_they_are_on_the_log2_scale(tmp_path: Path) -> None:

@@ -421,7 +421,8 @@ def set_aside_failed_runs(
     A failed replicate of a lot that has another run is only left out: the lot is scored on
     its other runs, and its ``warning`` names the run (``BatchScorer.left_out``). A wide
     table's reader refuses a failed run itself: pass its refused rows, all runs of a lot read
-    with its runs (``lots_kept_whole``), and its failed runs are taken as the matrix's are.
+    with its runs (``lots_kept_whole``), and its failed runs (``failed_run`` true, as
+    ``check_rows`` marks them) are taken as the matrix's are.
 
     Returns:
         The matrix without the failed runs, the quarantine rows of the failed runs whose lot has
@@ -431,13 +432,9 @@ def set_aside_failed_runs(
 
     refused_failed: list[str] = []
     if refused is not None and len(refused):
-        runs = [str(run) for run in refused["lot_id"]]
-        is_failed = [
-            str(reason) == failed_run_reason(run)
-            for run, reason in zip(runs, refused["reason"], strict=True)
-        ]
-        refused_failed = [run for run, failed in zip(runs, is_failed, strict=True) if failed]
-        refused = refused.loc[[not failed for failed in is_failed]]
+        is_failed = refused["failed_run"].to_numpy(dtype=bool)
+        refused_failed = [str(run) for run in refused.loc[is_failed, "lot_id"]]
+        refused = refused.loc[~is_failed]
     run_to_lot = scorer.lots_of([str(run) for run in matrix.intensities.index] + refused_failed)
     kept, failed = failed_run_lots(matrix, run_to_lot)
     failed.update({run: run_to_lot.get(run) for run in refused_failed})

@@ -54,7 +54,7 @@ class WideChunk:
     """One chunk of a wide table: the clean rows as a matrix, the refused rows with reasons."""
 
     matrix: ProteinMatrix
-    refused: pd.DataFrame  # columns: lot_id, reason
+    refused: pd.DataFrame  # columns: lot_id, reason, failed_run (see ``check_rows``)
 
 
 def _raw_chunks(
@@ -327,8 +327,9 @@ def check_rows(
 
     Returns:
         Clean rows (index ``run``; runs × proteins, 0 → NaN for raw intensities) and refused
-        rows (``lot_id``, ``reason``). A row with neither a lot id nor any value is a blank
-        line (Excel), in neither.
+        rows (``lot_id``, ``reason``, and ``failed_run``: True for a run refused only because
+        it quantified no protein, ``failed_run_reason``). A row with neither a lot id nor any
+        value is a blank line (Excel), in neither.
     """
     ids = chunk[id_column].map(cell_text)
     labels = [
@@ -368,15 +369,18 @@ def check_rows(
             reasons[i] = f"{what} in protein column '{proteins[j]}'"
     with np.errstate(invalid="ignore"):
         quantified = (np.isfinite(values) & ((values > 0) if scale == "raw" else True)).any(axis=1)
+    failed = np.zeros(len(reasons), dtype=bool)
     for i in np.flatnonzero(~quantified & ~blank):
         if reasons[i] is None:
             reasons[i] = failed_run_reason(labels[i])
+            failed[i] = True
     keep = np.array([reason is None for reason in reasons], dtype=bool)
     refused_rows = ~keep & ~blank
     refused = pd.DataFrame(
         {
             "lot_id": [lab for lab, bad in zip(labels, refused_rows, strict=True) if bad],
             "reason": [r for r, bad in zip(reasons, refused_rows, strict=True) if bad],
+            "failed_run": failed[refused_rows],
         }
     )
     kept = values[keep]
