@@ -163,12 +163,18 @@ def cross_validate(
     panels: dict[str, list[str]],
     progress: Progress | None = None,
     fixed: Choice | None = None,
+    final_choice: list[Choice] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[Choice], list[list[str]]]:
     """Fit a fresh pipeline per fold; return out-of-fold log-odds and domain scores.
 
     Each fold's structure is chosen on that fold's training lots only (nested CV), unless
     ``fixed`` is given. The domain score of each held-out lot is measured against its fold's
     training lots, so its distribution is what lots of new donors look like.
+
+    Args:
+        final_choice: when given (an empty list), the structure of the final model is also
+            chosen, on all lots, in the same worker pool, and appended to it. It depends on no
+            fold, and with five folds on two workers it takes the slot the last fold leaves idle.
 
     Returns:
         (out-of-fold log-odds, domain scores, each fold's choice, each fold's top proteins).
@@ -177,11 +183,23 @@ def cross_validate(
     domain_scores = np.full(len(training.X), np.nan)
     choices: list[Choice] = []
     tops: list[list[str]] = []
-    # Folds are independent: two worker processes halve the wall time on two cores.
-    jobs = Parallel(n_jobs=min(2, len(folds)), return_as="generator")(
+    fold_jobs = [
         delayed(_fit_fold)(cfg, training, train, test, panels, fixed is None, fixed)
         for train, test in folds
+    ]
+    all_lots = np.arange(len(training.X))
+    # The final choice sees the most lots, so it is the longest job: it goes first.
+    final_jobs = (
+        [delayed(choose_structure)(training, all_lots, cfg, panels)]
+        if final_choice is not None
+        else []
     )
+    # Folds are independent: two worker processes halve the wall time on two cores.
+    jobs = Parallel(n_jobs=min(2, len(folds) + len(final_jobs)), return_as="generator")(
+        final_jobs + fold_jobs
+    )
+    if final_choice is not None:
+        final_choice.append(next(jobs))
     for i, ((_, test_idx), (choice, scores, domain, top)) in enumerate(
         zip(folds, jobs, strict=True)
     ):
@@ -303,8 +321,9 @@ def train_model(
             len(plan.folds),
         )
     y = training.y.to_numpy()
+    final_choice: list[Choice] = []
     oof_raw, oof_domain, fold_choices, tops = cross_validate(
-        cfg, training, plan.folds, feature_panels, progress
+        cfg, training, plan.folds, feature_panels, progress, final_choice=final_choice
     )
     fold_of = fold_numbers(plan.folds, len(y))
     tested = np.flatnonzero(fold_of >= 0)
@@ -350,7 +369,7 @@ def train_model(
     if progress:
         progress("baselines through the same folds")
 
-    choice = choose_structure(training, np.arange(len(y)), cfg, feature_panels)
+    (choice,) = final_choice
     if cfg.cv.naive_gap:
         # Lot-level folds put lots of one donor on both sides: the gap shows how much that
         # flatters. The structure is fixed (the final choice) to keep this cheap.
