@@ -150,12 +150,18 @@ def cross_validate_baselines(
     Returns:
         baseline name → out-of-fold risk per lot (NaN for lots in no test fold).
     """
-    y = training.y.to_numpy()
     # Baselines are independent: two worker processes halve the wall time on two cores.
     risks = Parallel(n_jobs=min(n_jobs, len(names)))(
-        delayed(_out_of_fold)(name, training, folds, seed) for name in names
+        delayed(baseline_out_of_fold)(name, training, folds, seed) for name in names
     )
     results = dict(zip(names, risks, strict=True))
+    log_baselines(results, training)
+    return results
+
+
+def log_baselines(results: dict[str, np.ndarray], training: TrainingSet) -> None:
+    """Log each baseline's out-of-fold AUROC over the lots it scored."""
+    y = training.y.to_numpy()
     for name, oof in results.items():
         covered = np.isfinite(oof)
         logger.info(
@@ -164,12 +170,12 @@ def cross_validate_baselines(
             risk_metrics(y[covered], oof[covered])["roc_auc"],
             int(covered.sum()),
         )
-    return results
 
 
-def _out_of_fold(
+def baseline_out_of_fold(
     name: str, training: TrainingSet, folds: list[tuple[np.ndarray, np.ndarray]], seed: int
 ) -> np.ndarray:
+    """One baseline's out-of-fold risk per lot (NaN for lots in no test fold)."""
     oof = np.full(len(training.y), np.nan)
     for train_idx, test_idx in folds:
         oof[test_idx] = baseline_risk(name, training, train_idx, test_idx, seed)

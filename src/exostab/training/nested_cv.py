@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 
 from exostab.config import TrainConfig
 from exostab.dataset import TrainingSet, panel_features
-from exostab.model.baselines import BASELINES, cross_validate_baselines
+from exostab.model.baselines import BASELINES, baseline_out_of_fold, log_baselines
 from exostab.model.bundle_proteins import domain_features
 from exostab.model.calibration import Calibrator, RiskBands, choose_calibrator, cross_fitted_risk
 from exostab.model.domain import DomainModel, fit_domain
@@ -163,8 +163,8 @@ def cross_validate(
     panels: dict[str, list[str]],
     progress: Progress | None = None,
     fixed: Choice | None = None,
-    final_choice: list[Choice] | None = None,
-) -> tuple[np.ndarray, np.ndarray, list[Choice], list[list[str]]]:
+    alongside: Sequence[Any] = (),
+) -> tuple[np.ndarray, np.ndarray, list[Choice], list[list[str]], list[Any]]:
     """Fit a fresh pipeline per fold; return out-of-fold log-odds and domain scores.
 
     Each fold's structure is chosen on that fold's training lots only (nested CV), unless
@@ -172,12 +172,12 @@ def cross_validate(
     training lots, so its distribution is what lots of new donors look like.
 
     Args:
-        final_choice: when given (an empty list), the structure of the final model is also
-            chosen, on all lots, in the same worker pool, and appended to it. It depends on no
-            fold, and with five folds on two workers it takes the slot the last fold leaves idle.
+        alongside: other independent jobs (``joblib.delayed`` calls) run in the same worker
+            pool, first: with five folds on two workers, the last fold leaves a worker idle.
 
     Returns:
-        (out-of-fold log-odds, domain scores, each fold's choice, each fold's top proteins).
+        (out-of-fold log-odds, domain scores, each fold's choice, each fold's top proteins,
+        the results of ``alongside`` in its order).
     """
     oof = np.full(len(training.X), np.nan)
     domain_scores = np.full(len(training.X), np.nan)
@@ -187,19 +187,11 @@ def cross_validate(
         delayed(_fit_fold)(cfg, training, train, test, panels, fixed is None, fixed)
         for train, test in folds
     ]
-    all_lots = np.arange(len(training.X))
-    # The final choice sees the most lots, so it is the longest job: it goes first.
-    final_jobs = (
-        [delayed(choose_structure)(training, all_lots, cfg, panels)]
-        if final_choice is not None
-        else []
-    )
     # Folds are independent: two worker processes halve the wall time on two cores.
-    jobs = Parallel(n_jobs=min(2, len(folds) + len(final_jobs)), return_as="generator")(
-        final_jobs + fold_jobs
+    jobs = Parallel(n_jobs=min(2, len(folds) + len(alongside)), return_as="generator")(
+        [*alongside, *fold_jobs]
     )
-    if final_choice is not None:
-        final_choice.append(next(jobs))
+    others = [next(jobs) for _ in alongside]
     for i, ((_, test_idx), (choice, scores, domain, top)) in enumerate(
         zip(folds, jobs, strict=True)
     ):
@@ -209,7 +201,7 @@ def cross_validate(
         tops.append(top)
         if progress:
             progress(f"fold {i + 1}/{len(folds)}: {choice.label}")
-    return oof, domain_scores, choices, tops
+    return oof, domain_scores, choices, tops, others
 
 
 def fold_numbers(folds: list[tuple[np.ndarray, np.ndarray]], n_lots: int) -> np.ndarray:
@@ -321,9 +313,16 @@ def train_model(
             len(plan.folds),
         )
     y = training.y.to_numpy()
-    final_choice: list[Choice] = []
-    oof_raw, oof_domain, fold_choices, tops = cross_validate(
-        cfg, training, plan.folds, feature_panels, progress, final_choice=final_choice
+    # The final model's structure (chosen on all lots, the longest job, so first) and the
+    # baselines depend on no fold: they run in the folds' worker pool, in the slots the folds
+    # leave idle, instead of in turns of their own after them.
+    names = BASELINES if cfg.cv.baselines else ("passage_only",)
+    alongside = [
+        delayed(choose_structure)(training, np.arange(len(training.y)), cfg, feature_panels),
+        *(delayed(baseline_out_of_fold)(name, training, plan.folds, cfg.seed) for name in names),
+    ]
+    oof_raw, oof_domain, fold_choices, tops, (choice, *baseline_risks) = cross_validate(
+        cfg, training, plan.folds, feature_panels, progress, alongside=alongside
     )
     fold_of = fold_numbers(plan.folds, len(y))
     tested = np.flatnonzero(fold_of >= 0)
@@ -356,8 +355,8 @@ def train_model(
             }
         )
 
-    names = BASELINES if cfg.cv.baselines else ("passage_only",)
-    baseline_oof = cross_validate_baselines(training, plan.folds, cfg.seed, names=names)
+    baseline_oof = dict(zip(names, baseline_risks, strict=True))
+    log_baselines(baseline_oof, training)
     for name, scores in baseline_oof.items():
         covered = np.isfinite(scores)
         for metric, value in risk_metrics(y[covered], scores[covered]).items():
@@ -369,11 +368,10 @@ def train_model(
     if progress:
         progress("baselines through the same folds")
 
-    (choice,) = final_choice
     if cfg.cv.naive_gap:
         # Lot-level folds put lots of one donor on both sides: the gap shows how much that
         # flatters. The structure is fixed (the final choice) to keep this cheap.
-        naive_raw, _, _, _ = cross_validate(
+        naive_raw, _, _, _, _ = cross_validate(
             cfg,
             training,
             lot_level_folds(training.y, n_splits=cfg.cv.n_splits, seed=cfg.seed),
