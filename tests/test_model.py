@@ -71,6 +71,23 @@ def test_attributions_sum_exactly_to_the_log_odds(
     contributions = model.contributions(features)
     assert contributions.shape == (len(planted.y), len(model.feature_names) + 1)
     np.testing.assert_allclose(contributions.sum(axis=1), log_odds(pipeline, planted.X))
+    # ... and to the log-odds computed another way, not from the attributions: the prior's
+    # log-odds, plus the trees' raw score (LightGBM predict, boosted from the prior) and the
+    # ridge part's linear predictor, weighted as the blend weighs them.
+    w_trees, w_linear = model.weights
+    reference = model.prior_log_odds(features)
+    if learner in ("trees", "blend"):
+        assert model.booster_ is not None and w_trees > 0
+        reference = reference + w_trees * model.booster_.predict(
+            model.tree_values(features), raw_score=True
+        )
+    if learner in ("linear", "blend"):
+        assert w_linear > 0
+        values = model._standardised(model._protein_values(features))
+        reference = reference + w_linear * (
+            model.linear_intercept_ + values @ np.asarray(model.linear_coef_)
+        )
+    np.testing.assert_allclose(contributions.sum(axis=1), reference, atol=1e-9)
     # The prior's passage term is exact and linear: coefficient × standardised passage.
     passage = model.feature_names.index("passage")
     slope = np.polyfit(planted.X["passage"], contributions[:, passage], 1)[0]
