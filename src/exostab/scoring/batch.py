@@ -432,7 +432,13 @@ def set_aside_failed_runs(
 
     refused_failed: list[str] = []
     if refused is not None and len(refused):
-        is_failed = refused["failed_run"].to_numpy(dtype=bool)
+        # Rows refused by another path than ``check_rows`` carry no mark: none failed.
+        marks = (
+            refused["failed_run"]
+            if "failed_run" in refused
+            else pd.Series(False, index=refused.index)
+        )
+        is_failed = marks.to_numpy(dtype=bool)
         refused_failed = [str(run) for run in refused.loc[is_failed, "lot_id"]]
         refused = refused.loc[~is_failed]
     run_to_lot = scorer.lots_of([str(run) for run in matrix.intensities.index] + refused_failed)
