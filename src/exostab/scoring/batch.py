@@ -366,15 +366,19 @@ class BatchScorer:
         )
         reasons = []
         for lot in missing:
-            absent = [f"'{run}'" for run in entries.get(lot, []) if (lot, run) not in taken]
-            said = [f"ms_run {', '.join(absent)} not in the protein file"] if absent else []
+            absent: list[str] = []
+            in_file: list[str] = []
             for run in entries.get(lot, []):
-                if (lot, run) in taken:
-                    found, other = taken[(lot, run)]
-                    written = f" (as '{found}')" if found != run else ""
-                    said.append(
-                        f"ms_run '{run}' is in the protein file{written} but taken by lot '{other}'"
-                    )
+                if (lot, run) not in taken:
+                    absent.append(f"'{run}'")
+                    continue
+                found, other = taken[(lot, run)]
+                written = f" (as '{found}')" if found != run else ""
+                in_file.append(
+                    f"ms_run '{run}' is in the protein file{written} but taken by lot '{other}'"
+                )
+            said = [f"ms_run {', '.join(absent)} not in the protein file"] if absent else []
+            said += in_file
             reasons.append("no protein profile" + (f": {'; '.join(said)}" if said else ""))
         return reasons
 
@@ -433,11 +437,7 @@ def set_aside_failed_runs(
     refused_failed: list[str] = []
     if refused is not None and len(refused):
         # Rows refused by another path than ``check_rows`` carry no mark: none failed.
-        marks = (
-            refused["failed_run"]
-            if "failed_run" in refused
-            else pd.Series(False, index=refused.index)
-        )
+        marks = refused.get("failed_run", pd.Series(False, index=refused.index))
         is_failed = marks.to_numpy(dtype=bool)
         refused_failed = [str(run) for run in refused.loc[is_failed, "lot_id"]]
         refused = refused.loc[~is_failed]
