@@ -27,7 +27,7 @@ from exostab.model.features import (
 from exostab.model.pipeline import build_pipeline, log_odds
 from exostab.model.risk_model import PriorBoostedClassifier
 from exostab.model.splits import grouped_folds
-from exostab.training.nested_cv import train_model
+from exostab.training.nested_cv import cross_validate, train_model
 
 
 @parametrize_with_checks(
@@ -534,3 +534,32 @@ def test_a_passenger_that_follows_a_driver_joins_its_module() -> None:
     assert modules.loc["DRIVER", "module_lead"] == "PASSENGER"
     assert modules.loc["OTHER", "is_module_lead"] and modules.loc["OTHER", "module_members"] == ""
     assert modules.loc["passage", "module_lead"] is None  # metadata is not grouped
+
+
+def test_each_fold_reports_once_as_it_finishes_and_results_keep_their_place(
+    trained, planted: TrainingSet, fast_config: TrainConfig
+) -> None:
+    from joblib import delayed
+
+    messages: list[str] = []
+    fixed = trained.choice
+    oof, _, choices, _, others = cross_validate(
+        fast_config,
+        planted,
+        trained.plan.folds,
+        {},
+        progress=messages.append,
+        fixed=fixed,
+        alongside=[delayed(int)("7"), delayed(str)(3)],
+    )
+    n = len(trained.plan.folds)
+    assert others == [7, "3"]  # alongside results in their submitted order
+    assert [m.split(" done ")[1].split(":")[0] for m in messages] == [
+        f"({k}/{n})" for k in range(1, n + 1)
+    ]
+    assert sorted(int(m.split()[1]) for m in messages) == list(range(1, n + 1))
+    assert [c.label for c in choices] == [fixed.label] * n
+    tested = np.concatenate([test for _, test in trained.plan.folds])
+    assert np.isfinite(oof[tested]).all()
+    alone, *_ = cross_validate(fast_config, planted, trained.plan.folds, {}, fixed=fixed)
+    np.testing.assert_array_equal(oof, alone)  # the same out-of-fold log-odds, fold by fold

@@ -156,6 +156,12 @@ def _fit_fold(
     return choice, scores, domain, top
 
 
+def _tagged(place: int, job: tuple[Any, tuple[Any, ...], dict[str, Any]]) -> tuple[int, Any]:
+    """Run one ``joblib.delayed`` call; return its place in the submitted list with its result."""
+    function, args, kwargs = job
+    return place, function(*args, **kwargs)
+
+
 def cross_validate(
     cfg: TrainConfig,
     training: TrainingSet,
@@ -187,20 +193,29 @@ def cross_validate(
         delayed(_fit_fold)(cfg, training, train, test, panels, fixed is None, fixed)
         for train, test in folds
     ]
-    # Folds are independent: two worker processes halve the wall time on two cores.
-    jobs = Parallel(n_jobs=min(2, len(folds) + len(alongside)), return_as="generator")(
-        [*alongside, *fold_jobs]
+    # Folds are independent: two worker processes halve the wall time on two cores. Results
+    # come back as they finish (tagged with their place), so progress reports each fold when
+    # it is done, not after the longer ``alongside`` jobs submitted before it.
+    every = [*alongside, *fold_jobs]
+    finished: dict[int, Any] = {}
+    jobs = Parallel(n_jobs=min(2, len(every)), return_as="generator_unordered")(
+        delayed(_tagged)(k, job) for k, job in enumerate(every)
     )
-    others = [next(jobs) for _ in alongside]
-    for i, ((_, test_idx), (choice, scores, domain, top)) in enumerate(
-        zip(folds, jobs, strict=True)
-    ):
+    for k, result in jobs:
+        finished[k] = result
+        fold = k - len(alongside)
+        if progress and fold >= 0:
+            done = sum(j >= len(alongside) for j in finished)
+            progress(
+                f"fold {fold + 1} of {len(folds)} done ({done}/{len(folds)}): {result[0].label}"
+            )
+    others = [finished[k] for k in range(len(alongside))]
+    for k, (_, test_idx) in enumerate(folds):
+        choice, scores, domain, top = finished[len(alongside) + k]
         oof[test_idx] = scores
         domain_scores[test_idx] = domain
         choices.append(choice)
         tops.append(top)
-        if progress:
-            progress(f"fold {i + 1}/{len(folds)}: {choice.label}")
     return oof, domain_scores, choices, tops, others
 
 
