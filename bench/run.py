@@ -221,6 +221,7 @@ def main() -> None:
                 done=lambda message: bar.update(
                     task, advance=1, description=f"monitor: {message} done"
                 ),
+                config=args.config,
             )
             monitored.to_csv(BENCH / CSV["monitor"], index=False)
             (BENCH / "monitor.md").write_text(
