@@ -22,6 +22,8 @@ from typer.testing import CliRunner, Result
 
 from conftest import wait_for_ping
 from exostab.cli import app
+from exostab.io.readers.streaming import failed_run_reason
+from exostab.scoring.batch import failed_replicate_warning
 from exostab.simulate import write_simulation
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -164,6 +166,48 @@ def test_spark_engine_reads_parquet_and_search_engine_files(spark, workspace) ->
         score(maxquant, new / "lots.csv", root / "mq_pandas.parquet"),
         score(maxquant, new / "lots.csv", root / "mq_spark.parquet", "--engine", "spark"),
     )
+
+
+def test_spark_engine_leaves_out_a_failed_replicate_like_pandas(
+    spark, workspace, tmp_path: Path
+) -> None:
+    """A lot whose second run quantified no protein is scored on its first run, its warning
+    naming the left-out run; a lot whose only run failed is quarantined with the failed-run
+    reason. The Spark engine quarantined the first lot whole (wide table: the reader's
+    ``failed_run`` mark was lost) or scored it without the warning (a table read on the driver:
+    the failed run was not set aside); it now answers as the pandas engine, in both."""
+    new = workspace["new"]
+    sheet = pd.read_csv(new / "lots.csv", dtype=str)
+    proteins = pd.read_csv(new / "proteins.csv", dtype=str)
+    blank = proteins.columns[1:]
+    two, one = proteins.loc[0, "lot_id"], proteins.loc[1, "lot_id"]
+    failed = proteins.iloc[[0]].assign(lot_id=f"{two}_r2")
+    failed[blank] = ""
+    proteins.loc[0, "lot_id"] = f"{two}_r1"
+    sheet.loc[sheet["lot_id"] == two, "ms_run"] = f"{two}_r1;{two}_r2"
+    proteins.loc[1, blank] = ""  # the only run of this lot
+    proteins = pd.concat([proteins, failed])
+    lots = tmp_path / "lots.csv"
+    sheet.to_csv(lots, index=False)
+    wide = tmp_path / "proteins.csv"
+    proteins.to_csv(wide, index=False)
+    long = tmp_path / "long.csv"  # run, protein, intensity: read on the driver
+    melted = proteins.rename(columns={"lot_id": "run"}).melt(
+        id_vars="run", var_name="protein", value_name="intensity"
+    )
+    melted.to_csv(long, index=False)
+    for table in (wide, long):
+        pandas_run = score(table, lots, tmp_path / f"{table.stem}_pandas.parquet")
+        spark_run = score(
+            table, lots, tmp_path / f"{table.stem}_spark.parquet", "--engine", "spark"
+        )
+        assert_same_answers(pandas_run, spark_run)
+        scores, quarantine = spark_run
+        assert failed_replicate_warning([f"{two}_r2"]) in scores.loc[two, "warning"], table
+        assert one not in scores.index, table
+        assert quarantine.to_dict("records") == [
+            {"lot_id": one, "reason": failed_run_reason(one)}
+        ], table
 
 
 def test_spark_engine_that_scores_nothing_writes_the_quarantine_and_no_scores(

@@ -271,32 +271,38 @@ class BatchScorer:
         )
         table, matched = _scoring_table(self.bundle, chunk, self.sheet)
         self.n_proteins_matched = len(matched)
-        # Said of the lots scored here only: a quarantined lot's reason says what happened.
         scored = set(keep)
         missing = {lot: runs for lot, runs in mapping.missing_runs.items() if lot in scored}
-        left_out = {lot: self.left_out[lot] for lot in keep if lot in self.left_out}
-        for lot in scored:
-            said = [missing_run_warning(missing[lot])] if lot in missing else []
-            said += [failed_replicate_warning(left_out[lot])] if lot in left_out else []
-            if said:
-                self.lot_warnings[str(lot)] = "; ".join(said)
+        left_out = self.warn_scored(keep, missing)
         note = replace(mapping, missing_runs=missing).missing_note()
         if note:
             logger.warning("%s: %s", matrix.source, note)
-        if left_out:
-            logger.warning(
-                "%s: left out %d run(s) that quantified no protein (failed runs) of lot(s) "
-                "measured on their other runs: %s",
-                matrix.source,
-                sum(len(runs) for runs in left_out.values()),
-                named([f"{run} (lot {lot})" for lot, runs in left_out.items() for run in runs]),
-            )
+        log_left_out(matrix.source, left_out)
         absent = [str(f) for f in self.bundle.proteins.index if f not in matched.index]
         warning = missing_proteins_warning(absent) if absent else None
         if warning and warning != self.file_warning:
             logger.warning("%s: %s", matrix.source, warning)
         self.file_warning = warning
         return table, pd.concat(quarantined, ignore_index=True).astype(str)
+
+    def warn_scored(
+        self, keep: Iterable[str], missing: dict[str, tuple[str, ...]]
+    ) -> dict[str, list[str]]:
+        """Keep what the reading found about each lot scored here (``lot_warnings``): its
+        ``ms_run`` entries the file lacks (``missing``), then its failed runs left out.
+
+        Said of the lots scored only: a quarantined lot's reason says what happened.
+
+        Returns:
+            lot -> its failed runs left out, for the lots of ``keep`` that had one.
+        """
+        left_out = {lot: self.left_out[lot] for lot in keep if lot in self.left_out}
+        for lot in keep:
+            said = [missing_run_warning(missing[lot])] if lot in missing else []
+            said += [failed_replicate_warning(left_out[lot])] if lot in left_out else []
+            if said:
+                self.lot_warnings[str(lot)] = "; ".join(said)
+        return left_out
 
     def with_warnings(self, scores: pd.DataFrame) -> pd.DataFrame:
         """Add what the reading found about each lot (a missing run, missing model proteins)
@@ -417,6 +423,44 @@ def failed_replicate_warning(runs: list[str]) -> str:
     )
 
 
+def log_left_out(source: object, left_out: dict[str, list[str]]) -> None:
+    """Log the failed runs left out of lots scored on their other runs (``warn_scored``)."""
+    if left_out:
+        logger.warning(
+            "%s: left out %d run(s) that quantified no protein (failed runs) of lot(s) "
+            "measured on their other runs: %s",
+            source,
+            sum(len(runs) for runs in left_out.values()),
+            named([f"{run} (lot {lot})" for lot, runs in left_out.items() for run in runs]),
+        )
+
+
+def leave_out_failed_runs(scorer: BatchScorer, runs: list[str], failed: list[str]) -> pd.DataFrame:
+    """Book runs that quantified no protein, read with a lot's other runs (``runs``, clean).
+
+    A failed run of a lot with a clean run among ``runs`` is only left out: the lot is scored
+    on its other runs, and its ``warning`` names the run (``BatchScorer.left_out``). The
+    other failed runs (their lot has no other run, or they are no lot's) are quarantined.
+    Both engines book failed runs so (``set_aside_failed_runs``, the Spark engine).
+
+    Returns:
+        The quarantine rows of the failed runs not left out (``failed_run_reason``), for
+        ``BatchScorer.refuse``.
+    """
+    from exostab.io.readers.streaming import failed_run_reason
+
+    run_to_lot = scorer.lots_of(runs + failed)
+    scored_lots = {run_to_lot.get(run) for run in runs}
+    quarantined = []
+    for run in failed:
+        lot = run_to_lot.get(run)
+        if lot is None or lot not in scored_lots:
+            quarantined.append(run)
+        else:  # the lot is scored on its other runs
+            scorer.left_out.setdefault(lot, []).append(run)
+    return quarantine_rows(quarantined, [failed_run_reason(run) for run in quarantined])
+
+
 def set_aside_failed_runs(
     matrix: ProteinMatrix, scorer: BatchScorer, refused: pd.DataFrame | None = None
 ) -> tuple[ProteinMatrix, pd.DataFrame, pd.DataFrame | None]:
@@ -432,8 +476,6 @@ def set_aside_failed_runs(
         The matrix without the failed runs, the quarantine rows of the failed runs whose lot has
         no other run here (or that are no lot's), and the reader's other refused rows.
     """
-    from exostab.io.readers.streaming import failed_run_reason
-
     refused_failed: list[str] = []
     if refused is not None and len(refused):
         # Rows refused by another path than ``check_rows`` carry no mark: none failed.
@@ -441,21 +483,9 @@ def set_aside_failed_runs(
         is_failed = marks.to_numpy(dtype=bool)
         refused_failed = [str(run) for run in refused.loc[is_failed, "lot_id"]]
         refused = refused.loc[~is_failed]
-    run_to_lot = scorer.lots_of([str(run) for run in matrix.intensities.index] + refused_failed)
-    kept, failed = failed_run_lots(matrix, run_to_lot)
-    failed.update({run: run_to_lot.get(run) for run in refused_failed})
-    scored_lots = {run_to_lot.get(str(run)) for run in kept.intensities.index}
-    quarantined = []
-    for run, lot in failed.items():
-        if lot is None or lot not in scored_lots:
-            quarantined.append(run)
-        else:  # the lot is scored on its other runs
-            scorer.left_out.setdefault(lot, []).append(run)
-    return (
-        kept,
-        quarantine_rows(quarantined, [failed_run_reason(run) for run in quarantined]),
-        refused,
-    )
+    kept, failed = failed_run_lots(matrix, {})
+    runs = [str(run) for run in kept.intensities.index]
+    return kept, leave_out_failed_runs(scorer, runs, [*failed, *refused_failed]), refused
 
 
 def lots_kept_whole(

@@ -4,8 +4,9 @@ Executors read the protein file, check its rows with the pandas engine's own fun
 (``readers.streaming.check_rows``) and score them with ``mlflow.pyfunc.spark_udf`` of the same
 model URI, which runs the same ``ModelBundle.predict``. The driver keeps the books on lot ids
 alone: it reads the lot sheet, the lot id column (duplicate and empty ids) and assigns runs
-to lots with the pandas engine's ``BatchScorer`` rules, so every input lot ends up scored or
-quarantined with its reason, and ``in = scored + quarantined`` is checked at the end.
+to lots with the pandas engine's ``BatchScorer`` rules (a failed replicate left out as
+``leave_out_failed_runs`` leaves it), so every input lot ends up scored or quarantined with
+its reason, and ``in = scored + quarantined`` is checked at the end.
 
 PySpark is the optional extra ``exostab[spark]``; nothing here imports it at module level.
 """
@@ -28,12 +29,14 @@ from exostab.config import NUMERIC_METADATA
 from exostab.errors import ExostabError
 from exostab.io.feature_names import match_features
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.runs import map_runs_to_lots, missing_run_warning, unmatched_entries
+from exostab.io.runs import map_runs_to_lots, unmatched_entries
 from exostab.model.bundle import ModelBundle
 from exostab.model.lot_answer import OUTPUT_COLUMNS
 from exostab.scoring.batch import (
     QUARANTINE_COLUMNS,
     BatchScorer,
+    leave_out_failed_runs,
+    log_left_out,
     missing_proteins_warning,
     unclaimed_runs,
 )
@@ -49,6 +52,7 @@ INSTALL_HINT = (
     "(from a checkout: pip install -e '.[spark]')"
 )
 RUN, REASON, LOT = "run", "reason", "lot_id"
+FAILED = "failed_run"  # a refused run that quantified no protein (``check_rows``'s mark)
 # Where executors run the model (mlflow ``spark_udf(env_manager=...)``): ``local`` in the
 # executors' own Python (exostab installed there), the others in the model's own environment,
 # built from its pinned requirements (``uv`` and ``virtualenv`` with uv or virtualenv, ``conda``
@@ -122,7 +126,7 @@ def spark_session(master: str | None = None) -> SparkSession:
 class SparkBooks(BatchScorer):
     """``BatchScorer``'s books for a whole file at once; prediction happens on the executors."""
 
-    def claim_runs(self, runs: list[str]) -> tuple[dict[str, str], pd.DataFrame]:
+    def claim_runs(self, runs: list[str], source: Path) -> tuple[dict[str, str], pd.DataFrame]:
         """Assign clean runs to lots as ``BatchScorer.score`` does for one chunk.
 
         Returns the run → lot map of the runs to score, and the quarantined runs (those no
@@ -135,14 +139,14 @@ class SparkBooks(BatchScorer):
             if self.file_missing is not None
             else unmatched_entries(self.by_ms_run, run_to_lot)
         )
-        self.lot_warnings = {str(lot): missing_run_warning(found) for lot, found in missing.items()}
         unmatched = [run for run in runs if run not in run_to_lot]
-        keep = {
+        keep = [
             lot
             for lot in dict.fromkeys(run_to_lot.values())
             if lot not in self.refused and lot not in self.seen
-        }
+        ]
         self.seen.update(keep)
+        log_left_out(source, self.warn_scored(keep, missing))
         self._book_extra(unmatched)
         quarantine = unclaimed_runs(unmatched)
         return {run: lot for run, lot in run_to_lot.items() if lot in keep}, quarantine
@@ -182,7 +186,8 @@ def read_checked_wide(
     convert between scales.
 
     Returns one row per input row: ``run`` (its lot id as written), ``reason`` (None when
-    clean) and the protein intensities as ``p0..pN`` (NaN where not measured or refused).
+    clean), ``failed_run`` (refused only because it quantified no protein) and the protein
+    intensities as ``p0..pN`` (NaN where not measured or refused).
     """
     from pyspark.sql import types as T
 
@@ -213,7 +218,11 @@ def read_checked_wide(
         )
     raw = raw.select(inner[id_column], *(inner[p] for p in proteins))
     schema = T.StructType(
-        [T.StructField(RUN, T.StringType()), T.StructField(REASON, T.StringType())]
+        [
+            T.StructField(RUN, T.StringType()),
+            T.StructField(REASON, T.StringType()),
+            T.StructField(FAILED, T.BooleanType()),
+        ]
         + [T.StructField(name, T.DoubleType()) for name in names]
     )
     original = [id_column, *proteins]
@@ -229,6 +238,7 @@ def read_checked_wide(
             values = np.full((len(clean) + len(refused), len(names)), np.nan)
             values[: len(clean)] = clean.to_numpy(dtype=float)
             checked = pd.DataFrame(values, columns=names)
+            checked.insert(0, FAILED, [False] * len(clean) + list(refused[FAILED]))
             checked.insert(0, REASON, [None] * len(clean) + list(refused["reason"]))
             checked.insert(0, RUN, [str(run) for run in clean.index] + list(refused["lot_id"]))
             yield checked
@@ -237,11 +247,23 @@ def read_checked_wide(
 
 
 def checked_from_matrix(spark: SparkSession, matrix: ProteinMatrix) -> SparkFrame:
-    """Hand a search-engine file read on the driver to Spark, shaped as ``read_checked_wide``."""
+    """Hand a search-engine file read on the driver to Spark, shaped as ``read_checked_wide``:
+    its runs that quantified no protein refused as ``check_rows`` refuses them."""
+    from exostab.io.readers.streaming import failed_run_reason
+
     names = positional(matrix.n_groups)
+    runs = [str(run) for run in matrix.intensities.index]
+    failed = set(matrix.failed_runs)
     frame = pd.DataFrame(matrix.intensities.to_numpy(dtype=float), columns=names)
-    frame.insert(0, REASON, pd.Series([None] * len(frame), dtype=object))
-    frame.insert(0, RUN, [str(run) for run in matrix.intensities.index])
+    frame.insert(0, FAILED, pd.Series([run in failed for run in runs], dtype=bool))
+    frame.insert(
+        0,
+        REASON,
+        pd.Series(
+            [failed_run_reason(run) if run in failed else None for run in runs], dtype=object
+        ),
+    )
+    frame.insert(0, RUN, runs)
     return spark.createDataFrame(frame)
 
 
@@ -313,8 +335,9 @@ def with_reading_warnings(
     bundle: ModelBundle,
     annotations: pd.DataFrame,
 ) -> SparkFrame:
-    """Add what the reading found (a missing run, missing model proteins) to each lot's
-    ``warning``, after what the model said, as ``BatchScorer.with_warnings`` does."""
+    """Add what the reading found (a missing run, a failed run left out, missing model
+    proteins) to each lot's ``warning``, after what the model said, as
+    ``BatchScorer.with_warnings`` does."""
     from pyspark.sql import functions as F
 
     model_proteins = bundle.proteins.rename(columns={"input_name": "group_id"})
@@ -415,7 +438,7 @@ def score_on_spark(
     names = positional(len(annotations))
     checked = checked.persist()
 
-    refused = checked.where(F.col(REASON).isNotNull()).select(RUN, REASON).toPandas()
+    refused = checked.where(F.col(REASON).isNotNull()).select(RUN, REASON, FAILED).toPandas()
     if ids is not None and (refused[REASON] == EMPTY_ID_REASON).any():
         # Executors do not know file lines; the driver's pass over the ids does.
         rows = [f"(row {i + 2}: empty lot_id)" for i in np.flatnonzero(ids.isna().to_numpy())]
@@ -427,11 +450,16 @@ def score_on_spark(
         if ids is not None
         else [str(run) for run in matrix.intensities.index]
     )
-    quarantined.append(
-        books.refuse(refused.rename(columns={RUN: "lot_id"}).reindex(columns=QUARANTINE_COLUMNS))
-    )
     runs = checked.where(F.col(REASON).isNull()).select(RUN).toPandas()[RUN].astype(str).tolist()
-    run_to_lot, unmatched = books.claim_runs(runs)
+    # A failed replicate is left out of a lot scored on its other runs, as the pandas engine
+    # leaves it out (``set_aside_failed_runs``); the other refused rows first, as there.
+    is_failed = refused[FAILED].to_numpy(dtype=bool)
+    failed = leave_out_failed_runs(books, runs, refused.loc[is_failed, RUN].astype(str).tolist())
+    others = refused.loc[~is_failed].rename(columns={RUN: "lot_id"})
+    quarantined.append(books.refuse(others.reindex(columns=QUARANTINE_COLUMNS)))
+    if len(failed):
+        quarantined.append(books.refuse(failed))
+    run_to_lot, unmatched = books.claim_runs(runs, proteins)
     quarantined.append(unmatched)
 
     mapping = spark.createDataFrame(
