@@ -257,7 +257,11 @@ def monitor_section(table: pd.DataFrame, sizes: MonitorSizes) -> str:
     if len(false_alarms) or len(misses):
         lines += ["", "Stable alarms and misses (runs costing ≥ 0.05 not flagged and named):", ""]
         for row in pd.concat([false_alarms, misses]).itertuples():
-            checks = row.failed_checks if isinstance(row.failed_checks, str) else "none"
+            checks = (
+                row.failed_checks
+                if isinstance(row.failed_checks, str) and row.failed_checks
+                else "none"
+            )
             lines.append(
                 f"- seed {row.seed} {row.drift}: cost {row.auroc_cost:+.3f}, alarm {row.alarm}, "
                 f"named {row.named}; failed checks: {checks}"
