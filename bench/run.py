@@ -136,7 +136,12 @@ def main() -> None:
 
     # Parts not run now keep their last results (re-read from bench/*.csv, said in results.md).
     reread = [p for p in sorted(parts) if not wanted(p) and (BENCH / CSV[p]).exists()]
-    earlier = {p: pd.read_csv(BENCH / CSV[p]) for p in reread if not args.quick}
+    # Only empty cells are missing: a written "n/a" (a speed row with no target) stays text.
+    earlier = {
+        p: pd.read_csv(BENCH / CSV[p], keep_default_na=False, na_values=[""])
+        for p in reread
+        if not args.quick
+    }
     quality = earlier.get("quality", pd.DataFrame())
     real = earlier.get("real", pd.DataFrame())
     speed = earlier.get("speed", pd.DataFrame())

@@ -9,7 +9,7 @@ Lots arrive in chunks (a wide table is streamed), so memory stays flat as batche
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -286,7 +286,7 @@ class BatchScorer:
         return table, pd.concat(quarantined, ignore_index=True).astype(str)
 
     def warn_scored(
-        self, keep: Iterable[str], missing: dict[str, tuple[str, ...]]
+        self, keep: Sequence[str], missing: dict[str, tuple[str, ...]]
     ) -> dict[str, list[str]]:
         """Keep what the reading found about each lot scored here (``lot_warnings``): its
         ``ms_run`` entries the file lacks (``missing``), then its failed runs left out.
@@ -305,8 +305,8 @@ class BatchScorer:
         return left_out
 
     def with_warnings(self, scores: pd.DataFrame) -> pd.DataFrame:
-        """Add what the reading found about each lot (a missing run, missing model proteins)
-        to the lot's ``warning``, after what the model said."""
+        """Add what the reading found about each lot (a missing run, a failed run left out,
+        missing model proteins) to the lot's ``warning``, after what the model said."""
         if scores.empty or (not self.lot_warnings and not self.file_warning):
             return scores
         scores = scores.copy()

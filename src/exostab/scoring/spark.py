@@ -129,6 +129,9 @@ class SparkBooks(BatchScorer):
     def claim_runs(self, runs: list[str], source: Path) -> tuple[dict[str, str], pd.DataFrame]:
         """Assign clean runs to lots as ``BatchScorer.score`` does for one chunk.
 
+        Also keeps each claimed lot's reading warnings (``warn_scored``: a missing run, a
+        failed run left out) and logs the left-out runs under ``source`` (the protein file).
+
         Returns the run → lot map of the runs to score, and the quarantined runs (those no
         lot of the sheet claims).
         """
