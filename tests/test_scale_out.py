@@ -210,6 +210,42 @@ def test_spark_engine_leaves_out_a_failed_replicate_like_pandas(
         ], table
 
 
+def test_spark_engine_counts_lots_as_the_pandas_engine_does(
+    spark, workspace, tmp_path: Path
+) -> None:
+    """A QC run of no lot in the sheet is a protein-file row, not a lot: Spark printed "41 lots
+    in: 40 scored, 1 quarantined" where the pandas engine says "40 lots in (lot sheet): 40
+    scored + 0 quarantined; also quarantined 1 protein-file row(s) …"."""
+    new = workspace["new"]
+    proteins = pd.read_csv(new / "proteins.csv", dtype=str)
+    extra = proteins.iloc[[0]].assign(lot_id="QC_blank_01")
+    table = tmp_path / "proteins.csv"
+    pd.concat([proteins, extra]).to_csv(table, index=False)
+    said = {}
+    for engine in ("pandas", "spark"):
+        out = tmp_path / f"{engine}.parquet"
+        result = invoke(
+            "score",
+            "--proteins",
+            str(table),
+            "--lots",
+            str(new / "lots.csv"),
+            "--out",
+            str(out),
+            "--engine",
+            engine,
+        )
+        assert result.exit_code == 0, result.output
+        flat = " ".join(result.output.split())
+        found = re.search(r"\d+ lots in \(lot sheet\).*?(?= scores →)", flat)
+        assert found, flat
+        said[engine] = found.group(0)
+    n_lots = pd.read_csv(new / "lots.csv").shape[0]
+    assert said["pandas"].startswith(f"{n_lots} lots in (lot sheet): ")
+    assert "also quarantined 1 protein-file row(s)" in said["pandas"]
+    assert said["spark"] == said["pandas"]
+
+
 def test_spark_engine_that_scores_nothing_writes_the_quarantine_and_no_scores(
     spark, workspace, tmp_path: Path
 ) -> None:

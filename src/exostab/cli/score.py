@@ -249,9 +249,9 @@ def score_spark(
             f"{earlier_outputs(earlier, [out])}"
         )
     bands = outcome.bands
-    console.print(
-        f"{outcome.n_in} lots in: {outcome.n_scored} scored → {out}, "
-        f"{outcome.n_quarantined} quarantined → {quarantine_path}"
+    console.print(  # the pandas engine's books in its words: runs of no lot are not lots in
+        f"{outcome.books.accounting()}\nscores → {out}, quarantine → {quarantine_path}",
+        markup=False,
     )
     console.print(
         f"risk bands: {bands['high']} high, {bands['review']} review, {bands['low']} low, "

@@ -163,11 +163,9 @@ class SparkBooks(BatchScorer):
 
 @dataclass(frozen=True)
 class SparkOutcome:
-    """What a Spark scoring run did (for the CLI's summary)."""
+    """What a Spark scoring run did (for the CLI's summary; ``books.accounting()`` counts)."""
 
-    n_in: int
     n_scored: int
-    n_quarantined: int
     bands: dict[str, int]
     n_out_of_domain: int
     n_proteins_matched: int
@@ -526,9 +524,7 @@ def score_on_spark(
     for band, count in zip(summary["risk_band"], summary["count"], strict=True):
         bands[str(band)] += int(count)
     return SparkOutcome(
-        n_in=books.n_in,
         n_scored=books.n_scored,
-        n_quarantined=books.n_quarantined,
         bands=bands,
         n_out_of_domain=int(summary.loc[~summary["in_domain"].astype(bool), "count"].sum()),
         n_proteins_matched=books.n_proteins_matched,
