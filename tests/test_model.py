@@ -543,7 +543,7 @@ def test_each_fold_reports_once_as_it_finishes_and_results_keep_their_place(
 
     messages: list[str] = []
     fixed = trained.choice
-    oof, _, choices, _, others = cross_validate(
+    oof, domain, choices, _, others = cross_validate(
         fast_config,
         planted,
         trained.plan.folds,
@@ -562,5 +562,8 @@ def test_each_fold_reports_once_as_it_finishes_and_results_keep_their_place(
     tested = np.concatenate([test for _, test in trained.plan.folds])
     assert np.isfinite(oof[tested]).all()
     for train_idx, test_idx in trained.plan.folds:  # each fold's scores on its own lots
-        _, scores, _, _ = _fit_fold(fast_config, planted, train_idx, test_idx, {}, False, fixed)
+        _, scores, distances, _ = _fit_fold(
+            fast_config, planted, train_idx, test_idx, {}, False, fixed
+        )
         np.testing.assert_array_equal(oof[test_idx], scores)
+        np.testing.assert_array_equal(domain[test_idx], distances)

@@ -282,6 +282,37 @@ def test_spark_engine_that_scores_nothing_writes_the_quarantine_and_no_scores(
     assert set(pd.read_csv(new / "lots.csv", dtype=str)["lot_id"]) == set(held["spark"]["lot_id"])
 
 
+def test_spark_engine_with_every_sheet_row_refused_says_so_like_pandas(
+    spark, workspace, tmp_path: Path
+) -> None:
+    """Every lot-sheet row refused (passage "five"): the pandas engine exits 2 with one line
+    and the quarantine; Spark raised a traceback (CANNOT_INFER_EMPTY_SCHEMA, an empty metadata
+    table) and wrote no quarantine."""
+    new = workspace["new"]
+    sheet = pd.read_csv(new / "lots.csv", dtype=str).assign(passage="five")
+    lots = tmp_path / "lots.csv"
+    sheet.to_csv(lots, index=False)
+    said, held = {}, {}
+    for engine in ("pandas", "spark"):
+        out = tmp_path / engine / "scores.parquet"
+        out.parent.mkdir()
+        result = invoke(
+            "score", "--proteins", str(new / "proteins.csv"), "--lots", str(lots),
+            "--out", str(out), "--engine", engine,
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+        said[engine] = line.replace(str(out.parent), "OUT")
+        held[engine] = pd.read_csv(out.parent / "scores.quarantine.csv", dtype=str)
+    assert said["spark"] == said["pandas"]
+    assert said["spark"].startswith(
+        f"error: {lots}: no lot could be scored: all {len(sheet)} quarantined"
+    )
+    pd.testing.assert_frame_equal(held["spark"], held["pandas"])
+    assert set(held["spark"]["lot_id"]) == set(sheet["lot_id"])
+
+
 def test_spark_executors_run_the_model_in_its_own_environment(
     spark, workspace, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -304,6 +304,7 @@ def model_table(
     proteins under their short names (missing ones null). Returns it and the number of
     the model's proteins the file holds."""
     from pyspark.sql import functions as F
+    from pyspark.sql import types as T
 
     model_proteins = bundle.proteins.rename(columns={"input_name": "group_id"})
     matched = match_features(model_proteins, annotations).dropna()
@@ -317,7 +318,16 @@ def model_table(
             metadata[column] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
         else:
             metadata[column] = [None if pd.isna(v) else str(v) for v in values]
-    metadata_frame = spark.createDataFrame(metadata)
+    # A schema of its own: a sheet whose every row was refused gives an empty table, from
+    # which Spark cannot infer one (the run then ends as "no lot could be scored").
+    schema = T.StructType(
+        [T.StructField(LOT, T.StringType())]
+        + [
+            T.StructField(c, T.DoubleType() if c in NUMERIC_METADATA else T.StringType())
+            for c in bundle.metadata
+        ]
+    )
+    metadata_frame = spark.createDataFrame(metadata, schema=schema)
     joined = lots.join(F.broadcast(metadata_frame), on=LOT, how="left")
     columns = [F.col(LOT)]
     columns += [F.col(f"`{c}`").alias(c) for c in bundle.metadata]
