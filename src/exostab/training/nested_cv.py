@@ -201,14 +201,17 @@ def cross_validate(
     jobs = Parallel(n_jobs=min(2, len(every)), return_as="generator_unordered")(
         delayed(_tagged)(k, job) for k, job in enumerate(every)
     )
+    n_done = 0
     for k, result in jobs:
         finished[k] = result
         fold = k - len(alongside)
-        if progress and fold >= 0:
-            done = sum(j >= len(alongside) for j in finished)
-            progress(
-                f"fold {fold + 1} of {len(folds)} done ({done}/{len(folds)}): {result[0].label}"
-            )
+        if fold >= 0:
+            n_done += 1
+            if progress:
+                progress(
+                    f"fold {fold + 1} of {len(folds)} done ({n_done}/{len(folds)}): "
+                    f"{result[0].label}"
+                )
     others = [finished[k] for k in range(len(alongside))]
     for k, (_, test_idx) in enumerate(folds):
         choice, scores, domain, top = finished[len(alongside) + k]
