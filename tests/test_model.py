@@ -505,6 +505,23 @@ def test_too_few_lots_for_trees_turn_each_blend_into_its_linear_part() -> None:
     assert [c.learner for c in many] == ["blend", "blend"]
 
 
+def test_a_candidate_with_its_own_min_lots_is_offered_only_from_that_many_lots() -> None:
+    from exostab.model.selection import eligible_candidates
+
+    candidates = [
+        {"learner": "prior"},
+        {"learner": "prior", "prior": "passage", "min_lots": 40},
+        {"learner": "linear", "prior": "passage", "linear_c": 0.1, "min_lots": 40},
+    ]
+    cfg = TrainConfig.model_validate({"search": {"candidates": candidates}})
+    few = eligible_candidates(cfg, 39)
+    assert [(c.learner, c.prior) for c in few] == [("prior", "metadata")]
+    many = eligible_candidates(cfg, 40)
+    assert [(c.learner, c.prior) for c in many] == [
+        ("prior", "metadata"), ("prior", "passage"), ("linear", "passage")
+    ]  # fmt: skip
+
+
 def test_a_passenger_that_follows_a_driver_joins_its_module() -> None:
     """Proteins moving together are one module under the more important one; others stay apart."""
     from exostab.scoring.explain import group_modules

@@ -55,9 +55,10 @@ def eligible_candidates(cfg: TrainConfig, n_lots: int) -> list[Candidate]:
 
     Below it a ``blend`` becomes its linear part (same prior and preprocessing) and ``trees``
     are left out: trees cannot be validated on so few lots (stack notes: an 18-sample EV study
-    went from AUROC 0.50 with LightGBM to 0.86-0.89 with L2 logistic regression).
+    went from AUROC 0.50 with LightGBM to 0.86-0.89 with L2 logistic regression). A candidate
+    with its own ``min_lots`` is left out below that number of lots.
     """
-    candidates = list(cfg.search.candidates)
+    candidates = [c for c in cfg.search.candidates if c.min_lots is None or n_lots >= c.min_lots]
     if n_lots < cfg.search.min_lots_for_trees:
         linear = [
             c.model_copy(update={"learner": "linear"}) if c.learner == "blend" else c
