@@ -24,6 +24,37 @@ settings.load_profile("exostab")
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "proteomics-formats"
 
+# The lab cases, real cohorts and search-engine outputs live in ../shared, beside the repo; their
+# tests skip without it. With EXOSTAB_REQUIRE_SHARED=1 (set by .ci/run) such a skip fails the
+# run instead, so CI cannot pass without having read them.
+REQUIRE_SHARED = os.environ.get("EXOSTAB_REQUIRE_SHARED") == "1"
+SHARED_SKIPS: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Note every test skipped because ../shared (or a file in it) is absent."""
+    if REQUIRE_SHARED and report.skipped:
+        # a skip's longrepr is (file, line, reason): read the reason, not the file's path
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        if "shared" in str(reason):
+            SHARED_SKIPS.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when EXOSTAB_REQUIRE_SHARED=1 and a test skipped for want of ../shared."""
+    if SHARED_SKIPS:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which tests skipped for want of ../shared, and why that failed the run."""
+    if SHARED_SKIPS:
+        terminalreporter.write_line(
+            f"EXOSTAB_REQUIRE_SHARED=1 and {len(SHARED_SKIPS)} test(s) skipped for want of "
+            f"../shared (first: {SHARED_SKIPS[0]}): the run fails",
+            red=True,
+        )
+
 
 def planted_lots(
     n_lots: int = 120, n_donors: int = 12, n_proteins: int = 60, seed: int = 0
