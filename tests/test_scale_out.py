@@ -246,6 +246,37 @@ def test_spark_engine_counts_lots_as_the_pandas_engine_does(
     assert said["spark"] == said["pandas"]
 
 
+def test_spark_engine_says_which_model_proteins_the_file_lacks_like_pandas(
+    spark, workspace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file without some of the model's proteins: both engines print the same line naming
+    them (Spark put it in each lot's ``warning`` only, and printed nothing)."""
+    new = workspace["new"]
+    proteins = pd.read_csv(new / "proteins.csv", dtype=str)
+    gone = [c for c in proteins.columns if c != "lot_id"][:2]
+    table = tmp_path / "fewer.csv"
+    proteins.drop(columns=gone).to_csv(table, index=False)
+    said = {}
+    for engine in ("pandas", "spark"):
+        out = tmp_path / f"{engine}.parquet"
+        result = invoke(
+            "score",
+            "--proteins", str(table),
+            "--lots", str(new / "lots.csv"),
+            "--out", str(out),
+            "--engine", engine,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        said[engine] = [
+            r.getMessage() for r in caplog.records if "absent from the protein file" in r.message
+        ]
+        caplog.clear()
+        assert all(name in w for w in pd.read_parquet(out)["warning"] for name in gone)
+    assert len(said["pandas"]) == 1
+    assert all(name in said["pandas"][0] for name in gone)
+    assert said["spark"] == said["pandas"]
+
+
 def test_spark_engine_that_scores_nothing_writes_the_quarantine_and_no_scores(
     spark, workspace, tmp_path: Path
 ) -> None:

@@ -345,16 +345,20 @@ def with_reading_warnings(
     books: SparkBooks,
     bundle: ModelBundle,
     annotations: pd.DataFrame,
+    source: Path,
 ) -> SparkFrame:
     """Add what the reading found (a missing run, a failed run left out, missing model
     proteins) to each lot's ``warning``, after what the model said, as
-    ``BatchScorer.with_warnings`` does."""
+    ``BatchScorer.with_warnings`` does; the missing model proteins are also logged once under
+    ``source`` (the protein file), as the pandas engine logs them."""
     from pyspark.sql import functions as F
 
     model_proteins = bundle.proteins.rename(columns={"input_name": "group_id"})
     matched = match_features(model_proteins, annotations).dropna()
     absent = [str(f) for f in bundle.proteins.index if f not in matched.index]
     file_warning = missing_proteins_warning(absent) if absent else None
+    if file_warning and books.seen:
+        logger.warning("%s: %s", source, file_warning)
     lots = list(dict.fromkeys([*books.lot_warnings, *(books.seen if file_warning else [])]))
     extra = {
         lot: "; ".join(w for w in (books.lot_warnings.get(lot), file_warning) if w) for lot in lots
@@ -519,7 +523,7 @@ def score_on_spark(
         .withColumn("model_uri", F.lit(model_uri))
         .withColumn("input_hash", F.lit(input_hash))
     )
-    scores = with_reading_warnings(spark, scores, books, bundle, annotations)
+    scores = with_reading_warnings(spark, scores, books, bundle, annotations, proteins)
     summary = (
         answers.where(F.col("error").isNull()).groupBy("risk_band", "in_domain").count().toPandas()
     )
