@@ -763,3 +763,163 @@ def test_real_file_contaminant_library_drops_only_library_accessions(name: str) 
         assert not {m.split("-")[0] for m in parse_protein_name(group).accessions} & accessions
     if dropped:
         assert any(f"dropped {len(dropped)} contaminant groups" in n for n in matrix.notes)
+
+
+# --- a bad cell refuses its run, not the file ---------------------------------------------------
+
+# Each tiny file with "n.d." in one cell of its second run: (text replaced, its replacement, the
+# protein group of the cell as the matrix names it).
+TEXT_IN_SECOND_RUN = {
+    "maxquant": ("\t2000\t2500\t", "\t2000\tn.d.\t", "P08962;P08962-2"),
+    "diann": ("\t2000\t3000\n", "\t2000\tn.d.\n", "P08962"),
+    "diann_long": ("\t150.0\t", "\tn.d.\t", "P21926"),
+    "spectronaut": ("\t99,25\t", "\tn.d.\t", "P21926"),
+    "spectronaut_pivot": ("\t55,09\t12\n", "\t55,09\tn.d.\n", "P08962;P08962-2"),
+    "fragpipe": ("\t300\t400\n", "\t300\tn.d.\n", "sp|P08962|CD63_HUMAN"),
+    "mztab": ("\tnull\t300\n", "\tnull\tn.d.\n", "P08962"),
+    "alphapept": ("100.0,200.0,1,2", "100.0,n.d.,1,2", "sp|P21926|CD9_HUMAN"),
+    "wide": ("L2,,250.5,1,2", "L2,,n.d.,1,2", "CD63"),
+    "long": ("L2,P08962,250", "L2,P08962,n.d.", "P08962"),
+}
+
+
+def test_every_format_has_a_text_cell_case() -> None:
+    assert set(TEXT_IN_SECOND_RUN) == set(FORMATS)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_text_in_one_cell_refuses_its_run_not_the_file(fmt: str, tmp_path: Path) -> None:
+    """A long table (DIA-NN report, Spectronaut, the generic long table) or a search-engine
+    matrix with text in one intensity cell was refused whole: every lot lost for one cell, where
+    a wide table's scoring quarantines the row. Read for scoring (``quarantine_runs``), the run
+    is refused with a reason naming the protein group and the text, its values in no other
+    run, and the other run is read as from the clean file. Read strictly (train, inspect), the
+    file is refused naming the cell, as before."""
+    name, write = WRITERS[fmt]
+    clean = read_proteins(write(tmp_path / name), format=fmt)
+    good, bad = (str(run) for run in clean.intensities.index[:2])
+    old, new, group = TEXT_IN_SECOND_RUN[fmt]
+    path = tmp_path / f"bad_{name}"
+    text = (tmp_path / name).read_text()
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new))
+    with pytest.raises(InputError, match=r"text 'n\.d\.' in a number cell") as error:
+        read_proteins(path, format=fmt)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+    matrix = read_proteins(path, format=fmt, quarantine_runs=True)
+    assert_valid_matrix(matrix)
+    assert list(matrix.intensities.index) == [good]
+    pd.testing.assert_series_equal(matrix.intensities.loc[good], clean.intensities.loc[good])
+    ((run, reason),) = matrix.refused_runs
+    assert run == bad
+    assert reason.startswith(f"text 'n.d.' in protein{' column' if fmt == 'wide' else ''} ")
+    assert f"'{group}'" in reason
+    assert matrix.refusal == str(error.value).removeprefix(f"{path}: ")
+
+
+def test_a_file_whose_every_run_holds_text_is_still_refused_in_one_line(tmp_path: Path) -> None:
+    """Nothing left to read: the file's refusal stays, naming the first bad cell."""
+    path = tmp_path / "long.csv"
+    path.write_text("lot_id,protein,intensity\nL1,CD9,n.d.\nL1,CD63,5\nL2,CD9,<LOD\nL2,CD63,6\n")
+    with pytest.raises(InputError) as error:
+        read_proteins(path, quarantine_runs=True)
+    assert str(error.value) == (
+        f"{path}: text 'n.d.' in a number cell at run 'L1', protein group 'CD9', column "
+        "'intensity' (1 more)"
+    )
+
+
+GROUPS = ("CD9", "CD63", "CD81", "TSG101")
+# Tokens a lab writes in an intensity cell: text and impossible numbers refuse their run;
+# what pandas reads as missing ("#N/A", as every reader and the streamed wide table do) is
+# an empty cell.
+REFUSED_TOKENS = ("n.d.", "<LOD", "1.234,5", "abc", "N/D?", "inf", "-5")
+MISSING_TOKENS = ("#N/A",)
+
+
+def bad_cell_table(
+    shape: str, runs: list[str], cells: dict[tuple[int, int], str], order: list[int], path: Path
+) -> Path:
+    """Write runs × GROUPS cells (text as given; "" empty) in one table shape, the long
+    shapes' rows in ``order``."""
+    n_groups = len(cells) // len(runs)
+    if shape == "wide":
+        frame = pd.DataFrame(
+            [[run, *(cells[i, j] for j in range(n_groups))] for i, run in enumerate(runs)],
+            columns=["lot_id", *GROUPS[:n_groups]],
+        )
+        frame.to_csv(path, index=False)
+        return path
+    columns = {
+        "long": ("lot_id", "protein", "intensity"),
+        "diann_long": ("Run", "Protein.Group", "PG.MaxLFQ"),
+        "spectronaut": ("R.FileName", "PG.ProteinGroups", "PG.Quantity"),
+    }[shape]
+    rows = [(runs[i], GROUPS[j], cells[i, j]) for i, j in sorted(cells)]
+    frame = pd.DataFrame([rows[k] for k in order], columns=list(columns))
+    frame.to_csv(path, index=False, sep="," if shape == "long" else "\t")
+    return path
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    shape=st.sampled_from(["long", "diann_long", "spectronaut", "wide"]),
+    n_runs=st.integers(1, 5),
+    n_groups=st.integers(1, len(GROUPS)),
+    data=st.data(),
+)
+def test_every_run_is_read_with_its_own_numbers_or_refused_naming_its_cell(
+    tmp_path: Path, shape: str, n_runs: int, n_groups: int, data: st.DataObject
+) -> None:
+    """Text tokens in random cells of random runs, long table rows in any order: every run is
+    read, its values the table's numbers for that run (never another run's), or refused with a
+    reason naming a protein whose cell in that run is bad and the cell's text; a file whose
+    every run is refused is refused as a file, naming a cell."""
+    runs = [f"R{i + 1}" for i in range(n_runs)]
+    cell = st.one_of(
+        st.floats(100.0, 1e9).map(lambda v: f"{v:.2f}"),
+        st.just(""),
+        st.sampled_from(REFUSED_TOKENS + MISSING_TOKENS),
+    )
+    cells = {
+        (i, j): data.draw(cell, label=f"{runs[i]} {GROUPS[j]}")
+        for i in range(n_runs)
+        for j in range(n_groups)
+    }
+    order = data.draw(st.permutations(range(n_runs * n_groups)), label="row order")
+    path = bad_cell_table(shape, runs, cells, order, tmp_path / f"{shape}.csv")
+    bad = {
+        run: [(GROUPS[j], cells[i, j]) for j in range(n_groups) if cells[i, j] in REFUSED_TOKENS]
+        for i, run in enumerate(runs)
+    }
+    # DIA-NN's first-pass report: no quantity > 0 and no text in PG.MaxLFQ
+    first_pass = shape == "diann_long" and set(cells.values()) <= {"", "-5", *MISSING_TOKENS}
+    if all(bad.values()) or first_pass:  # every run refused: the file is
+        with pytest.raises(InputError) as error:
+            read_proteins(path, format=shape, quarantine_runs=True)
+        assert "\n" not in str(error.value)
+        return
+    matrix = read_proteins(path, format=shape, quarantine_runs=True)
+    refused = dict(matrix.refused_runs)
+    assert set(refused) == {run for run, found in bad.items() if found}
+    assert set(matrix.intensities.index) == {run for run, found in bad.items() if not found}
+    for run, reason in refused.items():
+        assert any(
+            f"'{group}'" in reason
+            and (
+                f"text {token!r}" in reason
+                if token not in ("inf", "-5")
+                else "negative or infinite intensity" in reason
+            )
+            for group, token in bad[run]
+        ), (run, reason, bad[run])
+    for i, run in enumerate(runs):
+        if run in refused:
+            continue
+        for j in range(n_groups):
+            written = cells[i, j]
+            expected = float(written) if written not in (*MISSING_TOKENS, "") else np.nan
+            got = matrix.intensities.loc[run, GROUPS[j]]
+            assert (np.isnan(got) and np.isnan(expected)) or got == expected, (run, GROUPS[j])

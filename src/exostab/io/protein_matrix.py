@@ -51,6 +51,13 @@ class ProteinMatrix:
             log-transformed intensities; readers never exponentiate, the caller decides.
         scale: ``raw`` (intensities, > 0) or ``log2`` (declared by the user: log2
             intensities or log2 ratios, any sign).
+        refused_runs: runs set aside for a bad cell (text, an infinite value, a negative raw
+            intensity), each as (run, reason naming the protein and the cell's text:
+            ``messages.bad_cell_reason``), in file order; none of their values is in
+            ``intensities``. ``score`` quarantines their lots with that reason.
+        refusal: the refusal of the whole file for its first bad cell, naming run, protein and
+            column (what ``read_proteins`` raises unless asked to quarantine runs); None when
+            no cell is bad.
     """
 
     intensities: pd.DataFrame
@@ -63,6 +70,8 @@ class ProteinMatrix:
     problems: tuple[str, ...] = field(default_factory=tuple)
     looks_log_scale: bool = False
     scale: str = "raw"
+    refused_runs: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    refusal: str | None = None
 
     @property
     def n_runs(self) -> int:

@@ -129,6 +129,8 @@ def read_proteins(
     format: str | None = None,
     scale: str = "raw",
     options: ReadOptions | None = None,
+    *,
+    quarantine_runs: bool = False,
 ) -> ProteinMatrix:
     """Read protein-group intensities of any supported format into a validated ProteinMatrix.
 
@@ -143,9 +145,14 @@ def read_proteins(
             (log2 intensities or ratios, as Perseus or CPTAC write them; any finite value).
         options: the q-value filter of long reports and the contaminant library
             (``ReadOptions``; its defaults when None).
+        quarantine_runs: a run with a bad quantity cell (text, an infinite or a negative raw
+            value) is returned in ``ProteinMatrix.refused_runs`` with its reason, and the other
+            runs are read (``score``, which quarantines its lot); False refuses the file,
+            naming the first bad cell (``train``, ``inspect``), as a wide table is refused.
 
     Raises:
-        InputError: unknown format or scale name, unreadable file or a broken contract.
+        InputError: unknown format or scale name, unreadable file or a broken contract; a
+            bad quantity cell (unless ``quarantine_runs``; with it, when every run has one).
         ConfigError: a contaminant library that cannot be read.
     """
     from exostab.io.contaminants import drop_library_contaminants, load_library
@@ -164,5 +171,7 @@ def read_proteins(
     reader = READERS[name]
     extra = {"options": options} if reader.takes_options else {}
     matrix = reader.read(path, preview, scale, **extra)
+    if matrix.refused_runs and not quarantine_runs:
+        raise InputError(matrix.refusal or matrix.refused_runs[0][1], where=str(path))
     matrix = drop_library_contaminants(matrix, library)
     return validate_protein_matrix(matrix)

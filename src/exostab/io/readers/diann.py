@@ -14,6 +14,7 @@ from exostab.io.readers.matrix_assembly import (
     build_matrix,
     drop_flagged,
     pivot_long,
+    renamed_runs,
     unique_runs,
 )
 from exostab.io.readers.messages import header_only, none_left
@@ -186,7 +187,7 @@ def read_long(
 
 
 def _is_text(value: object) -> bool:
-    """A cell holding text that is not a number (refused later, naming the cell)."""
+    """A cell holding text that is not a number (its run refused later, naming the cell)."""
     if not isinstance(value, str) or not value.strip():
         return False
     return bool(pd.isna(pd.to_numeric(value.replace(",", "."), errors="coerce")))
@@ -209,9 +210,13 @@ def from_long(
 
     The caller refuses a report without rows (``header_only``) before its own filters.
 
+    A run with a bad cell (text, an infinite or negative raw value) is refused as that run
+    (``ProteinMatrix.refused_runs``), its other rows unused; the other runs are read.
+
     Raises:
         InputError: every group a decoy or contaminant (``none_left``), no row with both a
-            run and a group, or a bad cell (see ``pivot_long`` and ``build_matrix``).
+            run and a group, or every run refused for a bad cell (see ``pivot_long`` and
+            ``build_matrix``).
     """
     table = table[table[group].notna()]
     groups = table[group].astype(str)
@@ -223,10 +228,17 @@ def from_long(
         notes.append(f"dropped {len(flagged_groups)} decoy/contaminant groups")
         if table.empty:
             raise none_left(path, n_before)
-    by_group = pivot_long(
-        table, path=path, run=run, group=group, quantity=quantity, decimal_comma=decimal_comma
+    pivot = pivot_long(
+        table,
+        path=path,
+        run=run,
+        group=group,
+        quantity=quantity,
+        decimal_comma=decimal_comma,
+        scale=scale,
     )
-    by_group.columns = unique_runs([str(c) for c in by_group.columns], path)
+    pivot = renamed_runs(pivot, unique_runs([str(c) for c in pivot.by_group.columns], path))
+    by_group = pivot.by_group
     first = table.assign(**{group: table[group].astype(str)}).groupby(group, sort=False).first()
     return build_matrix(
         fmt=fmt,
@@ -242,4 +254,7 @@ def from_long(
         n_dropped=len(flagged_groups),
         notes=notes,
         scale=scale,
+        quantity=quantity,
+        refused=pivot.refused,
+        refusal=pivot.refusal,
     )

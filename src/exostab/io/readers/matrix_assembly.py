@@ -4,8 +4,8 @@ names shortened, groups annotated, numbers checked and transposed to runs × gro
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,16 @@ from exostab.errors import InputError
 from exostab.io.group_annotations import identify_groups
 from exostab.io.naming import strip_run_name
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.readers.messages import cell_name, header_only, listed, none_left
-from exostab.io.readers.number_cells import to_float
+from exostab.io.readers.messages import (
+    bad_cell_reason,
+    cell_name,
+    header_only,
+    invalid_value,
+    listed,
+    none_left,
+    text_in_cell,
+)
+from exostab.io.readers.number_cells import cell_problem, parse_cells
 from exostab.io.readers.parsing import require_columns
 from exostab.io.readers.scales import LOG_SCALE_MAX, SCALES, scale_problem
 
@@ -51,6 +59,9 @@ def build_matrix(
     genes: Sequence[Any] | pd.Series | None = None,
     descriptions: Sequence[Any] | pd.Series | None = None,
     accessions: Sequence[Any] | pd.Series | None = None,
+    quantity: str | None = None,
+    refused: Mapping[str, str] | None = None,
+    refusal: str | None = None,
 ) -> ProteinMatrix:
     """Finish a reader: numbers checked, groups × runs transposed to runs × groups, notes logged.
 
@@ -66,11 +77,20 @@ def build_matrix(
             (``group_annotations.identify_groups``).
         file_columns: the file's header of each column of ``by_group``, for messages.
         scale: ``raw`` or ``log2``: how the file's values are declared.
+        quantity: a long table's quantity column (``PG.MaxLFQ``), named in a refused run's
+            reason (a matrix names its run's column, ``file_columns``).
+        refused, refusal: runs a long table's reader refused already (run -> reason; their
+            cells in ``by_group`` are empty) and its refusal of the file (see ``pivot_long``).
+
+    A run (a column of ``by_group``) holding text, an infinite value or (raw scale) a negative
+    value in a quantity cell is refused as that run (``ProteinMatrix.refused_runs``, the reason
+    naming the protein and the cell's text: ``bad_cell_reason``); the other runs are read.
+    ``ProteinMatrix.refusal`` keeps the refusal of the whole file, naming the first bad cell.
 
     Raises:
-        InputError: no run or no protein group (a header without rows); text, an infinite
-            value, or (raw scale) a negative value in a quantity cell, naming run, protein and
-            column; duplicate group ids or runs.
+        InputError: no run or no protein group (a header without rows); every run refused (the
+            refusal of the first bad cell, naming run, protein and column); duplicate group ids
+            or runs.
     """
     if scale not in SCALES:
         raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
@@ -90,23 +110,48 @@ def build_matrix(
         duplicated = pd.Index(by_group.columns)[pd.Index(by_group.columns).duplicated()].unique()
         raise InputError(f"duplicate run column(s) {listed(duplicated)}", where=str(path))
     by_group = by_group.set_axis(group_index, axis=0)
-    values = to_float(
-        by_group, path, row_name=row_name, run_name=run_name, file_columns=file_columns
-    ).to_numpy()
+    values, text = parse_cells(by_group)
+    problem = cell_problem(
+        by_group, values, text, row_name=row_name, run_name=run_name, file_columns=file_columns
+    )
+    with np.errstate(invalid="ignore"):
+        negative = values < 0 if scale == "raw" else np.zeros(values.shape, dtype=bool)
+    if problem is None and negative.any():
+        row, col = np.argwhere(negative)[0]
+        count = int(negative.sum())
+        more = f" ({count - 1} more)" if count > 1 else ""
+        cell = cell_name(
+            group_index[row], int(col), list(by_group.columns), row_name, run_name, file_columns
+        )
+        problem = (
+            f"a negative intensity ({values[row, col]:g}) at {cell}{more}; raw intensities "
+            "are >= 0 (if the file holds log2 values or ratios, pass --scale log2)"
+        )
+    refusal = refusal or problem
+    refused = {
+        **dict(refused or {}),
+        **bad_runs(
+            by_group,
+            values,
+            text,
+            text | np.isinf(values) | negative,
+            kind="protein column" if fmt == "wide" else row_name,
+            columns=None if fmt == "wide" else (file_columns or [quantity] * by_group.shape[1]),
+            scale=scale,
+        ),
+    }
+    if refused:
+        keep = np.array([str(run) not in refused for run in by_group.columns], dtype=bool)
+        if not keep.any():  # no run left to quarantine a lot for: the file is refused
+            raise InputError(refusal or "every run was refused", where=str(path))
+        refused_runs = tuple(
+            (str(run), refused[str(run)]) for run in by_group.columns if str(run) in refused
+        )
+        logger.info("%s: refused %d run(s) for a bad cell", path, len(refused_runs))
+        by_group, values = by_group.loc[:, keep], values[:, keep]
+    else:
+        refused_runs = ()
     if scale == "raw":
-        negative = values < 0
-        if negative.any():
-            row, col = np.argwhere(negative)[0]
-            count = int(negative.sum())
-            more = f" ({count - 1} more)" if count > 1 else ""
-            cell = cell_name(
-                group_index[row], int(col), list(by_group.columns), row_name, run_name, file_columns
-            )
-            raise InputError(
-                f"a negative intensity ({values[row, col]:g}) at {cell}{more}; raw intensities "
-                "are >= 0 (if the file holds log2 values or ratios, pass --scale log2)",
-                where=str(path),
-            )
         values = np.where(values == 0.0, np.nan, values)
     intensities = pd.DataFrame(
         np.ascontiguousarray(values.T),
@@ -142,6 +187,8 @@ def build_matrix(
         n_dropped=int(n_dropped),
         looks_log_scale=looks_log,
         scale=scale,
+        refused_runs=refused_runs,
+        refusal=refusal,
     )
     failed = matrix.failed_runs
     if failed:
@@ -162,6 +209,56 @@ def build_matrix(
     return replace(matrix, notes=tuple(notes), problems=tuple(problems))
 
 
+def bad_runs(
+    by_group: pd.DataFrame,
+    values: np.ndarray,
+    text: np.ndarray,
+    bad: np.ndarray,
+    *,
+    kind: str,
+    columns: Sequence[str | None] | None,
+    scale: str,
+) -> dict[str, str]:
+    """The runs (columns of ``by_group``) holding a bad cell, each with the reason of its first.
+
+    Args:
+        values, text: the cells as numbers and the cells holding text (``parse_cells``).
+        bad: the cells a run cannot hold: text, infinite values, negative raw intensities.
+        kind: what names a row's protein in the file (``protein column``, ``protein group``).
+        columns: the file's column of each run's cells, named in the reason (None: not named).
+        scale: ``raw`` or ``log2`` (what an invalid number is called, ``invalid_value``).
+
+    Returns:
+        run -> reason (``bad_cell_reason``): text first, as a wide table's row says it.
+    """
+    reasons: dict[str, str] = {}
+    for j in np.flatnonzero(bad.any(axis=0)).tolist():
+        with_text = np.flatnonzero(text[:, j]).tolist()
+        if with_text:
+            row, what = with_text[0], text_in_cell(by_group.iat[with_text[0], j])
+        else:
+            row, what = int(np.flatnonzero(bad[:, j])[0]), invalid_value(scale)
+        column = columns[j] if columns is not None else None
+        reasons[str(by_group.columns[j])] = bad_cell_reason(what, by_group.index[row], kind, column)
+    return reasons
+
+
+@dataclass(frozen=True)
+class LongPivot:
+    """A long report pivoted to groups × runs (``pivot_long``).
+
+    Attributes:
+        by_group: quantities, group ids as index and runs as columns, in file order; a refused
+            run's column is empty.
+        refused: run -> why it was refused (``bad_cell_reason``), for ``build_matrix``.
+        refusal: the refusal of the whole file for its first bad cell (None when none).
+    """
+
+    by_group: pd.DataFrame
+    refused: dict[str, str] = field(default_factory=dict)
+    refusal: str | None = None
+
+
 def pivot_long(
     long: pd.DataFrame,
     *,
@@ -170,10 +267,20 @@ def pivot_long(
     group: str,
     quantity: str,
     decimal_comma: bool | None = None,
-) -> pd.DataFrame:
+    kind: str = "protein group",
+    scale: str = "raw",
+) -> LongPivot:
     """Pivot a long report to groups × runs, demanding one quantity per run and group.
 
     Long reports repeat the group quantity on every precursor/fragment row; repeats must agree.
+    A run with text or an infinite value in a quantity cell is refused as that run, as a wide
+    table's row is: none of its rows is used (its column is empty) and the reason names the
+    protein (``kind``: how the file calls it), the column and the text; the other runs are
+    read. Negative raw values are ``build_matrix``'s to refuse.
+
+    Raises:
+        InputError: no row with both a run and a group; several different values for one run
+            and group.
     """
     require_columns(path, long.columns, (run, group, quantity))
     frame = long[[run, group, quantity]].copy()
@@ -185,11 +292,20 @@ def pivot_long(
         [f"run {r!r}, protein group {g!r}" for r, g in zip(frame[run], frame[group], strict=True)],
         axis=0,
     )
-    frame[quantity] = to_float(cells, path, row_name="", decimal_comma=decimal_comma)[
-        quantity
-    ].to_numpy()
+    values, text = parse_cells(cells, decimal_comma)
+    refusal = cell_problem(cells, values, text, row_name="")
     frame[run] = frame[run].astype(str)
     frame[group] = frame[group].astype(str)
+    refused: dict[str, str] = {}
+    if refusal is not None:
+        bad = (text | np.isinf(values))[:, 0]
+        runs, groups = frame[run].tolist(), frame[group].tolist()
+        for i in np.flatnonzero(bad).tolist():  # the first bad cell of each run
+            if runs[i] not in refused:
+                what = text_in_cell(cells.iat[i, 0]) if text[i, 0] else invalid_value(scale)
+                refused[runs[i]] = bad_cell_reason(what, groups[i], kind, quantity)
+        values[frame[run].isin(refused).to_numpy(), 0] = np.nan  # no row of a refused run
+    frame[quantity] = values[:, 0]
     spread = frame.groupby([group, run], sort=False)[quantity].agg(["min", "max"])
     conflicting = spread[(spread["max"] - spread["min"]).abs() > 1e-9 * spread["max"].abs()]
     if not conflicting.empty:
@@ -202,7 +318,19 @@ def pivot_long(
     wide = spread["max"].unstack(run)
     runs_in_order = list(dict.fromkeys(frame[run]))
     groups_in_order = list(dict.fromkeys(frame[group]))
-    return wide.reindex(index=groups_in_order, columns=runs_in_order)
+    by_group = wide.reindex(index=groups_in_order, columns=runs_in_order)
+    return LongPivot(by_group, refused, refusal)
+
+
+def renamed_runs(pivot: LongPivot, names: Sequence[str]) -> LongPivot:
+    """The pivot with its runs renamed (``names``: one per column, as ``unique_runs`` gives
+    them), its refused runs too."""
+    new_name = dict(zip(map(str, pivot.by_group.columns), names, strict=True))
+    return LongPivot(
+        pivot.by_group.set_axis(list(names), axis=1),
+        {new_name[run]: reason for run, reason in pivot.refused.items()},
+        pivot.refusal,
+    )
 
 
 def drop_flagged(

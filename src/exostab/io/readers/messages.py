@@ -41,6 +41,38 @@ def cell_name(
     return f"{row_text}, column {in_file if in_file is not None else column!r}"
 
 
+def text_in_cell(value: object) -> str:
+    """A cell's text as a refusal names it: ``text 'n.d.'`` (its first 30 characters)."""
+    return f"text {str(value)[:30]!r}"
+
+
+def invalid_value(scale: str) -> str:
+    """What a number a run cannot hold is called on a scale: a raw intensity is never negative
+    or infinite; a log2 value is never infinite."""
+    return "negative or infinite intensity" if scale == "raw" else "infinite value"
+
+
+def bad_cell_reason(
+    what: str, group: object, kind: str = "protein column", column: str | None = None
+) -> str:
+    """Why a run is refused for one bad cell, in the same words for every table shape.
+
+    A wide table's row (``text 'n.d.' in protein column 'CD9'``), a long table's run (``text
+    'n.d.' in protein group 'P02768' (column 'PG.MaxLFQ')``) and a search-engine matrix's run
+    column (``... (column 'LFQ intensity S1')``). The run itself is named where the refusal is
+    booked: as the quarantine row's lot, or before the reason (``naming_the_run``).
+
+    Args:
+        what: the cell's fault: ``text_in_cell(value)``, or ``invalid_value(scale)``.
+        group: the protein (group) of the cell.
+        kind: what names the protein in the file: ``protein column`` (a wide table), ``protein
+            group``, ``protein`` (a generic long table).
+        column: the file's column holding the cell, when the protein does not name it.
+    """
+    in_column = f" (column {column!r})" if column else ""
+    return f"{what} in {kind} '{group}'{in_column}"
+
+
 def header_only(path: Path, what: str = "protein group") -> InputError:
     """The refusal of a protein file with a header and no rows, worded alike by every reader.
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +26,79 @@ def uses_decimal_comma(values: pd.Series) -> bool:
     return bool(text.str.match(_DECIMAL_COMMA).any()) and not bool(
         text.str.contains(_DECIMAL_POINT).any()
     )
+
+
+def parse_cells(
+    block: pd.DataFrame, decimal_comma: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a block of quantity cells as numbers, marking the cells that hold text.
+
+    Args:
+        decimal_comma: numbers are written ``55,09``; None detects it column by column
+            (``uses_decimal_comma``).
+
+    Returns:
+        The values (rows × columns, float64; NaN where a cell is empty or holds text) and the
+        mask of cells holding text that is not a number (a yes/no cell counts as text).
+    """
+    n_rows, n_columns = block.shape
+    values = np.full((n_rows, n_columns), np.nan)
+    text = np.zeros((n_rows, n_columns), dtype=bool)
+    for position in range(n_columns):
+        series = block.iloc[:, position]
+        if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+            cells = series.astype("object")
+            comma = uses_decimal_comma(cells) if decimal_comma is None else decimal_comma
+            if comma:
+                cells = cells.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
+            if pd.api.types.is_bool_dtype(series):
+                number = pd.Series(np.nan, index=series.index)
+            else:
+                number = pd.to_numeric(cells, errors="coerce")
+            stripped = cells.map(lambda v: v.strip() if isinstance(v, str) else v)
+            text[:, position] = (number.isna() & stripped.notna() & stripped.ne("")).to_numpy()
+            values[:, position] = number.astype("float64").to_numpy()
+        else:
+            values[:, position] = series.astype("float64").to_numpy()
+    return values, text
+
+
+def cell_problem(
+    block: pd.DataFrame,
+    values: np.ndarray,
+    text: np.ndarray,
+    *,
+    row_name: str = "row",
+    run_name: str | None = None,
+    file_columns: Sequence[str] | None = None,
+) -> str | None:
+    """The refusal of a block's first bad cell (text, else an infinite value), naming it; None
+    when every cell is a number or empty (``values``, ``text``: see ``parse_cells``)."""
+    columns = list(block.columns)
+    # The first cells of text, up to three per column, column by column.
+    text_cells = [
+        (block.index[row], position, block.iat[row, position])
+        for position in range(len(columns))
+        for row in np.flatnonzero(text[:, position])[:3]
+    ]
+    if text_cells:
+        label, position, value = text_cells[0]
+        more = f" ({len(text_cells) - 1} more)" if len(text_cells) > 1 else ""
+        return (
+            f"text {str(value)[:30]!r} in a number cell at "
+            f"{cell_name(label, position, columns, row_name, run_name, file_columns)}{more}"
+        )
+    infinite = np.isinf(values)
+    if infinite.any():
+        row, col = np.argwhere(infinite)[0]
+        count = int(infinite.sum())
+        more = f" ({count - 1} more)" if count > 1 else ""
+        return (
+            f"an infinite intensity ({values[row, col]:g}) at "
+            f"{cell_name(block.index[row], int(col), columns, row_name, run_name, file_columns)}"
+            f"{more}"
+        )
+    return None
 
 
 def to_float(
@@ -53,49 +125,10 @@ def to_float(
     Raises:
         InputError: naming the file, the row and column of the first bad cells.
     """
-    columns = list(block.columns)
-    converted: dict[str, pd.Series] = {}
-    text_cells: list[tuple[Any, int, Any]] = []
-    for position in range(len(columns)):
-        series = block.iloc[:, position]
-        if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
-            text = series.astype("object")
-            comma = uses_decimal_comma(text) if decimal_comma is None else decimal_comma
-            if comma:
-                text = text.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
-            if pd.api.types.is_bool_dtype(series):
-                number = pd.Series(np.nan, index=series.index)
-            else:
-                number = pd.to_numeric(text, errors="coerce")
-            stripped = text.map(lambda v: v.strip() if isinstance(v, str) else v)
-            bad = number.isna() & stripped.notna() & stripped.ne("")
-            positions = np.flatnonzero(bad.to_numpy())[:3]
-            text_cells.extend((series.index[i], position, series.iloc[i]) for i in positions)
-            converted[str(position)] = number.astype("float64")
-        else:
-            converted[str(position)] = series.astype("float64")
-    if text_cells:
-        label, position, value = text_cells[0]
-        more = f" ({len(text_cells) - 1} more)" if len(text_cells) > 1 else ""
-        raise InputError(
-            f"text {str(value)[:30]!r} in a number cell at "
-            f"{cell_name(label, position, columns, row_name, run_name, file_columns)}{more}",
-            where=str(path),
-        )
-    values = (
-        np.column_stack([converted[str(i)].to_numpy() for i in range(len(columns))])
-        if columns
-        else np.empty((len(block), 0))
+    values, text = parse_cells(block, decimal_comma)
+    problem = cell_problem(
+        block, values, text, row_name=row_name, run_name=run_name, file_columns=file_columns
     )
-    infinite = np.isinf(values)
-    if infinite.any():
-        row, col = np.argwhere(infinite)[0]
-        count = int(infinite.sum())
-        more = f" ({count - 1} more)" if count > 1 else ""
-        raise InputError(
-            f"an infinite intensity ({values[row, col]:g}) at "
-            f"{cell_name(block.index[row], int(col), columns, row_name, run_name, file_columns)}"
-            f"{more}",
-            where=str(path),
-        )
+    if problem:
+        raise InputError(problem, where=str(path))
     return pd.DataFrame(values, index=block.index, columns=block.columns, dtype="float64")

@@ -21,7 +21,7 @@ from exostab.errors import InputError
 from exostab.io.group_annotations import annotate_names, opaque_note
 from exostab.io.naming import is_unnamed
 from exostab.io.protein_matrix import ProteinMatrix, ReadOptions
-from exostab.io.readers.messages import listed
+from exostab.io.readers.messages import bad_cell_reason, invalid_value, listed, text_in_cell
 from exostab.io.readers.number_cells import uses_decimal_comma
 from exostab.io.readers.parsing import Preview, peek, unnamed, unnamed_label
 from exostab.io.readers.scales import scale_problem
@@ -359,14 +359,12 @@ def check_rows(
         for i in np.flatnonzero(text.any(axis=1)):
             if reasons[i] is None:
                 j = int(np.flatnonzero(text[i])[0])
-                value = str(block.iat[int(i), j])[:30]
-                reasons[i] = f"text {value!r} in protein column '{proteins[j]}'"
+                reasons[i] = bad_cell_reason(text_in_cell(block.iat[int(i), j]), proteins[j])
     invalid = np.isinf(values) | ((values < 0) if scale == "raw" else False)
     for i in np.flatnonzero(invalid.any(axis=1)):
         if reasons[i] is None:
             j = int(np.flatnonzero(invalid[i])[0])
-            what = "negative or infinite intensity" if scale == "raw" else "infinite value"
-            reasons[i] = f"{what} in protein column '{proteins[j]}'"
+            reasons[i] = bad_cell_reason(invalid_value(scale), proteins[j])
     with np.errstate(invalid="ignore"):
         quantified = (np.isfinite(values) & ((values > 0) if scale == "raw" else True)).any(axis=1)
     failed = np.zeros(len(reasons), dtype=bool)

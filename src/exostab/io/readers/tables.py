@@ -284,7 +284,11 @@ def read_wide(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix
 
 
 def read_long(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
-    """Read a long table: ``lot_id`` (or ``run``), ``protein``, ``intensity`` per row."""
+    """Read a long table: ``lot_id`` (or ``run``), ``protein``, ``intensity`` per row.
+
+    A run (lot) with a bad intensity cell is refused as that run, as a wide table's row is
+    (``pivot_long``, ``build_matrix``); the other runs are read.
+    """
     frame = read_raw(path, preview)
     id_column = find_id_column(list(frame.columns))
     require_columns(path, frame.columns, (id_column or LOT_ID, *LONG_COLUMNS))
@@ -305,11 +309,22 @@ def read_long(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix
     frame = frame[~frame["protein"].isin(flagged).to_numpy()]
     if flagged and frame["protein"].notna().sum() == 0:
         raise none_left(path, n_before)
-    by_group = pivot_long(frame, path=path, run=id_column, group="protein", quantity="intensity")
+    pivot = pivot_long(
+        frame,
+        path=path,
+        run=id_column,
+        group="protein",
+        quantity="intensity",
+        kind="protein",
+        scale=scale,
+    )
     return build_matrix(
         fmt="long",
         path=path,
-        by_group=by_group,
+        by_group=pivot.by_group,
+        quantity="intensity",
+        refused=pivot.refused,
+        refusal=pivot.refusal,
         names_only=True,
         n_groups_before=n_before,
         n_dropped=len(flagged),
