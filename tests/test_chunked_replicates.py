@@ -143,7 +143,8 @@ def test_a_failed_replicate_is_left_out_alike_in_wide_and_long_tables(
     """Review6 M3: lot 0's second run quantified nothing (or holds text), lot 1 lost its
     second run. A wide table quarantined lot 0 whole at every chunk size where the long table
     scored it on its other run, and both said its refused run was "not in the protein file";
-    only the run the file lacks is said to be missing."""
+    only the run the file lacks is said to be missing. With text in the run's cell, the long
+    table was refused as a file (exit 2); now it quarantines lot 0 as the wide table does."""
     replicates = [2] * N_LOTS
     damage = ["ok", harm] + ["ok"] * (2 * N_LOTS - 2)
     wide, lots = replicate_files(
@@ -155,9 +156,9 @@ def test_a_failed_replicate_is_left_out_alike_in_wide_and_long_tables(
     first, second = pd.read_csv(lots, dtype=str)["lot_id"].head(2)
     model = simulated_model["model"]
     scored = {}
-    runs = [("wide1", wide, 1), ("wide", wide, 10_000)]
-    if harm == "empty":  # (a long table with text in a cell is refused as a file)
-        runs.append(("long", long_table(wide, tmp_path / "long_runs.csv"), 0))
+    # A long table with text in a cell was refused as a file: now its run is refused alone.
+    long = long_table(wide, tmp_path / "long_runs.csv")
+    runs = [("wide1", wide, 1), ("wide", wide, 10_000), ("long", long, 0)]
     for name, proteins, chunk in runs:
         out = tmp_path / f"scored_{name}.csv"
         args = ["score", "--model", model, "--proteins", proteins, "--lots", lots, "--out", out]
@@ -181,14 +182,14 @@ def test_a_failed_replicate_is_left_out_alike_in_wide_and_long_tables(
             assert "not in the protein file" not in warning, name
             assert first not in set(quarantine["lot_id"]), name
         else:  # text in a cell: the lot is quarantined with that reason, nothing more said
-            assert first not in scores.index and first in set(quarantine["lot_id"]), name
+            assert first not in scores.index, name
+            (reason,) = quarantine.loc[quarantine["lot_id"] == first, "reason"]
+            assert reason.startswith(f"run '{first}_run2': text 'n.d.?' in protein"), name
     wide_scores = scored["wide"][0]
-    pd.testing.assert_series_equal(scored["wide1"][0]["risk"], wide_scores["risk"], rtol=1e-9)
-    pd.testing.assert_series_equal(scored["wide1"][0]["warning"], wide_scores["warning"])
-    if harm == "empty":
-        long_scores = scored["long"][0]
-        pd.testing.assert_series_equal(long_scores["risk"], wide_scores["risk"], rtol=1e-9)
-        pd.testing.assert_series_equal(long_scores["warning"], wide_scores["warning"])
+    for name in ("wide1", "long"):  # the same lots, scores and warnings in every shape
+        pd.testing.assert_series_equal(scored[name][0]["risk"], wide_scores["risk"], rtol=1e-9)
+        pd.testing.assert_series_equal(scored[name][0]["warning"], wide_scores["warning"])
+        assert sorted(scored[name][1]["lot_id"]) == sorted(scored["wide"][1]["lot_id"])
 
 
 def test_train_says_a_failed_replicate_is_left_out_not_missing_from_the_file(

@@ -690,6 +690,52 @@ def test_diann_q_value_filter_drops_rows_above_the_threshold(tmp_path: Path) -> 
     assert loose.intensities.loc[run, group] == report.loc[pair, "PG.MaxLFQ"].iloc[0]
 
 
+@pytest.mark.slow
+def test_score_quarantines_the_lot_of_a_diann_run_with_text_in_a_cell(
+    store: dict, base_model: str, tmp_path: Path
+) -> None:
+    """One "n.d." in PG.MaxLFQ of one run of the final DIA-NN report (TSV or Parquet): score
+    refused the file (exit 2: "text 'n.d.' in a number cell at run 'SIM_run_0001', ...") and
+    lost all 80 lots, where a wide table quarantines the one row. Now that run's lot is
+    quarantined with a reason naming the run, the protein group and the text, and the 79 others
+    are scored as from the clean report. With text in every run the file is still refused, in
+    one line."""
+    case = folder(CASES, "diann-first-pass-no-maxlfq")
+    lots = case / "lots.csv"
+    report = pd.read_csv(case / "report_final.tsv.gz", sep="\t")
+    run, group = report.loc[0, "Run"], report.loc[0, "Protein.Group"]
+    lot = pd.read_csv(lots, dtype=str).set_index("ms_run").loc[run, "lot_id"]
+    quantity = [None if pd.isna(v) else repr(float(v)) for v in report["PG.MaxLFQ"]]
+    quantity[0] = "n.d."  # one precursor row of the group: one cell of the run
+    report["PG.MaxLFQ"] = pd.Series(quantity, dtype=object)
+    tsv, parquet = tmp_path / "report.tsv", tmp_path / "report.parquet"
+    report.to_csv(tsv, sep="\t", index=False)
+    report.to_parquet(parquet)  # DIA-NN 1.9/2.x write Parquet
+    clean, _, _ = score_cli(store, base_model, case / "report_final.tsv.gz", lots, "diann_clean")
+    for path in (tsv, parquet):
+        scores, quarantine, _ = score_cli(store, base_model, path, lots, f"diann_{path.suffix[1:]}")
+        assert quarantine.to_dict("records") == [
+            {
+                "lot_id": lot,
+                "reason": f"run '{run}': text 'n.d.' in protein group '{group}' "
+                "(column 'PG.MaxLFQ')",
+            }
+        ]
+        others = clean.set_index("lot_id").drop(index=lot)
+        pd.testing.assert_series_equal(
+            scores.set_index("lot_id")["risk"].sort_index(), others["risk"].sort_index()
+        )
+    report["PG.MaxLFQ"] = "n.d."
+    report.to_csv(tsv, sep="\t", index=False)
+    out = store["root"] / "diann_all_text.csv"
+    result = invoke("score", "--model", base_model, "--proteins", tsv, "--lots", lots, "--out", out)
+    assert result.exit_code == 2, result.output
+    assert error_line(result).startswith(
+        f"error: {tsv}: text 'n.d.' in a number cell at run '{run}', protein group '{group}'"
+    )
+    assert not out.exists()
+
+
 @settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(markers=st.sets(st.sampled_from(MATRIX_MARKERS), min_size=1))
 def test_diann_matrix_of_any_version_is_detected(tmp_path: Path, markers: set[str]) -> None:

@@ -210,6 +210,44 @@ def test_spark_engine_leaves_out_a_failed_replicate_like_pandas(
         ], table
 
 
+def test_spark_engine_refuses_a_long_tables_run_with_text_like_pandas(
+    spark, workspace, tmp_path: Path
+) -> None:
+    """A long table (read on the driver) with text in one intensity cell of a lot's only run,
+    and of the second run of a lot measured twice: both engines refused the file (exit 2).
+    Now each quarantines both lots with the reason (a lot with a refused replicate whole, as
+    a wide table's), scores every other lot, and they answer alike."""
+    new = workspace["new"]
+    sheet = pd.read_csv(new / "lots.csv", dtype=str)
+    proteins = pd.read_csv(new / "proteins.csv", dtype=str)
+    protein = proteins.columns[2]
+    only, twice = proteins.loc[3, "lot_id"], proteins.loc[5, "lot_id"]
+    proteins.loc[3, protein] = "n.d."
+    second = proteins.iloc[[5]].assign(lot_id=f"{twice}_r2")
+    second[protein] = "<LOD"
+    proteins.loc[5, "lot_id"] = f"{twice}_r1"
+    sheet.loc[sheet["lot_id"] == twice, "ms_run"] = f"{twice}_r1;{twice}_r2"
+    lots = tmp_path / "lots.csv"
+    sheet.to_csv(lots, index=False)
+    long = tmp_path / "long.csv"
+    pd.concat([proteins, second]).rename(columns={"lot_id": "run"}).melt(
+        id_vars="run", var_name="protein", value_name="intensity"
+    ).to_csv(long, index=False)
+    pandas_run = score(long, lots, tmp_path / "pandas.parquet")
+    spark_run = score(long, lots, tmp_path / "spark.parquet", "--engine", "spark")
+    assert_same_answers(pandas_run, spark_run)
+    scores, quarantine = spark_run
+    cell = f"in protein '{protein}' (column 'intensity')"
+    assert quarantine.to_dict("records") == sorted(
+        [
+            {"lot_id": only, "reason": f"text 'n.d.' {cell}"},
+            {"lot_id": twice, "reason": f"run '{twice}_r2': text '<LOD' {cell}"},
+        ],
+        key=lambda row: (row["lot_id"], row["reason"]),
+    )
+    assert len(scores) == len(sheet) - 2
+
+
 def test_spark_engine_counts_lots_as_the_pandas_engine_does(
     spark, workspace, tmp_path: Path
 ) -> None:

@@ -61,9 +61,10 @@ def score(
 
     Lots that cannot be scored go to OUT-stem.quarantine.csv with the reason; every input lot
     ends up in one of the two files. A wide table is streamed in chunks, and its bad rows are
-    quarantined; a search-engine file is read whole and must be valid. Exit 0 when something
-    was scored, 2 when nothing could be (then only the quarantine is written). With --engine
-    spark, OUT is a .parquet file or a Parquet folder (see docs/how-to/scale-out.md).
+    quarantined; a search-engine file or long table is read whole, and its runs with a bad cell
+    are quarantined alike. Exit 0 when something was scored, 2 when nothing could be (then only
+    the quarantine is written). With --engine spark, OUT is a .parquet file or a Parquet folder
+    (see docs/how-to/scale-out.md).
     """
     if engine not in ("pandas", "spark"):
         raise ExostabError(f"--engine must be pandas or spark, not {engine!r}")

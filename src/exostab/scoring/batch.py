@@ -546,6 +546,26 @@ def lots_kept_whole(
         yield replace(last, intensities=held), left_refused
 
 
+def refused_run_rows(matrix: ProteinMatrix) -> pd.DataFrame:
+    """The runs a reader refused for a bad cell (``ProteinMatrix.refused_runs``) as a wide
+    table's refused rows are given (``check_rows``): ``lot_id`` (the run), ``reason``,
+    ``failed_run`` (False: a run with a bad cell is refused, not left out as failed)."""
+    runs = [run for run, _ in matrix.refused_runs]
+    return pd.DataFrame(
+        {
+            "lot_id": runs,
+            "reason": [reason for _, reason in matrix.refused_runs],
+            "failed_run": [False] * len(runs),
+        }
+    )
+
+
+def all_runs(matrix: ProteinMatrix) -> list[str]:
+    """Every run of a file read whole: the runs read, then those refused for a bad cell (all
+    are matched to lots at once, ``BatchScorer.match_file``)."""
+    return [str(run) for run in matrix.intensities.index] + [r for r, _ in matrix.refused_runs]
+
+
 def checked_chunks(
     scorer: BatchScorer,
     proteins: Path,
@@ -558,13 +578,14 @@ def checked_chunks(
     """Read a protein file for scoring: its runs chunk by chunk, bad rows refused, not lost.
 
     A wide table is streamed in chunks of ``rows`` lots (a lot's runs kept together:
-    ``lots_kept_whole``) and its bad rows (a duplicate or empty
-    lot id, text, a negative or infinite value) are refused one by one; a search-engine file
-    is read whole and must be valid as a file. All runs of the file are matched to lots at once
-    (``BatchScorer.match_file``) before the first chunk, as ``inspect`` matches them. Runs that
-    quantified no protein are set aside. Every refused row is booked on ``scorer`` (its lot
-    quarantined with the reason), and each chunk comes on the model's scale (converted, with a
-    warning, when declared otherwise).
+    ``lots_kept_whole``) and its bad rows (a duplicate or empty lot id, text, a negative or
+    infinite value) are refused one by one; a search-engine file or long table is read whole,
+    and its runs with such a cell are refused one by one too
+    (``read_proteins(quarantine_runs=True)``), every other run read. All runs of the file are
+    matched to lots at once (``BatchScorer.match_file``) before the first chunk, as
+    ``inspect`` matches them. Runs that quantified no protein are set aside. Every refused row
+    is booked on ``scorer`` (its lot quarantined with the reason), and each chunk comes on the
+    model's scale (converted, with a warning, when declared otherwise).
 
     Args:
         scorer: the books of this batch (lot sheet and model).
@@ -604,10 +625,15 @@ def checked_chunks(
         )
     else:
         matrix = read_proteins(
-            proteins, format=format, scale=declared, options=scorer.bundle.read_options
+            proteins,
+            format=format,
+            scale=declared,
+            options=scorer.bundle.read_options,
+            quarantine_runs=True,
         )
-        scorer.match_file([str(run) for run in matrix.intensities.index])
-        chunks = iter([(matrix, None)])
+        refused_runs = refused_run_rows(matrix)
+        scorer.match_file(all_runs(matrix))
+        chunks = iter([(matrix, refused_runs if len(refused_runs) else None)])
     for matrix, refused in chunks:
         impossible = impossible_scale(matrix.intensities, matrix.scale)
         if impossible:  # inspect's problem, score's refusal: never a quarantine of every lot

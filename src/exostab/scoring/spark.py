@@ -35,6 +35,7 @@ from exostab.model.lot_answer import OUTPUT_COLUMNS
 from exostab.scoring.batch import (
     QUARANTINE_COLUMNS,
     BatchScorer,
+    all_runs,
     leave_out_failed_runs,
     log_left_out,
     missing_proteins_warning,
@@ -249,22 +250,24 @@ def read_checked_wide(
 
 def checked_from_matrix(spark: SparkSession, matrix: ProteinMatrix) -> SparkFrame:
     """Hand a search-engine file read on the driver to Spark, shaped as ``read_checked_wide``:
-    its runs that quantified no protein refused as ``check_rows`` refuses them."""
+    its runs that quantified no protein refused as ``check_rows`` refuses them, and its runs
+    the reader refused for a bad cell (``ProteinMatrix.refused_runs``) with their reasons
+    (no value of theirs)."""
     from exostab.io.readers.streaming import failed_run_reason
 
     names = positional(matrix.n_groups)
     runs = [str(run) for run in matrix.intensities.index]
     failed = set(matrix.failed_runs)
-    frame = pd.DataFrame(matrix.intensities.to_numpy(dtype=float), columns=names)
-    frame.insert(0, FAILED, pd.Series([run in failed for run in runs], dtype=bool))
+    refused = dict(matrix.refused_runs)
+    values = np.full((len(runs) + len(refused), len(names)), np.nan)
+    values[: len(runs)] = matrix.intensities.to_numpy(dtype=float)
+    frame = pd.DataFrame(values, columns=names)
     frame.insert(
-        0,
-        REASON,
-        pd.Series(
-            [failed_run_reason(run) if run in failed else None for run in runs], dtype=object
-        ),
+        0, FAILED, pd.Series([run in failed for run in runs] + [False] * len(refused), dtype=bool)
     )
-    frame.insert(0, RUN, runs)
+    reasons = [failed_run_reason(run) if run in failed else None for run in runs]
+    frame.insert(0, REASON, pd.Series(reasons + list(refused.values()), dtype=object))
+    frame.insert(0, RUN, runs + list(refused))
     return spark.createDataFrame(frame)
 
 
@@ -446,7 +449,11 @@ def score_on_spark(
         annotations = layout.annotations
     else:
         matrix = read_proteins(
-            proteins, format=format, scale=bundle.scale, options=bundle.read_options
+            proteins,
+            format=format,
+            scale=bundle.scale,
+            options=bundle.read_options,
+            quarantine_runs=True,
         )
         checked = checked_from_matrix(spark, matrix)
         annotations, ids = matrix.proteins, None
@@ -460,11 +467,7 @@ def score_on_spark(
         empty = refused[REASON] == EMPTY_ID_REASON
         refused.loc[empty, RUN] = rows[: int(empty.sum())]
     # All runs of the file matched at once, refused ones too, as inspect and score match them.
-    books.match_file(
-        ids.dropna().astype(str).tolist()
-        if ids is not None
-        else [str(run) for run in matrix.intensities.index]
-    )
+    books.match_file(ids.dropna().astype(str).tolist() if ids is not None else all_runs(matrix))
     runs = checked.where(F.col(REASON).isNull()).select(RUN).toPandas()[RUN].astype(str).tolist()
     # A failed replicate is left out of a lot scored on its other runs, as the pandas engine
     # leaves it out (``set_aside_failed_runs``); the other refused rows first, as there.
