@@ -150,7 +150,7 @@ def decision_section(quality: pd.DataFrame, real: pd.DataFrame, quick: bool) -> 
         "",
         f"- (a) data sets below their best baseline by > {RULE_SE:g} SE: "
         f"{len(below)} of {len(rows)}" + (f" ({', '.join(below)})" if below else ""),
-        f"- (b) mean gain over the best baseline across {len(rows)} data sets: {mean_gain:+.3f} "
+        f"- (b) mean gain over the best baseline across {len(rows)} data sets: {mean_gain:+.4f} "
         f"(needs ≥ +{RULE_MEAN_GAIN:.2f})",
     ]
     if undecided:
