@@ -923,3 +923,40 @@ def test_every_run_is_read_with_its_own_numbers_or_refused_naming_its_cell(
             expected = float(written) if written not in (*MISSING_TOKENS, "") else np.nan
             got = matrix.intensities.loc[run, GROUPS[j]]
             assert (np.isnan(got) and np.isnan(expected)) or got == expected, (run, GROUPS[j])
+
+
+ODD_CELLS = {"comma": ["1.234,5", "n.d.", "<LOD", "12.5"], "point": ["1,234", "n.d.", "55,09"]}
+
+
+@given(
+    convention=st.sampled_from(["comma", "point"]),
+    values=st.lists(st.floats(0.01, 1e10), min_size=12, max_size=200),
+    odd=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 3)), max_size=3),
+)
+def test_one_odd_cell_does_not_flip_the_decimal_separator(
+    convention: str, values: list[float], odd: list[tuple[int, int]]
+) -> None:
+    """Up to three odd cells (a thousands-dotted number in a decimal-comma column, a comma
+    number in a decimal-point one, text) leave the column's convention as it is: the odd cells
+    are then text, refused with their run, and no other cell is misread (the detection had
+    flipped on one ``1.234,5``, refusing every run of a decimal-comma file)."""
+    from exostab.io.readers.number_cells import uses_decimal_comma
+
+    cells = [f"{v:.2f}".replace(".", ",") if convention == "comma" else f"{v:.2f}" for v in values]
+    tokens = ODD_CELLS[convention]
+    for position, which in odd:
+        cells.insert(position % (len(cells) + 1), tokens[which % len(tokens)])
+    assert uses_decimal_comma(pd.Series(cells, dtype=object)) == (convention == "comma")
+
+
+@pytest.mark.parametrize("n_whole", [1, 50])
+def test_a_thousands_comma_among_whole_numbers_is_not_a_decimal(n_whole: int) -> None:
+    """``1,234`` among whole-number intensities is not 1.234 (a value 1,000 times too small):
+    with more whole numbers than such cells, the column is not read with a decimal comma."""
+    from exostab.io.readers.number_cells import uses_decimal_comma
+
+    cells = [str(1000 * (i + 1)) for i in range(n_whole)] + ["1,234"]
+    assert uses_decimal_comma(pd.Series(cells, dtype=object)) is False
+    # decimals that cannot be thousands groups, or more of them than whole numbers: a comma
+    assert uses_decimal_comma(pd.Series(["0", "55,09", "12,5"], dtype=object)) is True
+    assert uses_decimal_comma(pd.Series(["0", "12,345", "23,456"], dtype=object)) is True

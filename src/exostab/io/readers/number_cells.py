@@ -15,17 +15,30 @@ from exostab.io.readers.messages import cell_name
 
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*$")
 
-_DECIMAL_POINT = re.compile(r"\d\.\d")
+_DECIMAL_POINT = re.compile(r"^\s*[-+]?\d*\.\d+(?:[eE][-+]?\d+)?\s*$")
+_THOUSANDS_ONLY = re.compile(r"^\s*[-+]?\d{1,3}(?:,\d{3})+\s*$")
+_INTEGER = re.compile(r"^\s*[-+]?\d+\s*$")
 
 
 def uses_decimal_comma(values: pd.Series) -> bool:
-    """Tell whether text numbers use a decimal comma (``55,09``) rather than a point."""
+    """Tell whether text numbers use a decimal comma (``55,09``) rather than a point.
+
+    By majority over the first 2,000 non-empty cells, so that one odd cell (``1.234,5``,
+    ``n.d.``) neither turns the detection off for a decimal-comma column nor on for a
+    decimal-point one; the odd cell is then text, and refused as such. Comma numbers that
+    could all be thousands groups (``1,234``) are not taken for decimals when whole numbers
+    are at least as many: those say the column is not written with a decimal comma, and
+    reading ``1,234`` as 1.234 would score a lot on a value 1,000 times too small.
+    """
     text = values.dropna().astype(str).head(2_000)
     if text.empty:
         return False
-    return bool(text.str.match(_DECIMAL_COMMA).any()) and not bool(
-        text.str.contains(_DECIMAL_POINT).any()
-    )
+    comma = text.str.match(_DECIMAL_COMMA)
+    n_comma = int(comma.sum())
+    if n_comma == 0 or n_comma <= int(text.str.match(_DECIMAL_POINT).sum()):
+        return False
+    ambiguous = bool(text[comma].str.match(_THOUSANDS_ONLY).all())
+    return not (ambiguous and int(text.str.match(_INTEGER).sum()) >= n_comma)
 
 
 def parse_cells(
