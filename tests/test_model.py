@@ -522,6 +522,18 @@ def test_a_candidate_with_its_own_min_lots_is_offered_only_from_that_many_lots()
     ]  # fmt: skip
 
 
+def test_every_candidate_withheld_by_min_lots_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """The prior alone is fitted then, with a warning: the config never offered it."""
+    from exostab.model.selection import eligible_candidates
+
+    only = [{"learner": "linear", "linear_c": 0.1, "min_lots": 100}]
+    cfg = TrainConfig.model_validate({"search": {"candidates": only}})
+    with caplog.at_level("WARNING"):
+        chosen = eligible_candidates(cfg, 60)
+    assert [c.learner for c in chosen] == ["prior"]
+    assert "60 training lots: every candidate of search.candidates asks for more" in caplog.text
+
+
 def test_a_passenger_that_follows_a_driver_joins_its_module() -> None:
     """Proteins moving together are one module under the more important one; others stay apart."""
     from exostab.scoring.explain import group_modules

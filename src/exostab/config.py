@@ -121,10 +121,11 @@ class Candidate(Frozen):
     detection_min_rate: float = Field(0.5, ge=0.0, le=1.0)
     screen_top_k: int | None = Field(None, ge=1)
     linear_c: float = Field(0.01, gt=0)
-    # Offered only when the training lots number at least this (None: always). Every extra
-    # candidate is one more chance for the inner CV to choose noise, and on a few dozen lots
-    # that chance is large (Cawley & Talbot 2010, JMLR 11:2079, "over-fitting in model
-    # selection").
+    # Offered only when the training lots number at least this (None: always): an outer
+    # fold's training lots in the CV, every lot in the final fit (as min_lots_for_trees).
+    # Every extra candidate is one more chance for the inner CV to choose noise, and on a few
+    # dozen lots that chance is large (Cawley & Talbot 2010, JMLR 11:2079, "over-fitting in
+    # model selection").
     min_lots: int | None = Field(None, ge=1)
 
     @property

@@ -59,6 +59,12 @@ def eligible_candidates(cfg: TrainConfig, n_lots: int) -> list[Candidate]:
     with its own ``min_lots`` is left out below that number of lots.
     """
     candidates = [c for c in cfg.search.candidates if c.min_lots is None or n_lots >= c.min_lots]
+    if not candidates:
+        logger.warning(
+            "%d training lots: every candidate of search.candidates asks for more (min_lots); "
+            "the prior alone (passage + metadata) is fitted instead",
+            n_lots,
+        )
     if n_lots < cfg.search.min_lots_for_trees:
         linear = [
             c.model_copy(update={"learner": "linear"}) if c.learner == "blend" else c
