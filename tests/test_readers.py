@@ -925,28 +925,40 @@ def test_every_run_is_read_with_its_own_numbers_or_refused_naming_its_cell(
             assert (np.isnan(got) and np.isnan(expected)) or got == expected, (run, GROUPS[j])
 
 
-ODD_CELLS = {"comma": ["1.234,5", "n.d.", "<LOD", "12.5"], "point": ["1,234", "n.d.", "55,09"]}
+ODD_CELLS = {
+    "comma": ["1.234,5", "n.d.", "<LOD", "12.5", "1.234"],
+    "point": ["1,234", "n.d.", "55,09", "2,871,852"],
+}
 
 
 @given(
     convention=st.sampled_from(["comma", "point"]),
     values=st.lists(st.floats(0.01, 1e10), min_size=12, max_size=200),
-    odd=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 3)), max_size=3),
+    odd=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 4)), max_size=3),
+    zeros=st.integers(0, 2_500),
 )
 def test_one_odd_cell_does_not_flip_the_decimal_separator(
-    convention: str, values: list[float], odd: list[tuple[int, int]]
+    convention: str, values: list[float], odd: list[tuple[int, int]], zeros: int
 ) -> None:
     """Up to three odd cells (a thousands-dotted number in a decimal-comma column, a comma
-    number in a decimal-point one, text) leave the column's convention as it is: the odd cells
-    are then text, refused with their run, and no other cell is misread (the detection had
-    flipped on one ``1.234,5``, refusing every run of a decimal-comma file)."""
-    from exostab.io.readers.number_cells import uses_decimal_comma
+    number in a decimal-point one, text), after any number of zeros (failed runs first), leave
+    the column's convention as it is: the odd cells are read as text, to be refused with their
+    run, and every other cell as its own number (the detection had flipped on one ``1.234,5``,
+    refusing every run of a decimal-comma file, and a ``1.234`` was read as 1.234)."""
+    from exostab.io.readers.number_cells import parse_cells, uses_decimal_comma
 
     cells = [f"{v:.2f}".replace(".", ",") if convention == "comma" else f"{v:.2f}" for v in values]
+    expected = [float(f"{v:.2f}") for v in values]
     tokens = ODD_CELLS[convention]
     for position, which in odd:
-        cells.insert(position % (len(cells) + 1), tokens[which % len(tokens)])
-    assert uses_decimal_comma(pd.Series(cells, dtype=object)) == (convention == "comma")
+        at = position % (len(cells) + 1)
+        cells.insert(at, tokens[which % len(tokens)])
+        expected.insert(at, math.nan)
+    column = pd.Series(["0"] * zeros + cells, dtype=object)
+    assert uses_decimal_comma(column) == (convention == "comma")
+    values_read, text = parse_cells(column.to_frame())
+    assert text[zeros:, 0].tolist() == [math.isnan(e) for e in expected]
+    np.testing.assert_array_equal(values_read[zeros:, 0], expected)
 
 
 @pytest.mark.parametrize("n_whole", [1, 50])
@@ -959,4 +971,38 @@ def test_a_thousands_comma_among_whole_numbers_is_not_a_decimal(n_whole: int) ->
     assert uses_decimal_comma(pd.Series(cells, dtype=object)) is False
     # decimals that cannot be thousands groups, or more of them than whole numbers: a comma
     assert uses_decimal_comma(pd.Series(["0", "55,09", "12,5"], dtype=object)) is True
-    assert uses_decimal_comma(pd.Series(["0", "12,345", "23,456"], dtype=object)) is True
+    assert uses_decimal_comma(pd.Series(["7", "12,345", "23,456"], dtype=object)) is True
+    # zeros (not detected) say nothing; 0,523 cannot be a thousands group
+    assert uses_decimal_comma(pd.Series(["0", "0", "0", "31,482"], dtype=object)) is True
+    assert uses_decimal_comma(pd.Series(["5", "6", "0,523"], dtype=object)) is True
+    # two groups (2,871,852) only ever separate thousands: an Excel #,##0 export
+    excel = pd.Series(["11,989", "523", "2,871,852", "40,118"], dtype=object)
+    assert uses_decimal_comma(excel) is False
+
+
+def test_a_decimal_comma_wide_table_refuses_only_the_row_of_an_odd_cell(tmp_path: Path) -> None:
+    """A streamed decimal-comma table with one ``1.234,5`` and one ``1.234``: those two rows
+    are refused, every other row read with its own values (the odd cell had turned its whole
+    column to text, refusing every row)."""
+    from exostab.io.readers.streaming import iter_wide_lenient
+
+    rng = np.random.default_rng(0)
+    values = rng.uniform(1e5, 1e9, size=(30, 4)).round(1)
+    rows = [
+        [f"L{i:02d}", *(f"{v:.1f}".replace(".", ",") for v in row)] for i, row in enumerate(values)
+    ]
+    rows[4][2] = "1.234,5"
+    rows[9][3] = "1.234"
+    path = tmp_path / "proteins.tsv"
+    lines = ["lot_id\tCD9\tCD63\tCD81\tTSG101", *("\t".join(row) for row in rows)]
+    path.write_text("\n".join(lines) + "\n")
+    clean, refused = [], []
+    for chunk in iter_wide_lenient(path, rows=7):
+        clean.append(chunk.matrix.intensities)
+        refused.append(chunk.refused)
+    read = pd.concat(clean)
+    quarantined = pd.concat(refused)
+    assert sorted(quarantined["lot_id"]) == ["L04", "L09"]
+    assert "text '1.234,5' in protein column 'CD63'" in set(quarantined["reason"])
+    keep = [i for i in range(30) if i not in (4, 9)]
+    np.testing.assert_allclose(read.loc[[f"L{i:02d}" for i in keep]].to_numpy(), values[keep])

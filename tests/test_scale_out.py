@@ -315,6 +315,36 @@ def test_spark_engine_says_which_model_proteins_the_file_lacks_like_pandas(
     assert said["spark"] == said["pandas"]
 
 
+def test_spark_engine_reads_a_decimal_comma_table_with_an_odd_cell_like_pandas(
+    spark, workspace, tmp_path: Path
+) -> None:
+    """A decimal-comma TSV with one ``1.234,5``: only that lot is quarantined, in both engines,
+    and every other lot scores as from the same numbers written with a decimal point (the odd
+    cell had turned its whole column to text, refusing every lot)."""
+    new = workspace["new"]
+    proteins = pd.read_csv(new / "proteins.csv", dtype=str)
+    numbers = proteins.columns[1:]
+    point = proteins.copy()
+    point[numbers] = point[numbers].apply(lambda col: col.where(col.isna(), col + ".5"))
+    comma = point.copy()
+    comma[numbers] = comma[numbers].apply(lambda col: col.str.replace(".", ",", regex=False))
+    comma.iloc[3, 5] = "1.234,5"
+    files = {"point": tmp_path / "point.tsv", "comma": tmp_path / "comma.tsv"}
+    point.to_csv(files["point"], sep="\t", index=False)
+    comma.to_csv(files["comma"], sep="\t", index=False)
+    lots = new / "lots.csv"
+    clean = score(files["point"], lots, tmp_path / "point.parquet")
+    runs = [
+        score(files["comma"], lots, tmp_path / f"{engine}.parquet", "--engine", engine)
+        for engine in ("pandas", "spark")
+    ]
+    assert_same_answers(runs[0], runs[1])
+    odd_lot = str(proteins.iloc[3, 0])
+    assert runs[0][1]["lot_id"].tolist() == [odd_lot]
+    assert "text '1.234,5'" in runs[0][1]["reason"].iloc[0]
+    np.testing.assert_array_equal(runs[0][0]["risk"], clean[0].drop(index=odd_lot)["risk"])
+
+
 def test_spark_engine_that_scores_nothing_writes_the_quarantine_and_no_scores(
     spark, workspace, tmp_path: Path
 ) -> None:

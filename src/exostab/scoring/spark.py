@@ -193,7 +193,7 @@ def read_checked_wide(
     """
     from pyspark.sql import types as T
 
-    from exostab.io.readers.streaming import NA_TEXT, check_rows
+    from exostab.io.readers.streaming import NA_TEXT, check_rows, decimal_comma
 
     preview, id_column, proteins = layout.preview, layout.id_column, layout.proteins
     names = positional(len(proteins))
@@ -228,6 +228,7 @@ def read_checked_wide(
         + [T.StructField(name, T.DoubleType()) for name in names]
     )
     original = [id_column, *proteins]
+    comma = text and decimal_comma(preview, id_column)
 
     def check(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
@@ -235,7 +236,13 @@ def read_checked_wide(
             if text:  # the cells pandas' CSV reader would read as missing
                 batch = batch.mask(batch.isin(NA_TEXT))
             clean, refused = check_rows(
-                batch, id_column, proteins, duplicates, first_row=0, scale=scale
+                batch,
+                id_column,
+                proteins,
+                duplicates,
+                first_row=0,
+                scale=scale,
+                decimal_comma=comma,
             )
             values = np.full((len(clean) + len(refused), len(names)), np.nan)
             values[: len(clean)] = clean.to_numpy(dtype=float)

@@ -16,8 +16,13 @@ from exostab.io.readers.messages import cell_name
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*$")
 
 _DECIMAL_POINT = re.compile(r"^\s*[-+]?\d*\.\d+(?:[eE][-+]?\d+)?\s*$")
-_THOUSANDS_ONLY = re.compile(r"^\s*[-+]?\d{1,3}(?:,\d{3})+\s*$")
+# ``1,234`` could be a thousands group; ``0,523`` cannot (a group never starts the number with 0)
+_THOUSANDS_ONLY = re.compile(r"^\s*[-+]?[1-9]\d{0,2}(?:,\d{3})+\s*$")
+# ``2,871,852``: two groups, never a decimal comma
+_THOUSANDS_GROUPS = re.compile(r"^\s*[-+]?[1-9]\d{0,2}(?:,\d{3}){2,}(?:\.\d+)?\s*$")
 _INTEGER = re.compile(r"^\s*[-+]?\d+\s*$")
+# a zero in any notation (``0``, ``0,0``, ``0.00``): says nothing about the separator
+_ZERO = re.compile(r"^\s*[-+]?0+(?:[.,]0*)?\s*$")
 
 
 def uses_decimal_comma(values: pd.Series) -> bool:
@@ -30,8 +35,9 @@ def uses_decimal_comma(values: pd.Series) -> bool:
     are at least as many: those say the column is not written with a decimal comma, and
     reading ``1,234`` as 1.234 would score a lot on a value 1,000 times too small.
     """
-    text = values.dropna().astype(str).head(2_000)
-    if text.empty:
+    text = values.dropna().astype(str)
+    text = text[text.str.strip().ne("") & ~text.str.match(_ZERO)].head(2_000)
+    if text.empty or bool(text.str.match(_THOUSANDS_GROUPS).any()):
         return False
     comma = text.str.match(_DECIMAL_COMMA)
     n_comma = int(comma.sum())
@@ -39,6 +45,18 @@ def uses_decimal_comma(values: pd.Series) -> bool:
         return False
     ambiguous = bool(text[comma].str.match(_THOUSANDS_ONLY).all())
     return not (ambiguous and int(text.str.match(_INTEGER).sum()) >= n_comma)
+
+
+def comma_to_point(cell: object) -> object:
+    """A cell of a decimal-comma column as a decimal-point text: ``55,09`` → ``55.09``.
+
+    A cell holding a point (``1.234``: a thousands dot; ``1.234,5``) is no number in such a
+    column: it becomes ``""``, which ``pd.to_numeric`` reads as missing and the callers flag as
+    text from the original cell, so it is refused, never read 1,000 times too small.
+    """
+    if not isinstance(cell, str):
+        return cell
+    return "" if "." in cell else cell.replace(",", ".")
 
 
 def parse_cells(
@@ -62,12 +80,12 @@ def parse_cells(
         if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
             cells = series.astype("object")
             comma = uses_decimal_comma(cells) if decimal_comma is None else decimal_comma
-            if comma:
-                cells = cells.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
             if pd.api.types.is_bool_dtype(series):
                 number = pd.Series(np.nan, index=series.index)
             else:
-                number = pd.to_numeric(cells, errors="coerce")
+                number = pd.to_numeric(
+                    cells.map(comma_to_point) if comma else cells, errors="coerce"
+                )
             stripped = cells.map(lambda v: v.strip() if isinstance(v, str) else v)
             text[:, position] = (number.isna() & stripped.notna() & stripped.ne("")).to_numpy()
             values[:, position] = number.astype("float64").to_numpy()

@@ -22,7 +22,7 @@ from exostab.io.group_annotations import annotate_names, opaque_note
 from exostab.io.naming import is_unnamed
 from exostab.io.protein_matrix import ProteinMatrix, ReadOptions
 from exostab.io.readers.messages import bad_cell_reason, invalid_value, listed, text_in_cell
-from exostab.io.readers.number_cells import uses_decimal_comma
+from exostab.io.readers.number_cells import comma_to_point, uses_decimal_comma
 from exostab.io.readers.parsing import Preview, peek, unnamed, unnamed_label
 from exostab.io.readers.scales import scale_problem
 from exostab.io.readers.tables import cell_text, find_id_column, wide_layout
@@ -311,6 +311,7 @@ def check_rows(
     duplicates: set[str],
     first_row: int,
     scale: str = "raw",
+    decimal_comma: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw rows of a wide table into clean intensities and refused rows with reasons.
 
@@ -324,6 +325,9 @@ def check_rows(
         first_row: file line of the chunk's first row (names rows with an empty lot id).
         scale: ``raw`` (a negative value refuses its row; 0 = not quantified) or ``log2``
             (any finite value is a value).
+        decimal_comma: the file writes ``55,09`` (``decimal_comma``): cells left as text are
+            read with a comma (a column holding one odd cell such as ``1.234,5`` is text
+            whole; its other cells are numbers), and a cell holding a point is text.
 
     Returns:
         Clean rows (index ``run``; runs × proteins, 0 → NaN for raw intensities) and refused
@@ -346,7 +350,12 @@ def check_rows(
     ]
     block = chunk[proteins]
     has_text = not all(pd.api.types.is_numeric_dtype(kind) for kind in block.dtypes)
-    numbers = block.apply(pd.to_numeric, errors="coerce") if has_text else block
+    if has_text and decimal_comma:
+        numbers = block.apply(
+            lambda col: col if pd.api.types.is_numeric_dtype(col) else col.map(comma_to_point)
+        ).apply(pd.to_numeric, errors="coerce")
+    else:
+        numbers = block.apply(pd.to_numeric, errors="coerce") if has_text else block
     values = numbers.to_numpy(dtype=float)
     # A copy: pandas 3 may hand a read-only view, and the mask is changed in place below.
     filled = np.array(block.notna().to_numpy(), dtype=bool)
@@ -428,6 +437,7 @@ def iter_wide_lenient(
         on_ids(ids.tolist())
     n_clean = 0
     scale_checked = False
+    comma = decimal_comma(layout.preview, id_column)
     first_row = 2  # file row of the chunk's first lot (after the header)
     for chunk in _raw_chunks(path, layout.preview, id_column, proteins, rows):
         if chunk.empty:  # a header without rows (pandas' path yields it, pyarrow's does not)
@@ -440,7 +450,9 @@ def iter_wide_lenient(
                     f"{column} holds values but has no header name: name or delete it",
                     where=str(path),
                 )
-        clean, refused = check_rows(chunk, id_column, proteins, duplicates, first_row, scale)
+        clean, refused = check_rows(
+            chunk, id_column, proteins, duplicates, first_row, scale, decimal_comma=comma
+        )
         n_clean += len(clean)
         if not scale_checked and np.isfinite(clean.to_numpy()).any():
             scale_checked = True
