@@ -118,13 +118,18 @@ def compare(base: Path, candidate: Path) -> str:
         )
     below = [row["data set"] for row in rows if verdict(row).endswith("below by > 2 SE")]
     mean = float(np.mean([float(row["difference"]) for row in rows]))  # type: ignore[arg-type]
+    above = [row["data set"] for row in rows if verdict(row).endswith("above by > 2 SE")]
     adopted = not below and mean >= 0
     lines += [
         "",
         f"- data sets where the candidate is below the base by > 2 SE: {len(below)} of "
         f"{len(rows)}" + (f" ({', '.join(map(str, below))})" if below else ""),
         f"- mean difference across the {len(rows)} data sets: {mean:+.4f} (needs ≥ 0)",
-        f"- **candidate {'REPLACES' if adopted else 'does NOT replace'} the base**",
+        f"- data sets where the candidate is above the base by > 2 SE: {len(above)} of "
+        f"{len(rows)}" + (f" ({', '.join(map(str, above))})" if above else "")
+        + " (a clause of some comparisons' rules, not of this verdict: see bench/README.md)",
+        f"- **candidate {'REPLACES' if adopted else 'does NOT replace'} the base** "
+        "(by no data set below by > 2 SE and a mean difference ≥ 0 alone)",
     ]
     return "\n".join(lines)
 
