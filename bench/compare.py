@@ -126,7 +126,8 @@ def compare(base: Path, candidate: Path) -> str:
         f"{len(rows)}" + (f" ({', '.join(map(str, below))})" if below else ""),
         f"- mean difference across the {len(rows)} data sets: {mean:+.4f} (needs ≥ 0)",
         f"- data sets where the candidate is above the base by > 2 SE: {len(above)} of "
-        f"{len(rows)}" + (f" ({', '.join(map(str, above))})" if above else "")
+        f"{len(rows)}"
+        + (f" ({', '.join(map(str, above))})" if above else "")
         + " (a clause of some comparisons' rules, not of this verdict: see bench/README.md)",
         f"- **candidate {'REPLACES' if adopted else 'does NOT replace'} the base** "
         "(by no data set below by > 2 SE and a mean difference ≥ 0 alone)",
