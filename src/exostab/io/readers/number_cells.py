@@ -28,11 +28,12 @@ _ZERO = re.compile(r"^\s*[-+]?0+(?:[.,]0*)?\s*$")
 def uses_decimal_comma(values: pd.Series) -> bool:
     """Tell whether text numbers use a decimal comma (``55,09``) rather than a point.
 
-    By majority over the first 2,000 non-empty cells, so that one odd cell (``1.234,5``,
-    ``n.d.``) neither turns the detection off for a decimal-comma column nor on for a
-    decimal-point one; the odd cell is then text, and refused as such. Comma numbers that
-    could all be thousands groups (``1,234``) are not taken for decimals when whole numbers
-    are at least as many: those say the column is not written with a decimal comma, and
+    By majority over the first 2,000 non-empty cells other than zeros (a failed run of zeros
+    says nothing), so that one odd cell (``1.234,5``, ``n.d.``) neither turns the detection
+    off for a decimal-comma column nor on for a decimal-point one; the odd cell is then text,
+    and refused as such. Comma numbers that could all be thousands groups (``1,234``) are not
+    taken for decimals when whole numbers are at least as many, and one number with two comma
+    groups (``2,871,852``, an Excel ``#,##0`` export) says the commas separate thousands:
     reading ``1,234`` as 1.234 would score a lot on a value 1,000 times too small.
     """
     text = values.dropna().astype(str)
