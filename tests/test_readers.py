@@ -969,6 +969,13 @@ def test_a_thousands_comma_among_whole_numbers_is_not_a_decimal(n_whole: int) ->
 
     cells = [str(1000 * (i + 1)) for i in range(n_whole)] + ["1,234"]
     assert uses_decimal_comma(pd.Series(cells, dtype=object)) is False
+
+
+def test_comma_decimals_zeros_and_thousands_groups() -> None:
+    """Which comma numbers are decimals: zeros say nothing, a group never starts with 0, and
+    two groups are always thousands."""
+    from exostab.io.readers.number_cells import uses_decimal_comma
+
     # decimals that cannot be thousands groups, or more of them than whole numbers: a comma
     assert uses_decimal_comma(pd.Series(["0", "55,09", "12,5"], dtype=object)) is True
     assert uses_decimal_comma(pd.Series(["7", "12,345", "23,456"], dtype=object)) is True

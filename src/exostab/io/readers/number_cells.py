@@ -48,7 +48,7 @@ def uses_decimal_comma(values: pd.Series) -> bool:
     return not (ambiguous and int(text.str.match(_INTEGER).sum()) >= n_comma)
 
 
-def comma_to_point(cell: object) -> object:
+def _comma_to_point(cell: object) -> object:
     """A cell of a decimal-comma column as a decimal-point text: ``55,09`` → ``55.09``.
 
     A cell holding a point (``1.234``: a thousands dot; ``1.234,5``) is no number in such a
@@ -85,7 +85,7 @@ def parse_cells(
                 number = pd.Series(np.nan, index=series.index)
             else:
                 number = pd.to_numeric(
-                    cells.map(comma_to_point) if comma else cells, errors="coerce"
+                    cells.map(_comma_to_point) if comma else cells, errors="coerce"
                 )
             stripped = cells.map(lambda v: v.strip() if isinstance(v, str) else v)
             text[:, position] = (number.isna() & stripped.notna() & stripped.ne("")).to_numpy()

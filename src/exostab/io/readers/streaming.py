@@ -22,7 +22,7 @@ from exostab.io.group_annotations import annotate_names, opaque_note
 from exostab.io.naming import is_unnamed
 from exostab.io.protein_matrix import ProteinMatrix, ReadOptions
 from exostab.io.readers.messages import bad_cell_reason, invalid_value, listed, text_in_cell
-from exostab.io.readers.number_cells import comma_to_point, uses_decimal_comma
+from exostab.io.readers.number_cells import parse_cells, uses_decimal_comma
 from exostab.io.readers.parsing import Preview, peek, unnamed, unnamed_label
 from exostab.io.readers.scales import scale_problem
 from exostab.io.readers.tables import cell_text, find_id_column, wide_layout
@@ -325,9 +325,9 @@ def check_rows(
         first_row: file line of the chunk's first row (names rows with an empty lot id).
         scale: ``raw`` (a negative value refuses its row; 0 = not quantified) or ``log2``
             (any finite value is a value).
-        decimal_comma: the file writes ``55,09`` (``decimal_comma``): cells left as text are
-            read with a comma (a column holding one odd cell such as ``1.234,5`` is text
-            whole; its other cells are numbers), and a cell holding a point is text.
+        decimal_comma: the file writes ``55,09`` (``decimal_comma``): a column the reader
+            left as text (one odd cell such as ``1.234,5`` does) is read with the comma
+            (``parse_cells``); its other cells are numbers.
 
     Returns:
         Clean rows (index ``run``; runs × proteins, 0 → NaN for raw intensities) and refused
@@ -349,26 +349,16 @@ def check_rows(
         for v, label in zip(ids, labels, strict=True)
     ]
     block = chunk[proteins]
-    has_text = not all(pd.api.types.is_numeric_dtype(kind) for kind in block.dtypes)
-    if has_text and decimal_comma:
-        numbers = block.apply(
-            lambda col: col if pd.api.types.is_numeric_dtype(col) else col.map(comma_to_point)
-        ).apply(pd.to_numeric, errors="coerce")
-    else:
-        numbers = block.apply(pd.to_numeric, errors="coerce") if has_text else block
-    values = numbers.to_numpy(dtype=float)
-    # A copy: pandas 3 may hand a read-only view, and the mask is changed in place below.
-    filled = np.array(block.notna().to_numpy(), dtype=bool)
-    if has_text:
-        filled &= block.astype(str).apply(lambda col: col.str.strip().ne("")).to_numpy()
-    blank = ids.isna().to_numpy() & ~filled.any(axis=1)
-    if has_text:
-        text = block.notna().to_numpy() & np.isnan(values)
-        text &= block.astype(str).apply(lambda col: col.str.strip().ne("")).to_numpy()
-        for i in np.flatnonzero(text.any(axis=1)):
-            if reasons[i] is None:
-                j = int(np.flatnonzero(text[i])[0])
-                reasons[i] = bad_cell_reason(text_in_cell(block.iat[int(i), j]), proteins[j])
+    if all(pd.api.types.is_numeric_dtype(kind) for kind in block.dtypes):
+        values, text = block.to_numpy(dtype=float), np.zeros(block.shape, dtype=bool)
+    else:  # text kept by the reader: read cell by cell as the whole-file readers read it
+        values, text = parse_cells(block, decimal_comma)
+    # a cell holds something when it is a number (inf included) or text; blank text is empty
+    blank = ids.isna().to_numpy() & ~(~np.isnan(values) | text).any(axis=1)
+    for i in np.flatnonzero(text.any(axis=1)):
+        if reasons[i] is None:
+            j = int(np.flatnonzero(text[i])[0])
+            reasons[i] = bad_cell_reason(text_in_cell(block.iat[int(i), j]), proteins[j])
     invalid = np.isinf(values) | ((values < 0) if scale == "raw" else False)
     for i in np.flatnonzero(invalid.any(axis=1)):
         if reasons[i] is None:
