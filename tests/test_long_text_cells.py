@@ -96,3 +96,32 @@ def test_text_in_one_cell_quarantines_its_lot_and_scores_the_others(
     assert lot not in scores.index and len(scores) == len(pd.read_csv(lots)) - 1
     if shape not in ("report.pg_matrix.tsv", "proteinGroups.txt"):  # the wide table's values
         pd.testing.assert_series_equal(scores["risk"], wide_scores["risk"])
+
+
+@pytest.mark.parametrize("q_column", ["Q.Value", "PG.Q.Value", "Lib.PG.Q.Value"])
+def test_text_in_a_diann_q_value_cell_quarantines_its_lot_and_scores_the_others(
+    simulated_model: dict[str, Path], tmp_path: Path, q_column: str
+) -> None:
+    """A q-value the filter cannot read refuses its run, as text in its quantity does (before,
+    one such cell refused the whole report at score)."""
+    data, model = simulated_model["data"], simulated_model["model"]
+    lots = data / "lots.csv"
+    wide = pd.read_csv(data / "proteins.csv", dtype={"lot_id": str})
+    wide_scores, _ = score(model, data / "proteins.csv", lots, tmp_path / "wide_scores.csv")
+    long = wide.melt(id_vars="lot_id", var_name="Protein.Group", value_name="PG.MaxLFQ")
+    report = long.rename(columns={"lot_id": "Run"}).assign(**{q_column: "0.001"})
+    lot, protein = wide.loc[LOT, "lot_id"], wide.columns[COLUMN]
+    cell = (report["Run"] == lot) & (report["Protein.Group"] == protein)
+    report.loc[cell, q_column] = "n.d."
+    path = tmp_path / "report.tsv"
+    report.to_csv(path, sep="\t", index=False)
+    scores, quarantine = score(model, path, lots, tmp_path / "scores.csv")
+    reason = f"text 'n.d.' in protein group '{protein}' (column {q_column!r})"
+    assert quarantine.to_dict("records") == [{"lot_id": lot, "reason": reason}]
+    assert lot not in scores.index and len(scores) == len(wide) - 1
+    pd.testing.assert_series_equal(scores["risk"], wide_scores["risk"].drop(lot))
+    # inspect reads a file whole and refuses it for the cell, naming it, in one line
+    inspected = runner.invoke(app, ["inspect", str(path)])
+    assert inspected.exit_code == 2, inspected.output
+    assert f"run '{lot}', protein group '{protein}'" in inspected.output
+    assert "Traceback" not in inspected.output

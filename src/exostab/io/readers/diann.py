@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from exostab.errors import InputError
@@ -17,8 +18,8 @@ from exostab.io.readers.matrix_assembly import (
     renamed_runs,
     unique_runs,
 )
-from exostab.io.readers.messages import header_only, none_left
-from exostab.io.readers.number_cells import to_float
+from exostab.io.readers.messages import bad_cell_reason, header_only, none_left, text_in_cell
+from exostab.io.readers.number_cells import cell_problem, parse_cells
 from exostab.io.readers.parsing import Preview, read_table, require_columns
 
 GROUP = "Protein.Group"
@@ -112,31 +113,55 @@ def read_matrix(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatr
     )
 
 
-def filter_q_values(
-    table: pd.DataFrame, path: Path, q_value: float
-) -> tuple[pd.DataFrame, str | None]:
+@dataclass(frozen=True)
+class QValueFilter:
+    """What the q-value filter (``filter_q_values``) kept and refused.
+
+    Attributes:
+        table: the kept report rows (every row of a refused run is kept, to be named).
+        note: what was filtered (None when the report holds no q-value column).
+        refused: run -> why it was refused: text in one of its q-value cells
+            (``bad_cell_reason``), as ``pivot_long`` refuses a run for text in its quantity.
+        refusal: the whole file's refusal for its first such cell (None when none).
+    """
+
+    table: pd.DataFrame
+    note: str | None = None
+    refused: dict[str, str] = field(default_factory=dict)
+    refusal: str | None = None
+
+
+def filter_q_values(table: pd.DataFrame, path: Path, q_value: float) -> QValueFilter:
     """Keep the report rows whose every documented q-value (``Q_VALUES``) is <= ``q_value``.
 
     Q-value columns the report does not hold are skipped; an empty q-value cell does not drop
-    its row. Source of the rule: DIA-NN's README (main report: filter on Q.Value, PG.Q.Value
-    and, with match between runs, Lib.PG.Q.Value; 0.01 by default).
-
-    Returns:
-        The kept rows and a note saying what was filtered (None when no q-value column).
-
-    Raises:
-        InputError: a q-value cell holds text.
+    its row. A run with text in a q-value cell cannot be filtered: it is refused as that run
+    (its rows kept for ``pivot_long`` to leave out and name), as a run with text in its
+    quantity is. Source of the rule: DIA-NN's README (main report: filter on Q.Value,
+    PG.Q.Value and, with match between runs, Lib.PG.Q.Value; 0.01 by default).
     """
     present = [column for column in Q_VALUES if column in table.columns]
     if not present or q_value >= 1.0:
-        return table, None
-    values = to_float(table[present], path, row_name="report row")
-    keep = ~(values > q_value).any(axis=1).to_numpy()
+        return QValueFilter(table)
+    pairs = zip(table[LONG_RUN], table[GROUP], strict=True)
+    cells = table[present].set_axis([f"run {r!r}, protein group {g!r}" for r, g in pairs], axis=0)
+    values, text = parse_cells(cells)
+    refused: dict[str, str] = {}
+    for row, position in zip(*np.nonzero(text), strict=True):  # row by row, first cell first
+        run = str(table[LONG_RUN].iat[row])
+        if run not in refused:
+            what = text_in_cell(cells.iat[row, position])
+            refused[run] = bad_cell_reason(
+                what, table[GROUP].iat[row], "protein group", present[position]
+            )
+    in_refused_run = table[LONG_RUN].astype(str).isin(refused).to_numpy()
+    keep = ~(values > q_value).any(axis=1) | in_refused_run
     note = (
-        f"q-value filter <= {q_value:g} on {', '.join(present)}: kept {int(keep.sum())} of "
-        f"{len(table)} report rows"
+        f"q-value filter <= {q_value:g} on {', '.join(present)}: kept "
+        f"{int((keep & ~in_refused_run).sum())} of {len(table)} report rows"
     )
-    return table.loc[keep], note
+    refusal = cell_problem(cells, values, text, row_name="") if refused else None
+    return QValueFilter(table.loc[keep], note, refused, refusal)
 
 
 def read_long(
@@ -164,7 +189,8 @@ def read_long(
     if not (quantity > 0).any() and not table[LONG_QUANTITY].map(_is_text).any():
         raise InputError(first_pass("empty"), where=str(path))
     n_rows = len(table)
-    table, q_note = filter_q_values(table, path, options.q_value)
+    kept = filter_q_values(table, path, options.q_value)
+    table = kept.table
     if table.empty:
         filtered = ", ".join(c for c in Q_VALUES if c in table.columns)
         raise InputError(
@@ -182,8 +208,10 @@ def read_long(
         gene="Genes",
         description="First.Protein.Description",
         scale=scale,
+        refused=kept.refused,
+        refusal=kept.refusal,
     )
-    return replace(matrix, notes=(*matrix.notes, q_note)) if q_note else matrix
+    return replace(matrix, notes=(*matrix.notes, kept.note)) if kept.note else matrix
 
 
 def _is_text(value: object) -> bool:
@@ -205,6 +233,8 @@ def from_long(
     description: str | None = None,
     decimal_comma: bool | None = None,
     scale: str = "raw",
+    refused: dict[str, str] | None = None,
+    refusal: str | None = None,
 ) -> ProteinMatrix:
     """Pivot any long report to a ProteinMatrix (shared by DIA-NN and Spectronaut).
 
@@ -212,6 +242,7 @@ def from_long(
 
     A run with a bad cell (text, an infinite or negative raw value) is refused as that run
     (``ProteinMatrix.refused_runs``), its other rows unused; the other runs are read.
+    ``refused`` and ``refusal``: runs the caller refused already (``QValueFilter``).
 
     Raises:
         InputError: every group a decoy or contaminant (``none_left``), no row with both a
@@ -236,6 +267,8 @@ def from_long(
         quantity=quantity,
         decimal_comma=decimal_comma,
         scale=scale,
+        refused=refused,
+        refusal=refusal,
     )
     pivot = renamed_runs(pivot, unique_runs([str(c) for c in pivot.by_group.columns], path))
     by_group = pivot.by_group

@@ -269,6 +269,8 @@ def pivot_long(
     decimal_comma: bool | None = None,
     kind: str = "protein group",
     scale: str = "raw",
+    refused: Mapping[str, str] | None = None,
+    refusal: str | None = None,
 ) -> LongPivot:
     """Pivot a long report to groups × runs, demanding one quantity per run and group.
 
@@ -277,6 +279,10 @@ def pivot_long(
     table's row is: none of its rows is used (its column is empty) and the reason names the
     protein (``kind``: how the file calls it), the column and the text; the other runs are
     read. Negative raw values are ``build_matrix``'s to refuse.
+
+    Args:
+        refused, refusal: runs the reader refused already for a bad cell of another column
+            (a DIA-NN q-value), with the whole file's refusal; their rows are not used either.
 
     Raises:
         InputError: no row with both a run and a group; several different values for one run
@@ -293,17 +299,19 @@ def pivot_long(
         axis=0,
     )
     values, text = parse_cells(cells, decimal_comma)
-    refusal = cell_problem(cells, values, text, row_name="")
+    own_refusal = cell_problem(cells, values, text, row_name="")
     frame[run] = frame[run].astype(str)
     frame[group] = frame[group].astype(str)
-    refused: dict[str, str] = {}
-    if refusal is not None:
+    refused = dict(refused or {})
+    if own_refusal is not None:
         bad = (text | np.isinf(values))[:, 0]
         runs, groups = frame[run].tolist(), frame[group].tolist()
         for i in np.flatnonzero(bad).tolist():  # the first bad cell of each run
             if runs[i] not in refused:
                 what = text_in_cell(cells.iat[i, 0]) if text[i, 0] else invalid_value(scale)
                 refused[runs[i]] = bad_cell_reason(what, groups[i], kind, quantity)
+    refusal = refusal or own_refusal
+    if refused:
         values[frame[run].isin(refused).to_numpy(), 0] = np.nan  # no row of a refused run
     frame[quantity] = values[:, 0]
     spread = frame.groupby([group, run], sort=False)[quantity].agg(["min", "max"])

@@ -271,12 +271,71 @@ def whole_lines(head: bytes) -> bytes:
     return head[: end + 1] if end >= 0 else head
 
 
+# Excel's "not available" (=NA()), read as missing as pandas reads the text "#N/A" in a CSV.
+EXCEL_NOT_AVAILABLE = "#N/A"
+
+
+def excel_error_cells(path: Path) -> list[tuple[int, int, str]]:
+    """The error cells of a workbook's first sheet (``#DIV/0!``, ``#VALUE!``, ``#REF!``…) other
+    than ``#N/A``: (row, column, error), 0-based, row 0 the sheet's first row as pandas reads it.
+
+    pandas reads every error cell as missing; a formula that failed is not a protein that was
+    not detected, so the readers put the error back as the cell's text, to be refused as text
+    is in a CSV (where pandas reads ``#DIV/0!`` as text and ``#N/A`` as missing).
+
+    Raises:
+        InputError: an unreadable workbook.
+    """
+    import openpyxl
+
+    try:  # read-only, cached values: the rows pandas' openpyxl engine reads, in its order
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except Exception as error:  # openpyxl raises many types (zipfile, KeyError, XML) on bad files
+        raise InputError(f"unreadable Excel workbook ({error})", where=str(path)) from None
+    try:
+        return [
+            (row, column, str(cell.value))
+            for row, cells in enumerate(workbook.worksheets[0].rows)
+            for column, cell in enumerate(cells)
+            if cell.data_type == "e" and str(cell.value) != EXCEL_NOT_AVAILABLE
+        ]
+    finally:
+        workbook.close()
+
+
+def with_excel_errors(frame: pd.DataFrame, path: Path, header_rows: int) -> pd.DataFrame:
+    """``frame`` (as ``pd.read_excel`` read the first sheet, ``header_rows`` rows above its
+    first row) with each error cell (``excel_error_cells``) holding its error as text."""
+    errors = [
+        (row - header_rows, column, error)
+        for row, column, error in excel_error_cells(path)
+        if header_rows <= row < len(frame) + header_rows and column < frame.shape[1]
+    ]
+    if not errors:
+        return frame
+    missing = frame.isna().to_numpy()
+    frame = frame.copy()
+    for position in sorted({column for _, column, _ in errors}):
+        if pd.api.types.is_numeric_dtype(frame.dtypes.iloc[position]):
+            frame.isetitem(position, frame.iloc[:, position].to_numpy(dtype=object))
+    for row, column, error in errors:
+        if missing[row, column]:  # pandas left it missing: the error cell
+            frame.iat[row, column] = error
+    return frame
+
+
 def read_excel(path: Path, *, nrows: int | None = None) -> pd.DataFrame:
-    """Read the first sheet of an Excel workbook, turning failures into an InputError."""
+    """Read the first sheet of an Excel workbook, turning failures into an InputError.
+
+    Error cells other than ``#N/A`` hold their error as text (``with_excel_errors``) unless
+    ``nrows`` is given (a preview of the header).
+    """
     try:
         frame = pd.read_excel(path, sheet_name=0, nrows=nrows, engine="openpyxl")
     except Exception as error:  # openpyxl raises many types (zipfile, KeyError, XML) on bad files
         raise InputError(f"unreadable Excel workbook ({error})", where=str(path)) from None
+    if nrows is None:
+        frame = with_excel_errors(frame, path, header_rows=1)
     frame.columns = [str(column).strip() for column in frame.columns]
     return frame
 

@@ -19,6 +19,7 @@ from exostab.io.protein_matrix import ProteinMatrix
 from exostab.io.readers.matrix_assembly import build_matrix, pivot_long
 from exostab.io.readers.messages import header_only, listed, none_left
 from exostab.io.readers.parsing import (
+    EXCEL_NOT_AVAILABLE,
     Preview,
     drop_blank_rows_and_columns,
     encoding_name,
@@ -28,6 +29,7 @@ from exostab.io.readers.parsing import (
     require_columns,
     unnamed,
     unnamed_label,
+    with_excel_errors,
 )
 
 logger = logging.getLogger(__name__)
@@ -72,7 +74,15 @@ def read_excel_merged(path: Path) -> pd.DataFrame:
         raise InputError(f"unreadable Excel workbook ({error})", where=str(path)) from None
     sheet = workbook.worksheets[0]
     ranges = sorted(sheet.merged_cells.ranges, key=lambda m: (m.min_col, m.min_row))
-    cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+    # An error cell's value is its error (``#DIV/0!``: text, refused as such); ``#N/A`` is
+    # missing, as pandas reads it (``excel_error_cells``).
+    cells = [
+        [
+            None if cell.data_type == "e" and cell.value == EXCEL_NOT_AVAILABLE else cell.value
+            for cell in row
+        ]
+        for row in sheet.iter_rows()
+    ]
     for merged in ranges:
         value = cells[merged.min_row - 1][merged.min_col - 1]
         for row in range(merged.min_row - 1, merged.max_row):
@@ -116,6 +126,7 @@ def read_raw(
                 )
             except Exception as error:  # openpyxl raises many types on bad workbooks
                 raise InputError(f"unreadable Excel workbook ({error})", where=str(path)) from None
+            frame = with_excel_errors(frame, path, header_rows=0)
         if frame.empty:
             raise InputError("is empty", where=str(path))
         header = ["" if pd.isna(v) else str(v).strip() for v in frame.iloc[0]]
