@@ -13,6 +13,8 @@ import csv
 import gzip
 import io
 import logging
+import re
+import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -288,6 +290,8 @@ def excel_error_cells(path: Path) -> list[tuple[int, int, str]]:
     """
     import openpyxl
 
+    if not _may_hold_errors(path):
+        return []
     try:  # read-only, cached values: the rows pandas' openpyxl engine reads, in its order
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as error:  # openpyxl raises many types (zipfile, KeyError, XML) on bad files
@@ -301,6 +305,21 @@ def excel_error_cells(path: Path) -> list[tuple[int, int, str]]:
         ]
     finally:
         workbook.close()
+
+
+def _may_hold_errors(path: Path) -> bool:
+    """Whether any worksheet of the workbook stores an error cell (``t="e"`` in its XML): a
+    byte search that spares the cell-by-cell scan of the common workbook without one."""
+    error_type = re.compile(rb"""\st=["']e["']""")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(
+                error_type.search(archive.read(name)) is not None
+                for name in archive.namelist()
+                if name.startswith("xl/worksheets/") and name.endswith(".xml")
+            )
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return True  # let openpyxl say what is wrong
 
 
 def with_excel_errors(frame: pd.DataFrame, path: Path, header_rows: int) -> pd.DataFrame:
