@@ -521,6 +521,52 @@ def test_tmt_lot_sheet_without_channels_is_refused_naming_the_plex(tmp_path: Pat
     assert "PLEX1 channel 1" in message and "tmt_channel" in message
 
 
+def renumbered_tmt(
+    case: Path, folder_: Path, file_shift: int, sheet_shift: int
+) -> tuple[Path, Path]:
+    """The TMT case with its file's reporter channels and its sheet's tmt_channel shifted."""
+    raw = (case / "proteinGroups_tmt.txt").read_text()
+    header, body = raw.split("\n", 1)
+    header = re.sub(
+        r"(Reporter intensity(?: corrected| count)?) (\d+)",
+        lambda m: f"{m.group(1)} {int(m.group(2)) + file_shift}",
+        header,
+    )
+    proteins = folder_ / "proteinGroups.txt"
+    proteins.write_text(header + "\n" + body)
+    sheet = pd.read_csv(case / "lots_plex.csv")
+    sheet["tmt_channel"] += sheet_shift
+    lots = folder_ / "lots.csv"
+    sheet.to_csv(lots, index=False)
+    return proteins, lots
+
+
+@pytest.mark.parametrize(
+    ("file_shift", "sheet_shift", "said"),
+    [(-1, 0, "numbered from 0 in the protein file (0..9) and from 1 in the lot sheet (1..10)"),
+     (0, -1, "numbered from 1 in the protein file (1..10) and from 0 in the lot sheet (0..9)")],
+)  # fmt: skip
+def test_tmt_channels_numbered_from_0_on_one_side_only_are_refused(
+    tmp_path: Path, file_shift: int, sheet_shift: int, said: str
+) -> None:
+    """Some MaxQuant exports number reporter channels from 0: matched as written, every lot
+    took its neighbour's channel (72 of 80 lots scored on another lot's data, no warning)."""
+    case = folder(CASES, "maxquant-tmt-reporter-columns")
+    proteins, lots = renumbered_tmt(case, tmp_path, file_shift, sheet_shift)
+    result = invoke("inspect", proteins, "--lots", lots)
+    assert result.exit_code == 2, result.output
+    assert said in one_line(result) and "plex 'PLEX1'" in one_line(result)
+    with pytest.raises(InputError, match="neighbour's channel"):
+        map_runs_to_lots(read_proteins(proteins), read_lot_sheet(lots))
+
+
+def test_tmt_channels_numbered_from_0_on_both_sides_match(tmp_path: Path) -> None:
+    case = folder(CASES, "maxquant-tmt-reporter-columns")
+    proteins, lots = renumbered_tmt(case, tmp_path, -1, -1)
+    matched, _ = map_runs_to_lots(read_proteins(proteins), read_lot_sheet(lots))
+    same_values(matched.intensities, base_lots().intensities)
+
+
 @given(
     channels=st.integers(1, 18),
     plexes=st.lists(st.sampled_from(["PLEX1", "A", "batch 2", "TMT_3"]), max_size=3, unique=True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -301,6 +302,55 @@ def _ambiguous(found: list[tuple[str, list[str], list[str]]]) -> InputError:
     )
 
 
+_CHANNEL = re.compile(r"^(?P<plex>.*?) ?channel (?P<channel>\d+)$")
+
+
+def _channels_by_plex(names: Iterable[str]) -> dict[str, set[int]]:
+    """Reporter channel numbers of each plex (by its short name) among run names
+    (``PLEX1 channel 3``, ``channel_run_name``)."""
+    found: dict[str, set[int]] = {}
+    for name in names:
+        match = _CHANNEL.match(name)
+        if match:
+            plex = strip_run_name(match["plex"]) if match["plex"] else ""
+            found.setdefault(plex, set()).add(int(match["channel"]))
+    return found
+
+
+def _refuse_shifted_channels(runs: list[str], entries: Sequence[tuple[str, str]]) -> None:
+    """Refuse reporter channels numbered from 0 on one side and from 1 on the other.
+
+    Some MaxQuant exports number a plex's reporter channels 0…9 (``Reporter intensity
+    corrected 0``), lab sheets usually 1…10: matched as written, every lot would take its
+    neighbour's channel. The lot sheet naming channel ``max + 1`` of a plex whose file starts
+    at 0, or channel 0 of a plex whose file starts at 1, shows it.
+
+    Raises:
+        InputError: naming the plex, both numberings and a way out.
+    """
+    in_file = _channels_by_plex(runs)
+    if not in_file:
+        return
+    in_sheet = _channels_by_plex(run for _, run in entries)
+    for plex, named in in_sheet.items():
+        channels = in_file.get(plex)
+        if not channels:
+            continue
+        from_zero = min(channels) == 0
+        if (from_zero and max(channels) + 1 in named) or (
+            not from_zero and min(channels) == 1 and 0 in named
+        ):
+            where = f"plex {plex!r}" if plex else "the file"
+            file_first, sheet_first = (0, 1) if from_zero else (1, 0)
+            raise InputError(
+                f"reporter channels of {where} are numbered from {file_first} in the protein "
+                f"file ({min(channels)}..{max(channels)}) and from {sheet_first} in the lot "
+                f"sheet ({min(named)}..{max(named)}): renumber the lot sheet's channels as the "
+                "file writes them; matched as written, each lot would take its neighbour's "
+                "channel"
+            )
+
+
 def match_all_runs(
     runs: list[str], by_ms_run: RunTable, lots: set[str]
 ) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
@@ -325,6 +375,7 @@ def match_all_runs(
             like one lot that another lot's ``ms_run`` names.
     """
     by_ms_run.refuse_shared(runs)
+    _refuse_shifted_channels(runs, by_ms_run.entries)
     run_to_lot: dict[str, str] = {}
     claimed: set[tuple[str, str]] = set()
     for run in runs:
