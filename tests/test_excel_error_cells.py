@@ -131,3 +131,17 @@ def test_an_error_cell_in_a_lot_sheet_workbook_is_text_and_not_available_is_empt
     with pytest.raises(InputError) as refused:
         read_lot_sheet(path)
     assert problem in str(refused.value) and lots.loc[3, "lot_id"] in str(refused.value)
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_yes_no_cell_in_a_protein_workbook_is_text_not_one_or_zero(
+    tmp_path: Path, flag: bool
+) -> None:
+    """An XLSX TRUE among intensities was read as 1.0 (FALSE as 0: not detected), where the
+    same TRUE in a CSV is text, refused."""
+    table = small_table(3).astype({"P2": object})
+    table.loc[1, "P2"] = flag
+    path = tmp_path / "proteins.xlsx"
+    workbook(table, path, {})
+    with pytest.raises(InputError, match=f"text '{flag}' in a number cell"):
+        read_proteins(path)

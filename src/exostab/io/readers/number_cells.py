@@ -87,6 +87,8 @@ def parse_cells(
                 number = pd.to_numeric(
                     cells.map(_comma_to_point) if comma else cells, errors="coerce"
                 )
+                # a yes/no cell among numbers (an XLSX TRUE) is no number: pandas reads it 1
+                number = number.mask(cells.map(lambda v: isinstance(v, (bool, np.bool_))))
             stripped = cells.map(lambda v: v.strip() if isinstance(v, str) else v)
             text[:, position] = (number.isna() & stripped.notna() & stripped.ne("")).to_numpy()
             values[:, position] = number.astype("float64").to_numpy()
