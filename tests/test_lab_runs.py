@@ -1005,3 +1005,28 @@ def test_a_lot_quarantined_for_a_bad_cell_keeps_its_run(
         payload, _ = inspection(proteins, base_lots_read(), (sheet, refused))
         assert payload["runs_without_lot"] == []
         assert payload["lots_without_run"] == []
+
+
+# --- rows without a protein group id -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "group"),
+    [(("cases", "base-lots", "proteinGroups.txt"), "Protein IDs"),
+     (("fixtures/proteomics-formats", "diann", "report.pg_matrix.tsv"), "Protein.Group"),
+     (("fixtures/proteomics-formats", "fragpipe", "combined_protein.tsv"), "Protein")],
+)  # fmt: skip
+def test_a_row_without_a_protein_group_id_is_dropped_and_said_never_named_nan(
+    tmp_path: Path, source: tuple[str, str, str], group: str
+) -> None:
+    """A row with an empty group id was the protein group 'nan' (two: "duplicate protein group
+    id(s) 'nan'", a name the file never wrote); a row of only tabs was one more group."""
+    path = folder(SHARED / source[0], source[1]) / source[2]
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    valued, empty = table.iloc[[0]].assign(**{group: ""}), table.iloc[[1]].map(lambda _: "")
+    edited = pd.concat([table, valued, valued, empty], ignore_index=True)
+    edited.to_csv(tmp_path / source[2], sep="\t", index=False)
+    before, after = read_proteins(path), read_proteins(tmp_path / source[2])
+    assert list(after.intensities.columns) == list(before.intensities.columns)
+    assert "nan" not in after.intensities.columns
+    assert "dropped 3 row(s) without a protein group id (2 holding values)" in after.notes

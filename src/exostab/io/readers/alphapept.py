@@ -38,7 +38,7 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     table, n_dropped, notes = drop_flagged(
         table, decoy_or_contaminant(ids), path, "decoy/contaminant groups"
     )
-    by_group = table[samples].set_axis(table[index_column].astype(str).to_numpy(), axis=0)
+    by_group = table[samples].set_axis(table[index_column].to_numpy(), axis=0)
     by_group.columns = [c[: -len(suffix)] if suffix else c for c in samples]
     return build_matrix(
         fmt="alphapept",

@@ -89,7 +89,7 @@ def read_matrix(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatr
     table, n_dropped, notes = drop_flagged(
         table, decoy_or_contaminant(table[GROUP]), path, "decoy/contaminant groups"
     )
-    by_group = table[runs].set_axis(table[GROUP].astype(str).to_numpy(), axis=0)
+    by_group = table[runs].set_axis(table[GROUP].to_numpy(), axis=0)
     by_group.columns = unique_runs(runs, path)
     file_columns = list(runs)
     return build_matrix(

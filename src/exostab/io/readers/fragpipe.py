@@ -52,7 +52,8 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
             "'<sample> Razor Intensity' columns",
             where=str(path),
         )
-    group = next((c for c in GROUP_COLUMNS if c in table and table[c].is_unique), None)
+    # unique among the rows that have one (a row without an id is build_matrix's to drop)
+    group = next((c for c in GROUP_COLUMNS if c in table and table[c].dropna().is_unique), None)
     if group is None:
         raise InputError("needs a unique 'Protein' or 'Protein Group' column", where=str(path))
     gene = next((c for c in GENE_COLUMNS if c in table), None)
@@ -60,7 +61,7 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     table, n_dropped, notes = drop_flagged(
         table, decoy_or_contaminant(table[group]), path, "decoy/contaminant groups"
     )
-    by_group = table[quantity].set_axis(table[group].astype(str).to_numpy(), axis=0)
+    by_group = table[quantity].set_axis(table[group].to_numpy(), axis=0)
     by_group.columns = [c[: -len(suffix)] for c in quantity]
     return build_matrix(
         fmt="fragpipe",

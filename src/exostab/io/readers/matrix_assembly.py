@@ -26,7 +26,7 @@ from exostab.io.readers.messages import (
     text_in_cell,
 )
 from exostab.io.readers.number_cells import cell_problem, parse_cells
-from exostab.io.readers.parsing import require_columns
+from exostab.io.readers.parsing import blank_cells, require_columns
 from exostab.io.readers.scales import LOG_SCALE_MAX, SCALES, scale_problem
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,19 @@ def build_matrix(
         if fmt == "wide":  # one row per run: no row, no run
             raise header_only(path, "run")
         raise InputError("holds no run (sample) quantity columns", where=str(path))
+    blank = np.array([pd.isna(g) or not str(g).strip() for g in by_group.index], dtype=bool)
+    if blank.any():  # a row without a group id (Excel's trailing tabs) is no protein group
+        n_valued = int((~blank_cells(by_group[blank])).any(axis=1).sum())
+        note = f"dropped {int(blank.sum())} row(s) without a protein group id" + (
+            f" ({n_valued} holding values)" if n_valued else ""
+        )
+        (logger.warning if n_valued else logger.info)("%s: %s", path, note)
+        notes = [*notes, note]
+        by_group = by_group[~blank]
+        genes, descriptions, accessions = (
+            None if column is None else [v for v, b in zip(column, blank, strict=True) if not b]
+            for column in (genes, descriptions, accessions)
+        )
     if by_group.shape[0] == 0:
         if n_groups_before:
             raise none_left(path, n_groups_before, row_name)

@@ -117,7 +117,7 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
         descriptions = fasta.map(_description)
     else:
         descriptions = None
-    by_group = table[quantity].set_axis(table[GROUP].astype(str).to_numpy(), axis=0)
+    by_group = table[quantity].set_axis(table[GROUP].to_numpy(), axis=0)
     by_group.columns = [reporters[c] if reporters else c[len(prefix) :] for c in quantity]
     return build_matrix(
         fmt="maxquant",

@@ -82,7 +82,7 @@ def read(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatrix:
     table, n_dropped, notes = drop_flagged(
         table, decoy_or_contaminant(table["accession"]), path, "decoy/contaminant groups"
     )
-    by_group = table[quantity].set_axis(table["accession"].astype(str).to_numpy(), axis=0)
+    by_group = table[quantity].set_axis(table["accession"].to_numpy(), axis=0)
     names = []
     for column in quantity:
         match = pattern.match(column)

@@ -107,7 +107,7 @@ def read_pivot(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatri
         block = block.apply(
             lambda column: column.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
         )
-    by_group = block.set_axis(table[GROUP].astype(str).to_numpy(), axis=0)
+    by_group = block.set_axis(table[GROUP].to_numpy(), axis=0)
     by_group.columns = runs
     separator = "comma" if comma else "point"
     return build_matrix(
