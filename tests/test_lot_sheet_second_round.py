@@ -375,3 +375,28 @@ def test_a_missing_model_column_is_named_on_every_lot(simulated_model: dict[str,
     note = "model column(s) not in the input, treated as missing: tissue_source"
     assert without["warning"].str.startswith(note).all()
     assert without["risk"].notna().all()
+
+
+@pytest.mark.parametrize("engine", ["pandas", "pandas-streamed-chunks"])
+def test_score_says_on_the_console_which_model_columns_the_lot_sheet_lacks(
+    simulated_model: dict[str, Path],
+    tmp_path: Path,
+    engine: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The manual shows a console warning; `score` (which reads through ``score_batch``) only
+    wrote it in each lot's warning column: only ``explain`` (``score_file``) said it."""
+    data = simulated_model["data"]
+    sheet = pd.read_csv(data / "lots.csv").drop(columns="tissue_source")
+    sheet.to_csv(tmp_path / "lots.csv", index=False)
+    chunk = ["--chunk-size", "7"] if engine.endswith("chunks") else []
+    result = runner.invoke(
+        app,
+        ["score", "--model", str(simulated_model["model"]), "--proteins",
+         str(data / "proteins.csv"), "--lots", str(tmp_path / "lots.csv"),
+         "--out", str(tmp_path / "scores.csv"), *chunk],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    lacks = "the lot sheet lacks the model's metadata column(s) tissue_source"
+    assert sum(message.startswith(lacks) for message in said) == 1

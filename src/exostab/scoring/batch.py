@@ -143,6 +143,13 @@ class BatchScorer:
     left_out: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Said once per file, on the console, by every engine (each lot's warning names it too).
+        if not_held := self.bundle.missing_metadata(self.sheet.columns):
+            logger.warning(
+                "the lot sheet lacks the model's metadata column(s) %s: read as missing for "
+                "every lot (named in each lot's warning)",
+                ", ".join(not_held),
+            )
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
         # a quarantined lot's runs are its own: never reported as runs of no lot in the sheet
         self.claim = run_claims(self.sheet, self.sheet_quarantine)
@@ -787,12 +794,6 @@ def score_file(
         InputError: the file as a whole is unreadable (see ``checked_chunks``).
     """
     scorer = BatchScorer(bundle, sheet, sheet_quarantine, top_k=top_k)
-    if not_held := bundle.missing_metadata(sheet.columns):
-        logger.warning(
-            "the lot sheet lacks the model's metadata column(s) %s: read as missing for every "
-            "lot (named in each lot's warning)",
-            ", ".join(not_held),
-        )
     quarantined = [scorer.start()]
     tables: list[pd.DataFrame] = []
     scored: list[pd.DataFrame] = []
