@@ -400,3 +400,27 @@ def test_score_says_on_the_console_which_model_columns_the_lot_sheet_lacks(
     said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     lacks = "the lot sheet lacks the model's metadata column(s) tissue_source"
     assert sum(message.startswith(lacks) for message in said) == 1
+
+
+@pytest.mark.parametrize("header", ["LOT_ID", "Lot ID", "lot-id", "Lot_Id"])
+def test_a_protein_table_takes_the_lot_id_spellings_its_lot_sheet_takes(
+    simulated_model: dict[str, Path], tmp_path: Path, header: str
+) -> None:
+    """A wide protein table headed ``LOT_ID`` was an "unknown format", while the lot sheet read
+    the same header as lot_id."""
+    data = simulated_model["data"]
+    text = (data / "proteins.csv").read_text()
+    assert text.startswith("lot_id,")
+    (tmp_path / "proteins.csv").write_text(header + text.removeprefix("lot_id"))
+    risks = {}
+    for name, proteins in (("plain", data / "proteins.csv"), ("typed", tmp_path / "proteins.csv")):
+        out = tmp_path / f"{name}.csv"
+        result = runner.invoke(
+            app,
+            ["score", "--model", str(simulated_model["model"]), "--proteins", str(proteins),
+             "--lots", str(data / "lots.csv"), "--out", str(out), "--chunk-size", "9"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        risks[name] = pd.read_csv(out, dtype={"lot_id": str}).set_index("lot_id")["risk"]
+    assert len(risks["typed"]) == len(pd.read_csv(data / "lots.csv"))
+    pd.testing.assert_series_equal(risks["typed"], risks["plain"])

@@ -12,7 +12,7 @@ import pandas as pd
 
 from exostab.config import METADATA_COLUMNS, NUMERIC_METADATA, Vocabulary
 from exostab.errors import InputError
-from exostab.io.lot_sheet_cells import LOT_ID
+from exostab.io.lot_sheet_cells import LOT_ID, header_key
 from exostab.io.lot_sheet_contract import split_lot_sheet, validate_lot_sheet
 from exostab.io.naming import decoy_or_contaminant, is_unnamed
 from exostab.io.protein_matrix import ProteinMatrix
@@ -40,7 +40,18 @@ NOT_PROTEINS = frozenset((*METADATA_COLUMNS, *NUMERIC_METADATA, "label", "unstab
 
 
 def find_id_column(columns: tuple[str, ...] | list[str]) -> str | None:
-    return next((c for c in ID_COLUMNS if c in columns), None)
+    """The header naming each row's lot (or run): ``lot_id`` or ``run`` as written, else a
+    header that means it as the lot sheet's headers are read (``LOT_ID``, ``Lot ID``, ``Run``:
+    ``header_key``), so a protein table takes the spellings its lot sheet takes."""
+    exact = next((c for c in ID_COLUMNS if c in columns), None)
+    if exact is not None:
+        return exact
+    for name in ID_COLUMNS:
+        key = header_key(name)
+        spelled = next((c for c in columns if header_key(c) == key), None)
+        if spelled is not None:
+            return spelled
+    return None
 
 
 def sniff_long(preview: Preview) -> bool:
