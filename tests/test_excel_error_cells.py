@@ -9,6 +9,8 @@ workbook (a protein table, a lot sheet, merged cells or not), refused as text is
 
 from __future__ import annotations
 
+import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -145,3 +147,35 @@ def test_a_yes_no_cell_in_a_protein_workbook_is_text_not_one_or_zero(
     workbook(table, path, {})
     with pytest.raises(InputError, match=f"text '{flag}' in a number cell"):
         read_proteins(path)
+
+
+def test_a_formula_without_a_saved_value_is_text_and_one_with_a_value_is_its_value(
+    tmp_path: Path,
+) -> None:
+    """A workbook written by a script holds formulas Excel never calculated: pandas read them
+    as missing (an undetected protein). Excel's own saves keep the value, which is read."""
+    table = small_table(3).astype({"P2": object})
+    table.loc[1, "P2"] = "=B3*2"  # openpyxl stores a text starting with "=" as a formula
+    path = workbook(table, tmp_path / "proteins.xlsx", {})
+    with pytest.raises(InputError, match=r"text '=B3\*2' in a number cell at .*'L1'"):
+        read_proteins(path)
+    calculated = tmp_path / "calculated.xlsx"  # as Excel saves it: the formula and its value
+    with zipfile.ZipFile(path) as written, zipfile.ZipFile(calculated, "w") as saved:
+        for item in written.infolist():
+            xml = written.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                assert b"<f>B3*2</f><v" in xml
+                xml = re.sub(rb"<f>B3\*2</f><v\s*/>", b"<f>B3*2</f><v>2022</v>", xml)
+            saved.writestr(item, xml)
+    assert read_proteins(calculated).intensities.loc["L1", "P2"] == 2022.0
+
+
+def test_a_formula_without_a_saved_value_in_a_lot_sheet_is_named(
+    simulated_model: dict[str, Path], tmp_path: Path
+) -> None:
+    lots = pd.read_csv(simulated_model["data"] / "lots.csv", dtype={"lot_id": str})
+    lots = lots.astype({"passage": object})
+    lots.loc[3, "passage"] = "=2+3"
+    path = workbook(lots, tmp_path / "lots.xlsx", {})
+    with pytest.raises(InputError, match=r"not a number in column 'passage': '=2\+3'"):
+        read_lot_sheet(path)
