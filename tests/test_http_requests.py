@@ -49,10 +49,10 @@ def post(url: str, payload: dict[str, Any]) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def server(
+def served_folder(
     simulated_model: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """``exostab serve`` of a real pyfunc folder (the SIMULATED model); yields the URL."""
+) -> Path:
+    """A real pyfunc folder of the SIMULATED model, saved as training logs it."""
     import mlflow
 
     from exostab.store.model_logging import PYFUNC_FILE, model_signature
@@ -64,6 +64,13 @@ def server(
         artifacts={"bundle": str(simulated_model["model"] / "artifacts" / "bundle")},
         signature=model_signature(),
     )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(served_folder: Path) -> Iterator[str]:
+    """``exostab serve`` of the pyfunc folder; yields the URL."""
+    folder = served_folder
     port = free_port()
     env = {
         **os.environ,
@@ -111,29 +118,81 @@ def test_every_envelope_is_answered_per_lot(server: str, name: str) -> None:
     assert [p["risk"] for p in by_split] == [p["risk"] for p in records]
 
 
-@pytest.mark.parametrize(
-    ("name", "shown"),
-    [
-        ("request_topk_null.json", "null"),
-        ("request_topk_3.json", "'3'"),
-        ("request_topk_2.5.json", "2.5"),
-        ("request_topk_0.json", "0"),
-        ("request_topk_-1.json", "-1"),
-    ],
-)
-def test_a_bad_top_k_is_a_one_line_400(server: str, name: str, shown: str) -> None:
-    """Before: ``"top_k": null`` returned a Python stack trace."""
-    status, body = post(server, case_request(name))
+BAD_TOP_K = [
+    ("request_topk_null.json", None, "null (leave top_k out for the default, 5)"),
+    ("request_topk_3.json", "3", '"3"'),
+    ("request_topk_2.5.json", 2.5, "2.5"),
+    ("request_topk_0.json", 0, "0"),
+    ("request_topk_-1.json", -1, "-1"),
+    (None, True, "true"),
+    (None, [3], "[3]"),
+]
+
+
+def bad_top_k_request(name: str | None, value: Any) -> dict[str, Any]:
+    if name is None:
+        request = case_request("request_topk_0.json")
+        request["params"]["top_k"] = value
+        return request
+    request = case_request(name)
+    assert request["params"]["top_k"] == value
+    return request
+
+
+@pytest.mark.parametrize(("name", "value", "shown"), BAD_TOP_K)
+def test_a_bad_top_k_is_a_one_line_400(server: str, name: str, value: Any, shown: str) -> None:
+    """Before: the 400's message began with a multi-line dump of the parsed request
+    (``Failed to predict data '  lot_id  passage ...\n0  L-1 ...'. \nError: ...``), and text,
+    fractions and ``true`` got mlflow's ``Can not safely convert <class 'str'> to
+    DataType.long``. (Before that, ``null`` returned a Python stack trace.)"""
+    status, body = post(server, bad_top_k_request(name, value))
     assert status == 400, body[:500]
     answer = json.loads(body)
     assert "stack_trace" not in answer and "Traceback" not in body
-    # mlflow puts the parsed request before the model's message; the message is one line
-    error = answer["message"].split("Error: ", 1)[1]
-    assert "\n" not in error and "top_k" in error
-    if name in ("request_topk_null.json", "request_topk_0.json", "request_topk_-1.json"):
-        assert error == f"top_k must be a whole number of at least 1 (got {shown})"
-    else:  # mlflow's own type check of the long parameter refuses text and fractions
-        assert shown.strip("'") in error
+    assert answer["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert answer["message"] == f"params.top_k: must be a whole number of at least 1, got {shown}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "shown"), [bad for bad in BAD_TOP_K if type(bad[1]) in (int, float)]
+)
+def test_mlflow_models_serve_refuses_a_numeric_bad_top_k_in_one_line(
+    served_folder: Path, name: str, value: Any, shown: str
+) -> None:
+    """Served by plain ``mlflow models serve`` (no exostab check in front): mlflow's own
+    ``/invocations`` handler, in process. A number that is not a whole number >= 1 reaches the
+    model (``top_k`` is a ``double`` param), whose refusal keeps its one line: mlflow's
+    scoring server no longer puts the parsed request before it. (``true`` is a number to
+    Python but mlflow's type check refuses it first, in its own words.)"""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc import scoring_server
+
+    model = mlflow.pyfunc.load_model(str(served_folder))
+    body = json.dumps(bad_top_k_request(name, value))
+    with pytest.raises(MlflowException) as refused:
+        scoring_server.invocations(body, "application/json", model, None)
+    answer = json.loads(refused.value.serialize_as_json())
+    assert refused.value.get_http_status_code() == 400
+    assert answer["message"] == f"params.top_k: must be a whole number of at least 1, got {shown}"
+
+
+def test_mlflow_models_serve_refuses_a_request_without_lot_id_in_one_line(
+    served_folder: Path,
+) -> None:
+    """An input-column refusal from the model: one line, no dump of the parsed request."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc import scoring_server
+
+    model = mlflow.pyfunc.load_model(str(served_folder))
+    body = json.dumps({"dataframe_records": [{"passage": 4, "medium": "hPL"}]})
+    with pytest.raises(MlflowException) as refused:
+        scoring_server.invocations(body, "application/json", model, None)
+    message = refused.value.message
+    assert refused.value.get_http_status_code() == 400
+    assert "\n" not in message and "Failed to predict data" not in message
+    assert message.startswith("Failed to enforce model input schema: the request has no lot_id")
 
 
 def test_a_huge_top_k_lists_every_driver(server: str) -> None:

@@ -203,7 +203,7 @@ def test_the_pyfunc_refuses_a_top_k_below_one(linear_bundle: ModelBundle, top_k:
     model.bundle = linear_bundle
     request = pd.DataFrame({"lot_id": ["A"], "passage": [3]})
     with pytest.raises(
-        MlflowException, match=f"top_k must be a whole number of at least 1 \\(got {top_k}\\)"
+        MlflowException, match=f"^params.top_k: must be a whole number of at least 1, got {top_k}$"
     ):
         model.predict(None, request, params={"top_k": top_k})
 

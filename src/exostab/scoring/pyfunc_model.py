@@ -6,6 +6,8 @@ mlflow executes this file when it loads the model; it bundles no pickled object.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from typing import Any
 
@@ -21,24 +23,63 @@ from exostab.model.bundle import ModelBundle
 DEFAULT_TOP_K = 5
 
 
+class RequestError(MlflowException):
+    """A refused request (HTTP 400) whose message stays the one line it was raised with.
+
+    mlflow's scoring server rewrites the ``message`` of any ``MlflowException`` that ``predict``
+    raises to ``Failed to predict data '<the parsed request>'. \nError: <message>``: a
+    multi-line pandas dump of the whole request before the reason. Here a new message that
+    only wraps the current one (ends with it) is ignored, so the client reads the reason alone;
+    any other new message replaces it, on one line.
+    """
+
+    @property  # type: ignore[override]
+    def message(self) -> str:
+        return self._one_line
+
+    @message.setter
+    def message(self, value: str) -> None:
+        text = str(value)
+        current = getattr(self, "_one_line", None)
+        if current is not None and text.endswith(current):
+            return
+        self._one_line = " ".join(text.splitlines())
+
+
+def _shown(value: Any) -> str:
+    """A param value as the request's JSON wrote it (short, one line)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def read_top_k(params: dict[str, Any] | None) -> int:
     """Read the ``top_k`` parameter: a whole number of at least 1 (default 5).
 
     JSON ``null``, text (``"3"``), a fraction (``2.5``), ``true``, 0 or a negative number is
-    refused in one line. A ``top_k`` above the model's feature count lists every driver
-    (nothing more to list), so ``100000`` is read as "all".
+    refused in one line naming ``params.top_k`` and the value sent. ``null`` is refused, not
+    read as the default (as ``score --top-k`` has no empty value): leaving ``top_k`` out gives
+    the default. A ``top_k`` above the model's feature count lists every driver (nothing more
+    to list), so ``100000`` is read as "all". A whole float (``3.0``) is 3: mlflow hands a
+    ``double`` param over as a float.
 
     Raises:
-        MlflowException: INVALID_PARAMETER_VALUE (HTTP 400), naming what was sent.
+        RequestError: INVALID_PARAMETER_VALUE (HTTP 400), naming what was sent.
     """
     value = (params or {}).get("top_k", DEFAULT_TOP_K)
+    if isinstance(value, float | np.floating) and math.isfinite(value) and value.is_integer():
+        value = int(value)
     whole = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
-    if not whole or int(value) < 1:
-        sent = "null" if value is None else repr(value)
-        raise MlflowException.invalid_parameter_value(
-            f"top_k must be a whole number of at least 1 (got {sent})"
-        )
-    return int(value)
+    if whole and int(value) >= 1:
+        return int(value)
+    hint = f" (leave top_k out for the default, {DEFAULT_TOP_K})" if value is None else ""
+    raise RequestError.invalid_parameter_value(
+        f"params.top_k: must be a whole number of at least 1, got {_shown(value)}{hint}"
+    )
 
 
 def _cell(value: Any) -> Any:
@@ -102,7 +143,7 @@ class ExostabPyfunc(PythonModel):
         try:
             request = self.bundle.served_request(request_lots(model_input))
         except InputError as error:
-            raise MlflowException.invalid_parameter_value(
+            raise RequestError.invalid_parameter_value(
                 f"Failed to enforce model input schema: {error}",
                 error_class="SCHEMA_ENFORCEMENT_FAILED",
             ) from None

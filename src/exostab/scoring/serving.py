@@ -1,11 +1,13 @@
-"""``exostab serve``: run ``mlflow models serve`` for a model and stop it, children included.
+"""``exostab serve``: run mlflow's scoring server for a model and stop it, children included.
 
-mlflow starts the HTTP server as a tree of processes (mlflow → shell → uvicorn and its
-workers). Ending only the top one leaves uvicorn answering on the port, so the server runs in
-a process group of its own, and SIGTERM, SIGINT or SIGHUP (a closed terminal) to ``exostab
-serve`` is passed to that whole group; whatever has not exited after a grace period is killed.
-A second signal kills at once. SIGKILL cannot be caught by any process: after it, end the
-server's process group by hand (``kill -- -PGID``).
+The server is what ``mlflow models serve --env-manager local`` runs, uvicorn with mlflow's
+scoring app, wrapped so that a bad ``params.top_k`` gets a one-line 400
+(``exostab.scoring.http_app``). uvicorn may start workers of its own: ending only the top
+process could leave one answering on the port, so the server runs in a process group of its
+own, and SIGTERM, SIGINT or SIGHUP (a closed terminal) to ``exostab serve`` is passed to that
+whole group; whatever has not exited after a grace period is killed. A second signal kills at
+once. SIGKILL cannot be caught by any process: after it, end the server's process group by
+hand (``kill -- -PGID``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class ServerPlan:
         source: what mlflow loads: the model's local folder when it was found cheaply,
             otherwise the URI.
         port: TCP port on 127.0.0.1.
-        command: the ``mlflow models serve`` command line.
+        command: the server's command line (uvicorn with ``http_app.create_app``).
         env: its environment.
         gate_passed: the model passed the gate at training (None: trained before the gate).
     """
@@ -106,18 +108,18 @@ def plan_server(model: str, port: int) -> ServerPlan:
         # signature (thousands of columns, ~60 KB).
         "MLFLOW_DISABLE_SCHEMA_DETAILS": "true",
     }
+    # What ``mlflow models serve --env-manager local`` runs (uvicorn with mlflow's scoring
+    # app and the model path in the environment), with the request's params checked first so
+    # that a bad top_k is a one-line 400 (``exostab.scoring.http_app``).
+    env["__pyfunc_model_path__"] = source  # mlflow.pyfunc.scoring_server._SERVER_MODEL_PATH
     command = [
-        str(Path(bin_dir) / "mlflow"),
-        "models",
-        "serve",
-        "-m",
-        source,
-        "--env-manager",
-        "local",
+        str(Path(bin_dir) / "uvicorn"),
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
+        "--factory",
+        "exostab.scoring.http_app:create_app",
     ]
     return ServerPlan(
         model_uri, bundle.model_version, source, port, command, env, bundle.gate_passed
@@ -234,4 +236,4 @@ def run_server(plan: ServerPlan, say: Callable[[str], None]) -> None:
         )
         return
     if returncode != 0:
-        raise ExostabError(f"mlflow models serve exited with code {returncode}")
+        raise ExostabError(f"the model server (uvicorn) exited with code {returncode}")

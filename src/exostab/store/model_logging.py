@@ -39,8 +39,14 @@ def model_signature() -> ModelSignature:
     (HTTP 400, the good lots get nothing), while ``ModelBundle.predict`` gives one answer per
     lot, a risk or an ``error`` naming the column. The served columns are listed with the model
     (``signature_columns.csv``: short name, input column, feature, gene, accession).
+
+    ``top_k`` is declared ``double``, not ``long``: mlflow checks a param against its type
+    before ``predict`` runs and refuses a mismatch with its own message (``Can not safely
+    convert ...``); as a double, a fraction (``2.5``) reaches ``read_top_k``, which refuses it
+    in one line naming ``params.top_k``. Only what no number type takes (text, ``true``) is
+    still refused by mlflow itself (``exostab serve`` checks those first).
     """
-    return ModelSignature(params=ParamSchema([ParamSpec("top_k", "long", 5)]))
+    return ModelSignature(params=ParamSchema([ParamSpec("top_k", "double", 5.0)]))
 
 
 def signature_typed(example: pd.DataFrame, bundle: ModelBundle) -> pd.DataFrame:
