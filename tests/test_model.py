@@ -467,6 +467,36 @@ def test_a_blend_without_validated_rounds_keeps_its_linear_weight(planted: Train
     np.testing.assert_allclose(blend.decision_function(encoded), expected, atol=1e-9)
 
 
+@pytest.mark.parametrize("n_rounds", [0, 20])
+def test_average_is_the_mean_of_prior_linear_and_blend_and_its_parts_add_up(
+    planted: TrainingSet, n_rounds: int
+) -> None:
+    """``average`` (the fifth comparison's candidate) is the equal-weight mean, in log-odds, of
+    the prior, prior + linear and the blend fitted alike; its attributions sum to it."""
+    encoded = _encoded(planted)
+    y = planted.y.to_numpy()
+    common = {
+        "metadata": ("passage", "medium"),
+        "categorical": ("medium",),
+        "linear_c": 0.05,
+        "n_rounds": n_rounds,
+        "booster_params": {"num_leaves": 4, "min_child_samples": 5, "verbose": -1},
+    }
+    fitted = {
+        learner: PriorBoostedClassifier(learner=learner, **common).fit(encoded, y)
+        for learner in ("average", "blend", "linear", "prior")
+    }
+    average = fitted["average"]
+    assert average.weights == ((0.5 / 3, 0.5) if n_rounds else (0.0, 0.5))
+    expected = np.mean(
+        [fitted[k].decision_function(encoded) for k in ("prior", "linear", "blend")], axis=0
+    )
+    np.testing.assert_allclose(average.decision_function(encoded), expected, atol=1e-9)
+    np.testing.assert_allclose(
+        average.contributions(encoded).sum(axis=1), average.decision_function(encoded), atol=1e-6
+    )
+
+
 def test_a_passage_prior_leaves_the_other_metadata_out_of_the_model(
     planted: TrainingSet,
 ) -> None:

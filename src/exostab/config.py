@@ -112,7 +112,7 @@ class FeatureConfig(Frozen):
 class Candidate(Frozen):
     """One structure the inner grouped CV may choose: a learner and its preprocessing."""
 
-    learner: Literal["prior", "trees", "linear", "blend"]
+    learner: Literal["prior", "trees", "linear", "blend", "average"]
     # The prior's inputs: passage alone, or passage and every other metadata feature. Donor-level
     # covariates (age, tissue) fitted on ~45 donors need not carry over to new donors, so the
     # inner donor-grouped CV decides whether they enter.
@@ -138,7 +138,7 @@ class Candidate(Frozen):
             parts += [self.normalisation, f"det{self.detection_min_rate:g}"]
             if self.screen_top_k:
                 parts.append(f"top{self.screen_top_k}")
-            if self.learner in ("linear", "blend"):
+            if self.learner in ("linear", "blend", "average"):
                 parts.append(f"C{self.linear_c:g}")
         return "/".join(parts)
 

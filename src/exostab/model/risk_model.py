@@ -33,7 +33,25 @@ from sklearn.utils.validation import check_is_fitted
 from exostab.model.booster import train_booster
 from exostab.model.logistic import fit_offset_logistic, sigmoid
 
-LEARNERS = ("prior", "trees", "linear", "blend")
+LEARNERS = ("prior", "trees", "linear", "blend", "average")
+# The learners fitting LightGBM trees, and those fitting the ridge part.
+TREE_LEARNERS = ("trees", "blend", "average")
+LINEAR_LEARNERS = ("linear", "blend", "average")
+
+
+def part_weights(learner: str, blend_weight: float) -> tuple[float, float]:
+    """(weight of the trees, weight of the linear part) in a learner's protein part.
+
+    ``blend``: the mean of (prior + trees) and (prior + linear), ``w`` and ``1 - w``.
+    ``average``: the equal-weight mean of the prior alone, prior + linear and the blend (issue
+    19: average the structures rather than pick one): ``w / 3`` and ``(2 - w) / 3``, i.e.
+    prior + ½ linear + ⅙ trees at ``w = 0.5``. ``trees``, ``linear``: 1; ``prior``: none.
+    """
+    if learner == "blend":
+        return blend_weight, 1.0 - blend_weight
+    if learner == "average":
+        return blend_weight / 3.0, (2.0 - blend_weight) / 3.0
+    return (1.0 if learner == "trees" else 0.0), (1.0 if learner == "linear" else 0.0)
 
 
 class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
@@ -47,7 +65,7 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
     Args:
         metadata: metadata columns (prior inputs).
         categorical: the metadata columns holding category codes (one-hot in the prior).
-        learner: ``prior``, ``trees``, ``linear`` or ``blend``.
+        learner: ``prior``, ``trees``, ``linear``, ``blend`` or ``average`` (``part_weights``).
         prior_features: the metadata columns the prior uses (default: all of ``metadata``);
             the others are left out of the model altogether (neither prior nor trees).
         n_rounds: boosting rounds of ``trees``/``blend`` (0 = no trees).
@@ -195,8 +213,8 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         )
         offset = self.prior_log_odds(frame)
         values = self._protein_values(frame)
-        use_trees = self.learner in ("trees", "blend") and self.n_rounds > 0
-        use_linear = self.learner in ("linear", "blend")
+        use_trees = self.learner in TREE_LEARNERS and self.n_rounds > 0
+        use_linear = self.learner in LINEAR_LEARNERS
         self.booster_ = None
         self.linear_coef_: list[float] = []
         self.linear_intercept_ = 0.0
@@ -234,12 +252,11 @@ class PriorBoostedClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         trees = self.booster_ is not None
         linear = bool(self.linear_coef_)
-        if self.learner == "blend":
-            # Always the mean of (prior + trees) and (prior + linear): trees without validated
-            # rounds are the prior itself, so the linear part keeps its blend weight.
-            return (self.blend_weight if trees else 0.0), (
-                1.0 - self.blend_weight if linear else 0.0
-            )
+        if self.learner in ("blend", "average"):
+            # Always the mean of its structures: trees without validated rounds are the prior
+            # itself, so the linear part keeps its weight (``part_weights``).
+            tree_weight, linear_weight = part_weights(self.learner, self.blend_weight)
+            return (tree_weight if trees else 0.0), (linear_weight if linear else 0.0)
         return (1.0 if trees else 0.0), (1.0 if linear else 0.0)
 
     @property

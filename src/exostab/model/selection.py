@@ -21,7 +21,12 @@ from exostab.dataset import TrainingSet
 from exostab.model.booster import booster_params, train_booster
 from exostab.model.evaluate import rank_auroc
 from exostab.model.pipeline import build_pipeline, prior_features
-from exostab.model.risk_model import PriorBoostedClassifier
+from exostab.model.risk_model import (
+    LINEAR_LEARNERS,
+    TREE_LEARNERS,
+    PriorBoostedClassifier,
+    part_weights,
+)
 from exostab.model.splits import FoldPlan, grouped_folds
 
 logger = logging.getLogger(__name__)
@@ -46,7 +51,7 @@ class Choice:
 
     @property
     def label(self) -> str:
-        rounds = f"/{self.n_rounds}r" if self.candidate.learner in ("trees", "blend") else ""
+        rounds = f"/{self.n_rounds}r" if self.candidate.learner in TREE_LEARNERS else ""
         return self.candidate.label + rounds
 
 
@@ -86,7 +91,7 @@ def fallback_choice(candidates: list[Candidate], reason: str, max_rounds: int) -
         c.model_copy(update={"learner": "linear"}) for c in candidates if c.learner == "blend"
     ]
     chosen = (linear or blends or candidates)[0]
-    rounds = max_rounds // 3 if chosen.learner in ("trees", "blend") else 0
+    rounds = max_rounds // 3 if chosen.learner in TREE_LEARNERS else 0
     return Choice(candidate=chosen, n_rounds=rounds, reason=reason)
 
 
@@ -180,8 +185,8 @@ def _candidate_losses(
     for group, frames in by_prior:
         group_prior = prior_features(group[0], training.metadata)
         prior_oof = np.full(len(rows), np.nan)
-        needs_trees = any(c.learner in ("trees", "blend") for c in group)
-        linear_cs = sorted({c.linear_c for c in group if c.learner in ("linear", "blend")})
+        needs_trees = any(c.learner in TREE_LEARNERS for c in group)
+        linear_cs = sorted({c.linear_c for c in group if c.learner in LINEAR_LEARNERS})
         linear_oof = {c: np.full(len(rows), np.nan) for c in linear_cs}
         curve_sum = np.zeros(max_rounds)
         parts: list[tuple[np.ndarray, lightgbm.Booster, np.ndarray]] = []
@@ -233,7 +238,7 @@ def _candidate_losses(
                 best_rounds = int(np.argmin(curve)) + 1
         tree_oof = _boosted(prior_oof, parts, best_rounds) if best_rounds else prior_oof.copy()
         for candidate in group:
-            if candidate.learner in ("trees", "blend"):
+            if candidate.learner in TREE_LEARNERS:
                 rounds_of[candidate.label] = best_rounds
             if candidate.learner == "prior":
                 pooled[candidate.label] = prior_oof.copy()
@@ -242,13 +247,13 @@ def _candidate_losses(
             elif candidate.learner == "linear":
                 pooled[candidate.label] = linear_oof[candidate.linear_c]
             else:
-                # The mean of (prior + trees) and (prior + linear); with no validated rounds the
-                # trees are the prior itself, so the linear part is shrunk by half.
-                w = cfg.model.blend_weight
+                # blend, average: a mean of structures (``part_weights``); with no validated
+                # rounds the trees are the prior itself, so only the linear part is added.
+                tree_weight, linear_weight = part_weights(candidate.learner, cfg.model.blend_weight)
                 pooled[candidate.label] = (
                     prior_oof
-                    + w * (tree_oof - prior_oof)
-                    + (1 - w) * (linear_oof[candidate.linear_c] - prior_oof)
+                    + tree_weight * (tree_oof - prior_oof)
+                    + linear_weight * (linear_oof[candidate.linear_c] - prior_oof)
                 )
 
     return {label: loss(y, oof) for label, oof in pooled.items()}, rounds_of
@@ -273,8 +278,11 @@ def choose_structure(
         folds that each hold both classes and at least two groups.
     """
     candidates = eligible_candidates(cfg, len(rows))
-    if len(candidates) == 1 and candidates[0].learner not in ("trees", "blend"):
+    if len(candidates) == 1 and candidates[0].learner not in TREE_LEARNERS:
         return Choice(candidate=candidates[0], n_rounds=0, reason="only candidate")
+    if len(rows) < cfg.search.min_lots_for_trees and candidates[0].learner == "average":
+        # too few lots to validate trees: the mean of the prior and prior + linear
+        return Choice(candidate=candidates[0], n_rounds=0, reason="too few lots for trees")
     y = training.y.iloc[rows].to_numpy()
     groups = training.groups.iloc[rows]
     X = training.X.iloc[rows]
