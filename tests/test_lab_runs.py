@@ -1030,3 +1030,54 @@ def test_a_row_without_a_protein_group_id_is_dropped_and_said_never_named_nan(
     assert list(after.intensities.columns) == list(before.intensities.columns)
     assert "nan" not in after.intensities.columns
     assert "dropped 3 row(s) without a protein group id (2 holding values)" in after.notes
+
+
+# --- a run named <lot_id>.<number> (review: silently averaged into the lot) ---------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", ["wide", "maxquant"])
+def test_score_never_averages_a_dot_numbered_run_into_a_lot_whose_ms_run_names_its_runs(
+    store: dict, base_model: str, shape: str, tmp_path: Path
+) -> None:
+    """``SIM-L0001.2`` holding SIM-L0002's values moved SIM-L0001's risk, with no word."""
+    base = folder(CASES, "base-lots")
+    if shape == "wide":
+        wide = pd.read_csv(base / "proteins.csv", dtype={"lot_id": str})
+        extra = wide.iloc[[1]].assign(lot_id="SIM-L0001.2")
+        proteins = tmp_path / "p_dotsuffix.csv"
+        pd.concat([wide, extra]).to_csv(proteins, index=False)
+    else:
+        table = pd.read_csv(base / "proteinGroups.txt", sep="\t", dtype=str, keep_default_na=False)
+        table["LFQ intensity SIM-L0001.2"] = table["LFQ intensity SIM_run_0051"]
+        proteins = tmp_path / "proteinGroups.txt"
+        table.to_csv(proteins, sep="\t", index=False)
+    clean, _, _ = score_cli(store, base_model, base / "proteinGroups.txt", base / "lots.csv", "c")
+    scores, quarantine, _ = score_cli(store, base_model, proteins, base / "lots.csv", "dot")
+    assert len(scores) == 80
+    risk = scores.set_index("lot_id")["risk"]
+    assert risk["SIM-L0001"] == pytest.approx(clean.set_index("lot_id")["risk"]["SIM-L0001"])
+    assert scores.set_index("lot_id")["warning"].isna().all()
+    reason = quarantine.set_index("lot_id")["reason"]["SIM-L0001.2"]
+    assert "named like lot SIM-L0001" in reason and "ms_run names its runs" in reason
+
+
+@pytest.mark.slow
+def test_score_says_a_lot_was_averaged_from_runs_named_like_it(
+    store: dict, base_model: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = folder(CASES, "base-lots")
+    wide = pd.read_csv(base / "proteins.csv", dtype={"lot_id": str})
+    proteins = tmp_path / "p_dotsuffix.csv"
+    pd.concat([wide, wide.iloc[[1]].assign(lot_id="SIM-L0001.2")]).to_csv(proteins, index=False)
+    lots = tmp_path / "lots.csv"
+    pd.read_csv(base / "lots.csv", dtype=str).drop(columns="ms_run").to_csv(lots, index=False)
+    with caplog.at_level(logging.WARNING):
+        scores, _, _ = score_cli(store, base_model, proteins, lots, "dot_no_ms_run")
+    warned = scores.set_index("lot_id")["warning"].fillna("")
+    assert warned["SIM-L0001"] == (
+        "averaged 2 runs as replicates by their names (no ms_run names this lot's runs): "
+        "SIM-L0001, SIM-L0001.2"
+    )
+    assert sum(bool(w) for w in warned) == 1
+    assert "SIM-L0001 (SIM-L0001, SIM-L0001.2)" in caplog.text

@@ -166,6 +166,9 @@ def build_training_set(
     missing_note = mapping.missing_note()
     if missing_note:
         logger.warning("%s: %s", where, missing_note)
+    replicate_note = mapping.replicate_note()
+    if replicate_note:
+        logger.warning("%s: %s", where, replicate_note)
     sheet = lot_sheet.loc[lots.intensities.index]
     y = sheet[label].astype(int)
     classes = sorted(y.unique().tolist())

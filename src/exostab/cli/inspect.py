@@ -111,7 +111,7 @@ def inspect_file(
         )
         sheet_read = read_lot_sheet_lenient(lots) if lots is not None else None
     payload, problems = inspection(file, matrix, sheet_read)
-    release_unshown(held, [*problems, *matrix.notes])
+    release_unshown(held, [*problems, *payload["notes"]])
     if as_json:
         print(json_module.dumps(payload))
         return
@@ -133,7 +133,7 @@ def inspect_file(
         low, high = payload["intensity_min"], payload["intensity_max"]
         table.add_row("intensity range", f"{low:.4g} – {high:.4g}")
     table.add_row("scale", f"{matrix.scale} (declared)")  # a contradiction is a problem row
-    for note in matrix.notes:
+    for note in payload["notes"]:  # the reader's, then the mapping's (replicates by name)
         if note not in dropped:
             table.add_row("note", escape(note))
     if lots is not None:

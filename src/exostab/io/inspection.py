@@ -12,7 +12,14 @@ import pandas as pd
 
 from exostab.errors import shown
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.runs import map_runs_to_lots, named, run_claims, why_no_run_matched
+from exostab.io.runs import (
+    map_runs_to_lots,
+    ms_run_table,
+    named,
+    named_like_a_named_lot,
+    run_claims,
+    why_no_run_matched,
+)
 
 
 def inspection(
@@ -66,16 +73,35 @@ def inspection(
         ]
         payload["missing_runs"] = {lot: list(runs) for lot, runs in mapping.missing_runs.items()}
         nothing = not mapping.run_to_lot
+        # runs named like a lot cut at a dot, whose ms_run names its runs: said apart
+        like = named_like_a_named_lot(
+            list(mapping.runs_without_lot),
+            ms_run_table(claims, [str(lot) for lot in claims.index]),
+            {str(lot) for lot in claims.index},
+        )
+        other = [run for run in mapping.runs_without_lot if run not in like]
         if nothing and (matrix.n_runs or len(claims)):
             problems.append(
                 "no run matches a lot: "
                 + why_no_run_matched([str(run) for run in matrix.intensities.index], claims)
             )
-        elif mapping.runs_without_lot:
+        elif other:
             problems.append(
-                f"{len(mapping.runs_without_lot)} run(s) match no lot (left out by train and "
-                f"score: QC, blanks?): {named(mapping.runs_without_lot)}"
+                f"{len(other)} run(s) match no lot (left out by train and "
+                f"score: QC, blanks?): {named(other)}"
             )
+        if like and not nothing:
+            problems.append(
+                f"{len(like)} run(s) named like a lot with a replicate number after a dot match "
+                "no lot: that lot's ms_run names its runs, not these (left out by train and "
+                "score): " + named([f"{run} (lot {lot})" for run, lot in like.items()])
+            )
+        replicate_note = mapping.replicate_note()
+        if replicate_note:  # averaged by their names alone: said, never silent
+            payload["notes"].append(replicate_note)
+        payload["named_replicates"] = {
+            lot: list(runs) for lot, runs in mapping.named_replicates.items()
+        }
         missing_note = mapping.missing_note()
         if missing_note:
             problems.append(missing_note)

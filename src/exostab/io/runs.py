@@ -37,6 +37,9 @@ class RunMapping:
         missing_runs: lot_id -> the runs its ``ms_run`` names that are not in the file, for
             lots that have at least one other run (a lost injection: the lot is measured on
             fewer runs than the sheet says).
+        named_replicates: lot_id -> the runs averaged into it, for the lots averaged from
+            several runs of which one is theirs only by its name cut at a dot (``LOT-1.2``;
+            ``named_replicates``): no ``ms_run`` says they are the lot's, so it is said.
     """
 
     run_to_lot: dict[str, str]
@@ -44,6 +47,11 @@ class RunMapping:
     runs_without_lot: tuple[str, ...]
     lots_without_run: tuple[str, ...]
     missing_runs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    named_replicates: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def replicate_note(self) -> str | None:
+        """Say which lots were averaged from runs named like them (None when none was)."""
+        return named_replicates_note(self.named_replicates)
 
     def missing_note(self) -> str | None:
         """Say which lots miss a run their ``ms_run`` names (None when none does)."""
@@ -59,6 +67,84 @@ class RunMapping:
 def missing_run_warning(runs: tuple[str, ...]) -> str:
     """The ``warning`` text of a lot measured without some of the runs its ``ms_run`` names."""
     return f"ms_run names {len(runs)} run(s) not in the protein file: {named(list(runs))}"
+
+
+def named_replicates_note(found: dict[str, tuple[str, ...]]) -> str | None:
+    """The note on lots averaged from runs named like them (``named_replicates``), or None."""
+    if not found:
+        return None
+    return (
+        f"{len(found)} lot(s) averaged from runs named like the lot id with a replicate number "
+        "after a dot (no ms_run names these lots' runs; name them in ms_run to choose): "
+        + named([f"{lot} ({', '.join(runs)})" for lot, runs in found.items()])
+    )
+
+
+def named_replicate_warning(runs: tuple[str, ...]) -> str:
+    """The ``warning`` text of a lot averaged from runs named like it (``named_replicates``)."""
+    return (
+        f"averaged {len(runs)} runs as replicates by their names (no ms_run names this lot's "
+        f"runs): {named(list(runs))}"
+    )
+
+
+def named_replicates(
+    run_to_lot: dict[str, str], by_ms_run: RunTable, lots: set[str]
+) -> dict[str, tuple[str, ...]]:
+    """The lots averaged from several runs of which one is theirs by its name cut at a dot.
+
+    Such a run (``SIM-L0001.2``) joins a lot only when no ``ms_run`` entry names the lot's
+    runs (``match_all_runs``); averaging it with the lot's other runs is said, never silent.
+
+    Args:
+        run_to_lot: run -> lot, every run of the lots to tell (a lot's runs read together).
+        by_ms_run: the lot sheet's ``ms_run`` entries (``ms_run_table``).
+        lots: the lot ids of the sheet.
+
+    Returns:
+        lot -> all its runs, in file order, for each such lot.
+    """
+    named_in_sheet = {lot for lot, _ in by_ms_run.entries}
+    runs_of: dict[str, list[str]] = {}
+    for run, lot in run_to_lot.items():
+        if lot not in named_in_sheet:
+            runs_of.setdefault(lot, []).append(run)
+    return {
+        lot: tuple(runs)
+        for lot, runs in runs_of.items()
+        if len(runs) > 1 and any(_lot_named(run, lots, cut=False) != lot for run in runs)
+    }
+
+
+def named_like_a_named_lot(runs: list[str], by_ms_run: RunTable, lots: set[str]) -> dict[str, str]:
+    """The runs of no lot named like one cut at a dot, whose ``ms_run`` names its runs.
+
+    ``SIM-L0001.2`` beside lot SIM-L0001 with ``ms_run`` ``SIM_run_0001``: the sheet says which
+    runs are the lot's and this is not one (``match_all_runs``), so it is a run of no lot.
+
+    Args:
+        runs: runs no lot took.
+        by_ms_run: the lot sheet's ``ms_run`` entries (``ms_run_table``).
+        lots: the lot ids of the sheet.
+
+    Returns:
+        run -> the lot it is named like, for each such run.
+    """
+    named_in_sheet = {lot for lot, _ in by_ms_run.entries}
+    found: dict[str, str] = {}
+    for run in runs:
+        own = _lot_named(run, lots)
+        if own in named_in_sheet and _lot_named(run, lots, cut=False) is None:
+            found[run] = own
+    return found
+
+
+def named_like_reason(run: str, lot: str) -> str:
+    """Why a run named like ``lot`` cut at a dot is no lot's (``named_like_a_named_lot``)."""
+    return (
+        f"run '{run}' is not in the lot sheet: named like lot {lot} with a replicate number "
+        f"after a dot, but lot {lot}'s ms_run names its runs and not this one"
+    )
 
 
 def named(items: list[str] | tuple[str, ...], limit: int = 10) -> str:
@@ -362,7 +448,8 @@ def match_all_runs(
 
     In order: runs named exactly as an ``ms_run`` entry writes them; then by short name (no
     folders or MS extensions) against the entries no run matched exactly; then by lot id (a
-    run named like a lot is that lot's, beside the runs its ``ms_run`` names). One entry or lot
+    run named like a lot is that lot's, beside the runs its ``ms_run`` names; a name cut at a
+    dot only for a lot whose ``ms_run`` names no run, ``named_like_a_named_lot``). One entry or lot
     id matches at most one run of a given short name: ``S01`` from four batch folders is never
     averaged into one lot as "replicates".
 
@@ -411,9 +498,13 @@ def match_all_runs(
         own = _lot_named(run, lots, cut=False)  # named exactly: a cut name is no lot's claim
         if own is not None and own != lot:
             named_like.append((run, own, lot))
+    # A lot whose ms_run names its runs has those runs (and one named exactly like it), never a
+    # run whose name only cut at a dot reads like it: ``SIM-L0001.2`` beside ms_run
+    # ``SIM_run_0001`` is another lot's data or an unknown run, of no lot.
+    named_in_sheet = {lot for lot, _ in by_ms_run.entries}
     for run in by_lot_id:
         own = _lot_named(run, lots)
-        if own is None:
+        if own is None or (own in named_in_sheet and _lot_named(run, lots, cut=False) is None):
             continue
         run_to_lot[run] = own
         by_lot_stem.setdefault((own, strip_run_name(run)), []).append(run)
@@ -607,6 +698,7 @@ def map_runs_to_lots(
         runs_without_lot=tuple(unmatched),
         lots_without_run=lots_without_run,
         missing_runs={lot: missing[lot] for lot in order if lot in missing},
+        named_replicates=named_replicates(run_to_lot, by_ms_run, lot_set),
     )
     return replace(matrix, intensities=result, notes=tuple(notes)), mapping
 

@@ -27,6 +27,10 @@ from exostab.io.runs import (
     missing_run_warning,
     ms_run_table,
     named,
+    named_like_a_named_lot,
+    named_like_reason,
+    named_replicate_warning,
+    named_replicates_note,
     run_claims,
     taken_runs,
     why_no_run_matched,
@@ -42,10 +46,23 @@ def quarantine_rows(lot_ids: list[str], reason: str | list[str]) -> pd.DataFrame
     return pd.DataFrame({"lot_id": lot_ids, "reason": reason}, columns=QUARANTINE_COLUMNS)
 
 
-def unclaimed_runs(runs: list[str]) -> pd.DataFrame:
+def unclaimed_runs(runs: list[str], like: dict[str, str] | None = None) -> pd.DataFrame:
     """Quarantine rows of protein-file runs no lot of the sheet claims, each reason naming its
-    run as the protein file writes it (QC, blanks, lots missing from the sheet)."""
-    return quarantine_rows(runs, [f"run '{run}' is not in the lot sheet" for run in runs])
+    run as the protein file writes it (QC, blanks, lots missing from the sheet).
+
+    ``like``: run -> the lot it is named like with a replicate number after a dot, whose
+    ``ms_run`` names other runs (``named_like_a_named_lot``): its reason says so.
+    """
+    like = like or {}
+    return quarantine_rows(
+        runs,
+        [
+            named_like_reason(run, like[run])
+            if run in like
+            else f"run '{run}' is not in the lot sheet"
+            for run in runs
+        ],
+    )
 
 
 def naming_the_run(reason: str, run: str, lot: str | None) -> str:
@@ -202,6 +219,11 @@ class BatchScorer:
             self.file_runs, self.by_ms_run, self.all_lots
         )
 
+    def named_like(self, runs: list[str]) -> dict[str, str]:
+        """Runs of no lot named like a lot whose ``ms_run`` names its runs
+        (``named_like_a_named_lot``): run -> that lot."""
+        return named_like_a_named_lot(runs, self.by_ms_run, self.all_lots)
+
     def why_nothing_matched(self) -> str | None:
         """Why no run of the file matched a lot (``why_no_run_matched``); None if one did.
 
@@ -261,7 +283,8 @@ class BatchScorer:
         lots, mapping = map_runs_to_lots(
             matrix, claim, run_to_lot=run_to_lot, missing=self.file_missing
         )
-        quarantined = [unclaimed_runs(list(mapping.runs_without_lot))]
+        extra = [str(run) for run in mapping.runs_without_lot]
+        quarantined = [unclaimed_runs(extra, self.named_like(extra))]
         self._book_extra([str(run) for run in mapping.runs_without_lot])
         keep = [
             lot
@@ -280,10 +303,11 @@ class BatchScorer:
         self.n_proteins_matched = len(matched)
         scored = set(keep)
         missing = {lot: runs for lot, runs in mapping.missing_runs.items() if lot in scored}
-        left_out = self.warn_scored(keep, missing)
+        left_out = self.warn_scored(keep, missing, mapping.named_replicates)
         note = replace(mapping, missing_runs=missing).missing_note()
         if note:
             logger.warning("%s: %s", matrix.source, note)
+        log_named_replicates(matrix.source, keep, mapping.named_replicates)
         log_left_out(matrix.source, left_out)
         absent = [str(f) for f in self.bundle.proteins.index if f not in matched.index]
         warning = missing_proteins_warning(absent) if absent else None
@@ -293,10 +317,15 @@ class BatchScorer:
         return table, pd.concat(quarantined, ignore_index=True).astype(str)
 
     def warn_scored(
-        self, keep: Sequence[str], missing: dict[str, tuple[str, ...]]
+        self,
+        keep: Sequence[str],
+        missing: dict[str, tuple[str, ...]],
+        averaged: dict[str, tuple[str, ...]] | None = None,
     ) -> dict[str, list[str]]:
         """Keep what the reading found about each lot scored here (``lot_warnings``): its
-        ``ms_run`` entries the file lacks (``missing``), then its failed runs left out.
+        ``ms_run`` entries the file lacks (``missing``), the runs averaged into it as
+        replicates by their names alone (``averaged``: ``named_replicates``), then its failed
+        runs left out.
 
         Said of the lots scored only: a quarantined lot's reason says what happened.
 
@@ -306,6 +335,7 @@ class BatchScorer:
         left_out = {lot: self.left_out[lot] for lot in keep if lot in self.left_out}
         for lot in keep:
             said = [missing_run_warning(missing[lot])] if lot in missing else []
+            said += [named_replicate_warning(averaged[lot])] if averaged and lot in averaged else []
             said += [failed_replicate_warning(left_out[lot])] if lot in left_out else []
             if said:
                 self.lot_warnings[str(lot)] = "; ".join(said)
@@ -428,6 +458,15 @@ def failed_replicate_warning(runs: list[str]) -> str:
         f"left out {len(runs)} run(s) that quantified no protein (failed run?): "
         f"{named(runs)}; measured on its other run(s)"
     )
+
+
+def log_named_replicates(
+    source: object, keep: Sequence[str], averaged: dict[str, tuple[str, ...]]
+) -> None:
+    """Log the lots of ``keep`` averaged from runs named like them (``named_replicates``)."""
+    note = named_replicates_note({lot: averaged[lot] for lot in keep if lot in averaged})
+    if note:
+        logger.warning("%s: %s", source, note)
 
 
 def log_left_out(source: object, left_out: dict[str, list[str]]) -> None:

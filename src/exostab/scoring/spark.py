@@ -29,7 +29,7 @@ from exostab.config import NUMERIC_METADATA
 from exostab.errors import ExostabError
 from exostab.io.feature_names import match_features
 from exostab.io.protein_matrix import ProteinMatrix
-from exostab.io.runs import map_runs_to_lots, unmatched_entries
+from exostab.io.runs import map_runs_to_lots, named_replicates, unmatched_entries
 from exostab.model.bundle import ModelBundle
 from exostab.model.lot_answer import OUTPUT_COLUMNS
 from exostab.scoring.batch import (
@@ -38,6 +38,7 @@ from exostab.scoring.batch import (
     all_runs,
     leave_out_failed_runs,
     log_left_out,
+    log_named_replicates,
     missing_proteins_warning,
     unclaimed_runs,
 )
@@ -150,9 +151,12 @@ class SparkBooks(BatchScorer):
             if lot not in self.refused and lot not in self.seen
         ]
         self.seen.update(keep)
-        log_left_out(source, self.warn_scored(keep, missing))
+        averaged = named_replicates(run_to_lot, self.by_ms_run, self.all_lots)
+        left_out = self.warn_scored(keep, missing, averaged)
+        log_named_replicates(source, keep, averaged)
+        log_left_out(source, left_out)
         self._book_extra(unmatched)
-        quarantine = unclaimed_runs(unmatched)
+        quarantine = unclaimed_runs(unmatched, self.named_like(unmatched))
         return {run: lot for run, lot in run_to_lot.items() if lot in keep}, quarantine
 
     def book_answers(self, n_scored: int, failed: pd.DataFrame) -> pd.DataFrame:
