@@ -1,7 +1,7 @@
 """The HTTP app ``exostab serve`` runs: mlflow's own scoring server with ``params`` checked first.
 
 ``create_app`` builds the app ``mlflow models serve`` runs (``mlflow.pyfunc.scoring_server``,
-model from ``_MLFLOW_SERVER_MODEL_PATH``) and puts one check in front of ``/invocations``: a
+model from ``$EXOSTAB_SERVED_MODEL``) and puts one check in front of ``/invocations``: a
 JSON request's ``params.top_k`` is read by the model's own rule (``read_top_k``) before mlflow
 sees it. mlflow checks params against the signature's types before ``predict`` runs and refuses
 a value no number type takes (text, ``true``) in its own words (``Can not safely convert ...``)
@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from exostab.scoring.pyfunc_model import RequestError, read_top_k
+from exostab.scoring.serving import SERVED_MODEL
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -96,10 +97,11 @@ def checking_params(app: App) -> App:
 
 
 def create_app() -> App:
-    """mlflow's scoring server for the model at ``_MLFLOW_SERVER_MODEL_PATH``, params checked
-    first (``uvicorn --factory exostab.scoring.http_app:create_app``)."""
+    """mlflow's scoring server (``mlflow.pyfunc.scoring_server.init``, the app ``mlflow models
+    serve`` runs) for the model in ``$EXOSTAB_SERVED_MODEL``, params checked first (``uvicorn
+    --factory exostab.scoring.http_app:create_app``)."""
+    import mlflow
     from mlflow.pyfunc import scoring_server
 
-    model_uri = os.environ[scoring_server._SERVER_MODEL_PATH]
-    app: App = scoring_server.init(scoring_server.load_model_with_mlflow_config(model_uri))
+    app: App = scoring_server.init(mlflow.pyfunc.load_model(os.environ[SERVED_MODEL]))
     return checking_params(app)

@@ -32,6 +32,10 @@ GRACE_SECONDS = 10.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # HUP: the terminal closed
 
 
+# The model ``exostab serve`` hands to ``http_app.create_app`` (a local folder or a URI).
+SERVED_MODEL = "EXOSTAB_SERVED_MODEL"
+
+
 @dataclass(frozen=True)
 class ServerPlan:
     """What ``exostab serve`` will run.
@@ -111,7 +115,7 @@ def plan_server(model: str, port: int) -> ServerPlan:
     # What ``mlflow models serve --env-manager local`` runs (uvicorn with mlflow's scoring
     # app and the model path in the environment), with the request's params checked first so
     # that a bad top_k is a one-line 400 (``exostab.scoring.http_app``).
-    env["__pyfunc_model_path__"] = source  # mlflow.pyfunc.scoring_server._SERVER_MODEL_PATH
+    env[SERVED_MODEL] = source
     command = [
         str(Path(bin_dir) / "uvicorn"),
         "--host",
