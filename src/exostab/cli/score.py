@@ -331,7 +331,10 @@ def serve(
     model: ModelOption = "models:/exostab@champion",
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5001,
 ) -> None:
-    """Serve a model over HTTP with ``mlflow models serve`` on 127.0.0.1 (POST /invocations).
+    """Serve a model over HTTP with mlflow's scoring server on 127.0.0.1 (POST /invocations).
+
+    The app ``mlflow models serve --env-manager local`` runs, with a bad ``params.top_k``
+    refused in one line before mlflow reads the request.
 
     SIGTERM, SIGINT (Ctrl-C) or SIGHUP stops the server and all its processes, then exits 0.
     """
