@@ -160,13 +160,6 @@ class BatchScorer:
     left_out: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Said once per file, on the console, by every engine (each lot's warning names it too).
-        if not_held := self.bundle.missing_metadata(self.sheet.columns):
-            logger.warning(
-                "the lot sheet lacks the model's metadata column(s) %s: read as missing for "
-                "every lot (named in each lot's warning)",
-                ", ".join(not_held),
-            )
         self.refused = set(self.sheet_quarantine["lot_id"].astype(str))
         # a quarantined lot's runs are its own: never reported as runs of no lot in the sheet
         self.claim = run_claims(self.sheet, self.sheet_quarantine)
@@ -198,7 +191,14 @@ class BatchScorer:
         self.n_quarantined += len(names)
 
     def start(self) -> pd.DataFrame:
-        """Return the lot-sheet rows refused before any scoring."""
+        """Return the lot-sheet rows refused before any scoring; say once, on the console, the
+        model's metadata columns the lot sheet lacks (each lot's warning names them too)."""
+        if not_held := self.bundle.missing_metadata(self.sheet.columns):
+            logger.warning(
+                "the lot sheet lacks the model's metadata column(s) %s: read as missing for "
+                "every lot (named in each lot's warning)",
+                ", ".join(not_held),
+            )
         refused = self.sheet_quarantine.reindex(columns=QUARANTINE_COLUMNS).astype(str)
         self._book_lots(len(refused))
         return refused
