@@ -83,12 +83,15 @@ def test_without_ms_run_a_dot_numbered_run_is_averaged_and_said() -> None:
     assert named.replicates["LOT-1"] == 2 and named.named_replicates == {}
 
 
-def _spark_books(sheet: pd.DataFrame) -> SparkBooks:
-    quarantine = pd.DataFrame(columns=["lot_id", "reason"])
-    return SparkBooks(bundle=None, sheet=sheet, sheet_quarantine=quarantine)  # type: ignore[arg-type]
+def test_the_spark_engine_claims_runs_by_the_same_rule(simulated_model: dict[str, Path]) -> None:
+    from exostab.model.bundle import ModelBundle
 
+    bundle = ModelBundle.load(simulated_model["model"] / "artifacts" / "bundle")
 
-def test_the_spark_engine_claims_runs_by_the_same_rule() -> None:
+    def _spark_books(sheet: pd.DataFrame) -> SparkBooks:
+        quarantine = pd.DataFrame(columns=["lot_id", "reason"])
+        return SparkBooks(bundle=bundle, sheet=sheet, sheet_quarantine=quarantine)
+
     runs = ["LOT-1", "LOT-1.2", "LOT-2"]
     books = _spark_books(_sheet(["raw_1", "raw_2"]))
     books.match_file(runs)
