@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
@@ -149,33 +150,39 @@ def test_a_yes_no_cell_in_a_protein_workbook_is_text_not_one_or_zero(
         read_proteins(path)
 
 
-def test_a_formula_without_a_saved_value_is_text_and_one_with_a_value_is_its_value(
-    tmp_path: Path,
-) -> None:
-    """A workbook written by a script holds formulas Excel never calculated: pandas read them
-    as missing (an undetected protein). Excel's own saves keep the value, which is read."""
-    table = small_table(3).astype({"P2": object})
-    table.loc[1, "P2"] = "=B3*2"  # openpyxl stores a text starting with "=" as a formula
-    path = workbook(table, tmp_path / "proteins.xlsx", {})
-    with pytest.raises(InputError, match=r"text '=B3\*2' in a number cell at .*'L1'"):
-        read_proteins(path)
-    calculated = tmp_path / "calculated.xlsx"  # as Excel saves it: the formula and its value
-    with zipfile.ZipFile(path) as written, zipfile.ZipFile(calculated, "w") as saved:
+def rewritten(path: Path, edit: Callable[[bytes], bytes]) -> Path:
+    """The workbook with its worksheets' XML edited (as Excel or a stale writer saves it)."""
+    out = path.with_name(f"edited_{path.name}")
+    with zipfile.ZipFile(path) as written, zipfile.ZipFile(out, "w") as saved:
         for item in written.infolist():
             xml = written.read(item.filename)
-            if item.filename.startswith("xl/worksheets/"):
-                assert b"<f>B3*2</f><v" in xml
-                xml = re.sub(rb"<f>B3\*2</f><v\s*/>", b"<f>B3*2</f><v>2022</v>", xml)
-            saved.writestr(item, xml)
-    assert read_proteins(calculated).intensities.loc["L1", "P2"] == 2022.0
+            saved.writestr(item, edit(xml) if item.filename.startswith("xl/worksheets/") else xml)
+    return out
 
 
-def test_a_formula_without_a_saved_value_in_a_lot_sheet_is_named(
-    simulated_model: dict[str, Path], tmp_path: Path
-) -> None:
-    lots = pd.read_csv(simulated_model["data"] / "lots.csv", dtype={"lot_id": str})
-    lots = lots.astype({"passage": object})
-    lots.loc[3, "passage"] = "=2+3"
-    path = workbook(lots, tmp_path / "lots.xlsx", {})
-    with pytest.raises(InputError, match=r"not a number in column 'passage': '=2\+3'"):
-        read_lot_sheet(path)
+def test_a_formula_excel_calculated_to_empty_text_is_missing_not_refused(tmp_path: Path) -> None:
+    """``=IFERROR(x, "")`` as Excel saves it (``t="str"``, an empty value): a blank cell, as
+    pandas reads it. A review found an earlier version refusing it as formula text."""
+    table = small_table(3).astype({"P2": object})
+    table.loc[1, "P2"] = "=B3*2"
+    path = workbook(table, tmp_path / "proteins.xlsx", {})
+    excel = rewritten(
+        path,
+        lambda xml: re.sub(
+            rb'<c r="D3"[^>]*>.*?</c>', b'<c r="D3" t="str"><f>IFERROR(1/0,"")</f><v></v></c>', xml
+        ),
+    )
+    assert pd.isna(read_proteins(excel).intensities.loc["L1", "P2"])
+
+
+def test_a_stale_sheet_dimension_does_not_hide_an_error_cell(tmp_path: Path) -> None:
+    """A workbook whose ``<dimension>`` says A1 (a stale writer): pandas reads every cell, and
+    so must the error scan."""
+    path = workbook(small_table(4), tmp_path / "proteins.xlsx", {(3, 2): "#DIV/0!"})
+    stale = rewritten(
+        path, lambda xml: re.sub(rb'<dimension ref="[^"]*"\s*/>', b'<dimension ref="A1" />', xml)
+    )
+    with zipfile.ZipFile(stale) as archive:
+        assert b'<dimension ref="A1" />' in archive.read("xl/worksheets/sheet1.xml")
+    with pytest.raises(InputError, match=r"text '#DIV/0!' in a number cell at .*'L3'"):
+        read_proteins(stale)

@@ -16,7 +16,7 @@ import logging
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, cast
@@ -278,75 +278,52 @@ EXCEL_NOT_AVAILABLE = "#N/A"
 
 
 def excel_error_cells(path: Path) -> list[tuple[int, int, str]]:
-    """The cells of a workbook's first sheet that pandas reads as missing but that hold
-    something: an error (``#DIV/0!``, ``#VALUE!``, ``#REF!``…; ``#N/A`` aside) or a formula
-    without a saved value (``=B2*2`` written by a script, never calculated). As (row, column,
-    text), 0-based, row 0 the sheet's first row as pandas reads it; the text is the error or
-    the formula.
+    """The error cells of a workbook's first sheet (``#DIV/0!``, ``#VALUE!``, ``#REF!``…) other
+    than ``#N/A``: (row, column, error), 0-based, row 0 the sheet's first row as pandas reads it.
 
-    A formula that failed, or that was never calculated, is not a protein that was not
-    detected: the readers put the text back in the cell, to be refused as text is in a CSV
-    (where pandas reads ``#DIV/0!`` as text and ``#N/A`` as missing).
+    pandas reads every error cell as missing; a formula that failed is not a protein that was
+    not detected, so the readers put the error back as the cell's text, to be refused as text
+    is in a CSV (where pandas reads ``#DIV/0!`` as text and ``#N/A`` as missing). A formula
+    with no saved value is left missing, as pandas reads it: Excel saves a formula's empty
+    text result (``=IFERROR(x, "")``) much as a script saves a formula it never calculated.
 
     Raises:
         InputError: an unreadable workbook.
     """
     import openpyxl
 
-    errors, formulas = _may_hold(path)
-    if not (errors or formulas):
+    if not _may_hold_errors(path):
         return []
-
-    def rows(data_only: bool) -> Iterator[tuple[Any, ...]]:
-        # read-only: the rows pandas' openpyxl engine reads, in its order
-        try:
-            workbook = openpyxl.load_workbook(
-                path, read_only=True, data_only=data_only, keep_links=False
-            )
-        except Exception as error:  # openpyxl raises many types (zipfile, KeyError, XML)
-            raise InputError(f"unreadable Excel workbook ({error})", where=str(path)) from None
-        try:
-            yield from workbook.worksheets[0].rows
-        finally:
-            workbook.close()
-
-    found: list[tuple[int, int, str]] = []
-    if errors:
-        found += [
+    try:  # read-only, cached values: the rows pandas' openpyxl engine reads, in its order
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except Exception as error:  # openpyxl raises many types (zipfile, KeyError, XML) on bad files
+        raise InputError(f"unreadable Excel workbook ({error})", where=str(path)) from None
+    try:
+        sheet = workbook.worksheets[0]
+        sheet.reset_dimensions()  # as pandas does: a stale <dimension> would hide cells
+        return [
             (row, column, str(cell.value))
-            for row, cells in enumerate(rows(data_only=True))
+            for row, cells in enumerate(sheet.rows)
             for column, cell in enumerate(cells)
             if cell.data_type == "e" and str(cell.value) != EXCEL_NOT_AVAILABLE
         ]
-    if formulas:
-        found += [
-            (row, column, str(formula.value))
-            for row, (values, written) in enumerate(
-                zip(rows(data_only=True), rows(data_only=False), strict=False)
-            )
-            for column, (value, formula) in enumerate(zip(values, written, strict=False))
-            if formula.data_type == "f" and value.value is None
-        ]
-    return found
+    finally:
+        workbook.close()
 
 
-def _may_hold(path: Path) -> tuple[bool, bool]:
-    """Whether any worksheet of the workbook stores an error cell (``t="e"``) and a formula
-    without a value (``<f>B2*2</f><v />``, or no ``<v>``) in its XML: a byte search that
-    spares the cell-by-cell scans of the common workbook without either."""
+def _may_hold_errors(path: Path) -> bool:
+    """Whether any worksheet of the workbook stores an error cell (``t="e"`` in its XML): a
+    byte search that spares the cell-by-cell scan of the common workbook without one."""
     error_type = re.compile(rb"""\st=["']e["']""")
-    formula = re.compile(rb"(?:</f>|<f\b[^>]*/>)\s*(?:<v\s*/>|<v>\s*</v>|</c>)")
-    errors = formulas = False
     try:
         with zipfile.ZipFile(path) as archive:
-            for name in archive.namelist():
-                if name.startswith("xl/worksheets/") and name.endswith(".xml"):
-                    xml = archive.read(name)
-                    errors = errors or error_type.search(xml) is not None
-                    formulas = formulas or formula.search(xml) is not None
+            return any(
+                error_type.search(archive.read(name)) is not None
+                for name in archive.namelist()
+                if name.startswith("xl/worksheets/") and name.endswith(".xml")
+            )
     except (zipfile.BadZipFile, OSError, KeyError):
-        return True, True  # let openpyxl say what is wrong
-    return errors, formulas
+        return True  # let openpyxl say what is wrong
 
 
 def with_excel_errors(frame: pd.DataFrame, path: Path, header_rows: int) -> pd.DataFrame:

@@ -23,7 +23,6 @@ from exostab.io.readers.parsing import (
     Preview,
     drop_blank_rows_and_columns,
     encoding_name,
-    excel_error_cells,
     peek,
     read_parquet,
     read_text,
@@ -95,9 +94,6 @@ def read_excel_merged(path: Path) -> pd.DataFrame:
         ]
         for row in sheet.iter_rows()
     ]
-    for row, column, text in excel_error_cells(path):  # a formula never calculated: its text
-        if row < len(cells) and column < len(cells[row]) and cells[row][column] is None:
-            cells[row][column] = text
     for merged in ranges:
         value = cells[merged.min_row - 1][merged.min_col - 1]
         for row in range(merged.min_row - 1, merged.max_row):
