@@ -424,3 +424,26 @@ def test_a_protein_table_takes_the_lot_id_spellings_its_lot_sheet_takes(
         risks[name] = pd.read_csv(out, dtype={"lot_id": str}).set_index("lot_id")["risk"]
     assert len(risks["typed"]) == len(pd.read_csv(data / "lots.csv"))
     pd.testing.assert_series_equal(risks["typed"], risks["plain"])
+
+
+def test_lot_sheet_columns_in_a_protein_table_are_no_proteins_under_any_spelling(
+    simulated_model: dict[str, Path], tmp_path: Path
+) -> None:
+    """Review: once ``Lot ID`` was taken, ``Passage`` and ``Storage weeks`` beside it were read
+    as proteins; and a long table headed ``Run, Protein, Intensity`` was taken for a wide table
+    keyed by run ("duplicate Run(s)")."""
+    from exostab.io.readers import read_proteins
+
+    wide = pd.read_csv(simulated_model["data"] / "proteins.csv", dtype={"lot_id": str})
+    spelled = wide.rename(columns={"lot_id": "Lot ID"})
+    spelled.insert(1, "Passage", 3)
+    spelled.insert(2, "Storage weeks", 12.5)
+    spelled.to_csv(tmp_path / "spelled.csv", index=False)
+    matrix = read_proteins(tmp_path / "spelled.csv")
+    assert list(matrix.intensities.columns) == list(read_proteins(
+        simulated_model["data"] / "proteins.csv").intensities.columns)  # fmt: skip
+    assert any("Passage" in note and "Storage weeks" in note for note in matrix.notes)
+    long = wide.melt(id_vars="lot_id", var_name="Protein", value_name="Intensity")
+    long.rename(columns={"lot_id": "Run"}).to_csv(tmp_path / "long.csv", index=False)
+    with pytest.raises(InputError, match="unknown format"):
+        read_proteins(tmp_path / "long.csv")

@@ -41,17 +41,14 @@ NOT_PROTEINS = frozenset((*METADATA_COLUMNS, *NUMERIC_METADATA, "label", "unstab
 
 def find_id_column(columns: tuple[str, ...] | list[str]) -> str | None:
     """The header naming each row's lot (or run): ``lot_id`` or ``run`` as written, else a
-    header that means it as the lot sheet's headers are read (``LOT_ID``, ``Lot ID``, ``Run``:
-    ``header_key``), so a protein table takes the spellings its lot sheet takes."""
+    header that means ``lot_id`` as the lot sheet's headers are read (``LOT_ID``, ``Lot ID``:
+    ``header_key``), so a protein table takes the lot-id spellings its lot sheet takes."""
     exact = next((c for c in ID_COLUMNS if c in columns), None)
     if exact is not None:
         return exact
-    for name in ID_COLUMNS:
-        key = header_key(name)
-        spelled = next((c for c in columns if header_key(c) == key), None)
-        if spelled is not None:
-            return spelled
-    return None
+    # Only the lot id by its spellings: a capitalised ``Run`` beside ``Protein`` and
+    # ``Intensity`` is a long table exostab does not read, not a wide table keyed by run.
+    return next((c for c in columns if header_key(c) == header_key(LOT_ID)), None)
 
 
 def sniff_long(preview: Preview) -> bool:
@@ -252,7 +249,9 @@ def wide_layout(path: Path, columns: list[str]) -> WideLayout:
             f"{listed(nameless)} hold values but have no header name: name or delete them",
             where=str(path),
         )
-    metadata = [c for c in columns if c in NOT_PROTEINS or (c in ID_COLUMNS and c != id_column)]
+    # Lot-sheet columns are no proteins under any spelling the lot sheet takes (``Passage``).
+    not_proteins = {header_key(name) for name in (*NOT_PROTEINS, *ID_COLUMNS)}
+    metadata = [c for c in columns if c != id_column and header_key(c) in not_proteins]
     candidates = [c for c in columns if c != id_column and c not in metadata]
     flagged_mask = decoy_or_contaminant(pd.Series(candidates, dtype="object")).to_numpy()
     flagged = [c for c, bad in zip(candidates, flagged_mask, strict=True) if bad]
