@@ -1014,7 +1014,8 @@ def test_a_lot_quarantined_for_a_bad_cell_keeps_its_run(
     ("source", "group"),
     [(("cases", "base-lots", "proteinGroups.txt"), "Protein IDs"),
      (("fixtures/proteomics-formats", "diann", "report.pg_matrix.tsv"), "Protein.Group"),
-     (("fixtures/proteomics-formats", "fragpipe", "combined_protein.tsv"), "Protein")],
+     (("fixtures/proteomics-formats", "fragpipe", "combined_protein.tsv"), "Protein"),
+     (("cases", "spectronaut-pivot", "Report_pivot_PG.tsv"), "PG.ProteinGroups")],
 )  # fmt: skip
 def test_a_row_without_a_protein_group_id_is_dropped_and_said_never_named_nan(
     tmp_path: Path, source: tuple[str, str, str], group: str

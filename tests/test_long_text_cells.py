@@ -125,3 +125,22 @@ def test_text_in_a_diann_q_value_cell_quarantines_its_lot_and_scores_the_others(
     assert inspected.exit_code == 2, inspected.output
     assert f"run '{lot}', protein group '{protein}'" in inspected.output
     assert "Traceback" not in inspected.output
+
+
+def test_text_in_the_q_value_of_a_row_dropped_anyway_refuses_no_run(tmp_path: Path) -> None:
+    """Review: a contaminant row, or a row with no protein group, holding text in Q.Value
+    refused its run (and named the group 'nan'); the reader drops those rows anyway."""
+    from exostab.io.readers import read_proteins
+
+    report = pd.DataFrame(
+        {
+            "Run": ["R1", "R1", "R2", "R2", "R1", "R2"],
+            "Protein.Group": ["P1", "P2", "P1", "P2", "CON__P02769", None],
+            "PG.MaxLFQ": [10.0, 20.0, 30.0, 40.0, 5.0, 6.0],
+            "Q.Value": ["0.001", "0.001", "0.001", "0.001", "n.d.", "n.d."],
+        }
+    )
+    report.to_csv(tmp_path / "report.tsv", sep="\t", index=False)
+    matrix = read_proteins(tmp_path / "report.tsv", quarantine_runs=True)
+    assert matrix.refused_runs == ()
+    assert matrix.intensities.loc["R2", "P2"] == 40.0

@@ -146,6 +146,10 @@ def filter_q_values(table: pd.DataFrame, path: Path, q_value: float) -> QValueFi
     pairs = zip(table[LONG_RUN], table[GROUP], strict=True)
     cells = table[present].set_axis([f"run {r!r}, protein group {g!r}" for r, g in pairs], axis=0)
     values, text = parse_cells(cells)
+    # a row the reader drops anyway (no group id, a decoy or contaminant) refuses no run
+    groups = table[GROUP]
+    dropped = (groups.isna() | decoy_or_contaminant(groups.astype(str))).to_numpy()
+    text &= ~dropped[:, None]
     refused: dict[str, str] = {}
     for row, position in zip(*np.nonzero(text), strict=True):  # row by row, first cell first
         run = str(table[LONG_RUN].iat[row])

@@ -95,10 +95,9 @@ def read_pivot(path: Path, preview: Preview, scale: str = "raw") -> ProteinMatri
         na_values=MISSING,
     )
     require_columns(path, table.columns, (GROUP,))
-    table = table[table[GROUP].notna()]
-    n_before = len(table)
+    n_before = len(table)  # a row without a group id is build_matrix's to drop and say
     table, n_dropped, notes = drop_flagged(
-        table, decoy_or_contaminant(table[GROUP]), path, "decoy/contaminant groups"
+        table, decoy_or_contaminant(table[GROUP].fillna("")), path, "decoy/contaminant groups"
     )
     runs = unique_runs([pivot_run_name(c) for c in quantity], path)
     comma = any(uses_decimal_comma(table[c]) for c in quantity[:5])
