@@ -37,10 +37,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def post(url: str, payload: dict[str, Any]) -> tuple[int, str]:
-    request = urllib.request.Request(
-        url, json.dumps(payload).encode(), {"Content-Type": "application/json"}
-    )
+def post(url: str, payload: dict[str, Any] | bytes) -> tuple[int, str]:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
             return answer.status, answer.read().decode()
@@ -193,6 +192,25 @@ def test_mlflow_models_serve_refuses_a_request_without_lot_id_in_one_line(
     assert refused.value.get_http_status_code() == 400
     assert "\n" not in message and "Failed to predict data" not in message
     assert message.startswith("Failed to enforce model input schema: the request has no lot_id")
+
+
+def test_malformed_json_is_a_short_one_line_400_and_an_escaped_key_is_still_checked(
+    server: str,
+) -> None:
+    """Review: a truncated body got a 400 echoing the whole body (9.5 MB back for a 9.5 MB
+    request), and ``"par\\u0061ms"`` (the same key, escaped) slipped past the top_k check."""
+    whole = json.dumps(case_request("request_topk_0.json")).encode()
+    status, body = post(server, whole[:-1])
+    assert status == 400 and len(body) < 500, body[:500]
+    message = json.loads(body)["message"]
+    assert message.startswith("the request body is not valid JSON (") and "\n" not in message
+    escaped = whole.replace(b'"params"', b'"par\\u0061ms"').replace(b'"top_k": 0', b'"top_k": "3"')
+    assert b"u0061" in escaped and b'"3"' in escaped
+    status, body = post(server, escaped)
+    assert status == 400
+    assert json.loads(body)["message"] == (
+        'params.top_k: must be a whole number of at least 1, got "3"'
+    )
 
 
 def test_a_huge_top_k_lists_every_driver(server: str) -> None:

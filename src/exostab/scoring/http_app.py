@@ -6,7 +6,8 @@ JSON request's ``params.top_k`` is read by the model's own rule (``read_top_k``)
 sees it. mlflow checks params against the signature's types before ``predict`` runs and refuses
 a value no number type takes (text, ``true``) in its own words (``Can not safely convert ...``)
 after a dump of the whole parsed request; here every bad ``top_k`` gets the model's one-line
-400 instead. Everything else (other paths, CSV, malformed JSON) goes to mlflow unchanged.
+400 instead, and a body that is not JSON a short one (mlflow's 400 would echo the whole
+body). Everything else (other paths, CSV, good JSON) goes to mlflow unchanged.
 """
 
 from __future__ import annotations
@@ -26,14 +27,13 @@ App = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 
 def params_problem(body: bytes) -> RequestError | None:
-    """The refusal of a JSON request body's ``params.top_k``, or None (fine, absent, or a body
-    mlflow itself refuses)."""
-    if b'"params"' not in body:
-        return None
+    """The refusal of a JSON request body: malformed JSON (mlflow would echo the whole body in
+    its 400), or a bad ``params.top_k``; None when mlflow may read it."""
     try:
         payload = json.loads(body)
-    except ValueError:  # UnicodeDecodeError included: mlflow answers a malformed body
-        return None
+    except ValueError as error:  # UnicodeDecodeError included
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return RequestError.invalid_parameter_value(f"the request body is not valid JSON ({first})")
     params = payload.get("params") if isinstance(payload, dict) else None
     if not isinstance(params, dict) or "top_k" not in params:
         return None
