@@ -400,6 +400,19 @@ def test_score_says_on_the_console_which_model_columns_the_lot_sheet_lacks(
     said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     lacks = "the lot sheet lacks the model's metadata column(s) tissue_source"
     assert sum(message.startswith(lacks) for message in said) == 1
+    # a column present but empty in every row is said too (review)
+    sheet.assign(tissue_source="").to_csv(tmp_path / "lots.csv", index=False)
+    caplog.clear()
+    result = runner.invoke(
+        app,
+        ["score", "--model", str(simulated_model["model"]), "--proteins",
+         str(data / "proteins.csv"), "--lots", str(tmp_path / "lots.csv"),
+         "--out", str(tmp_path / "scores.csv"), *chunk],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    empty = "the lot sheet's metadata column(s) tissue_source hold no value"
+    assert sum(message.startswith(empty) for message in said) == 1
 
 
 @pytest.mark.parametrize("header", ["LOT_ID", "Lot ID", "lot-id", "Lot_Id"])

@@ -199,6 +199,17 @@ class BatchScorer:
                 "every lot (named in each lot's warning)",
                 ", ".join(not_held),
             )
+        empty = [
+            column
+            for column in self.bundle.metadata
+            if column in self.sheet.columns and len(self.sheet) and self.sheet[column].isna().all()
+        ]
+        if empty:
+            logger.warning(
+                "the lot sheet's metadata column(s) %s hold no value: read as missing for "
+                "every lot",
+                ", ".join(empty),
+            )
         refused = self.sheet_quarantine.reindex(columns=QUARANTINE_COLUMNS).astype(str)
         self._book_lots(len(refused))
         return refused
