@@ -560,6 +560,21 @@ def test_tmt_channels_numbered_from_0_on_one_side_only_are_refused(
         map_runs_to_lots(read_proteins(proteins), read_lot_sheet(lots))
 
 
+def test_a_sheet_naming_neither_end_of_a_plex_numbered_from_0_is_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review: without its channel-10 lots the sheet cannot show the shift (channel 10 might be
+    a pooled reference of a 0-based sheet), so it is not refused; it is said."""
+    case = folder(CASES, "maxquant-tmt-reporter-columns")
+    proteins, lots = renumbered_tmt(case, tmp_path, -1, 0)
+    sheet = pd.read_csv(lots)
+    sheet[sheet["tmt_channel"] != 10].to_csv(lots, index=False)
+    with caplog.at_level(logging.WARNING):
+        map_runs_to_lots(read_proteins(proteins), read_lot_sheet(lots))
+    assert "plex 'PLEX1' are numbered from 0 in the protein file (0..9)" in caplog.text
+    assert "names no channel 0" in caplog.text
+
+
 def test_tmt_channels_numbered_from_0_on_both_sides_match(tmp_path: Path) -> None:
     case = folder(CASES, "maxquant-tmt-reporter-columns")
     proteins, lots = renumbered_tmt(case, tmp_path, -1, -1)

@@ -409,7 +409,8 @@ def _refuse_shifted_channels(runs: list[str], entries: Sequence[tuple[str, str]]
     Some MaxQuant exports number a plex's reporter channels 0…9 (``Reporter intensity
     corrected 0``), lab sheets usually 1…10: matched as written, every lot would take its
     neighbour's channel. The lot sheet naming channel ``max + 1`` of a plex whose file starts
-    at 0, or channel 0 of a plex whose file starts at 1, shows it.
+    at 0, or channel 0 of a plex whose file starts at 1, shows it. A sheet naming neither for a
+    plex numbered from 0 (its last channel a reference, say) cannot show it: that is warned.
 
     Raises:
         InputError: naming the plex, both numberings and a way out.
@@ -434,6 +435,15 @@ def _refuse_shifted_channels(runs: list[str], entries: Sequence[tuple[str, str]]
                 f"sheet ({min(named)}..{max(named)}): renumber the lot sheet's channels as the "
                 "file writes them; matched as written, each lot would take its neighbour's "
                 "channel"
+            )
+        if from_zero and 0 not in named:  # cannot be told: said, not refused
+            where = f"plex {plex!r}" if plex else "the file"
+            logger.warning(
+                "reporter channels of %s are numbered from 0 in the protein file (0..%d) and "
+                "the lot sheet names no channel 0: if the sheet numbers channels from 1, each "
+                "lot takes its neighbour's channel (check inspect's 'channel N -> lot' lines)",
+                where,
+                max(channels),
             )
 
 
