@@ -199,7 +199,7 @@ def run_name(n_lots: int, learner: str, *, simulated: bool) -> str:
 
     Args:
         n_lots: lots trained on.
-        learner: ``prior``, ``trees``, ``linear`` or ``blend`` (``Candidate.learner``).
+        learner: ``prior``, ``trees``, ``linear``, ``blend`` or ``average`` (``Candidate.learner``).
         simulated: the lots are SIMULATED.
     """
     return f"{n_lots} lots · {learner}{' · SIMULATED' if simulated else ''}"
