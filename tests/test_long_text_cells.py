@@ -134,10 +134,10 @@ def test_text_in_the_q_value_of_a_row_dropped_anyway_refuses_no_run(tmp_path: Pa
 
     report = pd.DataFrame(
         {
-            "Run": ["R1", "R1", "R2", "R2", "R1", "R2"],
-            "Protein.Group": ["P1", "P2", "P1", "P2", "CON__P02769", None],
-            "PG.MaxLFQ": [10.0, 20.0, 30.0, 40.0, 5.0, 6.0],
-            "Q.Value": ["0.001", "0.001", "0.001", "0.001", "n.d.", "n.d."],
+            "Run": ["R1", "R1", "R2", "R2", "R1", "R2", "R1"],
+            "Protein.Group": ["P1", "P2", "P1", "P2", "CON__P02769", None, " "],
+            "PG.MaxLFQ": [10.0, 20.0, 30.0, 40.0, 5.0, 6.0, 7.0],
+            "Q.Value": ["0.001", "0.001", "0.001", "0.001", "n.d.", "n.d.", "n.d."],
         }
     )
     report.to_csv(tmp_path / "report.tsv", sep="\t", index=False)

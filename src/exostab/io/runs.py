@@ -419,32 +419,33 @@ def _refuse_shifted_channels(runs: list[str], entries: Sequence[tuple[str, str]]
     if not in_file:
         return
     in_sheet = _channels_by_plex(run for _, run in entries)
-    for plex, named in in_sheet.items():
+    unseen_zero: list[str] = []  # plexes numbered from 0 whose channel 0 the sheet never names
+    for plex, sheet_channels in in_sheet.items():
         channels = in_file.get(plex)
         if not channels:
             continue
         from_zero = min(channels) == 0
-        if (from_zero and max(channels) + 1 in named) or (
-            not from_zero and min(channels) == 1 and 0 in named
+        if (from_zero and max(channels) + 1 in sheet_channels) or (
+            not from_zero and min(channels) == 1 and 0 in sheet_channels
         ):
             where = f"plex {plex!r}" if plex else "the file"
             file_first, sheet_first = (0, 1) if from_zero else (1, 0)
             raise InputError(
                 f"reporter channels of {where} are numbered from {file_first} in the protein "
                 f"file ({min(channels)}..{max(channels)}) and from {sheet_first} in the lot "
-                f"sheet ({min(named)}..{max(named)}): renumber the lot sheet's channels as the "
-                "file writes them; matched as written, each lot would take its neighbour's "
-                "channel"
+                f"sheet ({min(sheet_channels)}..{max(sheet_channels)}): renumber the lot "
+                "sheet's channels as the file writes them; matched as written, each lot would "
+                "take its neighbour's channel"
             )
-        if from_zero and 0 not in named:  # cannot be told: said, not refused
-            where = f"plex {plex!r}" if plex else "the file"
-            logger.warning(
-                "reporter channels of %s are numbered from 0 in the protein file (0..%d) and "
-                "the lot sheet names no channel 0: if the sheet numbers channels from 1, each "
-                "lot takes its neighbour's channel (check inspect's 'channel N -> lot' lines)",
-                where,
-                max(channels),
-            )
+        if from_zero and 0 not in sheet_channels:  # cannot be told: said, not refused
+            unseen_zero.append(f"plex {plex!r}" if plex else "the file")
+    if unseen_zero:
+        logger.warning(
+            "reporter channels of %s are numbered from 0 in the protein file and the lot sheet "
+            "names no channel 0: if the sheet numbers channels from 1, each lot takes its "
+            "neighbour's channel (check inspect's 'channel N -> lot' lines)",
+            named(sorted(unseen_zero)),
+        )
 
 
 def match_all_runs(

@@ -148,7 +148,8 @@ def filter_q_values(table: pd.DataFrame, path: Path, q_value: float) -> QValueFi
     values, text = parse_cells(cells)
     # a row the reader drops anyway (no group id, a decoy or contaminant) refuses no run
     groups = table[GROUP]
-    dropped = (groups.isna() | decoy_or_contaminant(groups.astype(str))).to_numpy()
+    blank = groups.isna() | groups.astype(str).str.strip().eq("")
+    dropped = (blank | decoy_or_contaminant(groups.astype(str))).to_numpy()
     text &= ~dropped[:, None]
     refused: dict[str, str] = {}
     for row, position in zip(*np.nonzero(text), strict=True):  # row by row, first cell first
