@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -104,10 +105,9 @@ def named_replicates(
     Returns:
         lot -> all its runs, in file order, for each such lot.
     """
-    named_in_sheet = {lot for lot, _ in by_ms_run.entries}
     runs_of: dict[str, list[str]] = {}
     for run, lot in run_to_lot.items():
-        if lot not in named_in_sheet:
+        if lot not in by_ms_run.lots_naming_runs:
             runs_of.setdefault(lot, []).append(run)
     return {
         lot: tuple(runs)
@@ -130,11 +130,10 @@ def named_like_a_named_lot(runs: list[str], by_ms_run: RunTable, lots: set[str])
     Returns:
         run -> the lot it is named like, for each such run.
     """
-    named_in_sheet = {lot for lot, _ in by_ms_run.entries}
     found: dict[str, str] = {}
     for run in runs:
         own = _lot_named(run, lots)
-        if own in named_in_sheet and _lot_named(run, lots, cut=False) is None:
+        if own in by_ms_run.lots_naming_runs and _lot_named(run, lots, cut=False) is None:
             found[run] = own
     return found
 
@@ -293,6 +292,12 @@ class RunTable:
 
     def __contains__(self, run: object) -> bool:
         return run in self.exact or strip_run_name(str(run)) in self.by_stem
+
+    @functools.cached_property
+    def lots_naming_runs(self) -> frozenset[str]:
+        """The lots whose ``ms_run`` names at least one run: their runs are the ones named (a
+        run named like such a lot cut at a dot is not theirs, ``match_all_runs``)."""
+        return frozenset(lot for lot, _ in self.entries)
 
     def refuse_shared(self, runs: list[str]) -> None:
         """Refuse a run named by several lots (one run belongs to one lot).
@@ -512,10 +517,10 @@ def match_all_runs(
     # A lot whose ms_run names its runs has those runs (and one named exactly like it), never a
     # run whose name only cut at a dot reads like it: ``SIM-L0001.2`` beside ms_run
     # ``SIM_run_0001`` is another lot's data or an unknown run, of no lot.
-    named_in_sheet = {lot for lot, _ in by_ms_run.entries}
     for run in by_lot_id:
         own = _lot_named(run, lots)
-        if own is None or (own in named_in_sheet and _lot_named(run, lots, cut=False) is None):
+        cut_only = _lot_named(run, lots, cut=False) is None  # named like it only cut at a dot
+        if own is None or (own in by_ms_run.lots_naming_runs and cut_only):
             continue
         run_to_lot[run] = own
         by_lot_stem.setdefault((own, strip_run_name(run)), []).append(run)

@@ -296,7 +296,7 @@ class BatchScorer:
         )
         extra = [str(run) for run in mapping.runs_without_lot]
         quarantined = [unclaimed_runs(extra, self.named_like(extra))]
-        self._book_extra([str(run) for run in mapping.runs_without_lot])
+        self._book_extra(extra)
         keep = [
             lot
             for lot in lots.intensities.index

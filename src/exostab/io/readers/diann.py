@@ -17,6 +17,7 @@ from exostab.io.readers.matrix_assembly import (
     pivot_long,
     renamed_runs,
     unique_runs,
+    without_group_id,
 )
 from exostab.io.readers.messages import bad_cell_reason, header_only, none_left, text_in_cell
 from exostab.io.readers.number_cells import cell_problem, parse_cells
@@ -148,8 +149,7 @@ def filter_q_values(table: pd.DataFrame, path: Path, q_value: float) -> QValueFi
     values, text = parse_cells(cells)
     # a row the reader drops anyway (no group id, a decoy or contaminant) refuses no run
     groups = table[GROUP]
-    blank = groups.isna() | groups.astype(str).str.strip().eq("")
-    dropped = (blank | decoy_or_contaminant(groups.astype(str))).to_numpy()
+    dropped = without_group_id(groups) | decoy_or_contaminant(groups.astype(str)).to_numpy()
     text &= ~dropped[:, None]
     refused: dict[str, str] = {}
     for row, position in zip(*np.nonzero(text), strict=True):  # row by row, first cell first

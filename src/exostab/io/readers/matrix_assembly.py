@@ -4,7 +4,7 @@ names shortened, groups annotated, numbers checked and transposed to runs × gro
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,12 @@ def unique_runs(names: Sequence[str], path: Path) -> list[str]:
         duplicated = sorted({n for n in names if list(names).count(n) > 1})
         raise InputError(f"duplicate run name(s) {listed(duplicated)}", where=str(path))
     return list(names)
+
+
+def without_group_id(ids: Iterable[Any]) -> np.ndarray:
+    """Mask of the rows whose group id is missing or only spaces: no protein group, dropped by
+    every reader (``build_matrix``)."""
+    return np.array([pd.isna(g) or not str(g).strip() for g in ids], dtype=bool)
 
 
 def build_matrix(
@@ -98,7 +104,7 @@ def build_matrix(
         if fmt == "wide":  # one row per run: no row, no run
             raise header_only(path, "run")
         raise InputError("holds no run (sample) quantity columns", where=str(path))
-    blank = np.array([pd.isna(g) or not str(g).strip() for g in by_group.index], dtype=bool)
+    blank = without_group_id(by_group.index)
     if blank.any():  # a row without a group id (Excel's trailing tabs) is no protein group
         n_valued = int((~blank_cells(by_group[blank])).any(axis=1).sum())
         note = f"dropped {int(blank.sum())} row(s) without a protein group id" + (
